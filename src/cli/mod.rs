@@ -1,0 +1,87 @@
+//! The command line: one module per subcommand over the library.
+
+mod completions;
+mod schema;
+mod validate;
+
+use std::io::IsTerminal;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit statuses, the same in every output format.
+pub mod exit {
+    /// No findings at or above `--fail-level`.
+    pub const CLEAN: i32 = 0;
+    /// Findings at or above `--fail-level`.
+    pub const FINDINGS: i32 = 1;
+    /// The command line was wrong.
+    pub const USAGE: i32 = 2;
+    /// Input could not be read, or meshc failed internally.
+    pub const UNREADABLE: i32 = 3;
+}
+
+const LONG_ABOUT: &str = "\
+meshc reads Kuma service-mesh resources (Mesh, Dataplane, MeshService, \
+MeshExternalService, MeshTrafficPermission, MeshTimeout, MeshHTTPRoute and the \
+other targetRef policies) from YAML or JSON files, in Kubernetes or Universal \
+form, and checks them the way Kuma's control plane would, offline.
+
+Exit status: 0 clean, 1 findings at or above --fail-level, 2 usage error, \
+3 input could not be read or internal error.";
+
+/// Offline validator and compiler for Kuma service-mesh resources.
+#[derive(Debug, Parser)]
+#[command(name = "meshc", version, about, long_about = LONG_ABOUT, propagate_version = true)]
+pub struct Cli {
+    /// When to use colors in text output.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Color when stderr is a terminal and NO_COLOR is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    pub fn enabled(self) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check resources as Kuma would and report findings.
+    Validate(validate::Args),
+    /// Write the JSON Schema of every kind, for editors and other tools.
+    Schema(schema::Args),
+    /// Print a shell completion script.
+    Completions(completions::Args),
+}
+
+/// Run the command line; returns the exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::CLEAN };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Validate(args) => validate::run(args, cli.color),
+        Command::Schema(args) => schema::run(args),
+        Command::Completions(args) => completions::run(args),
+    }
+}

@@ -1,0 +1,13 @@
+//! meshc: compile Kuma-style service-mesh resources into static Envoy
+//! configuration, offline.
+//!
+//! The pipeline runs one way: [`source`] (files to YAML documents with spans),
+//! [`model`] (typed resources of every kind), [`validate`] (JSON Schema, Kuma's
+//! validator rules, cross-resource checks), producing [`findings`]. The [`cli`]
+//! module is the thin command-line layer over them.
+
+pub mod cli;
+pub mod findings;
+pub mod model;
+pub mod source;
+pub mod validate;

@@ -1,0 +1,15 @@
+//! MeshAccessLog: placeholder, to be replaced by the full model and Kuma's validator.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{KindSpec, ValidateCtx};
+use crate::validate::violations::Violations;
+
+/// MeshAccessLog spec.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct MeshAccessLog {}
+
+impl KindSpec for MeshAccessLog {
+    fn validate(&self, _ctx: &ValidateCtx, _v: &mut Violations) {}
+}

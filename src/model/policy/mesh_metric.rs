@@ -1,0 +1,15 @@
+//! MeshMetric: placeholder, to be replaced by the full model and Kuma's validator.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{KindSpec, ValidateCtx};
+use crate::validate::violations::Violations;
+
+/// MeshMetric spec.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct MeshMetric {}
+
+impl KindSpec for MeshMetric {
+    fn validate(&self, _ctx: &ValidateCtx, _v: &mut Violations) {}
+}

@@ -1,0 +1,15 @@
+//! MeshPassthrough: placeholder, to be replaced by the full model and Kuma's validator.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{KindSpec, ValidateCtx};
+use crate::validate::violations::Violations;
+
+/// MeshPassthrough spec.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct MeshPassthrough {}
+
+impl KindSpec for MeshPassthrough {
+    fn validate(&self, _ctx: &ValidateCtx, _v: &mut Violations) {}
+}

@@ -1,0 +1,15 @@
+//! MeshTrafficPermission: placeholder, to be replaced by the full model and Kuma's validator.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{KindSpec, ValidateCtx};
+use crate::validate::violations::Violations;
+
+/// MeshTrafficPermission spec.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct MeshTrafficPermission {}
+
+impl KindSpec for MeshTrafficPermission {
+    fn validate(&self, _ctx: &ValidateCtx, _v: &mut Violations) {}
+}

@@ -1,0 +1,15 @@
+//! ZoneEgress: placeholder, to be replaced by the full model and Kuma's validator.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{KindSpec, ValidateCtx};
+use crate::validate::violations::Violations;
+
+/// ZoneEgress spec.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ZoneEgress {}
+
+impl KindSpec for ZoneEgress {
+    fn validate(&self, _ctx: &ValidateCtx, _v: &mut Violations) {}
+}

@@ -1,0 +1,277 @@
+//! Source: paths -> files -> YAML documents as JSON values.
+//!
+//! Directories are walked recursively (`*.yaml`, `*.yml`, `*.json`; hidden
+//! directories skipped; symlinks followed with loop detection), files are read and
+//! parsed in parallel, and the result is ordered by path so that nothing downstream
+//! depends on the order of arguments, the file system or the thread count.
+
+pub mod yaml;
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde_json::Value;
+
+use crate::findings::{Finding, Level, Location, codes};
+use yaml::{Pos, YamlProblemKind};
+
+/// Resource limits that keep hostile input from costing unbounded time or memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest file read, in bytes.
+    pub max_file_size: u64,
+    /// Deepest nesting of mappings and sequences in a document.
+    pub max_depth: usize,
+    /// Most nodes in one document, counting each use of an alias.
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_file_size: 32 * 1024 * 1024, max_depth: 64, max_nodes: 200_000 }
+    }
+}
+
+/// One input file. `text` is `None` when it could not be read or decoded.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path as the user would write it (`-` is shown as `<stdin>`).
+    pub display: String,
+    pub text: Option<String>,
+}
+
+/// One non-empty YAML document.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub file: usize,
+    pub index: usize,
+    pub start: Pos,
+    pub value: Value,
+}
+
+/// Everything read from the inputs.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub files: Vec<SourceFile>,
+    pub documents: Vec<Document>,
+    pub findings: Vec<Finding>,
+    /// True when some input could not be read at all (exit status 3).
+    pub unreadable: bool,
+}
+
+/// Name under which standard input appears in findings.
+pub const STDIN_NAME: &str = "<stdin>";
+
+enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+/// Discover, read and parse every input. `paths` may contain `-` for stdin.
+pub fn load(paths: &[PathBuf], limits: &Limits) -> Loaded {
+    let mut loaded = Loaded::default();
+    let mut early = Vec::new();
+    let inputs = discover(paths, &mut early, &mut loaded.unreadable);
+
+    let results: Vec<(SourceFile, Vec<Document>, Vec<Finding>, bool)> = inputs
+        .par_iter()
+        .enumerate()
+        .map(|(file, input)| read_and_parse(file, input, limits))
+        .collect();
+    for (file, docs, findings, unreadable) in results {
+        loaded.files.push(file);
+        loaded.documents.extend(docs);
+        loaded.findings.extend(findings);
+        loaded.unreadable |= unreadable;
+    }
+    // Findings about paths that never became files are reported against a
+    // pseudo-file named after the path.
+    for (display, finding) in early {
+        let idx = loaded.files.len();
+        loaded.files.push(SourceFile { display, text: None });
+        let mut finding = finding;
+        finding.location = Location::file(idx);
+        loaded.findings.push(finding);
+    }
+    loaded
+}
+
+fn discover(paths: &[PathBuf], early: &mut Vec<(String, Finding)>, unreadable: &mut bool) -> Vec<Input> {
+    let mut files: BTreeSet<(String, PathBuf)> = BTreeSet::new();
+    let mut stdin = false;
+    let mut seen_canonical = BTreeSet::new();
+    let mut add = |path: PathBuf, files: &mut BTreeSet<(String, PathBuf)>| {
+        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if seen_canonical.insert(canonical) {
+            files.insert((display_path(&path), path));
+        }
+    };
+    for path in paths {
+        if path.as_os_str() == "-" {
+            stdin = true;
+            continue;
+        }
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(err) => {
+                *unreadable = true;
+                let msg = format!("cannot read `{}`: {}", display_path(path), io_reason(&err));
+                early.push((display_path(path), Finding::new(codes::IO_ERROR, msg, Location::default())));
+                continue;
+            }
+        };
+        if !meta.is_dir() {
+            add(path.clone(), &mut files);
+            continue;
+        }
+        let walker = walkdir::WalkDir::new(path)
+            .follow_links(true)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+        for entry in walker {
+            match entry {
+                Ok(e) if e.file_type().is_file() && has_resource_extension(e.path()) => {
+                    add(e.path().to_path_buf(), &mut files)
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    let at = err.path().map(display_path).unwrap_or_else(|| display_path(path));
+                    if let Some(ancestor) = err.loop_ancestor() {
+                        let msg = format!(
+                            "symbolic link loop: `{at}` leads back to `{}`; skipped",
+                            display_path(ancestor)
+                        );
+                        early.push((at, Finding::new(codes::SYMLINK_LOOP, msg, Location::default())));
+                    } else {
+                        *unreadable = true;
+                        let reason = err.io_error().map(io_reason).unwrap_or_else(|| err.to_string());
+                        let msg = format!("cannot read `{at}`: {reason}");
+                        early.push((at, Finding::new(codes::IO_ERROR, msg, Location::default())));
+                    }
+                }
+            }
+        }
+    }
+    let mut inputs: Vec<Input> = files.into_iter().map(|(_, p)| Input::File(p)).collect();
+    if stdin {
+        inputs.push(Input::Stdin);
+    }
+    inputs
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.to_str().is_some_and(|n| n.starts_with('.') && n != "." && n != "..")
+}
+
+fn has_resource_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "yaml" | "yml" | "json"))
+}
+
+fn display_path(path: &Path) -> String {
+    let s = path.to_string_lossy();
+    s.strip_prefix("./").map(str::to_string).unwrap_or_else(|| s.into_owned())
+}
+
+fn io_reason(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => err.to_string(),
+    }
+}
+
+fn read_and_parse(file: usize, input: &Input, limits: &Limits) -> (SourceFile, Vec<Document>, Vec<Finding>, bool) {
+    let display = match input {
+        Input::Stdin => STDIN_NAME.to_string(),
+        Input::File(p) => display_path(p),
+    };
+    let mut findings = Vec::new();
+    let bytes = match read_bounded(input, limits.max_file_size) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            let msg = format!(
+                "`{display}` is larger than {} bytes (--max-file-size); not read",
+                limits.max_file_size
+            );
+            findings.push(Finding::new(codes::FILE_TOO_LARGE, msg, Location::file(file)));
+            return (SourceFile { display, text: None }, Vec::new(), findings, false);
+        }
+        Err(err) => {
+            let msg = format!("cannot read `{display}`: {}", io_reason(&err));
+            findings.push(Finding::new(codes::IO_ERROR, msg, Location::file(file)));
+            return (SourceFile { display, text: None }, Vec::new(), findings, true);
+        }
+    };
+    if let Some(at) = bytes.iter().position(|b| *b == 0) {
+        let msg = format!("`{display}` is a binary file (NUL byte at offset {at}), not YAML or JSON");
+        findings.push(Finding::new(codes::BINARY_FILE, msg, Location::file(file)));
+        return (SourceFile { display, text: None }, Vec::new(), findings, false);
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(err) => {
+            let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
+            let valid = std::str::from_utf8(valid).unwrap_or_default();
+            let line = valid.matches('\n').count() + 1;
+            let col = valid.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0);
+            let msg = format!("`{display}` is not valid UTF-8 (invalid byte at line {line}, column {})", col + 1);
+            let pos = Pos { line, col, index: valid.chars().count() };
+            findings.push(Finding::new(codes::NOT_UTF8, msg, Location::at(file, pos)));
+            return (SourceFile { display, text: None }, Vec::new(), findings, false);
+        }
+    };
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    };
+    if text.trim().is_empty() {
+        findings.push(Finding::new(codes::EMPTY, format!("`{display}` is empty"), Location::file(file)));
+        return (SourceFile { display, text: Some(text) }, Vec::new(), findings, false);
+    }
+    let parsed = yaml::parse(&text, limits);
+    for p in parsed.problems {
+        let code = match p.kind {
+            YamlProblemKind::Syntax => codes::YAML_SYNTAX,
+            YamlProblemKind::TooDeep => codes::TOO_DEEP,
+            YamlProblemKind::TooManyNodes => codes::TOO_MANY_NODES,
+            YamlProblemKind::DuplicateKey => codes::DUPLICATE_KEY,
+            YamlProblemKind::UnsupportedKey => codes::UNSUPPORTED_KEY,
+        };
+        findings.push(Finding::new(code, p.message, Location::at(file, p.pos)));
+    }
+    let mut docs = Vec::new();
+    for d in parsed.documents {
+        match d.value {
+            None => {}
+            Some(Value::Null) => findings.push(
+                Finding::new(codes::EMPTY, "empty YAML document", Location::at(file, d.start))
+                    .with_level(Level::Info),
+            ),
+            Some(value) => docs.push(Document { file, index: d.index, start: d.start, value }),
+        }
+    }
+    (SourceFile { display, text: Some(text) }, docs, findings, false)
+}
+
+/// Read at most `max` bytes; `Ok(None)` when the input is larger.
+fn read_bounded(input: &Input, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut buf = Vec::new();
+    match input {
+        Input::Stdin => {
+            std::io::stdin().lock().take(max + 1).read_to_end(&mut buf)?;
+        }
+        Input::File(path) => {
+            let f = std::fs::File::open(path)?;
+            if f.metadata()?.len() > max {
+                return Ok(None);
+            }
+            f.take(max + 1).read_to_end(&mut buf)?;
+        }
+    }
+    Ok(if buf.len() as u64 > max { None } else { Some(buf) })
+}
