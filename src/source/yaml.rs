@@ -496,7 +496,7 @@ mod tests {
     fn multi_document_and_empty() {
         let parsed = parse("a: 1\n---\n---\nb: 2\n", &Limits::default());
         assert_eq!(parsed.documents.len(), 3);
-        assert!(parsed.documents[1].value.is_none());
+        assert_eq!(parsed.documents[1].value, Some(Value::Null));
         assert_eq!(parsed.documents[2].value, Some(json!({"b": 2})));
     }
 
