@@ -67,14 +67,25 @@ pub const STDIN_NAME: &str = "<stdin>";
 enum Input {
     Stdin,
     File(PathBuf),
+    Text { display: String, text: String },
+}
+
+/// Parse in-memory texts as if they were files (tests, fuzzing, editors).
+pub fn load_texts(texts: Vec<(String, String)>, limits: &Limits) -> Loaded {
+    let inputs = texts.into_iter().map(|(display, text)| Input::Text { display, text }).collect();
+    load_inputs(inputs, Vec::new(), false, limits)
 }
 
 /// Discover, read and parse every input. `paths` may contain `-` for stdin.
 pub fn load(paths: &[PathBuf], limits: &Limits) -> Loaded {
-    let mut loaded = Loaded::default();
     let mut early = Vec::new();
-    let inputs = discover(paths, &mut early, &mut loaded.unreadable);
+    let mut unreadable = false;
+    let inputs = discover(paths, &mut early, &mut unreadable);
+    load_inputs(inputs, early, unreadable, limits)
+}
 
+fn load_inputs(inputs: Vec<Input>, early: Vec<(String, Finding)>, unreadable: bool, limits: &Limits) -> Loaded {
+    let mut loaded = Loaded { unreadable, ..Default::default() };
     let results: Vec<(SourceFile, Vec<Document>, Vec<Finding>, bool)> = inputs
         .par_iter()
         .enumerate()
@@ -126,11 +137,12 @@ fn discover(paths: &[PathBuf], early: &mut Vec<(String, Finding)>, unreadable: &
             add(path.clone(), &mut files);
             continue;
         }
+        let ignore = IgnoreRules::default();
         let walker = walkdir::WalkDir::new(path)
             .follow_links(true)
             .sort_by_file_name()
             .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+            .filter_entry(|e| e.depth() == 0 || (!is_hidden(e.file_name()) && !ignore.ignored(e.path())));
         for entry in walker {
             match entry {
                 Ok(e) if e.file_type().is_file() && has_resource_extension(e.path()) => {
@@ -162,6 +174,34 @@ fn discover(paths: &[PathBuf], early: &mut Vec<(String, Finding)>, unreadable: &
     inputs
 }
 
+/// `.meshcignore` files: in any walked directory, one glob per line (relative to
+/// that directory, `#` comments) naming files or directories to skip. Paths named
+/// explicitly on the command line are always read.
+#[derive(Default)]
+struct IgnoreRules {
+    cache: std::sync::Mutex<std::collections::HashMap<PathBuf, Vec<glob::Pattern>>>,
+}
+
+impl IgnoreRules {
+    fn ignored(&self, path: &Path) -> bool {
+        let Some(dir) = path.parent() else { return false };
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let patterns = cache.entry(dir.to_path_buf()).or_insert_with(|| {
+            std::fs::read_to_string(dir.join(".meshcignore"))
+                .map(|text| {
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                        .filter_map(|l| glob::Pattern::new(l.trim_end_matches('/')).ok())
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        patterns.iter().any(|p| p.matches(&name))
+    }
+}
+
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.to_str().is_some_and(|n| n.starts_with('.') && n != "." && n != "..")
 }
@@ -189,6 +229,7 @@ fn read_and_parse(file: usize, input: &Input, limits: &Limits) -> (SourceFile, V
     let display = match input {
         Input::Stdin => STDIN_NAME.to_string(),
         Input::File(p) => display_path(p),
+        Input::Text { display, .. } => display.clone(),
     };
     let mut findings = Vec::new();
     let bytes = match read_bounded(input, limits.max_file_size) {
@@ -265,6 +306,7 @@ fn read_bounded(input: &Input, max: u64) -> std::io::Result<Option<Vec<u8>>> {
         Input::Stdin => {
             std::io::stdin().lock().take(max + 1).read_to_end(&mut buf)?;
         }
+        Input::Text { text, .. } => buf.extend_from_slice(text.as_bytes()),
         Input::File(path) => {
             let f = std::fs::File::open(path)?;
             if f.metadata()?.len() > max {

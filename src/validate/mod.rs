@@ -57,7 +57,16 @@ pub struct Outcome {
 
 /// Read and validate everything under `paths`.
 pub fn run(paths: &[PathBuf], opts: &Options) -> Outcome {
-    let loaded = source::load(paths, &opts.limits);
+    run_loaded(source::load(paths, &opts.limits), opts)
+}
+
+/// Validate in-memory texts, named as files (tests, fuzzing).
+pub fn run_texts(texts: Vec<(String, String)>, opts: &Options) -> Outcome {
+    run_loaded(source::load_texts(texts, &opts.limits), opts)
+}
+
+/// Validate what [`source`] loaded.
+pub fn run_loaded(loaded: source::Loaded, opts: &Options) -> Outcome {
     let mut findings = loaded.findings;
     let checked: Vec<(Option<Resource>, Vec<Finding>)> =
         loaded.documents.par_iter().map(|doc| check_document(doc, opts)).collect();
