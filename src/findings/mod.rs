@@ -152,6 +152,16 @@ impl Finding {
     }
 }
 
+/// A value shortened for a message: user input can be megabytes long.
+pub fn excerpt(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        format!("{s:?}")
+    } else {
+        format!("{:?}… ({} characters)", s.chars().take(MAX).collect::<String>(), s.chars().count())
+    }
+}
+
 /// Fill in line and column for every pointer-based location, one parse per file.
 pub fn resolve_positions(findings: &mut [Finding], files: &[SourceFile], limits: &Limits) {
     let mut by_file: std::collections::BTreeMap<usize, Vec<(usize, Option<usize>)>> = Default::default();

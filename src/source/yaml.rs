@@ -159,6 +159,11 @@ impl<'l> Builder<'l> {
         while let Some(next) = parser.next_event() {
             let (event, span) = match next {
                 Ok(ev) => ev,
+                Err(err) if err.info().contains("recursion limit") => {
+                    let msg = format!("nesting is deeper than the YAML parser's limit ({})", err.info());
+                    self.problem(YamlProblemKind::TooDeep, (*err.marker()).into(), msg);
+                    return;
+                }
                 Err(err) => {
                     self.problem(
                         YamlProblemKind::Syntax,

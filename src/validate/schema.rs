@@ -251,7 +251,13 @@ pub fn check(kind: Kind, spec: &Value) -> Vec<SchemaError> {
                 Target::Value,
                 format!("{} is not a valid duration (examples: 10s, 1m30s, 500ms)", short(err.instance())),
             ),
-            E::Pattern { .. } | E::Format { .. } => (codes::BAD_FORMAT, at, Target::Value, err.to_string()),
+            E::Pattern { pattern } => {
+                let msg = format!("{} does not match the pattern {pattern}", short(err.instance()));
+                (codes::BAD_FORMAT, at, Target::Value, msg)
+            }
+            E::Format { format } => {
+                (codes::BAD_FORMAT, at, Target::Value, format!("{} is not a valid {format}", short(err.instance())))
+            }
             E::Minimum { .. }
             | E::Maximum { .. }
             | E::ExclusiveMinimum { .. }
@@ -284,8 +290,10 @@ fn article(s: &str) -> String {
 }
 
 fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s }
+    match v {
+        Value::String(s) => crate::findings::excerpt(s),
+        other => crate::findings::excerpt(&other.to_string()),
+    }
 }
 
 fn escape(s: &str) -> String {

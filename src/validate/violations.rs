@@ -241,7 +241,7 @@ impl Violations {
         self.add_code(
             codes::BAD_DURATION,
             path,
-            format!("{:?} is not a valid duration (examples: 10s, 1m30s, 500ms)", d.as_str()),
+            format!("{} is not a valid duration (examples: 10s, 1m30s, 500ms)", crate::findings::excerpt(d.as_str())),
         );
     }
 

@@ -1,0 +1,205 @@
+//! The command-line contract: exit codes and output formats, which scripts rely on.
+
+mod common;
+
+use common::{run, write};
+
+const CLEAN: &str = "\
+apiVersion: kuma.io/v1alpha1
+kind: MeshTimeout
+metadata:
+  name: timeouts
+  namespace: kuma-system
+spec:
+  targetRef:
+    kind: Mesh
+  to:
+    - targetRef:
+        kind: Mesh
+      default:
+        connectionTimeout: 2s
+";
+
+const BROKEN: &str = "\
+type: MeshTimeout
+name: broken
+mesh: default
+spec:
+  to:
+    - targetRef:
+        kind: Mesh
+      default:
+        connectionTimeout: soon
+";
+
+const FORMATS: &[&str] = &["text", "json", "sarif", "junit", "github"];
+
+fn code(out: &std::process::Output) -> i32 {
+    out.status.code().expect("exited normally")
+}
+
+#[test]
+fn exit_codes_are_the_same_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = write(dir.path(), "clean.yaml", CLEAN);
+    let broken = write(dir.path(), "broken.yaml", BROKEN);
+    let missing = dir.path().join("nope.yaml");
+    for format in FORMATS {
+        let f = ["--format", format];
+        let out = run(&[&["validate"], &f[..], &[clean.to_str().unwrap()]].concat());
+        assert_eq!(code(&out), 0, "{format} clean: {}", String::from_utf8_lossy(&out.stderr));
+        let out = run(&[&["validate"], &f[..], &[broken.to_str().unwrap()]].concat());
+        assert_eq!(code(&out), 1, "{format} broken");
+        let out = run(&[&["validate"], &f[..], &[missing.to_str().unwrap()]].concat());
+        assert_eq!(code(&out), 3, "{format} unreadable");
+        let out = run(&[&["validate", "--no-such-flag"], &f[..]].concat());
+        assert_eq!(code(&out), 2, "{format} usage");
+    }
+}
+
+#[test]
+fn findings_point_at_file_line_col_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = write(dir.path(), "broken.yaml", BROKEN);
+    let path = broken.to_str().unwrap();
+    let text = run(&["validate", "--format", "text", path]);
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(stderr.contains(&format!("{path}:9:28: error[MESH3005]")), "{stderr}");
+    assert!(stderr.contains("1 resource in 1 file: 1 error, 0 warnings"), "{stderr}");
+
+    let json: serde_json::Value = serde_json::from_slice(&run(&["validate", "--format", "json", path]).stdout).unwrap();
+    let f = &json["findings"][0];
+    assert_eq!((f["code"].as_str(), f["line"].as_u64(), f["column"].as_u64()), (Some("MESH3005"), Some(9), Some(28)));
+    assert_eq!(f["field"], "spec.to[0].default.connectionTimeout");
+    assert_eq!(f["resource"]["name"], "broken");
+
+    let sarif: serde_json::Value = serde_json::from_slice(&run(&["validate", "--format", "sarif", path]).stdout).unwrap();
+    let r = &sarif["runs"][0]["results"][0];
+    assert_eq!(r["ruleId"], "MESH3005");
+    assert_eq!(r["locations"][0]["physicalLocation"]["region"]["startLine"], 9);
+    assert_eq!(r["locations"][0]["physicalLocation"]["region"]["startColumn"], 28);
+
+    let junit = String::from_utf8(run(&["validate", "--format", "junit", path]).stdout).unwrap();
+    assert!(junit.contains(r#"<failure type="MESH3005""#), "{junit}");
+    assert!(junit.contains(&format!("{path}:9:28")), "{junit}");
+
+    let github = String::from_utf8(run(&["validate", "--format", "github", path]).stdout).unwrap();
+    assert!(github.starts_with(&format!("::error file={path},line=9,col=28")), "{github}");
+}
+
+#[test]
+fn fail_level_warning_fails_on_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "kuma.yaml", "apiVersion: kuma.io/v1alpha1\nkind: TrafficRoute\nmetadata: {name: x}\n");
+    let p = p.to_str().unwrap();
+    assert_eq!(code(&run(&["validate", p])), 0);
+    assert_eq!(code(&run(&["validate", "--fail-level", "warning", p])), 1);
+}
+
+#[test]
+fn json_is_one_document_even_with_thousands_of_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..3000 {
+        text.push_str(&format!("---\ntype: MeshTimeout\nname: t{i}\nmesh: default\nspec:\n  to: [{{targetRef: {{kind: Nope}}, default: {{idleTimeout: x}}}}]\n"));
+    }
+    let p = write(dir.path(), "many.yaml", &text);
+    let out = run(&["validate", "--format", "json", p.to_str().unwrap()]);
+    assert_eq!(code(&out), 1);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(v["findings"].as_array().unwrap().len(), 6000);
+    assert_eq!(v["summary"]["errors"], 6000);
+}
+
+#[test]
+fn sarif_validates_against_the_sarif_2_1_0_schema() {
+    let Some(schema) = sarif_schema() else {
+        assert!(std::env::var_os("CI").is_none(), "MESHC_SARIF_SCHEMA must be set in CI (scripts/test.sh fetches it)");
+        eprintln!("skipping: set MESHC_SARIF_SCHEMA to the SARIF 2.1.0 JSON schema (scripts/test.sh does)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let broken = write(dir.path(), "broken.yaml", BROKEN);
+    let dup = write(dir.path(), "dup.yaml", &format!("{CLEAN}---\n{CLEAN}"));
+    let out = run(&["validate", "--format", "sarif", broken.to_str().unwrap(), dup.to_str().unwrap()]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("SARIF schema compiles");
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "SARIF output is invalid: {errors:#?}");
+    assert!(doc["runs"][0]["results"].as_array().unwrap().len() >= 2);
+}
+
+fn sarif_schema() -> Option<serde_json::Value> {
+    let path = std::env::var_os("MESHC_SARIF_SCHEMA")?;
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+#[test]
+fn stdin_is_read_with_a_dash() {
+    let mut cmd = common::meshc();
+    cmd.args(["validate", "--format", "json", "-"]);
+    let out = common::run_bounded(cmd, Some(BROKEN.as_bytes()), std::time::Duration::from_secs(30));
+    assert_eq!(code(&out), 1);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["findings"][0]["file"], "<stdin>");
+    assert_eq!(v["findings"][0]["line"], 9);
+}
+
+#[test]
+fn suppression_by_flag_and_by_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "broken.yaml", BROKEN);
+    let p = p.to_str().unwrap();
+    assert_eq!(code(&run(&["validate", "--suppress", "MESH3005", p])), 0);
+    assert_eq!(code(&run(&["validate", "--suppress", "MESH300*=MeshTimeout/bro*", p])), 0);
+    assert_eq!(code(&run(&["validate", "--suppress", "MESH3005=MeshRetry/*", p])), 1);
+    let labelled = BROKEN.replace("mesh: default\n", "mesh: default\nlabels:\n  meshc.io/suppress: \"MESH3005\"\n");
+    let q = write(dir.path(), "labelled.yaml", &labelled);
+    assert_eq!(code(&run(&["validate", q.to_str().unwrap()])), 0);
+    // A bad suppression is a usage error.
+    assert_eq!(code(&run(&["validate", "--suppress", "MESH3005=nokind", p])), 2);
+}
+
+#[test]
+fn list_codes_prints_the_registry() {
+    let out = run(&["validate", "--list-codes"]);
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for c in meshc::findings::codes::ALL {
+        assert!(text.contains(c.id), "{} missing", c.id);
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&run(&["validate", "--list-codes", "--format", "json"]).stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), meshc::findings::codes::ALL.len());
+}
+
+#[test]
+fn schema_command_writes_what_is_committed() {
+    let schemas = common::root().join("schemas");
+    assert_eq!(code(&run(&["schema", "--check", "--out", schemas.to_str().unwrap()])), 0);
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(code(&run(&["schema", "--out", dir.path().to_str().unwrap()])), 0);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), meshc::model::Kind::ALL.len());
+}
+
+#[test]
+fn completions_and_help() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(&["completions", shell]);
+        assert_eq!(code(&out), 0);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("validate"));
+    }
+    let help = String::from_utf8(run(&["validate", "--help"]).stdout).unwrap();
+    assert!(help.contains("--fail-level") && help.contains("Examples:"), "{help}");
+    assert_eq!(code(&run(&["--version"])), 0);
+}
+
+#[test]
+fn ignore_unknown_skips_other_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "svc.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: x}\n");
+    let p = p.to_str().unwrap();
+    assert_eq!(code(&run(&["validate", p])), 1);
+    assert_eq!(code(&run(&["validate", "--ignore-unknown", p])), 0);
+}
