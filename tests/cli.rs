@@ -73,7 +73,8 @@ fn findings_point_at_file_line_col_in_every_format() {
     assert_eq!(f["field"], "spec.to[0].default.connectionTimeout");
     assert_eq!(f["resource"]["name"], "broken");
 
-    let sarif: serde_json::Value = serde_json::from_slice(&run(&["validate", "--format", "sarif", path]).stdout).unwrap();
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&run(&["validate", "--format", "sarif", path]).stdout).unwrap();
     let r = &sarif["runs"][0]["results"][0];
     assert_eq!(r["ruleId"], "MESH3005");
     assert_eq!(r["locations"][0]["physicalLocation"]["region"]["startLine"], 9);
@@ -202,4 +203,20 @@ fn ignore_unknown_skips_other_documents() {
     let p = p.to_str().unwrap();
     assert_eq!(code(&run(&["validate", p])), 1);
     assert_eq!(code(&run(&["validate", "--ignore-unknown", p])), 0);
+}
+
+#[test]
+fn output_does_not_depend_on_argument_order_or_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.yaml", BROKEN);
+    let b = write(dir.path(), "b/b.yaml", &BROKEN.replace("broken", "other"));
+    let c = write(dir.path(), "c.yaml", &format!("{CLEAN}---\n{CLEAN}"));
+    let (a, b, c) = (a.to_str().unwrap(), b.to_str().unwrap(), c.to_str().unwrap());
+    let one = run(&["validate", "--format", "json", "-j", "1", a, b, c]).stdout;
+    let two = run(&["validate", "--format", "json", "-j", "2", c, b, a]).stdout;
+    let dir_walk = run(&["validate", "--format", "json", dir.path().to_str().unwrap()]).stdout;
+    assert_eq!(String::from_utf8_lossy(&one), String::from_utf8_lossy(&two));
+    assert_eq!(one, dir_walk.clone(), "walking the directory finds the same files in the same order");
+    let v: serde_json::Value = serde_json::from_slice(&one).unwrap();
+    assert_eq!(v["summary"]["errors"], 3, "2 bad durations and 1 duplicate");
 }

@@ -63,7 +63,12 @@ fn kuma_validator_fixtures() {
             let got: BTreeSet<(String, String)> = outcome
                 .findings
                 .iter()
-                .filter(|f| f.code.id != "MESH2001" && (f.code.id.starts_with("MESH2") || f.code.id.starts_with("MESH3") || f.code.id.starts_with("MESH1004")))
+                .filter(|f| {
+                    f.code.id != "MESH2001"
+                        && (f.code.id.starts_with("MESH2")
+                            || f.code.id.starts_with("MESH3")
+                            || f.code.id.starts_with("MESH1004"))
+                })
                 .map(|f| (f.field.clone().unwrap_or_default(), f.message.clone()))
                 .collect();
             let want = expected(&input.with_file_name(format!("{case}.output.yaml")));

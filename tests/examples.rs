@@ -38,7 +38,9 @@ fn examples_validate_clean() {
 fn invalid_cases() -> Vec<PathBuf> {
     let dir = common::root().join("examples/invalid");
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|rd| rd.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml")).collect())
+        .map(|rd| {
+            rd.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml")).collect()
+        })
         .unwrap_or_default();
     cases.sort();
     cases
@@ -89,8 +91,13 @@ fn invalid_examples_in_every_format() {
             if let Some(p) = pos {
                 let (line, col) = (p.line, p.col + 1);
                 let found = match format {
-                    "json" => text.contains(&format!("\"line\": {line},")) && text.contains(&format!("\"column\": {col},")),
-                    "sarif" => text.contains(&format!("\"startLine\": {line},")) && text.contains(&format!("\"startColumn\": {col}")),
+                    "json" => {
+                        text.contains(&format!("\"line\": {line},")) && text.contains(&format!("\"column\": {col},"))
+                    }
+                    "sarif" => {
+                        text.contains(&format!("\"startLine\": {line},"))
+                            && text.contains(&format!("\"startColumn\": {col}"))
+                    }
                     "github" => text.contains(&format!("line={line},col={col}")),
                     _ => text.contains(&format!("{path}:{line}:{col}")),
                 };

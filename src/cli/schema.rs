@@ -22,11 +22,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> i32 {
     let mut stale = Vec::new();
-    if !args.check {
-        if let Err(e) = std::fs::create_dir_all(&args.out) {
-            eprintln!("error: cannot create {}: {e}", args.out.display());
-            return exit::UNREADABLE;
-        }
+    if !args.check
+        && let Err(e) = std::fs::create_dir_all(&args.out)
+    {
+        eprintln!("error: cannot create {}: {e}", args.out.display());
+        return exit::UNREADABLE;
     }
     for kind in Kind::ALL {
         let path = args.out.join(file_name(*kind));

@@ -27,9 +27,9 @@ impl FromStr for Suppression {
         let target = match target {
             None => None,
             Some(t) => {
-                let (kind, name) = t
-                    .split_once('/')
-                    .ok_or_else(|| format!("`{s}`: expected CODE=KIND/NAME (globs allowed, e.g. MESH4002=MeshTimeout/*)"))?;
+                let (kind, name) = t.split_once('/').ok_or_else(|| {
+                    format!("`{s}`: expected CODE=KIND/NAME (globs allowed, e.g. MESH4002=MeshTimeout/*)")
+                })?;
                 Some((pattern(kind)?, pattern(name)?))
             }
         };
@@ -49,7 +49,9 @@ impl Suppression {
         match (&self.target, &f.resource) {
             (None, _) => true,
             (Some((kind, name)), Some(r)) => {
-                kind.matches(&r.kind) && (name.matches(&r.name) || r.namespace.as_ref().is_some_and(|ns| name.matches(&format!("{}.{ns}", r.name))))
+                kind.matches(&r.kind)
+                    && (name.matches(&r.name)
+                        || r.namespace.as_ref().is_some_and(|ns| name.matches(&format!("{}.{ns}", r.name))))
             }
             (Some(_), None) => false,
         }

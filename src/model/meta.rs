@@ -123,7 +123,13 @@ impl Meta {
     }
 
     /// A finding about this resource at a spec path.
-    pub fn finding(&self, code: crate::findings::Code, path: &Path, target: Target, message: impl Into<String>) -> Finding {
+    pub fn finding(
+        &self,
+        code: crate::findings::Code,
+        path: &Path,
+        target: Target,
+        message: impl Into<String>,
+    ) -> Finding {
         Finding::new(code, message, self.location(path, target))
             .with_resource(self.id())
             .with_field(path.kuma(self.path_prefix()))
@@ -140,7 +146,7 @@ pub struct EnvelopeOptions {
 /// The outcome of reading one document's envelope.
 pub enum Envelope {
     /// A resource of a kind meshc models, with its spec object and status.
-    Resource { meta: Meta, spec: Value, status: Option<Value> },
+    Resource { meta: Box<Meta>, spec: Value, status: Option<Value> },
     /// Not a resource meshc reads (reported or silently skipped).
     Skipped,
 }
@@ -171,7 +177,9 @@ pub fn read_envelope(doc: &Document, opts: &EnvelopeOptions, findings: &mut Vec<
         if group != "kuma.io" {
             return not_kuma(
                 findings,
-                format!("`apiVersion: {api}` `kind: {kind_name}` is not a kuma.io resource (use --ignore-unknown to skip such documents)"),
+                format!(
+                    "`apiVersion: {api}` `kind: {kind_name}` is not a kuma.io resource (use --ignore-unknown to skip such documents)"
+                ),
             );
         }
         let Some(kind) = Kind::from_name(kind_name) else {
@@ -326,7 +334,7 @@ fn kubernetes(doc: &Document, kind: Kind, obj: &Map<String, Value>, findings: &m
     let ok = r.ok;
     let (Some(name), Some(spec), true) = (name, spec, ok) else { return Envelope::Skipped };
     Envelope::Resource {
-        meta: Meta {
+        meta: Box::new(Meta {
             kind,
             form: Form::Kubernetes,
             name,
@@ -338,7 +346,7 @@ fn kubernetes(doc: &Document, kind: Kind, obj: &Map<String, Value>, findings: &m
             doc: doc.index,
             spec_pointer: "/spec".into(),
             name_pointer: "/metadata/name".into(),
-        },
+        }),
         spec,
         status: obj.get("status").cloned(),
     }
@@ -366,8 +374,11 @@ fn universal(doc: &Document, kind: Kind, obj: &Map<String, Value>, findings: &mu
         }
     };
     let (spec, spec_pointer) = if kind.is_legacy() {
-        let inline: Map<String, Value> =
-            obj.iter().filter(|(k, _)| !UNIVERSAL_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let inline: Map<String, Value> = obj
+            .iter()
+            .filter(|(k, _)| !UNIVERSAL_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         (Some(Value::Object(inline)), String::new())
     } else {
         let mut allowed = UNIVERSAL_KEYS.to_vec();
@@ -379,7 +390,7 @@ fn universal(doc: &Document, kind: Kind, obj: &Map<String, Value>, findings: &mu
     let ok = r.ok;
     let (Some(name), Some(spec), true) = (name, spec, ok) else { return Envelope::Skipped };
     Envelope::Resource {
-        meta: Meta {
+        meta: Box::new(Meta {
             kind,
             form: Form::Universal,
             name,
@@ -391,7 +402,7 @@ fn universal(doc: &Document, kind: Kind, obj: &Map<String, Value>, findings: &mu
             doc: doc.index,
             spec_pointer,
             name_pointer: "/name".into(),
-        },
+        }),
         spec,
         status: if kind.is_legacy() { None } else { obj.get("status").cloned() },
     }

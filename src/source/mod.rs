@@ -86,11 +86,8 @@ pub fn load(paths: &[PathBuf], limits: &Limits) -> Loaded {
 
 fn load_inputs(inputs: Vec<Input>, early: Vec<(String, Finding)>, unreadable: bool, limits: &Limits) -> Loaded {
     let mut loaded = Loaded { unreadable, ..Default::default() };
-    let results: Vec<(SourceFile, Vec<Document>, Vec<Finding>, bool)> = inputs
-        .par_iter()
-        .enumerate()
-        .map(|(file, input)| read_and_parse(file, input, limits))
-        .collect();
+    let results: Vec<(SourceFile, Vec<Document>, Vec<Finding>, bool)> =
+        inputs.par_iter().enumerate().map(|(file, input)| read_and_parse(file, input, limits)).collect();
     for (file, docs, findings, unreadable) in results {
         loaded.files.push(file);
         loaded.documents.extend(docs);
@@ -152,10 +149,8 @@ fn discover(paths: &[PathBuf], early: &mut Vec<(String, Finding)>, unreadable: &
                 Err(err) => {
                     let at = err.path().map(display_path).unwrap_or_else(|| display_path(path));
                     if let Some(ancestor) = err.loop_ancestor() {
-                        let msg = format!(
-                            "symbolic link loop: `{at}` leads back to `{}`; skipped",
-                            display_path(ancestor)
-                        );
+                        let msg =
+                            format!("symbolic link loop: `{at}` leads back to `{}`; skipped", display_path(ancestor));
                         early.push((at, Finding::new(codes::SYMLINK_LOOP, msg, Location::default())));
                     } else {
                         *unreadable = true;
@@ -235,10 +230,7 @@ fn read_and_parse(file: usize, input: &Input, limits: &Limits) -> (SourceFile, V
     let bytes = match read_bounded(input, limits.max_file_size) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => {
-            let msg = format!(
-                "`{display}` is larger than {} bytes (--max-file-size); not read",
-                limits.max_file_size
-            );
+            let msg = format!("`{display}` is larger than {} bytes (--max-file-size); not read", limits.max_file_size);
             findings.push(Finding::new(codes::FILE_TOO_LARGE, msg, Location::file(file)));
             return (SourceFile { display, text: None }, Vec::new(), findings, false);
         }
@@ -290,8 +282,7 @@ fn read_and_parse(file: usize, input: &Input, limits: &Limits) -> (SourceFile, V
         match d.value {
             None => {}
             Some(Value::Null) => findings.push(
-                Finding::new(codes::EMPTY, "empty YAML document", Location::at(file, d.start))
-                    .with_level(Level::Info),
+                Finding::new(codes::EMPTY, "empty YAML document", Location::at(file, d.start)).with_level(Level::Info),
             ),
             Some(value) => docs.push(Document { file, index: d.index, start: d.start, value }),
         }

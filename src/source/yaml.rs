@@ -110,7 +110,11 @@ impl SpanIndex {
 }
 
 enum Frame {
-    Seq { items: Vec<Value>, anchor: usize, start: Pos },
+    Seq {
+        items: Vec<Value>,
+        anchor: usize,
+        start: Pos,
+    },
     Map {
         map: Map<String, Value>,
         merges: Vec<Value>,
@@ -165,11 +169,7 @@ impl<'l> Builder<'l> {
                     return;
                 }
                 Err(err) => {
-                    self.problem(
-                        YamlProblemKind::Syntax,
-                        (*err.marker()).into(),
-                        err.info().to_string(),
-                    );
+                    self.problem(YamlProblemKind::Syntax, (*err.marker()).into(), err.info().to_string());
                     return;
                 }
             };
@@ -235,7 +235,10 @@ impl<'l> Builder<'l> {
                         self.problem(
                             YamlProblemKind::TooDeep,
                             span.start.into(),
-                            format!("nesting is deeper than the limit of {} levels (--max-depth)", self.limits.max_depth),
+                            format!(
+                                "nesting is deeper than the limit of {} levels (--max-depth)",
+                                self.limits.max_depth
+                            ),
                         );
                         self.doc_failed = true;
                         continue;
@@ -270,10 +273,7 @@ impl<'l> Builder<'l> {
                     if anchor != 0 {
                         self.anchors.insert(anchor, (value.clone(), self.nodes - before + 1));
                     }
-                    let whole = Span::new(
-                        saphyr_parser::Marker::new(start.index, start.line, start.col),
-                        span.end,
-                    );
+                    let whole = Span::new(saphyr_parser::Marker::new(start.index, start.line, start.col), span.end);
                     self.push_value(value, whole, &mut root);
                 }
             }
@@ -384,11 +384,7 @@ pub fn pointer_segments(pointer: &str) -> Vec<String> {
     if pointer.is_empty() {
         return Vec::new();
     }
-    pointer
-        .trim_start_matches('/')
-        .split('/')
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect()
+    pointer.trim_start_matches('/').split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
 }
 
 fn apply_merge_keys(map: &mut Map<String, Value>, merges: Vec<Value>) {
@@ -464,18 +460,14 @@ fn parse_number(s: &str) -> Option<Value> {
         }
     }
     match s {
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF" | ".nan"
-        | ".NaN" | ".NAN" => return None, // not representable in JSON: keep the text
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN"
+        | ".NAN" => return None, // not representable in JSON: keep the text
         _ => {}
     }
-    let float_like = s
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+    let float_like = s.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
         && s.bytes().any(|b| b.is_ascii_digit());
-    if float_like {
-        if let Ok(f) = s.parse::<f64>() {
-            return Number::from_f64(f).map(Value::Number);
-        }
+    if float_like && let Ok(f) = s.parse::<f64>() {
+        return Number::from_f64(f).map(Value::Number);
     }
     None
 }

@@ -39,8 +39,11 @@ impl<'a> Index<'a> {
     }
 }
 
+/// What makes two resources the same one: kind, mesh, namespace, zone, name.
+type Identity<'a> = (Kind, Option<&'a str>, Option<&'a str>, Option<&'a str>, &'a str);
+
 fn duplicates(resources: &[Resource], findings: &mut Vec<Finding>) {
-    let mut seen: HashMap<(Kind, Option<&str>, Option<&str>, Option<&str>, &str), &Resource> = HashMap::new();
+    let mut seen: HashMap<Identity, &Resource> = HashMap::new();
     for r in resources {
         let m = &r.meta;
         let key = (m.kind, m.mesh.as_deref(), m.namespace.as_deref(), m.zone(), m.name.as_str());
@@ -136,9 +139,8 @@ fn missing_references(resources: &[Resource], index: &Index, findings: &mut Vec<
             let found = candidates.iter().any(|c| answers_to(c, name, target.namespace.as_deref(), r))
                 || (kind == Kind::MeshService
                     && (services.get(mesh.unwrap_or_default()).is_some_and(|s| s.contains(name))
-                        || legacy_service_name(name).is_some_and(|(n, ns)| {
-                            candidates.iter().any(|c| answers_to(c, n, Some(ns), r))
-                        })));
+                        || legacy_service_name(name)
+                            .is_some_and(|(n, ns)| candidates.iter().any(|c| answers_to(c, n, Some(ns), r)))));
             if found {
                 continue;
             }

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::findings::{self, Finding, Target, codes, suppress::Suppression};
 use crate::model::common::is_dns1123_subdomain;
-use crate::model::meta::{self, EnvelopeOptions, Envelope, labels};
+use crate::model::meta::{self, Envelope, EnvelopeOptions, labels};
 use crate::model::{Kind, PolicyRole, Resource, ValidateCtx, role};
 use crate::source::{self, Document, Limits, SourceFile};
 use violations::{Path, Violations};
@@ -135,14 +135,16 @@ pub fn check_document(doc: &Document, opts: &Options) -> (Option<Resource>, Vec<
     for v in kuma.0 {
         findings.push(meta.finding(v.code, &v.path, v.target, v.message));
     }
-    (Some(Resource { meta, spec, status, role }), findings)
+    (Some(Resource { meta: *meta, spec, status, role }), findings)
 }
 
 fn check_name(meta: &crate::model::Meta, findings: &mut Vec<Finding>) {
     let name = &meta.name;
     let problem = if meta.kind == Kind::Mesh || meta.kind.is_legacy() {
         let ok = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'));
-        (!ok).then(|| "invalid characters: must consist of lower case alphanumeric characters, '-', '.' and '_'.".to_string())
+        (!ok).then(|| {
+            "invalid characters: must consist of lower case alphanumeric characters, '-', '.' and '_'.".to_string()
+        })
     } else if name.len() > 253 {
         Some("must be no more than 253 characters".to_string())
     } else if !is_dns1123_subdomain(name) {
@@ -161,10 +163,16 @@ fn check_name(meta: &crate::model::Meta, findings: &mut Vec<Finding>) {
         let ok = !mesh.is_empty()
             && mesh.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'));
         if !ok {
-            let message = format!("mesh name {mesh:?} has invalid characters: must consist of lower case alphanumeric characters, '-', '.' and '_'.");
+            let message = format!(
+                "mesh name {mesh:?} has invalid characters: must consist of lower case alphanumeric characters, '-', '.' and '_'."
+            );
             findings.push(
-                crate::findings::Finding::new(codes::BAD_NAME, message, meta.location(&Path::resource_name(), Target::Value))
-                    .with_resource(meta.id()),
+                crate::findings::Finding::new(
+                    codes::BAD_NAME,
+                    message,
+                    meta.location(&Path::resource_name(), Target::Value),
+                )
+                .with_resource(meta.id()),
             );
         }
     }
@@ -178,20 +186,21 @@ fn check_labels(meta: &crate::model::Meta, findings: &mut Vec<Finding>) {
         (labels::ENV, &["kubernetes", "universal"]),
     ];
     for (key, values) in allowed {
-        if let Some(v) = meta.label(key) {
-            if !values.contains(&v) {
-                let message = format!("label `{key}: {v}` is not valid; expected one of: {}", values.join(", "));
-                findings.push(
-                    Finding::new(codes::BAD_LABEL, message, meta.location(&Path::resource_name(), Target::Value))
-                        .with_resource(meta.id()),
-                );
-            }
+        if let Some(v) = meta.label(key)
+            && !values.contains(&v)
+        {
+            let message = format!("label `{key}: {v}` is not valid; expected one of: {}", values.join(", "));
+            findings.push(
+                Finding::new(codes::BAD_LABEL, message, meta.location(&Path::resource_name(), Target::Value))
+                    .with_resource(meta.id()),
+            );
         }
     }
     if meta.label(labels::ORIGIN) == Some("zone") && meta.zone().is_none() {
         let message = "`kuma.io/origin: zone` needs a `kuma.io/zone` label naming the zone";
         findings.push(
-            Finding::new(codes::BAD_LABEL, message, meta.location(&Path::resource_name(), Target::Value)).with_resource(meta.id()),
+            Finding::new(codes::BAD_LABEL, message, meta.location(&Path::resource_name(), Target::Value))
+                .with_resource(meta.id()),
         );
     }
 }

@@ -41,17 +41,18 @@ fn tidy(v: &mut Value) {
             if o.get("default") == Some(&json!({})) {
                 o.remove("default");
             }
-            if let Some(Value::Array(any)) = o.get("anyOf") {
-                if any.len() == 2 && any.iter().any(|s| s == &json!({"type": "null"})) {
-                    let other = any.iter().find(|s| *s != &json!({"type": "null"})).cloned().unwrap_or_default();
-                    o.remove("anyOf");
-                    match other {
-                        Value::Object(m) if m.len() == 1 && m.contains_key("$ref") => {
-                            o.insert("allOf".into(), json!([Value::Object(m)]));
-                        }
-                        Value::Object(m) => o.extend(m),
-                        _ => {}
+            if let Some(Value::Array(any)) = o.get("anyOf")
+                && any.len() == 2
+                && any.iter().any(|s| s == &json!({"type": "null"}))
+            {
+                let other = any.iter().find(|s| *s != &json!({"type": "null"})).cloned().unwrap_or_default();
+                o.remove("anyOf");
+                match other {
+                    Value::Object(m) if m.len() == 1 && m.contains_key("$ref") => {
+                        o.insert("allOf".into(), json!([Value::Object(m)]));
                     }
+                    Value::Object(m) => o.extend(m),
+                    _ => {}
                 }
             }
             o.values_mut().for_each(tidy);
@@ -230,7 +231,12 @@ pub fn check(kind: Kind, spec: &Value) -> Vec<SchemaError> {
             }
             E::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
-                (codes::MISSING_FIELD, format!("{at}/{}", escape(name)), Target::Value, format!("missing required field `{name}`"))
+                (
+                    codes::MISSING_FIELD,
+                    format!("{at}/{}", escape(name)),
+                    Target::Value,
+                    format!("missing required field `{name}`"),
+                )
             }
             E::Type { kind } => {
                 let expected = format!("{kind:?}").to_lowercase().replace(['"', '[', ']', '(', ')'], "");
@@ -240,10 +246,10 @@ pub fn check(kind: Kind, spec: &Value) -> Vec<SchemaError> {
             }
             E::Enum { options } => {
                 let field = at.rsplit('/').find(|s| s.parse::<usize>().is_err()).unwrap_or_default().to_string();
-                let allowed: Vec<String> =
-                    options.as_array().into_iter().flatten().map(|o| o.as_str().map(String::from).unwrap_or(o.to_string())).collect();
-                let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
-                (codes::NOT_ALLOWED_VALUE, at, Target::Value, crate::validate::violations::msg::must_be_one_of(&field, &allowed))
+                // Strings quoted as Kuma quotes them, numbers as they are.
+                let allowed: Vec<String> = options.as_array().into_iter().flatten().map(Value::to_string).collect();
+                let message = format!("{field:?} must be one of [{}]", allowed.join(", "));
+                (codes::NOT_ALLOWED_VALUE, at, Target::Value, message)
             }
             E::Pattern { pattern } if pattern == DURATION_PATTERN => (
                 codes::BAD_DURATION,
@@ -325,10 +331,8 @@ fn known_properties(root: &Value, schema_path: &str) -> Vec<String> {
         }
     }
     // A `$ref`-only node: look through it.
-    if let Some(target) = node.get("$ref").and_then(Value::as_str) {
-        if let Some(n) = root.pointer(target.trim_start_matches('#')) {
-            node = n;
-        }
+    if let Some(n) = node.get("$ref").and_then(Value::as_str).and_then(|t| root.pointer(t.trim_start_matches('#'))) {
+        node = n;
     }
     let mut names: Vec<String> =
         node.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect()).unwrap_or_default();
@@ -358,6 +362,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// Pretty JSON with a trailing newline, as committed.
+pub fn render(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).expect("JSON values serialize");
+    s.push('\n');
+    s
 }
 
 #[cfg(test)]
@@ -397,13 +408,9 @@ mod tests {
                 }
             }
         }
-        assert!(stale.is_empty(), "stale schemas (run `MESHC_BLESS=1 cargo test` or `meshc schema --out schemas`): {stale:?}");
+        assert!(
+            stale.is_empty(),
+            "stale schemas (run `MESHC_BLESS=1 cargo test` or `meshc schema --out schemas`): {stale:?}"
+        );
     }
-}
-
-/// Pretty JSON with a trailing newline, as committed.
-pub fn render(v: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(v).expect("JSON values serialize");
-    s.push('\n');
-    s
 }

@@ -50,7 +50,8 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     esc(&body.join("\n"))
                 )?;
             }
-            let others: Vec<String> = findings.iter().filter(|f| f.level != Level::Error).map(|f| line(f, file)).collect();
+            let others: Vec<String> =
+                findings.iter().filter(|f| f.level != Level::Error).map(|f| line(f, file)).collect();
             if !others.is_empty() {
                 writeln!(out, "      <system-out>{}</system-out>", esc(&others.join("\n")))?;
             }

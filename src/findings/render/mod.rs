@@ -32,7 +32,13 @@ pub enum Format {
 }
 
 /// Write `report` in `format`. Text goes to `err`, everything else to `out`.
-pub fn write(format: Format, report: &Report, text: &TextOptions, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<()> {
+pub fn write(
+    format: Format,
+    report: &Report,
+    text: &TextOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Text => text::write(report, text, err),
         Format::Json => json::write(report, out),

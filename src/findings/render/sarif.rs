@@ -100,11 +100,9 @@ fn location(loc: &Location, files: &[SourceFile], related: Option<(usize, &str)>
     let mut physical = json!({ "artifactLocation": { "uri": uri } });
     if let Some((line, col)) = line_col(loc) {
         let mut region = json!({ "startLine": line, "startColumn": col });
-        if let Some((el, ec)) = end_line_col(loc) {
-            if (el, ec) >= (line, col) {
-                region["endLine"] = json!(el);
-                region["endColumn"] = json!(ec);
-            }
+        if let Some((el, ec)) = end_line_col(loc).filter(|end| *end >= (line, col)) {
+            region["endLine"] = json!(el);
+            region["endColumn"] = json!(ec);
         }
         physical["region"] = region;
     }

@@ -195,8 +195,18 @@ impl SourceCode for Snippet {
 }
 
 /// Keys whose values are secrets or certificates: never shown.
-const SECRET_KEYS: &[&str] =
-    &["inline", "inlineString", "inlinestring", "secret", "key", "privateKey", "clientKey", "cert", "caCert", "clientCert"];
+const SECRET_KEYS: &[&str] = &[
+    "inline",
+    "inlineString",
+    "inlinestring",
+    "secret",
+    "key",
+    "privateKey",
+    "clientKey",
+    "cert",
+    "caCert",
+    "clientCert",
+];
 
 /// Redact secret values in lines `first..=last`, looking back for block scalars
 /// that started above the window.
@@ -245,7 +255,16 @@ mod tests {
 
     #[test]
     fn redacts_secret_values_and_blocks() {
-        let lines = ["tls:", "  clientKey:", "    inline: c2VjcmV0", "  caCert:", "    inlineString: |", "      -----BEGIN", "      abc", "  mode: x"];
+        let lines = [
+            "tls:",
+            "  clientKey:",
+            "    inline: c2VjcmV0",
+            "  caCert:",
+            "    inlineString: |",
+            "      -----BEGIN",
+            "      abc",
+            "  mode: x",
+        ];
         let out = redact(&lines, 0, lines.len() - 1);
         assert_eq!(out[2], "    inline: <redacted>");
         assert_eq!(out[4], "    inlineString: <redacted>");

@@ -118,7 +118,11 @@ pub fn validate_matches(v: &mut Violations, path: &Path, matches: &[Match]) {
                 Some(t) => v.one_of(&sp.field("type"), t),
             }
             if !is_dns1123_subdomain(&s.value) {
-                v.add_code(crate::findings::codes::BAD_ADDRESS, &sp.field("value"), "must be a valid DNS-1123 subdomain");
+                v.add_code(
+                    crate::findings::codes::BAD_ADDRESS,
+                    &sp.field("value"),
+                    "must be a valid DNS-1123 subdomain",
+                );
             }
         }
     }
@@ -133,7 +137,9 @@ fn check_spiffe_id(value: &str, prefix: bool) -> Result<(), String> {
         return Err("trust domain is missing".into());
     }
     if !domain.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')) {
-        return Err("trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores".into());
+        return Err(
+            "trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores".into()
+        );
     }
     if let Some(path) = path {
         let segments: Vec<&str> = path.split('/').collect();
@@ -146,7 +152,9 @@ fn check_spiffe_id(value: &str, prefix: bool) -> Result<(), String> {
                 return Err("path cannot contain dot segments".into());
             }
             if !seg.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')) {
-                return Err("path segment characters are limited to letters, numbers, dots, dashes, and underscores".into());
+                return Err(
+                    "path segment characters are limited to letters, numbers, dots, dashes, and underscores".into()
+                );
             }
         }
     }

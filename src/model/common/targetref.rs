@@ -279,7 +279,8 @@ impl Fields<'_, '_> {
 
     fn name_chars(&mut self) {
         if let Some(name) = self.r.name.as_deref() {
-            let ok = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_'));
+            let ok =
+                name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_'));
             if !ok {
                 self.fail(
                     "name",
@@ -306,13 +307,18 @@ impl Fields<'_, '_> {
                 self.v.add(&base, "tag name must be non-empty");
             }
             if !key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'/')) {
-                self.v.add(&base.key(key), "tag name must consist of alphanumeric characters, dots, dashes, slashes and underscores");
+                self.v.add(
+                    &base.key(key),
+                    "tag name must consist of alphanumeric characters, dots, dashes, slashes and underscores",
+                );
             }
             if value.is_empty() {
                 self.v.add(&base.key(key), "tag value must be non-empty");
             }
             let value_ok = |extra: &[u8]| {
-                value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':') || extra.contains(&b))
+                value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':') || extra.contains(&b))
             };
             if selector {
                 if !(value == "*" || value_ok(b"/")) {
@@ -322,7 +328,10 @@ impl Fields<'_, '_> {
                     );
                 }
             } else if !value_ok(b"") {
-                self.v.add(&base.key(key), "tag value must consist of alphanumeric characters, dots, dashes and underscores");
+                self.v.add(
+                    &base.key(key),
+                    "tag value must consist of alphanumeric characters, dots, dashes and underscores",
+                );
             }
         }
     }
@@ -354,7 +363,10 @@ mod tests {
             check(serde_json::json!({"kind": "MeshHTTPRoute"}), rules),
             ["spec.targetRef.kind: value 'MeshHTTPRoute' is not supported"]
         );
-        assert_eq!(check(serde_json::json!({"kind": "Nope"}), rules), ["spec.targetRef.kind: value 'Nope' is not supported"]);
+        assert_eq!(
+            check(serde_json::json!({"kind": "Nope"}), rules),
+            ["spec.targetRef.kind: value 'Nope' is not supported"]
+        );
     }
 
     #[test]

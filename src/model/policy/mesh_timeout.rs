@@ -74,7 +74,15 @@ impl KindSpec for MeshTimeout {
         let top = super::top_kind(&self.target_ref);
         let inbound = non_empty(&self.from) || non_empty(&self.rules);
         let supported: &[K] = if ctx.role == PolicyRole::System {
-            &[K::Mesh, K::MeshSubset, K::MeshGateway, K::MeshService, K::MeshServiceSubset, K::MeshHTTPRoute, K::Dataplane]
+            &[
+                K::Mesh,
+                K::MeshSubset,
+                K::MeshGateway,
+                K::MeshService,
+                K::MeshServiceSubset,
+                K::MeshHTTPRoute,
+                K::Dataplane,
+            ]
         } else {
             &[K::Mesh, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::Dataplane]
         };

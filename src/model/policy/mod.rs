@@ -109,8 +109,7 @@ pub fn includes_gateways(target_ref: &Option<TargetRef>) -> bool {
         Some(TargetRefKind::Mesh | TargetRefKind::MeshSubset) => match &r.proxy_types {
             None => true,
             Some(types) => {
-                types.is_empty()
-                    || types.iter().any(|t| t.is(crate::model::common::targetref::ProxyType::Gateway))
+                types.is_empty() || types.iter().any(|t| t.is(crate::model::common::targetref::ProxyType::Gateway))
             }
         },
         _ => false,
