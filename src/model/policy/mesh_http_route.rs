@@ -178,7 +178,11 @@ pub struct HeaderMatch {
     pub type_: Choice<HeaderMatchType>,
     /// Header name, lower case (matched case-insensitively).
     #[serde(default)]
-    #[schemars(required, length(min = 1, max = 256), regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$"))]
+    #[schemars(
+        required,
+        length(min = 1, max = 256),
+        regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$")
+    )]
     pub name: String,
     /// Header value to match (must be empty for `Present` and `Absent`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -248,7 +252,11 @@ pub struct HeaderModifier {
 pub struct HeaderKeyValue {
     /// Header name.
     #[serde(default)]
-    #[schemars(required, length(min = 1, max = 256), regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$"))]
+    #[schemars(
+        required,
+        length(min = 1, max = 256),
+        regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$")
+    )]
     pub name: String,
     /// Header value.
     #[serde(default)]
@@ -354,13 +362,26 @@ impl KindSpec for MeshHTTPRoute {
         if let Some(top) = &self.target_ref {
             let rules = if ctx.role == PolicyRole::System {
                 TargetRefRules {
-                    supported: &[K::Mesh, K::MeshGateway, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::Dataplane],
+                    supported: &[
+                        K::Mesh,
+                        K::MeshGateway,
+                        K::MeshSubset,
+                        K::MeshService,
+                        K::MeshServiceSubset,
+                        K::Dataplane,
+                    ],
                     gateway_listener_tags: true,
                     ..Default::default()
                 }
             } else {
                 TargetRefRules {
-                    supported: &[K::Mesh, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::Dataplane],
+                    supported: &[
+                        K::Mesh,
+                        K::MeshSubset,
+                        K::MeshService,
+                        K::MeshServiceSubset,
+                        K::Dataplane,
+                    ],
                     ..Default::default()
                 }
             };
@@ -369,9 +390,24 @@ impl KindSpec for MeshHTTPRoute {
         let gateway = super::top_kind(&self.target_ref) == Some(K::MeshGateway);
         for (i, to) in self.to.iter().flatten().enumerate() {
             let p = Path::root().field("to").index(i);
-            let supported: &[K] =
-                if gateway { &[K::Mesh] } else { &[K::MeshService, K::MeshExternalService, K::MeshMultiZoneService] };
-            validate_target_ref(v, &p.field("targetRef"), &to.target_ref, &TargetRefRules { supported, ..Default::default() });
+            let supported: &[K] = if gateway {
+                &[K::Mesh]
+            } else {
+                &[
+                    K::MeshService,
+                    K::MeshExternalService,
+                    K::MeshMultiZoneService,
+                ]
+            };
+            validate_target_ref(
+                v,
+                &p.field("targetRef"),
+                &to.target_ref,
+                &TargetRefRules {
+                    supported,
+                    ..Default::default()
+                },
+            );
             for (j, rule) in to.rules.iter().flatten().enumerate() {
                 validate_rule(v, &p.field("rules").index(j), rule, gateway);
             }
@@ -382,7 +418,10 @@ impl KindSpec for MeshHTTPRoute {
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        let mut view = PolicyView { target_ref: self.target_ref.as_ref(), ..Default::default() };
+        let mut view = PolicyView {
+            target_ref: self.target_ref.as_ref(),
+            ..Default::default()
+        };
         if let Some(r) = &self.target_ref {
             view.references.push((Path::root().field("targetRef"), r));
         }
@@ -394,13 +433,22 @@ impl KindSpec for MeshHTTPRoute {
                 let Some(conf) = &rule.default else { continue };
                 let rp = p.field("rules").index(j).field("default");
                 for (k, f) in conf.filters.iter().flatten().enumerate() {
-                    if let Some(b) = f.request_mirror.as_ref().and_then(|m| m.backend_ref.as_ref()) {
-                        let bp = rp.field("filters").index(k).field("requestMirror").field("backendRef");
+                    if let Some(b) = f
+                        .request_mirror
+                        .as_ref()
+                        .and_then(|m| m.backend_ref.as_ref())
+                    {
+                        let bp = rp
+                            .field("filters")
+                            .index(k)
+                            .field("requestMirror")
+                            .field("backendRef");
                         view.references.push((bp, &b.target));
                     }
                 }
                 for (k, b) in conf.backend_refs.iter().flatten().enumerate() {
-                    view.references.push((rp.field("backendRefs").index(k), &b.target));
+                    view.references
+                        .push((rp.field("backendRefs").index(k), &b.target));
                 }
             }
         }
@@ -422,14 +470,23 @@ fn validate_rule(v: &mut Violations, path: &Path, rule: &Rule, gateway: bool) {
     let backend_refs = conf.backend_refs.as_deref().unwrap_or_default();
     let bp = dp.field("backendRefs");
     if backend_refs.is_empty() && gateway {
-        let redirect = conf.filters.iter().flatten().any(|f| is_type(f, FilterType::RequestRedirect));
+        let redirect = conf
+            .filters
+            .iter()
+            .flatten()
+            .any(|f| is_type(f, FilterType::RequestRedirect));
         // A rule that only redirects needs no backend.
         if !redirect {
             v.add_code(codes::KUMA_REQUIRED, &bp, msg::MUST_NOT_BE_EMPTY);
         }
     }
     let rules = TargetRefRules {
-        supported: &[K::MeshService, K::MeshServiceSubset, K::MeshExternalService, K::MeshMultiZoneService],
+        supported: &[
+            K::MeshService,
+            K::MeshServiceSubset,
+            K::MeshExternalService,
+            K::MeshMultiZoneService,
+        ],
         ..Default::default()
     };
     for (i, b) in backend_refs.iter().enumerate() {
@@ -470,7 +527,9 @@ fn validate_match(v: &mut Violations, path: &Path, m: &HttpMatch) {
                     v.add(&vp, "must be an absolute path");
                 }
             }
-            Some(PathMatchType::Exact) if !pm.value.starts_with('/') => v.add(&vp, "must be an absolute path"),
+            Some(PathMatchType::Exact) if !pm.value.starts_with('/') => {
+                v.add(&vp, "must be an absolute path")
+            }
             _ => {}
         }
     }
@@ -484,22 +543,36 @@ fn validate_match(v: &mut Violations, path: &Path, m: &HttpMatch) {
     for (i, h) in m.headers.iter().flatten().enumerate() {
         let valueless = h.type_.is(HeaderMatchType::Present) || h.type_.is(HeaderMatchType::Absent);
         if valueless && !h.value.is_empty() {
-            v.add(&path.field("headers").index(i).field("value"), msg::MUST_NOT_BE_DEFINED);
+            v.add(
+                &path.field("headers").index(i).field("value"),
+                msg::MUST_NOT_BE_DEFINED,
+            );
         }
     }
 }
 
 /// Kuma's `hasAnyMatchesWithoutPrefix` (no matches means the default `/` prefix).
 fn any_match_without_prefix(matches: &[HttpMatch]) -> bool {
-    matches
-        .iter()
-        .any(|m| !m.path.as_ref().and_then(|p| p.type_.as_ref()).is_some_and(|t| t.is(PathMatchType::PathPrefix)))
+    matches.iter().any(|m| {
+        !m.path
+            .as_ref()
+            .and_then(|p| p.type_.as_ref())
+            .is_some_and(|t| t.is(PathMatchType::PathPrefix))
+    })
 }
 
 const PREFIX_ONLY: &str = "can only appear if all matches match a path prefix";
 
-fn validate_filter(v: &mut Violations, path: &Path, f: &Filter, matches: &[HttpMatch], gateway: bool) {
-    let Some(t) = f.type_.as_ref().and_then(Choice::known) else { return };
+fn validate_filter(
+    v: &mut Violations,
+    path: &Path,
+    f: &Filter,
+    matches: &[HttpMatch],
+    gateway: bool,
+) {
+    let Some(t) = f.type_.as_ref().and_then(Choice::known) else {
+        return;
+    };
     match t {
         FilterType::RequestHeaderModifier | FilterType::ResponseHeaderModifier => {
             let (name, modifier) = if t == FilterType::RequestHeaderModifier {
@@ -514,16 +587,28 @@ fn validate_filter(v: &mut Violations, path: &Path, f: &Filter, matches: &[HttpM
         }
         FilterType::RequestRedirect => {
             let p = path.field("requestRedirect");
-            let Some(r) = &f.request_redirect else { return v.must_be_defined(&p) };
-            if r.path.as_ref().is_some_and(|x| x.replace_prefix_match.is_some()) && any_match_without_prefix(matches) {
+            let Some(r) = &f.request_redirect else {
+                return v.must_be_defined(&p);
+            };
+            if r.path
+                .as_ref()
+                .is_some_and(|x| x.replace_prefix_match.is_some())
+                && any_match_without_prefix(matches)
+            {
                 v.add(&p.field("path").field("replacePrefixMatch"), PREFIX_ONLY);
             }
             validate_precise_hostname(v, &p.field("hostname"), r.hostname.as_deref());
         }
         FilterType::UrlRewrite => {
             let p = path.field("urlRewrite");
-            let Some(r) = &f.url_rewrite else { return v.must_be_defined(&p) };
-            if r.path.as_ref().is_some_and(|x| x.replace_prefix_match.is_some()) && any_match_without_prefix(matches) {
+            let Some(r) = &f.url_rewrite else {
+                return v.must_be_defined(&p);
+            };
+            if r.path
+                .as_ref()
+                .is_some_and(|x| x.replace_prefix_match.is_some())
+                && any_match_without_prefix(matches)
+            {
                 v.add(&p.field("path").field("replacePrefixMatch"), PREFIX_ONLY);
             }
             validate_precise_hostname(v, &p.field("hostname"), r.hostname.as_deref());
@@ -539,10 +624,15 @@ fn validate_filter(v: &mut Violations, path: &Path, f: &Filter, matches: &[HttpM
         }
         FilterType::RequestMirror => {
             let p = path.field("requestMirror");
-            let Some(m) = &f.request_mirror else { return v.must_be_defined(&p) };
+            let Some(m) = &f.request_mirror else {
+                return v.must_be_defined(&p);
+            };
             let missing = TargetRef::default();
             let target = m.backend_ref.as_ref().map_or(&missing, |b| &b.target);
-            let rules = TargetRefRules { supported: &[K::MeshService, K::MeshServiceSubset], ..Default::default() };
+            let rules = TargetRefRules {
+                supported: &[K::MeshService, K::MeshServiceSubset],
+                ..Default::default()
+            };
             validate_target_ref(v, &p.field("backendRef"), target, &rules);
         }
     }
@@ -580,7 +670,11 @@ fn validate_precise_hostname(v: &mut Violations, path: &Path, hostname: Option<&
         return;
     }
     if h.len() > 253 {
-        v.add_code(codes::BAD_ADDRESS, path, "must be no more than 253 characters");
+        v.add_code(
+            codes::BAD_ADDRESS,
+            path,
+            "must be no more than 253 characters",
+        );
     }
     if !matches_dns1123_regex(h) {
         v.add_code(codes::BAD_ADDRESS, path, DNS1123_SUBDOMAIN_MSG);
@@ -594,7 +688,11 @@ fn is_ip_sloppy(s: &str) -> bool {
     }
     let parts: Vec<&str> = s.split('.').collect();
     parts.len() == 4
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u32>().is_ok_and(|n| n <= 255))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u32>().is_ok_and(|n| n <= 255)
+        })
 }
 
 /// The regex of Kubernetes' `IsDNS1123Subdomain` (no per-label length limit).
@@ -602,7 +700,8 @@ fn matches_dns1123_regex(s: &str) -> bool {
     let label_ok = |l: &str| {
         let b = l.as_bytes();
         !b.is_empty()
-            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
             && b[0] != b'-'
             && b[b.len() - 1] != b'-'
     };
@@ -632,7 +731,9 @@ mod tests {
         };
         let mut v = Violations::default();
         spec.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
+        v.0.into_iter()
+            .map(|x| (x.path.kuma(Some("spec")), x.message))
+            .collect()
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
@@ -640,7 +741,10 @@ mod tests {
     }
 
     fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        expected
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     fn frontend_to(rules: serde_json::Value) -> serde_json::Value {
@@ -652,17 +756,25 @@ mod tests {
 
     #[test]
     fn top_level_kind_not_supported() {
-        let spec = serde_json::json!({"targetRef": {"kind": "BlahBlah", "name": "frontend"}, "to": []});
-        assert_eq!(check(spec), pairs(&[("spec.targetRef.kind", "value 'BlahBlah' is not supported")]));
+        let spec =
+            serde_json::json!({"targetRef": {"kind": "BlahBlah", "name": "frontend"}, "to": []});
+        assert_eq!(
+            check(spec),
+            pairs(&[("spec.targetRef.kind", "value 'BlahBlah' is not supported")])
+        );
     }
 
     #[test]
     fn top_level_gateway_only_for_system_role() {
-        let spec = serde_json::json!({"targetRef": {"kind": "MeshGateway", "name": "edge"}, "to": []});
+        let spec =
+            serde_json::json!({"targetRef": {"kind": "MeshGateway", "name": "edge"}, "to": []});
         assert_eq!(check(spec.clone()), pairs(&[]));
         assert_eq!(
             check_role(spec, PolicyRole::Consumer),
-            pairs(&[("spec.targetRef.kind", "value 'MeshGateway' is not supported")])
+            pairs(&[(
+                "spec.targetRef.kind",
+                "value 'MeshGateway' is not supported"
+            )])
         );
     }
 
@@ -675,7 +787,10 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                ("spec.to[0].targetRef.kind", "value 'BlahBlah' is not supported"),
+                (
+                    "spec.to[0].targetRef.kind",
+                    "value 'BlahBlah' is not supported"
+                ),
                 ("spec.to[1].targetRef.kind", "value 'Mesh' is not supported"),
             ])
         );
@@ -683,7 +798,13 @@ mod tests {
             "targetRef": {"kind": "MeshGateway", "name": "edge"},
             "to": [{"targetRef": {"kind": "MeshService", "name": "backend"}}]
         });
-        assert_eq!(check(spec), pairs(&[("spec.to[0].targetRef.kind", "value 'MeshService' is not supported")]));
+        assert_eq!(
+            check(spec),
+            pairs(&[(
+                "spec.to[0].targetRef.kind",
+                "value 'MeshService' is not supported"
+            )])
+        );
     }
 
     #[test]
@@ -696,12 +817,18 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                ("spec.to[0].rules[0].matches[0].path.value", "must be an absolute path"),
+                (
+                    "spec.to[0].rules[0].matches[0].path.value",
+                    "must be an absolute path"
+                ),
                 (
                     "spec.to[0].rules[0].matches[1].path.value",
                     "does not need a trailing slash because only a `/`-separated prefix or an entire path is matched"
                 ),
-                ("spec.to[0].rules[0].matches[2].path.value", "must be an absolute path"),
+                (
+                    "spec.to[0].rules[0].matches[2].path.value",
+                    "must be an absolute path"
+                ),
             ])
         );
     }
@@ -714,7 +841,10 @@ mod tests {
         ]}]}]));
         assert_eq!(
             check(spec),
-            pairs(&[("spec.to[0].rules[0].matches[0].queryParams[1].name", "multiple entries for name foo")])
+            pairs(&[(
+                "spec.to[0].rules[0].matches[0].queryParams[1].name",
+                "multiple entries for name foo"
+            )])
         );
     }
 
@@ -730,11 +860,26 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                ("spec.to[0].rules[0].default.filters[0].requestHeaderModifier", "must be defined"),
-                ("spec.to[0].rules[0].default.filters[1].responseHeaderModifier", "must be defined"),
-                ("spec.to[0].rules[0].default.filters[2].requestRedirect", "must be defined"),
-                ("spec.to[0].rules[0].default.filters[3].requestMirror", "must be defined"),
-                ("spec.to[0].rules[0].default.filters[4].urlRewrite", "must be defined"),
+                (
+                    "spec.to[0].rules[0].default.filters[0].requestHeaderModifier",
+                    "must be defined"
+                ),
+                (
+                    "spec.to[0].rules[0].default.filters[1].responseHeaderModifier",
+                    "must be defined"
+                ),
+                (
+                    "spec.to[0].rules[0].default.filters[2].requestRedirect",
+                    "must be defined"
+                ),
+                (
+                    "spec.to[0].rules[0].default.filters[3].requestMirror",
+                    "must be defined"
+                ),
+                (
+                    "spec.to[0].rules[0].default.filters[4].urlRewrite",
+                    "must be defined"
+                ),
             ])
         );
     }
@@ -755,13 +900,22 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                ("spec.to[0].rules[0].default.filters[0].requestHeaderModifier.set[1].name", "duplicate header name"),
+                (
+                    "spec.to[0].rules[0].default.filters[0].requestHeaderModifier.set[1].name",
+                    "duplicate header name"
+                ),
                 (
                     "spec.to[0].rules[0].default.filters[1].responseHeaderModifier",
                     "must have at least one defined: set, add, remove"
                 ),
-                ("spec.to[0].rules[0].default.filters[2].responseHeaderModifier.add[0].name", "duplicate header name"),
-                ("spec.to[0].rules[0].default.filters[2].responseHeaderModifier.remove[0].name", "duplicate header name"),
+                (
+                    "spec.to[0].rules[0].default.filters[2].responseHeaderModifier.add[0].name",
+                    "duplicate header name"
+                ),
+                (
+                    "spec.to[0].rules[0].default.filters[2].responseHeaderModifier.remove[0].name",
+                    "duplicate header name"
+                ),
             ])
         );
     }
@@ -807,8 +961,14 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                ("spec.to[0].rules[0].matches[0].headers[0].value", "must not be defined"),
-                ("spec.to[0].rules[0].matches[0].headers[1].value", "must not be defined"),
+                (
+                    "spec.to[0].rules[0].matches[0].headers[0].value",
+                    "must not be defined"
+                ),
+                (
+                    "spec.to[0].rules[0].matches[0].headers[1].value",
+                    "must not be defined"
+                ),
             ])
         );
     }
@@ -827,8 +987,14 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                ("spec.to[0].rules[0].default.backendRefs[0].name", "must be set when kind is MeshServiceSubset"),
-                ("spec.to[0].rules[0].default.backendRefs[1].port", "must be defined with kind MeshMultiZoneService"),
+                (
+                    "spec.to[0].rules[0].default.backendRefs[0].name",
+                    "must be set when kind is MeshServiceSubset"
+                ),
+                (
+                    "spec.to[0].rules[0].default.backendRefs[1].port",
+                    "must be defined with kind MeshMultiZoneService"
+                ),
                 (
                     "spec.to[0].rules[0].default.backendRefs[3].name",
                     "invalid characters: must consist of lower case alphanumeric characters, '-', '.' and '_'."
@@ -856,7 +1022,10 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                ("spec.to[0].rules[0].default.filters[0].urlRewrite.hostToBackendHostname", "can only be set with MeshGateway"),
+                (
+                    "spec.to[0].rules[0].default.filters[0].urlRewrite.hostToBackendHostname",
+                    "can only be set with MeshGateway"
+                ),
                 ("spec.to[0].hostnames", "must not be defined"),
             ])
         );
@@ -874,7 +1043,13 @@ mod tests {
                 }}]}
             }]}]
         });
-        assert_eq!(check(spec), pairs(&[("spec.to[0].rules[0].default.backendRefs", "must not be empty")]));
+        assert_eq!(
+            check(spec),
+            pairs(&[(
+                "spec.to[0].rules[0].default.backendRefs",
+                "must not be empty"
+            )])
+        );
         // ... unless the rule redirects; hostnames and hostToBackendHostname are fine.
         let spec = serde_json::json!({
             "targetRef": {"kind": "MeshGateway", "name": "edge", "tags": {"port": "8080"}},
@@ -907,8 +1082,14 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                ("spec.to[0].rules[0].default.filters[0].requestMirror.backendRef.name", "must be set when kind is MeshServiceSubset"),
-                ("spec.to[0].rules[0].default.filters[1].requestMirror.backendRef.kind", "must be defined"),
+                (
+                    "spec.to[0].rules[0].default.filters[0].requestMirror.backendRef.name",
+                    "must be set when kind is MeshServiceSubset"
+                ),
+                (
+                    "spec.to[0].rules[0].default.filters[1].requestMirror.backendRef.kind",
+                    "must be defined"
+                ),
             ])
         );
     }
@@ -927,7 +1108,9 @@ mod tests {
         ];
         let mut filters = Vec::new();
         for h in hosts {
-            filters.push(serde_json::json!({"type": "RequestRedirect", "requestRedirect": {"hostname": h}}));
+            filters.push(
+                serde_json::json!({"type": "RequestRedirect", "requestRedirect": {"hostname": h}}),
+            );
         }
         for h in hosts {
             filters.push(serde_json::json!({"type": "URLRewrite", "urlRewrite": {"hostname": h}}));
@@ -939,7 +1122,12 @@ mod tests {
         let got = check(spec);
         let mut expected = Vec::new();
         for (base, kind) in [(0, "requestRedirect"), (7, "urlRewrite")] {
-            let p = |i: usize| format!("spec.to[0].rules[0].default.filters[{}].{kind}.hostname", base + i);
+            let p = |i: usize| {
+                format!(
+                    "spec.to[0].rules[0].default.filters[{}].{kind}.hostname",
+                    base + i
+                )
+            };
             expected.push((p(0), "cannot be an IP address".to_string()));
             expected.push((p(1), "cannot be an IP address".to_string()));
             expected.push((p(2), DNS1123_SUBDOMAIN_MSG.to_string()));
@@ -952,7 +1140,8 @@ mod tests {
 
     #[test]
     fn valid_resources() {
-        let spec = serde_json::json!({"targetRef": {"kind": "MeshService", "name": "frontend"}, "to": []});
+        let spec =
+            serde_json::json!({"targetRef": {"kind": "MeshService", "name": "frontend"}, "to": []});
         assert_eq!(check(spec), pairs(&[]));
         let spec = serde_json::json!({
             "targetRef": {"kind": "Mesh"},
@@ -989,17 +1178,30 @@ mod tests {
         let json = serde_json::to_value(&spec).unwrap();
         let conf = &json["to"][0]["rules"][0];
         assert_eq!(conf["matches"][0]["headers"][0]["type"], "Exact");
-        assert_eq!(conf["default"]["filters"][0]["requestRedirect"]["statusCode"], 302);
+        assert_eq!(
+            conf["default"]["filters"][0]["requestRedirect"]["statusCode"],
+            302
+        );
         assert_eq!(conf["default"]["backendRefs"][0]["weight"], 1);
         let view = spec.policy().unwrap();
-        let refs: Vec<_> = view.references.iter().map(|(p, r)| (p.kuma(Some("spec")), r.name().to_string())).collect();
+        let refs: Vec<_> = view
+            .references
+            .iter()
+            .map(|(p, r)| (p.kuma(Some("spec")), r.name().to_string()))
+            .collect();
         assert_eq!(
             refs,
             [
                 ("spec.targetRef".to_string(), String::new()),
                 ("spec.to[0].targetRef".to_string(), "backend".to_string()),
-                ("spec.to[0].rules[0].default.filters[1].requestMirror.backendRef".to_string(), "mirror".to_string()),
-                ("spec.to[0].rules[0].default.backendRefs[0]".to_string(), "v1".to_string()),
+                (
+                    "spec.to[0].rules[0].default.filters[1].requestMirror.backendRef".to_string(),
+                    "mirror".to_string()
+                ),
+                (
+                    "spec.to[0].rules[0].default.backendRefs[0]".to_string(),
+                    "v1".to_string()
+                ),
             ]
         );
         assert_eq!(view.to.len(), 1);
