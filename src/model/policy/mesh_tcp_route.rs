@@ -1,15 +1,383 @@
-//! MeshTCPRoute: placeholder, to be replaced by the full model and Kuma's validator.
+//! MeshTCPRoute (`pkg/plugins/policies/meshtcproute/`): TCP routing for outbound
+//! traffic (or MeshGateway listeners) to weighted backendRefs.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{KindSpec, ValidateCtx};
-use crate::validate::violations::Violations;
+use crate::model::common::{
+    BackendRef, TargetRef, TargetRefKind as K, TargetRefRules, validate_target_ref,
+};
+use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
+use crate::validate::violations::{Path, Violations};
 
 /// MeshTCPRoute spec.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-pub struct MeshTCPRoute {}
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct MeshTCPRoute {
+    /// The proxies (or MeshGateway) this route applies to; the whole mesh when omitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_ref: Option<TargetRef>,
+    /// Destinations whose connections are routed, each with its routing rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub to: Option<Vec<To>>,
+}
+
+/// A `to[]` item: the rule applied to connections for `targetRef`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct To {
+    /// The group of destinations (a MeshService, MeshExternalService,
+    /// MeshMultiZoneService; `Mesh` under a MeshGateway).
+    #[serde(default)]
+    #[schemars(required)]
+    pub target_ref: TargetRef,
+    /// The routing rule (at most one) for this combination of top-level targetRef
+    /// and destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required, length(max = 1))]
+    pub rules: Option<Vec<Rule>>,
+}
+
+/// A routing rule.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Rule {
+    /// Routing configuration, merged with the rules of other policies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required)]
+    pub default: Option<RuleConf>,
+}
+
+/// Where matching connections go.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct RuleConf {
+    /// Backends to forward connections to, with relative weights.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_refs: Option<Vec<BackendRef>>,
+}
 
 impl KindSpec for MeshTCPRoute {
-    fn validate(&self, _ctx: &ValidateCtx, _v: &mut Violations) {}
+    fn validate(&self, ctx: &ValidateCtx, v: &mut Violations) {
+        if let Some(top) = &self.target_ref {
+            let rules = if ctx.role == PolicyRole::System {
+                TargetRefRules {
+                    supported: &[
+                        K::Mesh,
+                        K::MeshGateway,
+                        K::MeshSubset,
+                        K::MeshService,
+                        K::MeshServiceSubset,
+                        K::Dataplane,
+                    ],
+                    gateway_listener_tags: true,
+                    ..Default::default()
+                }
+            } else {
+                TargetRefRules {
+                    supported: &[
+                        K::Mesh,
+                        K::MeshSubset,
+                        K::MeshService,
+                        K::MeshServiceSubset,
+                        K::Dataplane,
+                    ],
+                    ..Default::default()
+                }
+            };
+            validate_target_ref(v, &Path::root().field("targetRef"), top, &rules);
+        }
+        let gateway = super::top_kind(&self.target_ref) == Some(K::MeshGateway);
+        let backend_rules = TargetRefRules {
+            supported: &[
+                K::MeshService,
+                K::MeshServiceSubset,
+                K::MeshExternalService,
+                K::MeshMultiZoneService,
+            ],
+            ..Default::default()
+        };
+        for (i, to) in self.to.iter().flatten().enumerate() {
+            let p = Path::root().field("to").index(i);
+            let supported: &[K] = if gateway {
+                &[K::Mesh]
+            } else {
+                &[
+                    K::MeshService,
+                    K::MeshExternalService,
+                    K::MeshMultiZoneService,
+                ]
+            };
+            validate_target_ref(
+                v,
+                &p.field("targetRef"),
+                &to.target_ref,
+                &TargetRefRules {
+                    supported,
+                    ..Default::default()
+                },
+            );
+            for (j, rule) in to.rules.iter().flatten().enumerate() {
+                let bp = p
+                    .field("rules")
+                    .index(j)
+                    .field("default")
+                    .field("backendRefs");
+                let refs = rule
+                    .default
+                    .as_ref()
+                    .and_then(|d| d.backend_refs.as_deref())
+                    .unwrap_or_default();
+                if refs.is_empty() {
+                    v.must_be_defined(&bp);
+                }
+                for (k, b) in refs.iter().enumerate() {
+                    validate_target_ref(v, &bp.index(k), &b.target, &backend_rules);
+                    b.validate(v, &bp.index(k));
+                }
+            }
+        }
+    }
+
+    fn policy(&self) -> Option<PolicyView<'_>> {
+        let mut view = PolicyView {
+            target_ref: self.target_ref.as_ref(),
+            ..Default::default()
+        };
+        if let Some(r) = &self.target_ref {
+            view.references.push((Path::root().field("targetRef"), r));
+        }
+        for (i, to) in self.to.iter().flatten().enumerate() {
+            let p = Path::root().field("to").index(i);
+            view.to.push(&to.target_ref);
+            view.references.push((p.field("targetRef"), &to.target_ref));
+            for (j, rule) in to.rules.iter().flatten().enumerate() {
+                let refs = rule
+                    .default
+                    .as_ref()
+                    .and_then(|d| d.backend_refs.as_deref())
+                    .unwrap_or_default();
+                let bp = p
+                    .field("rules")
+                    .index(j)
+                    .field("default")
+                    .field("backendRefs");
+                for (k, b) in refs.iter().enumerate() {
+                    view.references.push((bp.index(k), &b.target));
+                }
+            }
+        }
+        Some(view)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::meta::{Form, Meta};
+    use crate::model::{Kind, common::StringMap};
+
+    fn check_role(spec: serde_json::Value, role: PolicyRole) -> Vec<(String, String)> {
+        let spec: MeshTCPRoute = serde_json::from_value(spec).unwrap();
+        let meta = Meta {
+            kind: Kind::MeshTCPRoute,
+            form: Form::Universal,
+            name: "route-1".into(),
+            namespace: None,
+            mesh: Some("mesh-1".into()),
+            labels: StringMap::new(),
+            annotations: StringMap::new(),
+            file: 0,
+            doc: 0,
+            spec_pointer: String::new(),
+            name_pointer: "/name".into(),
+        };
+        let mut v = Violations::default();
+        spec.validate(&ValidateCtx { meta: &meta, role }, &mut v);
+        v.0.into_iter()
+            .map(|x| (x.path.kuma(Some("spec")), x.message))
+            .collect()
+    }
+
+    fn check(spec: serde_json::Value) -> Vec<(String, String)> {
+        check_role(spec, PolicyRole::System)
+    }
+
+    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+        expected
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn top_level_kind_not_supported() {
+        let spec = serde_json::json!({
+            "targetRef": {"kind": "BlahBlah", "name": "frontend"},
+            "to": [{"targetRef": {"kind": "MeshService", "name": "backend"}}]
+        });
+        assert_eq!(
+            check(spec),
+            pairs(&[("spec.targetRef.kind", "value 'BlahBlah' is not supported")])
+        );
+        let spec =
+            serde_json::json!({"targetRef": {"kind": "MeshGateway", "name": "edge"}, "to": []});
+        assert_eq!(
+            check_role(spec, PolicyRole::Producer),
+            pairs(&[(
+                "spec.targetRef.kind",
+                "value 'MeshGateway' is not supported"
+            )])
+        );
+    }
+
+    #[test]
+    fn to_mesh_not_supported() {
+        let spec = serde_json::json!({
+            "targetRef": {"kind": "MeshService", "name": "frontend"},
+            "to": [{"targetRef": {"kind": "Mesh"}}]
+        });
+        assert_eq!(
+            check(spec),
+            pairs(&[("spec.to[0].targetRef.kind", "value 'Mesh' is not supported")])
+        );
+    }
+
+    #[test]
+    fn to_mesh_service_not_supported_under_gateway() {
+        let spec = serde_json::json!({
+            "targetRef": {"kind": "MeshGateway", "name": "edge"},
+            "to": [{"targetRef": {"kind": "MeshService", "name": "backend"}}]
+        });
+        assert_eq!(
+            check(spec),
+            pairs(&[(
+                "spec.to[0].targetRef.kind",
+                "value 'MeshService' is not supported"
+            )])
+        );
+    }
+
+    #[test]
+    fn invalid_backend_refs() {
+        let spec = serde_json::json!({
+            "targetRef": {"kind": "MeshService", "name": "frontend"},
+            "to": [{"targetRef": {"kind": "MeshService", "name": "backend"}, "rules": [
+                {"default": {"backendRefs": [{"kind": "MeshServiceSubset", "tags": {"version": "v1"}}]}}
+            ]}]
+        });
+        assert_eq!(
+            check(spec),
+            pairs(&[(
+                "spec.to[0].rules[0].default.backendRefs[0].name",
+                "must be set when kind is MeshServiceSubset"
+            )])
+        );
+    }
+
+    #[test]
+    fn missing_port_in_backend_refs() {
+        let spec = serde_json::json!({
+            "targetRef": {"kind": "MeshService", "name": "frontend"},
+            "to": [{"targetRef": {"kind": "MeshService", "name": "backend"}, "rules": [
+                {"default": {"backendRefs": [{"kind": "MeshMultiZoneService", "name": "test-server"}]}}
+            ]}]
+        });
+        assert_eq!(
+            check(spec),
+            pairs(&[(
+                "spec.to[0].rules[0].default.backendRefs[0].port",
+                "must be defined with kind MeshMultiZoneService"
+            )])
+        );
+    }
+
+    #[test]
+    fn rule_without_backend_refs() {
+        let spec = serde_json::json!({
+            "to": [{"targetRef": {"kind": "MeshService", "name": "backend"}, "rules": [{"default": {}}, {}]}]
+        });
+        assert_eq!(
+            check(spec),
+            pairs(&[
+                ("spec.to[0].rules[0].default.backendRefs", "must be defined"),
+                ("spec.to[0].rules[1].default.backendRefs", "must be defined"),
+            ])
+        );
+    }
+
+    #[test]
+    fn valid_resources() {
+        let spec = serde_json::json!({
+            "targetRef": {"kind": "MeshService", "name": "frontend"},
+            "to": [{"targetRef": {"kind": "MeshService", "name": "backend"}, "rules": [
+                {"default": {"backendRefs": [{"kind": "MeshService", "name": "other"}]}}
+            ]}]
+        });
+        assert_eq!(check(spec), pairs(&[]));
+        let spec = serde_json::json!({
+            "targetRef": {"kind": "MeshService", "name": "frontend"},
+            "to": [{"targetRef": {"kind": "MeshService", "name": "backend"}}]
+        });
+        assert_eq!(check(spec), pairs(&[]));
+        let spec = serde_json::json!({
+            "targetRef": {"kind": "MeshGateway", "name": "edge", "tags": {"port": "6000"}},
+            "to": [{"targetRef": {"kind": "Mesh"}, "rules": [
+                {"default": {"backendRefs": [{"kind": "MeshService", "name": "other"}]}}
+            ]}]
+        });
+        assert_eq!(check(spec), pairs(&[]));
+        let spec = serde_json::json!({
+            "targetRef": {"kind": "Mesh"},
+            "to": [
+                {"targetRef": {"kind": "MeshService", "name": "backend", "sectionName": "8080"}, "rules": [
+                    {"default": {"backendRefs": [{"kind": "MeshMultiZoneService", "name": "other", "port": 8080}]}}
+                ]},
+                {"targetRef": {"kind": "MeshMultiZoneService", "name": "other", "sectionName": "8080"}, "rules": [
+                    {"default": {"backendRefs": [{"kind": "MeshService", "name": "backend", "port": 8080}]}}
+                ]}
+            ]
+        });
+        assert_eq!(check(spec), pairs(&[]));
+    }
+
+    #[test]
+    fn references_and_defaults() {
+        let spec: MeshTCPRoute = serde_json::from_value(serde_json::json!({
+            "to": [{"targetRef": {"kind": "MeshService", "name": "backend"}, "rules": [
+                {"default": {"backendRefs": [{"kind": "MeshService", "name": "v1"}, {"kind": "MeshService", "name": "v2", "weight": 3}]}}
+            ]}]
+        }))
+        .unwrap();
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(
+            json["to"][0]["rules"][0]["default"]["backendRefs"][0]["weight"],
+            1
+        );
+        let view = spec.policy().unwrap();
+        let refs: Vec<_> = view
+            .references
+            .iter()
+            .map(|(p, r)| (p.kuma(Some("spec")), r.name().to_string()))
+            .collect();
+        assert_eq!(
+            refs,
+            [
+                ("spec.to[0].targetRef".to_string(), "backend".to_string()),
+                (
+                    "spec.to[0].rules[0].default.backendRefs[0]".to_string(),
+                    "v1".to_string()
+                ),
+                (
+                    "spec.to[0].rules[0].default.backendRefs[1]".to_string(),
+                    "v2".to_string()
+                ),
+            ]
+        );
+    }
 }
