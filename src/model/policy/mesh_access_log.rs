@@ -1,15 +1,1049 @@
-//! MeshAccessLog: placeholder, to be replaced by the full model and Kuma's validator.
+//! MeshAccessLog (`pkg/plugins/policies/meshaccesslog/`): access logs of inbound
+//! (`from`, `rules`) and outbound (`to`) traffic, sent to a file, a TCP collector or
+//! an OpenTelemetry collector.
+//!
+//! Also home of the helpers the observability policies (MeshAccessLog, MeshTrace,
+//! MeshMetric) share: the `backendRef` to a MeshOpenTelemetryBackend, Kuma's
+//! `ValidateOtelBackendRefOrEndpoint` / `ValidateOtelAttributeName`, and ports of
+//! Go's `net/url` parser and `govalidator.IsURL` / `IsFilePath`.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{KindSpec, ValidateCtx};
-use crate::validate::violations::Violations;
+use super::{From, Rule, To};
+use crate::findings::codes;
+use crate::kuma_enum;
+use crate::model::choice::{Choice, KumaEnum};
+use crate::model::common::{
+    StringMap, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_matches,
+    validate_target_ref,
+};
+use crate::model::{KindSpec, PolicyView, ValidateCtx};
+use crate::validate::violations::{Path, Violations, msg};
 
 /// MeshAccessLog spec.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-pub struct MeshAccessLog {}
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct MeshAccessLog {
+    /// The proxies this policy applies to; the whole mesh when omitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_ref: Option<TargetRef>,
+    /// Outbound access logs, per destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<Vec<To<Conf>>>,
+    /// Inbound access logs, per group of clients (deprecated in favour of `rules`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<Vec<From<Conf>>>,
+    /// Inbound access logs; `matches` narrows a rule to some clients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<Rule<Conf>>>,
+}
+
+/// Access log configuration.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Conf {
+    /// Where the logs go (required; an empty list disables logging).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backends: Option<Vec<Backend>>,
+}
+
+kuma_enum! {
+    /// Kind of access log backend.
+    pub enum BackendType { Tcp = "Tcp", File = "File", OpenTelemetry = "OpenTelemetry" }
+}
+
+/// One access log backend; the field named by `type` must be set.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Backend {
+    /// Which backend this is: `Tcp`, `File` or `OpenTelemetry`.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[schemars(required)]
+    pub type_: Option<Choice<BackendType>>,
+    /// TCP logging backend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpBackend>,
+    /// File based access logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileBackend>,
+    /// OpenTelemetry logging backend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_telemetry: Option<OtelBackend>,
+}
+
+/// A TCP logging backend.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct TcpBackend {
+    /// Format of access logs (Envoy command operators such as `%START_TIME%`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<Format>,
+    /// Address of the TCP logging backend, e.g. `127.0.0.1:5000`.
+    #[serde(default)]
+    #[schemars(required, length(min = 1))]
+    pub address: String,
+}
+
+/// File based access logs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct FileBackend {
+    /// Format of access logs (Envoy command operators such as `%START_TIME%`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<Format>,
+    /// Path to a file that logs will be written to, e.g. `/tmp/access.log`.
+    #[serde(default)]
+    #[schemars(required, length(min = 1))]
+    pub path: String,
+}
+
+/// An OpenTelemetry logging backend.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct OtelBackend {
+    /// Custom OpenTelemetry attributes: static keys, values with placeholders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<Vec<OtelAttribute>>,
+    /// Reference to the MeshOpenTelemetryBackend defining the collector (instead of `endpoint`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_ref: Option<BackendResourceRef>,
+    /// Log body: a raw string or an OTLP any value; may contain placeholders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+    /// Endpoint of the OpenTelemetry collector (port defaults to 4317). Deprecated: use `backendRef`.
+    #[serde(default)]
+    pub endpoint: String,
+}
+
+/// A custom OpenTelemetry attribute.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct OtelAttribute {
+    /// The OpenTelemetry attribute name.
+    #[serde(default)]
+    #[schemars(required, pattern(r"^[a-z]([a-z0-9]|[._][a-z0-9])*$"))]
+    pub key: String,
+    /// The value; can contain Kuma placeholders.
+    #[serde(default)]
+    #[schemars(required)]
+    pub value: String,
+}
+
+kuma_enum! {
+    /// Access log format type.
+    pub enum FormatType { Plain = "Plain", Json = "Json" }
+}
+
+/// Format of access logs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Format {
+    /// `Plain` (uses `plain`) or `Json` (uses `json`).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[schemars(required)]
+    pub type_: Option<Choice<FormatType>>,
+    /// Plain text format, e.g. `[%START_TIME%] %KUMA_MESH% %UPSTREAM_HOST%`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plain: Option<String>,
+    /// JSON format: a list of keys and their values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json: Option<Vec<JsonValue>>,
+    /// Leave out fields with empty values.
+    #[serde(default)]
+    pub omit_empty_values: bool,
+}
+
+/// One field of a JSON access log format.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct JsonValue {
+    /// The JSON key.
+    #[serde(default)]
+    #[schemars(required)]
+    pub key: String,
+    /// The value; can contain Envoy command operators.
+    #[serde(default)]
+    #[schemars(required)]
+    pub value: String,
+}
+
+kuma_enum! {
+    /// Kinds of backend resource a `backendRef` can name.
+    pub enum BackendResourceKind { MeshOpenTelemetryBackend = "MeshOpenTelemetryBackend" }
+}
+
+/// A reference to a backend resource in the same mesh, matched by labels (when
+/// several match, the oldest wins).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct BackendResourceRef {
+    /// Kind of the backend resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required)]
+    pub kind: Option<Choice<BackendResourceKind>>,
+    /// Labels to match the referenced resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<StringMap>,
+}
 
 impl KindSpec for MeshAccessLog {
-    fn validate(&self, _ctx: &ValidateCtx, _v: &mut Violations) {}
+    fn validate(&self, _ctx: &ValidateCtx, v: &mut Violations) {
+        let inbound = non_empty(&self.from) || non_empty(&self.rules);
+        super::validate_top(
+            v,
+            &self.target_ref,
+            TargetRefRules {
+                supported: &[
+                    K::Mesh,
+                    K::MeshSubset,
+                    K::MeshGateway,
+                    K::MeshService,
+                    K::MeshServiceSubset,
+                    K::Dataplane,
+                ],
+                gateway_listener_tags: true,
+                inbound_policy: inbound,
+                ..Default::default()
+            },
+        );
+        if non_empty(&self.rules) && (non_empty(&self.to) || non_empty(&self.from)) {
+            super::sections_message(
+                v,
+                "fields 'to' and 'from' must be empty when 'rules' is defined",
+            );
+        }
+        if !non_empty(&self.to) && !non_empty(&self.from) && !non_empty(&self.rules) {
+            super::sections_message(
+                v,
+                "at least one of 'from', 'to' or 'rules' has to be defined",
+            );
+        }
+
+        let root = Path::root();
+        let top = super::top_kind(&self.target_ref);
+        for (i, item) in self.to.iter().flatten().enumerate() {
+            let p = root.field("to").index(i);
+            let supported: &[K] = match top {
+                Some(K::MeshGateway) => &[K::Mesh],
+                _ => &[
+                    K::Mesh,
+                    K::MeshService,
+                    K::MeshExternalService,
+                    K::MeshMultiZoneService,
+                    K::MeshHTTPRoute,
+                ],
+            };
+            let rules = TargetRefRules {
+                supported,
+                ..Default::default()
+            };
+            validate_target_ref(v, &p.field("targetRef"), &item.target_ref, &rules);
+            validate_conf(v, &p.field("default"), item.default.as_ref());
+        }
+        for (i, item) in self.from.iter().flatten().enumerate() {
+            let p = root.field("from").index(i);
+            let rules = TargetRefRules {
+                supported: &[K::Mesh],
+                ..Default::default()
+            };
+            validate_target_ref(v, &p.field("targetRef"), &item.target_ref, &rules);
+            validate_conf(v, &p.field("default"), item.default.as_ref());
+        }
+        for (i, rule) in self.rules.iter().flatten().enumerate() {
+            let p = root.field("rules").index(i);
+            if let Some(m) = &rule.matches {
+                validate_matches(v, &p.field("matches"), m);
+            }
+            validate_conf(v, &p.field("default"), rule.default.as_ref());
+        }
+    }
+
+    fn policy(&self) -> Option<PolicyView<'_>> {
+        Some(super::view(
+            &self.target_ref,
+            self.to.as_deref(),
+            self.from.as_deref(),
+            self.rules.as_deref(),
+        ))
+    }
+}
+
+fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
+    let Some(backends) = conf.and_then(|c| c.backends.as_ref()) else {
+        v.must_be_defined(&path.field("backends"));
+        return;
+    };
+    for (i, backend) in backends.iter().enumerate() {
+        validate_backend(v, &path.field("backends").index(i), backend);
+    }
+}
+
+fn validate_backend(v: &mut Violations, path: &Path, backend: &Backend) {
+    // Kuma panics on a type it does not know; the schema reports it here.
+    match backend.type_.as_ref().and_then(Choice::known) {
+        Some(BackendType::File) => {
+            let root = path.field("file");
+            let Some(file) = &backend.file else {
+                v.must_be_defined(&root);
+                return;
+            };
+            if let Some(format) = &file.format {
+                validate_format(v, &root.field("format"), format);
+            }
+            if !is_go_file_path(&file.path) {
+                v.add_code(
+                    codes::BAD_ADDRESS,
+                    &root.field("path"),
+                    "file backend requires a valid path",
+                );
+            }
+        }
+        Some(BackendType::Tcp) => {
+            let root = path.field("tcp");
+            let Some(tcp) = &backend.tcp else {
+                v.must_be_defined(&root);
+                return;
+            };
+            if let Some(format) = &tcp.format {
+                validate_format(v, &root.field("format"), format);
+            }
+            if !is_go_url(&tcp.address) {
+                v.add_code(
+                    codes::BAD_ADDRESS,
+                    &root.field("address"),
+                    "tcp backend requires valid address",
+                );
+            }
+        }
+        Some(BackendType::OpenTelemetry) => {
+            let root = path.field("openTelemetry");
+            let Some(otel) = &backend.open_telemetry else {
+                v.must_be_defined(&root);
+                return;
+            };
+            validate_otel_backend_ref_or_endpoint(
+                v,
+                &root,
+                &otel.endpoint,
+                otel.backend_ref.as_ref(),
+                None,
+            );
+            for (i, attribute) in otel.attributes.iter().flatten().enumerate() {
+                validate_otel_attribute_name(
+                    v,
+                    &root.field("attributes").index(i).field("key"),
+                    &attribute.key,
+                );
+            }
+        }
+        None => {}
+    }
+}
+
+fn validate_format(v: &mut Violations, path: &Path, format: &Format) {
+    match format.type_.as_ref().and_then(Choice::known) {
+        Some(FormatType::Plain) => {
+            let root = path.field("plain");
+            match &format.plain {
+                None => v.must_be_defined(&root),
+                Some(p) if p.is_empty() => {
+                    v.add_code(codes::KUMA_REQUIRED, &root, msg::MUST_NOT_BE_EMPTY)
+                }
+                Some(_) => {}
+            }
+        }
+        Some(FormatType::Json) => {
+            let root = path.field("json");
+            let Some(json) = &format.json else {
+                v.must_be_defined(&root);
+                return;
+            };
+            if json.is_empty() {
+                v.add_code(codes::KUMA_REQUIRED, &root, msg::MUST_NOT_BE_EMPTY);
+            }
+            for (i, field) in json.iter().enumerate() {
+                let p = root.index(i);
+                if field.key.is_empty() {
+                    v.add_code(codes::KUMA_REQUIRED, &p.field("key"), "key cannot be empty");
+                }
+                if field.value.is_empty() {
+                    v.add_code(
+                        codes::KUMA_REQUIRED,
+                        &p.field("value"),
+                        "value cannot be empty",
+                    );
+                }
+                // Kuma pastes key and value into a JSON object unescaped and parses it.
+                let object = format!("{{\"{}\": \"{}\"}}", field.key, field.value);
+                if serde_json::from_str::<serde_json::Value>(&object).is_err() {
+                    v.add(&p, "is not a valid JSON object");
+                }
+            }
+        }
+        None => {}
+    }
+}
+
+// ---- Shared by the observability policies (MeshAccessLog, MeshTrace, MeshMetric) ----
+
+/// Kuma's `ValidateBackendResourceRef`, reporting at `path` (the backendRef).
+pub(super) fn validate_backend_resource_ref(
+    v: &mut Violations,
+    path: &Path,
+    r: &BackendResourceRef,
+) {
+    let kind_ok = r
+        .kind
+        .as_ref()
+        .is_some_and(|k| k.is(BackendResourceKind::MeshOpenTelemetryBackend));
+    if !kind_ok {
+        v.add_code(
+            codes::KUMA_ENUM,
+            &path.field("kind"),
+            msg::must_be_one_of("kind", BackendResourceKind::NAMES),
+        );
+    }
+    if r.labels.as_ref().is_none_or(|l| l.is_empty()) {
+        v.add_code(
+            codes::KUMA_REQUIRED,
+            path,
+            msg::must_have_exactly_one_of("backendRef", &["labels"]),
+        );
+    }
+}
+
+/// A policy's own rule for an OpenTelemetry `endpoint` (reports under the `openTelemetry` path).
+pub(super) type EndpointRule = dyn Fn(&mut Violations, &Path, &str);
+
+/// Kuma's `ValidateOtelBackendRefOrEndpoint`, reporting under `path` (the
+/// `openTelemetry` object): exactly one of `endpoint` / `backendRef`, an endpoint
+/// that is not a URL, then the policy's own endpoint rule (`extra`).
+pub(super) fn validate_otel_backend_ref_or_endpoint(
+    v: &mut Violations,
+    path: &Path,
+    endpoint: &str,
+    backend_ref: Option<&BackendResourceRef>,
+    extra: Option<&EndpointRule>,
+) {
+    let fields = ["endpoint", "backendRef"];
+    match backend_ref {
+        Some(_) if !endpoint.is_empty() => {
+            v.add(path, msg::must_have_only_one("openTelemetry", &fields));
+        }
+        None if endpoint.is_empty() => {
+            v.add_code(
+                codes::KUMA_REQUIRED,
+                path,
+                msg::must_have_exactly_one_of("openTelemetry", &fields),
+            );
+        }
+        Some(r) => validate_backend_resource_ref(v, &path.field("backendRef"), r),
+        None if endpoint.contains(['/', '?', '#']) => {
+            v.add_code(
+                codes::BAD_ADDRESS,
+                &path.field("endpoint"),
+                "must be in host:port format, not a URL",
+            );
+        }
+        None => {
+            if let Some(extra) = extra {
+                extra(v, path, endpoint);
+            }
+        }
+    }
+}
+
+static OTEL_ATTRIBUTE_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z](?:[a-z0-9]|[._][a-z0-9])*$").expect("valid regex"));
+
+/// Kuma's `ValidateOtelAttributeName`.
+pub(super) fn validate_otel_attribute_name(v: &mut Violations, path: &Path, value: &str) {
+    if value.is_empty() {
+        v.must_be_defined(path);
+    } else if value.contains('%') {
+        v.add(path, "must be a static OpenTelemetry attribute name; placeholders are only supported in values");
+    } else if value.starts_with("otel.") {
+        v.add(
+            path,
+            "must not use the reserved OpenTelemetry prefix 'otel.'",
+        );
+    } else if !OTEL_ATTRIBUTE_NAME.is_match(value) {
+        v.add(
+            path,
+            "must start with a lowercase letter, use only lowercase letters, digits, '.' or '_', avoid consecutive delimiters, and end with a letter or digit",
+        );
+    }
+}
+
+static WIN_PATH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^[a-zA-Z]:\\(?:[^\\/:*?"<>|\r\n]+\\)*[^\\/:*?"<>|\r\n]*$"#).expect("valid regex")
+});
+
+/// `govalidator.IsFilePath`: a Windows path or an absolute Unix path.
+pub(super) fn is_go_file_path(s: &str) -> bool {
+    if WIN_PATH.is_match(s) {
+        return s.len() - 3 <= 32767;
+    }
+    s.starts_with('/') && !s.contains('\0')
+}
+
+/// The parts of a URL as Go's `net/url` splits them.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct GoUrl {
+    pub scheme: String,
+    pub opaque: String,
+    pub has_user: bool,
+    pub host: String,
+    pub path: String,
+    pub raw_query: String,
+    pub fragment: String,
+}
+
+impl GoUrl {
+    /// `url.Port()`: the port after the host's last colon, if any.
+    pub fn port(&self) -> &str {
+        match self.host.rfind(':') {
+            Some(i) if valid_optional_port(&self.host[i..]) => &self.host[i + 1..],
+            _ => "",
+        }
+    }
+}
+
+/// Go's `url.Parse`.
+pub(super) fn go_url_parse(raw: &str) -> Option<GoUrl> {
+    let (u, frag) = raw.split_once('#').unwrap_or((raw, ""));
+    let mut url = go_parse(u, false)?;
+    if !frag.is_empty() {
+        url.fragment = go_unescape(frag, false)?;
+    }
+    Some(url)
+}
+
+/// Go's `url.ParseRequestURI`.
+pub(super) fn go_url_parse_request_uri(raw: &str) -> Option<GoUrl> {
+    go_parse(raw, true)
+}
+
+fn go_parse(raw: &str, via_request: bool) -> Option<GoUrl> {
+    if raw.bytes().any(|b| b < 0x20 || b == 0x7f) || (raw.is_empty() && via_request) {
+        return None;
+    }
+    let mut url = GoUrl::default();
+    if raw == "*" {
+        url.path = "*".into();
+        return Some(url);
+    }
+    let (scheme, rest) = go_scheme(raw)?;
+    url.scheme = scheme.to_ascii_lowercase();
+    let mut rest = rest;
+    if rest.ends_with('?') && rest.matches('?').count() == 1 {
+        rest = &rest[..rest.len() - 1];
+    } else if let Some((r, q)) = rest.split_once('?') {
+        rest = r;
+        url.raw_query = q.to_string();
+    }
+    if !rest.starts_with('/') {
+        if !url.scheme.is_empty() {
+            url.opaque = rest.to_string();
+            return Some(url);
+        }
+        if via_request {
+            return None;
+        }
+        if rest.split('/').next().is_some_and(|seg| seg.contains(':')) {
+            return None;
+        }
+    }
+    if (!url.scheme.is_empty() || !via_request && !rest.starts_with("///"))
+        && rest.starts_with("//")
+    {
+        let after = &rest[2..];
+        let (authority, remaining) = match after.find('/') {
+            Some(i) => (&after[..i], &after[i..]),
+            None => (after, ""),
+        };
+        let host = match authority.rfind('@') {
+            Some(i) => {
+                let userinfo = &authority[..i];
+                if !valid_userinfo(userinfo) {
+                    return None;
+                }
+                go_unescape(userinfo, false)?;
+                url.has_user = true;
+                &authority[i + 1..]
+            }
+            None => authority,
+        };
+        url.host = go_parse_host(host)?;
+        rest = remaining;
+    }
+    url.path = go_unescape(rest, false)?;
+    Some(url)
+}
+
+fn go_scheme(raw: &str) -> Option<(&str, &str)> {
+    for (i, c) in raw.bytes().enumerate() {
+        match c {
+            b'a'..=b'z' | b'A'..=b'Z' => {}
+            b'0'..=b'9' | b'+' | b'-' | b'.' if i > 0 => {}
+            b':' if i == 0 => return None,
+            b':' => return Some((&raw[..i], &raw[i + 1..])),
+            _ => return Some(("", raw)),
+        }
+    }
+    Some(("", raw))
+}
+
+fn go_parse_host(host: &str) -> Option<String> {
+    if host.starts_with('[') {
+        let i = host.rfind(']')?;
+        if !valid_optional_port(&host[i + 1..]) {
+            return None;
+        }
+    } else if let Some(i) = host.rfind(':')
+        && !valid_optional_port(&host[i..])
+    {
+        return None;
+    }
+    go_unescape(host, true)
+}
+
+fn valid_optional_port(port: &str) -> bool {
+    port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn valid_userinfo(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-._:~!$&'()*+,;=%@".contains(c))
+}
+
+/// Go's `unescape`: `%XX` escapes must be well formed; in a host, only the
+/// characters Go allows there may appear unescaped.
+fn go_unescape(s: &str, host: bool) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                let hi = hex(*b.get(i + 1)?)?;
+                let lo = hex(*b.get(i + 2)?)?;
+                if host && hi < 8 && &s[i..i + 3] != "%25" {
+                    return None;
+                }
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            c => {
+                if host
+                    && c < 0x80
+                    && !(c.is_ascii_alphanumeric() || b"!$&'()*+,;=:[]<>\"-_.~".contains(&c))
+                {
+                    return None;
+                }
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+static GO_URL: LazyLock<Regex> = LazyLock::new(|| {
+    // govalidator's rxURL, with Go's ASCII `\d` and `\s` spelled out.
+    let ip = r"(([0-9a-fA-F]{1,4}:){7,7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:((:[0-9a-fA-F]{1,4}){1,6})|:((:[0-9a-fA-F]{1,4}){1,7}|:)|fe80:(:[0-9a-fA-F]{0,4}){0,4}%[0-9a-zA-Z]{1,}|::(ffff(:0{1,4}){0,1}:){0,1}((25[0-5]|(2[0-4]|1{0,1}[0-9]){0,1}[0-9])\.){3,3}(25[0-5]|(2[0-4]|1{0,1}[0-9]){0,1}[0-9])|([0-9a-fA-F]{1,4}:){1,4}:((25[0-5]|(2[0-4]|1{0,1}[0-9]){0,1}[0-9])\.){3,3}(25[0-5]|(2[0-4]|1{0,1}[0-9]){0,1}[0-9]))";
+    let schema = r"((ftp|tcp|udp|wss?|https?)://)";
+    let username = r"([^\t\n\f\r ]+(:[^\t\n\f\r ]*)?@)";
+    let path = r"((/|\?|#)[^\t\n\f\r ]*)";
+    let port = r"(:([0-9]{1,5}))";
+    let url_ip = r"([1-9][0-9]?|1[0-9][0-9]|2[01][0-9]|22[0-3]|24[0-9]|25[0-5])(\.([0-9]{1,2}|1[0-9][0-9]|2[0-4][0-9]|25[0-5])){2}(?:\.([0-9][0-9]?|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))";
+    let subdomain = r"((www\.)|([a-zA-Z0-9]+([-_.]?[a-zA-Z0-9])*[a-zA-Z0-9]\.[a-zA-Z0-9]+))";
+    let re = format!(
+        r"^{schema}?{username}?(({url_ip}|(\[{ip}\])|(([a-zA-Z0-9]([a-zA-Z0-9_-]+)?[a-zA-Z0-9]([-.][a-zA-Z0-9]+)*)|({subdomain}?))?(([a-zA-Z\x{{00a1}}-\x{{ffff}}0-9]+-?-?)*[a-zA-Z\x{{00a1}}-\x{{ffff}}0-9]+)(?:\.([a-zA-Z\x{{00a1}}-\x{{ffff}}]{{1,}}))?))\.?{port}?{path}?$"
+    );
+    Regex::new(&re).expect("valid regex")
+});
+
+/// `govalidator.IsURL`.
+pub(super) fn is_go_url(s: &str) -> bool {
+    if s.is_empty() || s.chars().count() >= 2083 || s.len() <= 3 || s.starts_with('.') {
+        return false;
+    }
+    let with_scheme;
+    let parsed = if s.contains(':') && !s.contains("://") {
+        with_scheme = format!("http://{s}");
+        &with_scheme
+    } else {
+        s
+    };
+    let Some(u) = go_url_parse(parsed) else {
+        return false;
+    };
+    if u.host.starts_with('.') || (u.host.is_empty() && !u.path.is_empty() && !u.path.contains('.'))
+    {
+        return false;
+    }
+    GO_URL.is_match(s)
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{Form, Kind, Meta, PolicyRole};
+
+    /// A Universal-form meta for validator tests.
+    pub fn meta(kind: Kind) -> Meta {
+        Meta {
+            kind,
+            form: Form::Universal,
+            name: "test".into(),
+            namespace: None,
+            mesh: Some("default".into()),
+            labels: Default::default(),
+            annotations: Default::default(),
+            file: 0,
+            doc: 0,
+            spec_pointer: "/spec".into(),
+            name_pointer: "/name".into(),
+        }
+    }
+
+    /// Violations of `spec` as `(path, message)` pairs, in Kuma's notation.
+    pub fn run<T: KindSpec>(
+        kind: Kind,
+        role: PolicyRole,
+        spec: serde_json::Value,
+    ) -> Vec<(String, String)> {
+        let spec: T = serde_json::from_value(spec).expect("spec parses");
+        let meta = meta(kind);
+        let mut v = Violations::default();
+        spec.validate(&ValidateCtx { meta: &meta, role }, &mut v);
+        v.0.into_iter()
+            .map(|x| (x.path.kuma(Some("spec")), x.message))
+            .collect()
+    }
+
+    fn check(spec: serde_json::Value) -> Vec<(String, String)> {
+        run::<MeshAccessLog>(Kind::MeshAccessLog, PolicyRole::System, spec)
+    }
+
+    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+        expected
+            .iter()
+            .map(|(p, m)| (p.to_string(), m.to_string()))
+            .collect()
+    }
+
+    fn from_backends(backends: serde_json::Value) -> serde_json::Value {
+        json!({"targetRef": {"kind": "Mesh"}, "from": [{"targetRef": {"kind": "Mesh"}, "default": {"backends": backends}}]})
+    }
+
+    #[test]
+    fn valid_specs() {
+        let valid = [
+            json!({
+                "targetRef": {"kind": "Mesh"},
+                "from": [{"targetRef": {"kind": "Mesh"}, "default": {"backends": [{"type": "Tcp", "tcp": {
+                    "format": {"type": "Json", "json": [{"key": "start_time", "value": "%START_TIME%"}]},
+                    "address": "127.0.0.1:5000"}}]}}],
+                "to": [{"targetRef": {"kind": "MeshService", "name": "web-backend"}, "default": {"backends": [{"type": "File", "file": {
+                    "format": {"type": "Plain", "plain": "{\"start_time\": \"%START_TIME%\"}"}, "path": "/tmp/logs.txt"}}]}}]
+            }),
+            from_backends(json!([{"type": "File", "file": {"path": "/tmp/logs.txt"}}])),
+            from_backends(json!([])),
+            json!({"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": {"kind": "MeshMultiZoneService", "name": "web-backend"},
+                "default": {"backends": [{"type": "File", "file": {"path": "/tmp/logs.txt"}}]}}]}),
+            from_backends(
+                json!([{"type": "OpenTelemetry", "openTelemetry": {"backendRef": {
+                "kind": "MeshOpenTelemetryBackend", "labels": {"kuma.io/display-name": "my-otel"}}}}]),
+            ),
+            from_backends(
+                json!([{"type": "OpenTelemetry", "openTelemetry": {"endpoint": "otel-collector:4317",
+                "attributes": [{"key": "service.version", "value": "%KUMA_MESH%"}]}}]),
+            ),
+            json!({"rules": [{"matches": [{"spiffeID": {"type": "Exact", "value": "spiffe://a/b"}}],
+                "default": {"backends": [{"type": "Tcp", "tcp": {"address": "google.com"}}]}}]}),
+        ];
+        for spec in valid {
+            assert_eq!(check(spec.clone()), pairs(&[]), "{spec}");
+        }
+    }
+
+    #[test]
+    fn sections() {
+        assert_eq!(
+            check(json!({"targetRef": {"kind": "Mesh"}})),
+            pairs(&[(
+                "spec",
+                "at least one of 'from', 'to' or 'rules' has to be defined"
+            )])
+        );
+        assert_eq!(
+            check(
+                json!({"targetRef": {"kind": "Mesh"}, "from": [{"targetRef": {"kind": "Mesh"}}],
+                "rules": [{"default": {"backends": [{"type": "Tcp", "tcp": {
+                    "format": {"type": "Json", "json": [{"key": "start_time", "value": "%START_TIME%"}]},
+                    "address": "google.com"}}]}}]})
+            ),
+            pairs(&[
+                (
+                    "spec",
+                    "fields 'to' and 'from' must be empty when 'rules' is defined"
+                ),
+                ("spec.from[0].default.backends", "must be defined"),
+            ])
+        );
+        assert_eq!(
+            check(json!({"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": {"kind": "Mesh"}}]})),
+            pairs(&[("spec.to[0].default.backends", "must be defined")])
+        );
+        assert_eq!(
+            check(
+                json!({"targetRef": {"kind": "Dataplane", "sectionName": "test"}, "to": [{"targetRef": {"kind": "Mesh"}}]})
+            ),
+            pairs(&[
+                (
+                    "spec.targetRef.sectionName",
+                    "can only be used with inbound policies"
+                ),
+                ("spec.to[0].default.backends", "must be defined"),
+            ])
+        );
+        assert_eq!(
+            check(
+                json!({"targetRef": {"kind": "MeshGateway", "name": "edge-gateway"},
+                "to": [{"targetRef": {"kind": "MeshService", "name": "web-backend"}, "default": {"backends": [
+                    {"type": "File", "file": {"path": "/tmp/logs.txt"}}]}}]})
+            ),
+            pairs(&[(
+                "spec.to[0].targetRef.kind",
+                "value 'MeshService' is not supported"
+            )])
+        );
+    }
+
+    #[test]
+    fn file_and_tcp() {
+        let plain = json!({"type": "Plain", "plain": "{\"start_time\": \"%START_TIME%\"}"});
+        assert_eq!(
+            check(from_backends(
+                json!([{"type": "File", "file": {"format": plain}}])
+            )),
+            pairs(&[(
+                "spec.from[0].default.backends[0].file.path",
+                "file backend requires a valid path"
+            )])
+        );
+        assert_eq!(
+            check(from_backends(
+                json!([{"type": "File", "file": {"format": plain, "path": "#not_valid"}}])
+            )),
+            pairs(&[(
+                "spec.from[0].default.backends[0].file.path",
+                "file backend requires a valid path"
+            )])
+        );
+        assert_eq!(
+            check(from_backends(
+                json!([{"type": "Tcp", "tcp": {"address": "not_valid_url"}}])
+            )),
+            pairs(&[(
+                "spec.from[0].default.backends[0].tcp.address",
+                "tcp backend requires valid address"
+            )])
+        );
+        assert_eq!(
+            check(from_backends(
+                json!([{"type": "File"}, {"type": "Tcp"}, {"type": "OpenTelemetry"}])
+            )),
+            pairs(&[
+                ("spec.from[0].default.backends[0].file", "must be defined"),
+                ("spec.from[0].default.backends[1].tcp", "must be defined"),
+                (
+                    "spec.from[0].default.backends[2].openTelemetry",
+                    "must be defined"
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn formats() {
+        let json_item = |item: serde_json::Value| {
+            from_backends(json!([{"type": "File", "file": {"path": "/tmp/logs.txt",
+                "format": {"type": "Json", "json": [item]}}}]))
+        };
+        let base = "spec.from[0].default.backends[0].file.format.json[0]";
+        assert_eq!(
+            check(json_item(json!({"value": "%START_TIME%"}))),
+            pairs(&[(&format!("{base}.key"), "key cannot be empty")])
+        );
+        assert_eq!(
+            check(json_item(json!({"key": "start_time"}))),
+            pairs(&[(&format!("{base}.value"), "value cannot be empty")])
+        );
+        assert_eq!(
+            check(json_item(json!({"key": "\"", "value": "%START_TIME%"}))),
+            pairs(&[(base, "is not a valid JSON object")])
+        );
+        assert_eq!(
+            check(from_backends(json!([
+                {"type": "File", "file": {"path": "/tmp/logs.txt", "format": {"type": "Json", "json": []}}},
+                {"type": "Tcp", "tcp": {"address": "http://logs.com", "format": {"type": "Json", "json": []}}}]))),
+            pairs(&[
+                (
+                    "spec.from[0].default.backends[0].file.format.json",
+                    "must not be empty"
+                ),
+                (
+                    "spec.from[0].default.backends[1].tcp.format.json",
+                    "must not be empty"
+                ),
+            ])
+        );
+        assert_eq!(
+            check(from_backends(json!([
+                {"type": "File", "file": {"path": "/tmp/logs.txt", "format": {"type": "Plain", "plain": ""}}},
+                {"type": "Tcp", "tcp": {"address": "http://logs.com", "format": {"type": "Plain", "plain": ""}}}]))),
+            pairs(&[
+                (
+                    "spec.from[0].default.backends[0].file.format.plain",
+                    "must not be empty"
+                ),
+                (
+                    "spec.from[0].default.backends[1].tcp.format.plain",
+                    "must not be empty"
+                ),
+            ])
+        );
+        assert_eq!(
+            check(from_backends(json!([
+                {"type": "File", "file": {"path": "/tmp/logs.txt", "format": {"type": "Plain"}}},
+                {"type": "Tcp", "tcp": {"address": "http://logs.com", "format": {"type": "Json"}}}]))),
+            pairs(&[
+                (
+                    "spec.from[0].default.backends[0].file.format.plain",
+                    "must be defined"
+                ),
+                (
+                    "spec.from[0].default.backends[1].tcp.format.json",
+                    "must be defined"
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn open_telemetry() {
+        let otel = |o: serde_json::Value| {
+            check(from_backends(
+                json!([{"type": "OpenTelemetry", "openTelemetry": o}]),
+            ))
+        };
+        let base = "spec.from[0].default.backends[0].openTelemetry";
+        assert_eq!(
+            otel(json!({"endpoint": ""})),
+            pairs(&[(
+                base,
+                "openTelemetry must have exactly one defined: endpoint, backendRef"
+            )])
+        );
+        assert_eq!(
+            otel(
+                json!({"endpoint": "otel-collector:4317", "backendRef": {"kind": "MeshOpenTelemetryBackend",
+                "labels": {"kuma.io/display-name": "my-otel"}}})
+            ),
+            pairs(&[(
+                base,
+                "openTelemetry must have only one type defined: endpoint, backendRef"
+            )])
+        );
+        assert_eq!(
+            otel(json!({"backendRef": {"kind": "MeshOpenTelemetryBackend"}})),
+            pairs(&[(
+                &format!("{base}.backendRef"),
+                "backendRef must have exactly one defined: labels"
+            )])
+        );
+        assert_eq!(
+            otel(json!({"endpoint": "http://collector:4317"})),
+            pairs(&[(
+                &format!("{base}.endpoint"),
+                "must be in host:port format, not a URL"
+            )])
+        );
+        let format_msg = "must start with a lowercase letter, use only lowercase letters, digits, '.' or '_', avoid consecutive delimiters, and end with a letter or digit";
+        let static_msg = "must be a static OpenTelemetry attribute name; placeholders are only supported in values";
+        assert_eq!(
+            otel(json!({"endpoint": "otel-collector:4317", "attributes": [
+                {"key": "bad key", "value": "%KUMA_MESH%"}, {"key": "%KUMA_ZONE%", "value": "%KUMA_ZONE%"},
+                {"key": "otel.attribute", "value": "x"}]})),
+            pairs(&[
+                (&format!("{base}.attributes[0].key"), format_msg),
+                (&format!("{base}.attributes[1].key"), static_msg),
+                (
+                    &format!("{base}.attributes[2].key"),
+                    "must not use the reserved OpenTelemetry prefix 'otel.'"
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn go_validators() {
+        for ok in [
+            "127.0.0.1:5000",
+            "google.com",
+            "http://logs.com",
+            "logstash:5000",
+            "tcp://1.2.3.4:9000",
+            "[::1]:8080",
+        ] {
+            assert!(is_go_url(ok), "{ok}");
+        }
+        for bad in [
+            "not_valid_url",
+            "",
+            "abc",
+            ".example.com",
+            "localhost:abc",
+            "http://exa mple.com",
+        ] {
+            assert!(!is_go_url(bad), "{bad}");
+        }
+        assert!(is_go_file_path("/tmp/x.log") && is_go_file_path("C:\\logs\\a.log"));
+        assert!(!is_go_file_path("#not_valid") && !is_go_file_path("tmp/x"));
+        let u = go_url_parse_request_uri("http://user@host:8126/p?q").unwrap();
+        assert_eq!(
+            (
+                u.scheme.as_str(),
+                u.port(),
+                u.host.as_str(),
+                u.path.as_str(),
+                u.has_user
+            ),
+            ("http", "8126", "host:8126", "/p", true)
+        );
+        assert!(go_url_parse_request_uri("not_valid_url").is_none());
+    }
 }
