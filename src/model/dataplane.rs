@@ -55,7 +55,7 @@ pub struct Dataplane {
 /// Inbound and outbound interfaces of a data plane proxy.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(deny_unknown_fields)]
+#[schemars(deny_unknown_fields, transform = networking_aliases)]
 pub struct Networking {
     /// IP (or hostname) on which the proxy is reachable by the control plane and other proxies.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -148,7 +148,7 @@ pub struct Health {
 /// Parameters of probing the application's port.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(deny_unknown_fields)]
+#[schemars(deny_unknown_fields, transform = service_probe_aliases)]
 pub struct ServiceProbe {
     /// Interval between consecutive health checks.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -252,7 +252,7 @@ kuma_enum! {
 /// Transparent proxying configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(deny_unknown_fields)]
+#[schemars(deny_unknown_fields, transform = transparent_proxying_aliases)]
 pub struct TransparentProxying {
     /// Port inbound traffic is redirected to.
     #[serde(
@@ -383,7 +383,7 @@ pub struct Probes {
 /// One virtual probe endpoint.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(deny_unknown_fields)]
+#[schemars(deny_unknown_fields, transform = probe_endpoint_aliases)]
 pub struct ProbeEndpoint {
     /// Application port the endpoint is taken from.
     #[serde(alias = "inbound_port", skip_serializing_if = "Option::is_none")]
@@ -409,6 +409,65 @@ pub struct EnvoyConfiguration {
     /// xDS transport protocol variant used by the proxy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub xds_transport_protocol_variant: Option<Choice<XdsTransportProtocolVariant>>,
+}
+
+// ---- protobuf field-name aliases in the schema -------------------------------------
+
+/// Publish the original proto (snake_case) field names next to the JSON names, so
+/// the schema accepts what Kuma's proto JSON parser accepts.
+pub(crate) fn add_aliases(schema: &mut schemars::Schema, aliases: &[(&str, &str)]) {
+    let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (alias, canonical) in aliases {
+        if let Some(mut prop) = props.get(*canonical).cloned() {
+            if let Some(obj) = prop.as_object_mut() {
+                obj.insert(
+                    "description".into(),
+                    Value::String(format!("Protobuf field name of `{canonical}`.")),
+                );
+            }
+            props.insert((*alias).to_string(), prop);
+        }
+    }
+}
+
+fn networking_aliases(s: &mut schemars::Schema) {
+    add_aliases(s, &[("transparent_proxying", "transparentProxying")]);
+}
+
+fn service_probe_aliases(s: &mut schemars::Schema) {
+    add_aliases(
+        s,
+        &[
+            ("unhealthy_threshold", "unhealthyThreshold"),
+            ("healthy_threshold", "healthyThreshold"),
+        ],
+    );
+}
+
+fn transparent_proxying_aliases(s: &mut schemars::Schema) {
+    add_aliases(
+        s,
+        &[
+            ("redirect_port_inbound", "redirectPortInbound"),
+            ("redirect_port_outbound", "redirectPortOutbound"),
+            ("direct_access_services", "directAccessServices"),
+            ("reachable_services", "reachableServices"),
+            ("ip_family_mode", "ipFamilyMode"),
+            ("reachable_backends", "reachableBackends"),
+        ],
+    );
+}
+
+fn probe_endpoint_aliases(s: &mut schemars::Schema) {
+    add_aliases(
+        s,
+        &[
+            ("inbound_port", "inboundPort"),
+            ("inbound_path", "inboundPath"),
+        ],
+    );
 }
 
 // ---- helpers for later stages ---------------------------------------------------
@@ -1662,6 +1721,23 @@ pub(crate) mod tests {
                 ("networking.listeners[2].port", PORT_RANGE),
             ])
         );
+    }
+
+    #[test]
+    fn schema_publishes_proto_names() {
+        let schema = schemars::SchemaGenerator::default().into_root_schema_for::<Dataplane>();
+        let text = serde_json::to_string(&schema).unwrap();
+        for name in [
+            "transparent_proxying",
+            "redirect_port_outbound",
+            "unhealthy_threshold",
+            "inbound_path",
+        ] {
+            assert!(
+                text.contains(&format!("\"{name}\"")),
+                "{name} missing from schema"
+            );
+        }
     }
 
     #[test]

@@ -81,7 +81,7 @@ pub struct AvailableService {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mesh: Option<String>,
     /// Whether the service is an ExternalService.
-    #[serde(alias = "external_service", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_service: Option<bool>,
 }
 
