@@ -137,17 +137,17 @@ pub struct HeaderModifier {
 #[schemars(deny_unknown_fields)]
 pub struct HeaderValue {
     /// Header name.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(
         required,
         length(min = 1, max = 256),
         regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$")
     )]
-    pub name: String,
+    pub name: Option<String>,
     /// Header value.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required)]
-    pub value: String,
+    pub value: Option<String>,
 }
 
 /// TCP health check.

@@ -151,13 +151,13 @@ kuma_enum! {
 #[schemars(deny_unknown_fields)]
 pub struct ResetHeader {
     /// Name of the reset header.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(
         required,
         length(min = 1, max = 256),
         regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$")
     )]
-    pub name: String,
+    pub name: Option<String>,
     /// Format of the reset header.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required)]
@@ -188,13 +188,13 @@ pub struct HeaderMatch {
     #[serde(rename = "type", default = "default_header_match_type")]
     pub type_: Choice<HeaderMatchType>,
     /// Name of the header (lower case; matched case-insensitively).
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(
         required,
         length(min = 1, max = 256),
         regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$")
     )]
-    pub name: String,
+    pub name: Option<String>,
     /// Value to match.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -507,7 +507,7 @@ fn validate_rate_limited_back_off(v: &mut Violations, path: &Path, r: &RateLimit
         None => v.must_be_defined(&path.field("resetHeaders")),
         Some(headers) => {
             for (i, h) in headers.iter().enumerate() {
-                if h.name.is_empty() {
+                if h.name.as_deref().unwrap_or_default().is_empty() {
                     v.must_be_defined(&path.field("resetHeaders").index(i).field("name"));
                 }
             }
