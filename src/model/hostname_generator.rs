@@ -70,10 +70,10 @@ impl KindSpec for HostnameGenerator {
             v.add(&root.field("selector"), "exact one selector (meshService, meshExternalService) must be defined");
         }
         validate_template(v, &root.field("template"), self.template.as_deref().unwrap_or_default());
-        if let Some(ext) = &self.extension {
-            if ext.type_.as_deref().unwrap_or_default().is_empty() {
-                v.add_code(codes::KUMA_REQUIRED, &root.field("extension").field("type"), msg::MUST_NOT_BE_EMPTY);
-            }
+        if let Some(ext) = &self.extension
+            && ext.type_.as_deref().unwrap_or_default().is_empty()
+        {
+            v.add_code(codes::KUMA_REQUIRED, &root.field("extension").field("type"), msg::MUST_NOT_BE_EMPTY);
         }
     }
 }

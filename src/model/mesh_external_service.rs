@@ -251,10 +251,10 @@ impl KindSpec for MeshExternalService {
                 validate_tls(v, &root.field("tls"), tls);
             }
         }
-        if let Some(ext) = &self.extension {
-            if ext.type_.as_deref().unwrap_or_default().is_empty() {
-                v.add_code(codes::KUMA_REQUIRED, &root.field("extension").field("type"), msg::MUST_NOT_BE_EMPTY);
-            }
+        if let Some(ext) = &self.extension
+            && ext.type_.as_deref().unwrap_or_default().is_empty()
+        {
+            v.add_code(codes::KUMA_REQUIRED, &root.field("extension").field("type"), msg::MUST_NOT_BE_EMPTY);
         }
     }
 }
@@ -287,20 +287,19 @@ fn validate_tls(v: &mut Violations, path: &Path, tls: &Tls) {
         let p = path.field("version");
         v.one_of(&p.field("min"), &version.min);
         v.one_of(&p.field("max"), &version.max);
-        if let (Some(Some(min)), Some(Some(max))) =
-            (version.min.known().map(TlsVersion::order), version.max.known().map(TlsVersion::order))
+        let order = |c: &Choice<TlsVersion>| c.known().and_then(TlsVersion::order);
+        if let (Some(min), Some(max)) = (order(&version.min), order(&version.max))
+            && min > max
         {
-            if min > max {
-                v.add(&p.field("min"), "min version must be lower than max");
-            }
+            v.add(&p.field("min"), "min version must be lower than max");
         }
     }
     let Some(ver) = &tls.verification else { return };
     let p = path.field("verification");
-    if let Some(server_name) = &ver.server_name {
-        if !go_is_dns_name(server_name) {
-            v.add_code(codes::BAD_ADDRESS, &p.field("serverName"), "must be a valid DNS name");
-        }
+    if let Some(server_name) = &ver.server_name
+        && !go_is_dns_name(server_name)
+    {
+        v.add_code(codes::BAD_ADDRESS, &p.field("serverName"), "must be a valid DNS name");
     }
     if !ver.mode.is_known() {
         v.add_code(codes::KUMA_ENUM, &p.field("mode"), msg::must_be_one_of("mode", VERIFICATION_MODES));
