@@ -1,15 +1,472 @@
-//! MeshExternalService: placeholder, to be replaced by the full model and Kuma's validator.
+//! MeshExternalService (`pkg/core/resources/apis/meshexternalservice/`): a
+//! destination outside the mesh, reached through the zone egress, with optional TLS
+//! origination (reference §6.3).
+
+use std::sync::LazyLock;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::findings::codes;
+use crate::kuma_enum;
+use crate::model::choice::Choice;
 use crate::model::{KindSpec, ValidateCtx};
-use crate::validate::violations::Violations;
+use crate::validate::violations::{Path, Violations, msg};
 
 /// MeshExternalService spec.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-pub struct MeshExternalService {}
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct MeshExternalService {
+    /// The traffic that is routed to this service: a generated hostname and a port.
+    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
+    #[schemars(required)]
+    pub match_: Option<Match>,
+    /// Destinations to send traffic to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Vec<Endpoint>>,
+    /// TLS origination by the proxy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+    /// Plugin configuration; with an extension, `endpoints` and `tls` are the
+    /// extension's to validate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extension: Option<Extension>,
+}
+
+kuma_enum! {
+    /// How the traffic of a MeshExternalService is matched.
+    pub enum MatchType { HostnameGenerator = "HostnameGenerator" }
+}
+
+kuma_enum! {
+    /// Protocol of the traffic to a MeshExternalService.
+    pub enum MatchProtocol { Tcp = "tcp", Grpc = "grpc", Http = "http", Http2 = "http2" }
+}
+
+fn default_match_type() -> Choice<MatchType> {
+    Choice::Known(MatchType::HostnameGenerator)
+}
+
+fn default_match_protocol() -> Choice<MatchProtocol> {
+    Choice::Known(MatchProtocol::Tcp)
+}
+
+/// The traffic routed to a MeshExternalService.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Match {
+    /// Type of the match; only `HostnameGenerator` exists.
+    #[serde(rename = "type", default = "default_match_type")]
+    pub type_: Choice<MatchType>,
+    /// Port clients send requests to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required, range(min = 1, max = 65535))]
+    pub port: Option<i64>,
+    /// Protocol of the traffic: tcp (default), grpc, http or http2.
+    #[serde(default = "default_match_protocol")]
+    pub protocol: Choice<MatchProtocol>,
+}
+
+/// A destination of a MeshExternalService.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Endpoint {
+    /// An IP address or a domain name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required, length(min = 1))]
+    pub address: Option<String>,
+    /// Port of the endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required, range(min = 1, max = 65535))]
+    pub port: Option<i64>,
+    /// Envoy priority level for failover; lower is preferred (0 is the primary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 128))]
+    pub priority: Option<i64>,
+}
+
+/// Plugin configuration of a MeshExternalService.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Extension {
+    /// Type of the extension.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[schemars(required)]
+    pub type_: Option<String>,
+    /// Free-form configuration of the extension.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Value>,
+}
+
+/// TLS origination settings.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Tls {
+    /// Whether TLS sessions may be renegotiated (not recommended).
+    #[serde(default)]
+    pub allow_renegotiation: bool,
+    /// Whether the proxy originates TLS.
+    #[serde(default)]
+    pub enabled: bool,
+    /// How the server certificate is verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    /// Allowed TLS versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
+}
+
+kuma_enum! {
+    /// A TLS protocol version (`TLSAuto` lets Envoy choose).
+    pub enum TlsVersion { Auto = "TLSAuto", Tls10 = "TLS10", Tls11 = "TLS11", Tls12 = "TLS12", Tls13 = "TLS13" }
+}
+
+impl TlsVersion {
+    /// Kuma's `TlsVersionOrder`; `None` for `TLSAuto`.
+    fn order(self) -> Option<u8> {
+        match self {
+            TlsVersion::Auto => None,
+            TlsVersion::Tls10 => Some(0),
+            TlsVersion::Tls11 => Some(1),
+            TlsVersion::Tls12 => Some(2),
+            TlsVersion::Tls13 => Some(3),
+        }
+    }
+}
+
+fn default_tls_version() -> Choice<TlsVersion> {
+    Choice::Known(TlsVersion::Auto)
+}
+
+/// Minimum and maximum TLS versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Version {
+    /// Minimum supported version (default TLSAuto).
+    #[serde(default = "default_tls_version")]
+    pub min: Choice<TlsVersion>,
+    /// Maximum supported version (default TLSAuto).
+    #[serde(default = "default_tls_version")]
+    pub max: Choice<TlsVersion>,
+}
+
+kuma_enum! {
+    /// Which verifications of the server certificate the proxy skips.
+    pub enum VerificationMode { SkipSan = "SkipSAN", SkipCa = "SkipCA", Secured = "Secured", SkipAll = "SkipAll" }
+}
+
+/// Kuma's order of the verification modes in its message (`allVerificationModes`).
+const VERIFICATION_MODES: &[&str] = &["SkipSAN", "SkipCA", "SkipAll", "Secured"];
+
+fn default_verification_mode() -> Choice<VerificationMode> {
+    Choice::Known(VerificationMode::Secured)
+}
+
+/// Verification of the server certificate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Verification {
+    /// SkipSAN, SkipCA, Secured (default) or SkipAll.
+    #[serde(default = "default_verification_mode")]
+    pub mode: Choice<VerificationMode>,
+    /// Overrides the SNI set by Kuma.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// Names to verify in the server certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_alt_names: Option<Vec<SubjectAltName>>,
+    /// Certificate of the CA.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<DataSource>,
+    /// Client certificate (needs `clientKey`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<DataSource>,
+    /// Client private key (needs `clientCert`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<DataSource>,
+}
+
+kuma_enum! {
+    /// How a subject alternative name is matched.
+    pub enum SanMatchType { Exact = "Exact", Prefix = "Prefix" }
+}
+
+/// Kuma's order of the SAN match types in its message (`allSANMatchTypes`).
+const SAN_MATCH_TYPES: &[&str] = &["Prefix", "Exact"];
+
+fn default_san_match_type() -> Choice<SanMatchType> {
+    Choice::Known(SanMatchType::Exact)
+}
+
+/// A subject alternative name to verify.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct SubjectAltName {
+    /// Exact (default) or Prefix.
+    #[serde(rename = "type", default = "default_san_match_type")]
+    pub type_: Choice<SanMatchType>,
+    /// Value to match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required)]
+    pub value: Option<String>,
+}
+
+/// Where certificate or key data comes from.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct DataSource {
+    /// Inline bytes (base64 encoded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inline: Option<String>,
+    /// Inline string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inline_string: Option<String>,
+    /// Name of a Kuma Secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
 
 impl KindSpec for MeshExternalService {
-    fn validate(&self, _ctx: &ValidateCtx, _v: &mut Violations) {}
+    fn validate(&self, ctx: &ValidateCtx, v: &mut Violations) {
+        crate::model::mesh_service::validate_name_length(ctx, v);
+        let root = Path::root();
+        if let Some(m) = &self.match_ {
+            validate_match(v, &root.field("match"), m);
+        }
+        // With an extension, endpoints and tls are the extension's to validate.
+        if self.extension.is_none() {
+            if let Some(endpoints) = &self.endpoints {
+                validate_endpoints(v, &root.field("endpoints"), endpoints);
+            }
+            if let Some(tls) = &self.tls {
+                validate_tls(v, &root.field("tls"), tls);
+            }
+        }
+        if let Some(ext) = &self.extension
+            && ext.type_.as_deref().unwrap_or_default().is_empty()
+        {
+            v.add_code(codes::KUMA_REQUIRED, &root.field("extension").field("type"), msg::MUST_NOT_BE_EMPTY);
+        }
+    }
+}
+
+fn validate_match(v: &mut Violations, path: &Path, m: &Match) {
+    if !m.type_.is(MatchType::HostnameGenerator) {
+        let message = format!("unrecognized type '{}' - only 'HostnameGenerator' is supported", m.type_.raw());
+        v.add_code(codes::KUMA_ENUM, &path.field("type"), message);
+    }
+    v.port(&path.field("port"), m.port);
+    v.one_of(&path.field("protocol"), &m.protocol);
+}
+
+fn validate_endpoints(v: &mut Violations, path: &Path, endpoints: &[Endpoint]) {
+    for (i, e) in endpoints.iter().enumerate() {
+        let p = path.index(i);
+        let address = e.address.as_deref().unwrap_or_default();
+        let is_ip = go_is_ip(address);
+        let is_dns = go_is_dns_name(address);
+        if is_ip || is_dns {
+            v.port(&p.field("port"), e.port);
+        } else {
+            v.add_code(codes::BAD_ADDRESS, &p.field("address"), "address has to be a valid IP or hostname");
+        }
+    }
+}
+
+fn validate_tls(v: &mut Violations, path: &Path, tls: &Tls) {
+    if let Some(version) = &tls.version {
+        let p = path.field("version");
+        v.one_of(&p.field("min"), &version.min);
+        v.one_of(&p.field("max"), &version.max);
+        let order = |c: &Choice<TlsVersion>| c.known().and_then(TlsVersion::order);
+        if let (Some(min), Some(max)) = (order(&version.min), order(&version.max))
+            && min > max
+        {
+            v.add(&p.field("min"), "min version must be lower than max");
+        }
+    }
+    let Some(ver) = &tls.verification else { return };
+    let p = path.field("verification");
+    if let Some(server_name) = &ver.server_name
+        && !go_is_dns_name(server_name)
+    {
+        v.add_code(codes::BAD_ADDRESS, &p.field("serverName"), "must be a valid DNS name");
+    }
+    if !ver.mode.is_known() {
+        v.add_code(codes::KUMA_ENUM, &p.field("mode"), msg::must_be_one_of("mode", VERIFICATION_MODES));
+    }
+    for (i, san) in ver.subject_alt_names.iter().flatten().enumerate() {
+        if !san.type_.is_known() {
+            let sp = p.field("subjectAltNames").index(i).field("type");
+            v.add_code(codes::KUMA_ENUM, &sp, msg::must_be_one_of("type", SAN_MATCH_TYPES));
+        }
+    }
+    match (&ver.client_cert, &ver.client_key) {
+        (Some(_), None) => {
+            v.add_code(codes::KUMA_REQUIRED, &p.field("clientKey"), "must be defined when clientCert is defined")
+        }
+        (None, Some(_)) => {
+            v.add_code(codes::KUMA_REQUIRED, &p.field("clientCert"), "must be defined when clientKey is defined")
+        }
+        _ => {}
+    }
+}
+
+/// Go's `net.ParseIP(s) != nil` (govalidator `IsIP`).
+fn go_is_ip(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// govalidator's `IsDNSName`, exactly: labels of `[A-Za-z0-9_][A-Za-z0-9_-]{0,62}`
+/// (a trailing `-` is accepted), an optional trailing dot, at most 255 characters
+/// without the dots, and not an IP address.
+pub(crate) fn go_is_dns_name(s: &str) -> bool {
+    static RE: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"^([a-zA-Z0-9_][a-zA-Z0-9_-]{0,62})(\.[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62})*[._]?$")
+            .expect("valid regex")
+    });
+    if s.is_empty() || s.replace('.', "").len() > 255 {
+        return false;
+    }
+    !go_is_ip(s) && RE.is_match(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::model::Kind;
+    use crate::model::mesh_service::tests::{meta, violations};
+
+    const FIXTURES: &str =
+        "shared/conformance/kuma-v2.14.3/pkg/core/resources/apis/meshexternalservice/api/v1alpha1/testdata";
+
+    fn fixtures_dir() -> PathBuf {
+        let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(FIXTURES);
+        if local.is_dir() { local } else { PathBuf::from("/work").join(FIXTURES) }
+    }
+
+    fn read_yaml(path: &std::path::Path) -> Value {
+        let text = std::fs::read_to_string(path).unwrap();
+        let parsed = crate::source::yaml::parse(&text, &Default::default());
+        assert!(parsed.problems.is_empty(), "{}: {:?}", path.display(), parsed.problems);
+        parsed.documents.into_iter().next().and_then(|d| d.value).unwrap_or(Value::Null)
+    }
+
+    /// The resource name Kuma's `validator_test.go` gives each fixture.
+    fn fixture_name(case: &str) -> String {
+        match case {
+            "name-too-long" => {
+                "external-service-very-long-very-long-very-long-very-long-very-long-very-long-very-long".into()
+            }
+            "name-length-63" => "b".repeat(63),
+            _ => "external-service".into(),
+        }
+    }
+
+    #[test]
+    fn kuma_fixtures() {
+        let dir = fixtures_dir();
+        let mut cases: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".input.yaml").map(str::to_string))
+            .collect();
+        cases.sort();
+        assert!(cases.len() >= 10, "too few fixtures in {}", dir.display());
+        for case in cases {
+            let input = read_yaml(&dir.join(format!("{case}.input.yaml")));
+            let spec: MeshExternalService =
+                serde_json::from_value(input).unwrap_or_else(|e| panic!("{case}: cannot parse spec: {e}"));
+            let mut got = violations(&meta(Kind::MeshExternalService, &fixture_name(&case)), &spec);
+            got.sort();
+            let output = dir.join(format!("{case}.output.yaml"));
+            let mut want: Vec<(String, String)> = if output.exists() {
+                read_yaml(&output)["violations"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| (v["field"].as_str().unwrap().to_string(), v["message"].as_str().unwrap().to_string()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            want.sort();
+            assert_eq!(got, want, "fixture {case}");
+        }
+    }
+
+    fn check(spec: Value) -> Vec<(String, String)> {
+        let spec: MeshExternalService = serde_json::from_value(spec).unwrap();
+        violations(&meta(Kind::MeshExternalService, "external-service"), &spec)
+    }
+
+    #[test]
+    fn defaults() {
+        let spec: MeshExternalService = serde_json::from_value(json!({
+            "match": {"port": 443},
+            "tls": {"version": {}, "verification": {"subjectAltNames": [{"value": "example.com"}]}}
+        }))
+        .unwrap();
+        let m = spec.match_.as_ref().unwrap();
+        assert!(m.type_.is(MatchType::HostnameGenerator));
+        assert!(m.protocol.is(MatchProtocol::Tcp));
+        let tls = spec.tls.as_ref().unwrap();
+        assert!(!tls.enabled && !tls.allow_renegotiation);
+        assert!(tls.version.as_ref().unwrap().min.is(TlsVersion::Auto));
+        let ver = tls.verification.as_ref().unwrap();
+        assert!(ver.mode.is(VerificationMode::Secured));
+        assert!(ver.subject_alt_names.as_ref().unwrap()[0].type_.is(SanMatchType::Exact));
+    }
+
+    #[test]
+    fn extension_skips_endpoints_and_tls() {
+        let got = check(json!({
+            "match": {"port": 80},
+            "extension": {"type": "x"},
+            "endpoints": [{"address": "not valid!"}],
+            "tls": {"verification": {"clientKey": {"secret": "k"}}}
+        }));
+        assert!(got.is_empty(), "{got:?}");
+    }
+
+    #[test]
+    fn auto_versions_are_not_compared() {
+        assert!(
+            check(json!({"match": {"port": 80}, "tls": {"version": {"min": "TLS13", "max": "TLSAuto"}}})).is_empty()
+        );
+    }
+
+    #[test]
+    fn addresses() {
+        assert!(check(json!({"match": {"port": 80}, "endpoints": [
+            {"address": "::1", "port": 1}, {"address": "my_host.example.", "port": 2}, {"address": "a-.b", "port": 3}
+        ]}))
+        .is_empty());
+        assert_eq!(
+            check(json!({"match": {"port": 80}, "endpoints": [{"address": "unix:///tmp/sock"}]})),
+            vec![("spec.endpoints[0].address".to_string(), "address has to be a valid IP or hostname".to_string())]
+        );
+    }
+
+    #[test]
+    fn dns_name() {
+        assert!(go_is_dns_name("example.com"));
+        assert!(go_is_dns_name("Example.COM."));
+        assert!(!go_is_dns_name("1.1.1.1"));
+        assert!(!go_is_dns_name("not[]valid"));
+        assert!(!go_is_dns_name("-a.com"));
+        assert!(!go_is_dns_name(&format!("{}.com", "a".repeat(64))));
+    }
 }
