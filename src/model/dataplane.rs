@@ -74,10 +74,7 @@ pub struct Networking {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<Gateway>,
     /// Transparent proxying configuration (used by default on Kubernetes).
-    #[serde(
-        alias = "transparent_proxying",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(alias = "transparent_proxying", skip_serializing_if = "Option::is_none")]
     pub transparent_proxying: Option<TransparentProxying>,
     /// Envoy Admin API configuration.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -112,11 +109,7 @@ pub struct Inbound {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     /// Tags of the application, e.g. `kuma.io/service: web`; `kuma.io/service` is mandatory.
-    #[serde(
-        default,
-        deserialize_with = "lenient_map",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(default, deserialize_with = "lenient_map", skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: StringMap,
     /// Health of the inbound; unhealthy inbounds are excluded from EDS.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -188,11 +181,7 @@ pub struct Outbound {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     /// Tags of the consumed proxies; `kuma.io/service` is required.
-    #[serde(
-        default,
-        deserialize_with = "lenient_map",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(default, deserialize_with = "lenient_map", skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: StringMap,
     /// The MeshService, MeshExternalService or MeshMultiZoneService consumed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -214,11 +203,7 @@ pub struct OutboundBackendRef {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<i64>,
     /// Labels selecting a single object (the oldest one when several match).
-    #[serde(
-        default,
-        deserialize_with = "lenient_map",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(default, deserialize_with = "lenient_map", skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: StringMap,
 }
 
@@ -233,11 +218,7 @@ kuma_enum! {
 #[schemars(deny_unknown_fields)]
 pub struct Gateway {
     /// Tags of the gateway, e.g. `kuma.io/service: gateway`; `kuma.io/service` is mandatory.
-    #[serde(
-        default,
-        deserialize_with = "lenient_map",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(default, deserialize_with = "lenient_map", skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: StringMap,
     /// DELEGATED (an external proxy, the default) or BUILTIN (Kuma's own gateway).
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
@@ -255,32 +236,18 @@ kuma_enum! {
 #[schemars(deny_unknown_fields, transform = transparent_proxying_aliases)]
 pub struct TransparentProxying {
     /// Port inbound traffic is redirected to.
-    #[serde(
-        alias = "redirect_port_inbound",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(alias = "redirect_port_inbound", skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 65535))]
     pub redirect_port_inbound: Option<i64>,
     /// Port outbound traffic is redirected to.
-    #[serde(
-        alias = "redirect_port_outbound",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(alias = "redirect_port_outbound", skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 65535))]
     pub redirect_port_outbound: Option<i64>,
     /// Services accessed directly via IP:PORT (`*` for all).
-    #[serde(
-        alias = "direct_access_services",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(alias = "direct_access_services", default, skip_serializing_if = "Vec::is_empty")]
     pub direct_access_services: Vec<String>,
     /// `kuma.io/service` values reachable through transparent proxying; all when empty.
-    #[serde(
-        alias = "reachable_services",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(alias = "reachable_services", default, skip_serializing_if = "Vec::is_empty")]
     pub reachable_services: Vec<String>,
     /// IP family mode (IPv4 or DualStack).
     #[serde(alias = "ip_family_mode", skip_serializing_if = "Option::is_none")]
@@ -319,11 +286,7 @@ pub struct ReachableBackendRef {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<i64>,
     /// Labels selecting backends.
-    #[serde(
-        default,
-        deserialize_with = "lenient_map",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(default, deserialize_with = "lenient_map", skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: StringMap,
 }
 
@@ -422,10 +385,7 @@ pub(crate) fn add_aliases(schema: &mut schemars::Schema, aliases: &[(&str, &str)
     for (alias, canonical) in aliases {
         if let Some(mut prop) = props.get(*canonical).cloned() {
             if let Some(obj) = prop.as_object_mut() {
-                obj.insert(
-                    "description".into(),
-                    Value::String(format!("Protobuf field name of `{canonical}`.")),
-                );
+                obj.insert("description".into(), Value::String(format!("Protobuf field name of `{canonical}`.")));
             }
             props.insert((*alias).to_string(), prop);
         }
@@ -437,13 +397,7 @@ fn networking_aliases(s: &mut schemars::Schema) {
 }
 
 fn service_probe_aliases(s: &mut schemars::Schema) {
-    add_aliases(
-        s,
-        &[
-            ("unhealthy_threshold", "unhealthyThreshold"),
-            ("healthy_threshold", "healthyThreshold"),
-        ],
-    );
+    add_aliases(s, &[("unhealthy_threshold", "unhealthyThreshold"), ("healthy_threshold", "healthyThreshold")]);
 }
 
 fn transparent_proxying_aliases(s: &mut schemars::Schema) {
@@ -461,13 +415,7 @@ fn transparent_proxying_aliases(s: &mut schemars::Schema) {
 }
 
 fn probe_endpoint_aliases(s: &mut schemars::Schema) {
-    add_aliases(
-        s,
-        &[
-            ("inbound_port", "inboundPort"),
-            ("inbound_path", "inboundPath"),
-        ],
-    );
+    add_aliases(s, &[("inbound_port", "inboundPort"), ("inbound_path", "inboundPath")]);
 }
 
 // ---- helpers for later stages ---------------------------------------------------
@@ -479,26 +427,17 @@ impl Dataplane {
 
     /// The inbounds (empty without networking).
     pub fn inbounds(&self) -> &[Inbound] {
-        self.networking
-            .as_ref()
-            .map(|n| n.inbound.as_slice())
-            .unwrap_or_default()
+        self.networking.as_ref().map(|n| n.inbound.as_slice()).unwrap_or_default()
     }
 
     /// The outbounds (empty without networking).
     pub fn outbounds(&self) -> &[Outbound] {
-        self.networking
-            .as_ref()
-            .map(|n| n.outbound.as_slice())
-            .unwrap_or_default()
+        self.networking.as_ref().map(|n| n.outbound.as_slice()).unwrap_or_default()
     }
 
     /// Zone-proxy listeners (empty without networking).
     pub fn listeners(&self) -> &[Listener] {
-        self.networking
-            .as_ref()
-            .map(|n| n.listeners.as_slice())
-            .unwrap_or_default()
+        self.networking.as_ref().map(|n| n.listeners.as_slice()).unwrap_or_default()
     }
 
     pub fn gateway(&self) -> Option<&Gateway> {
@@ -522,22 +461,16 @@ impl Dataplane {
 
     /// `networking.address` (empty when unset).
     pub fn address(&self) -> &str {
-        self.networking
-            .as_ref()
-            .and_then(|n| n.address.as_deref())
-            .unwrap_or_default()
+        self.networking.as_ref().and_then(|n| n.address.as_deref()).unwrap_or_default()
     }
 
     pub fn transparent_proxying(&self) -> Option<&TransparentProxying> {
-        self.networking
-            .as_ref()
-            .and_then(|n| n.transparent_proxying.as_ref())
+        self.networking.as_ref().and_then(|n| n.transparent_proxying.as_ref())
     }
 
     /// Whether the proxy runs with transparent proxying (an outbound redirect port is set).
     pub fn uses_transparent_proxy(&self) -> bool {
-        self.transparent_proxying()
-            .is_some_and(|tp| tp.redirect_port_outbound.unwrap_or(0) != 0)
+        self.transparent_proxying().is_some_and(|tp| tp.redirect_port_outbound.unwrap_or(0) != 0)
     }
 
     /// The service identifying this proxy: the gateway's or first inbound's `kuma.io/service`.
@@ -554,11 +487,7 @@ impl Dataplane {
             return false;
         };
         n.inbound.iter().any(|i| {
-            let dp_ip = i
-                .address
-                .as_deref()
-                .or(n.address.as_deref())
-                .unwrap_or_default();
+            let dp_ip = i.address.as_deref().or(n.address.as_deref()).unwrap_or_default();
             let wl_ip = i.service_address.as_deref().unwrap_or("127.0.0.1");
             let dp_port = i.port.unwrap_or(0);
             let wl_port = i.service_port.filter(|p| *p != 0).unwrap_or(dp_port);
@@ -568,9 +497,9 @@ impl Dataplane {
 
     /// Kuma's `UsesOutboundInterface`.
     pub fn uses_outbound_interface(&self, ip: IpAddr, port: i64) -> bool {
-        self.outbounds().iter().any(|o| {
-            port == o.port.unwrap_or(0) && overlap(ip, o.address.as_deref().unwrap_or("127.0.0.1"))
-        })
+        self.outbounds()
+            .iter()
+            .any(|o| port == o.port.unwrap_or(0) && overlap(ip, o.address.as_deref().unwrap_or("127.0.0.1")))
     }
 }
 
@@ -600,55 +529,36 @@ impl Inbound {
         self.protocol
             .as_deref()
             .filter(|p| !p.is_empty())
-            .or_else(|| {
-                self.tags
-                    .get(PROTOCOL_TAG)
-                    .map(String::as_str)
-                    .filter(|p| !p.is_empty())
-            })
+            .or_else(|| self.tags.get(PROTOCOL_TAG).map(String::as_str).filter(|p| !p.is_empty()))
             .unwrap_or("tcp")
     }
 
     /// Whether the inbound is ignored (not created, cannot be targeted).
     pub fn is_ignored(&self) -> bool {
-        self.state
-            .as_ref()
-            .is_some_and(|s| s.is(InboundState::Ignored))
+        self.state.as_ref().is_some_and(|s| s.is(InboundState::Ignored))
     }
 
     /// The address of the inbound listener (`address`, else `networking.address`).
     pub fn dataplane_address<'a>(&'a self, networking: &'a Networking) -> &'a str {
-        self.address
-            .as_deref()
-            .or(networking.address.as_deref())
-            .unwrap_or_default()
+        self.address.as_deref().or(networking.address.as_deref()).unwrap_or_default()
     }
 
     /// The application port (`servicePort`, else `port`).
     pub fn workload_port(&self) -> i64 {
-        self.service_port
-            .filter(|p| *p != 0)
-            .or(self.port)
-            .unwrap_or(0)
+        self.service_port.filter(|p| *p != 0).or(self.port).unwrap_or(0)
     }
 }
 
 impl Outbound {
     /// The `kuma.io/service` tag (or the deprecated `service` field).
     pub fn service(&self) -> Option<&str> {
-        self.tags
-            .get(SERVICE_TAG)
-            .map(String::as_str)
-            .or(self.service.as_deref())
-            .filter(|s| !s.is_empty())
+        self.tags.get(SERVICE_TAG).map(String::as_str).or(self.service.as_deref()).filter(|s| !s.is_empty())
     }
 }
 
 impl Gateway {
     pub fn is_builtin(&self) -> bool {
-        self.type_
-            .as_ref()
-            .is_some_and(|t| t.is(GatewayType::Builtin))
+        self.type_.as_ref().is_some_and(|t| t.is(GatewayType::Builtin))
     }
 }
 
@@ -665,8 +575,7 @@ impl Listener {
 // ---- validation -------------------------------------------------------------------
 
 const BACKEND_KINDS: &str = "MeshExternalService,MeshMultiZoneService,MeshService";
-const ALLOWED_BACKEND_KINDS: &[&str] =
-    &["MeshExternalService", "MeshMultiZoneService", "MeshService"];
+const ALLOWED_BACKEND_KINDS: &[&str] = &["MeshExternalService", "MeshMultiZoneService", "MeshService"];
 
 impl KindSpec for Dataplane {
     fn validate(&self, _ctx: &ValidateCtx, v: &mut Violations) {
@@ -689,10 +598,7 @@ impl KindSpec for Dataplane {
         match &n.gateway {
             Some(g) if !g.is_builtin() => {
                 if !n.inbound.is_empty() {
-                    v.add(
-                        &net.field("inbound"),
-                        "inbound cannot be defined for delegated gateways",
-                    );
+                    v.add(&net.field("inbound"), "inbound cannot be defined for delegated gateways");
                 }
                 validate_gateway(v, &net.field("gateway"), g);
                 validate_networking(v, n);
@@ -700,32 +606,20 @@ impl KindSpec for Dataplane {
             }
             Some(g) => {
                 if !n.inbound.is_empty() {
-                    v.add(
-                        &net.field("inbound"),
-                        "inbound cannot be defined for builtin gateways",
-                    );
+                    v.add(&net.field("inbound"), "inbound cannot be defined for builtin gateways");
                 }
                 if !n.outbound.is_empty() {
-                    v.add(
-                        &net.field("outbound"),
-                        "outbound cannot be defined for builtin gateways",
-                    );
+                    v.add(&net.field("outbound"), "outbound cannot be defined for builtin gateways");
                 }
                 if self.probes.is_some() {
-                    v.add(
-                        &net.field("probes"),
-                        "probes cannot be defined for builtin gateways",
-                    );
+                    v.add(&net.field("probes"), "probes cannot be defined for builtin gateways");
                 }
                 validate_gateway(v, &net.field("gateway"), g);
                 validate_networking(v, n);
             }
             None => {
                 if n.inbound.is_empty() && n.listeners.is_empty() {
-                    v.add(
-                        &net,
-                        "has to contain at least one inbound interface or gateway",
-                    );
+                    v.add(&net, "has to contain at least one inbound interface or gateway");
                 }
                 validate_networking(v, n);
                 validate_probes(v, self.probes.as_ref());
@@ -739,28 +633,17 @@ impl KindSpec for Dataplane {
             v.one_of(&net.field("gateway").field("type"), t);
         }
         for (i, inbound) in n.inbound.iter().enumerate() {
-            v.one_of_opt(
-                &net.field("inbound").index(i).field("state"),
-                inbound.state.as_ref(),
-            );
+            v.one_of_opt(&net.field("inbound").index(i).field("state"), inbound.state.as_ref());
         }
         if let Some(tp) = &n.transparent_proxying {
-            v.one_of_opt(
-                &net.field("transparentProxying").field("ipFamilyMode"),
-                tp.ip_family_mode.as_ref(),
-            );
+            v.one_of_opt(&net.field("transparentProxying").field("ipFamilyMode"), tp.ip_family_mode.as_ref());
         }
         for (i, l) in n.listeners.iter().enumerate() {
-            v.one_of_opt(
-                &net.field("listeners").index(i).field("state"),
-                l.state.as_ref(),
-            );
+            v.one_of_opt(&net.field("listeners").index(i).field("state"), l.state.as_ref());
         }
         if let Some(e) = &self.envoy {
             v.one_of_opt(
-                &Path::root()
-                    .field("envoy")
-                    .field("xdsTransportProtocolVariant"),
+                &Path::root().field("envoy").field("xdsTransportProtocolVariant"),
                 e.xds_transport_protocol_variant.as_ref(),
             );
         }
@@ -775,22 +658,14 @@ fn validate_networking(v: &mut Violations, n: &Networking) {
         let p = path.field("inbound").index(i);
         validate_inbound(v, &p, inbound, dp_address);
         if !inbound.tags.contains_key(SERVICE_TAG) {
-            v.add_code(
-                codes::KUMA_REQUIRED,
-                &p.field("tags").key(SERVICE_TAG),
-                "tag has to exist",
-            );
+            v.add_code(codes::KUMA_REQUIRED, &p.field("tags").key(SERVICE_TAG), "tag has to exist");
         }
     }
     for (i, outbound) in n.outbound.iter().enumerate() {
         validate_outbound(v, &path.field("outbound").index(i), outbound);
     }
     // Kuma's path has this typo ("transparentProxing"); kept so messages match Kuma's.
-    validate_transparent_proxying(
-        v,
-        &path.field("transparentProxing"),
-        n.transparent_proxying.as_ref(),
-    );
+    validate_transparent_proxying(v, &path.field("transparentProxing"), n.transparent_proxying.as_ref());
     validate_listeners(v, &path, n);
 }
 
@@ -805,11 +680,7 @@ fn validate_inbound(v: &mut Violations, p: &Path, inbound: &Inbound, dp_address:
     let overlap_msg = "serviceAddress and servicePort has to differ from address and port";
     if !service_address.is_empty() {
         if !is_ip(service_address) {
-            v.add_code(
-                codes::BAD_ADDRESS,
-                &p.field("serviceAddress"),
-                "serviceAddress has to be valid IP address",
-            );
+            v.add_code(codes::BAD_ADDRESS, &p.field("serviceAddress"), "serviceAddress has to be valid IP address");
         }
         if service_address == dp_address && (service_port == 0 || service_port == port) {
             v.add(&p.field("serviceAddress"), overlap_msg);
@@ -818,36 +689,26 @@ fn validate_inbound(v: &mut Violations, p: &Path, inbound: &Inbound, dp_address:
     let address = inbound.address.as_deref().unwrap_or_default();
     if !address.is_empty() {
         if !is_ip(address) {
-            v.add_code(
-                codes::BAD_ADDRESS,
-                &p.field("address"),
-                "address has to be valid IP address",
-            );
+            v.add_code(codes::BAD_ADDRESS, &p.field("address"), "address has to be valid IP address");
         }
         if address == service_address && (service_port == 0 || service_port == port) {
             v.add(&p.field("serviceAddress"), overlap_msg);
         }
     }
-    validate_tags(
-        v,
-        &p.field("tags"),
-        &inbound.tags,
-        TagOpts::default(),
-        |v, path, tags| {
-            if let Some(value) = tags.get(PROTOCOL_TAG)
-                && !SUPPORTED_PROTOCOLS.contains(&value.as_str())
-            {
-                v.add_code(
-                    codes::KUMA_ENUM,
-                    &path.key(PROTOCOL_TAG),
-                    format!(
-                        "tag {PROTOCOL_TAG:?} has an invalid value {value:?}. {}",
-                        allowed_values_hint(SUPPORTED_PROTOCOLS)
-                    ),
-                );
-            }
-        },
-    );
+    validate_tags(v, &p.field("tags"), &inbound.tags, TagOpts::default(), |v, path, tags| {
+        if let Some(value) = tags.get(PROTOCOL_TAG)
+            && !SUPPORTED_PROTOCOLS.contains(&value.as_str())
+        {
+            v.add_code(
+                codes::KUMA_ENUM,
+                &path.key(PROTOCOL_TAG),
+                format!(
+                    "tag {PROTOCOL_TAG:?} has an invalid value {value:?}. {}",
+                    allowed_values_hint(SUPPORTED_PROTOCOLS)
+                ),
+            );
+        }
+    });
     // Kuma 2.14 `protocol` field: same set of values as the tag (meshc's wording).
     if let Some(proto) = inbound.protocol.as_deref()
         && !proto.is_empty()
@@ -856,10 +717,7 @@ fn validate_inbound(v: &mut Violations, p: &Path, inbound: &Inbound, dp_address:
         v.add_code(
             codes::KUMA_ENUM,
             &p.field("protocol"),
-            format!(
-                "has an invalid value {proto:?}. {}",
-                allowed_values_hint(SUPPORTED_PROTOCOLS)
-            ),
+            format!("has an invalid value {proto:?}. {}", allowed_values_hint(SUPPORTED_PROTOCOLS)),
         );
     }
     if let Some(sp) = &inbound.service_probe {
@@ -867,16 +725,10 @@ fn validate_inbound(v: &mut Violations, p: &Path, inbound: &Inbound, dp_address:
         validate_proto_duration(v, &sp_path.field("interval"), sp.interval.as_ref());
         validate_proto_duration(v, &sp_path.field("timeout"), sp.timeout.as_ref());
         if sp.unhealthy_threshold == Some(0) {
-            v.add(
-                &sp_path.field("unhealthyThreshold"),
-                "must have a positive value",
-            );
+            v.add(&sp_path.field("unhealthyThreshold"), "must have a positive value");
         }
         if sp.healthy_threshold == Some(0) {
-            v.add(
-                &sp_path.field("healthyThreshold"),
-                "must have a positive value",
-            );
+            v.add(&sp_path.field("healthyThreshold"), "must have a positive value");
         }
     }
 }
@@ -898,11 +750,7 @@ fn validate_outbound(v: &mut Violations, p: &Path, outbound: &Outbound) {
         && !a.is_empty()
         && !is_ip(a)
     {
-        v.add_code(
-            codes::BAD_ADDRESS,
-            &p.field("address"),
-            "address has to be valid IP address",
-        );
+        v.add_code(codes::BAD_ADDRESS, &p.field("address"), "address has to be valid IP address");
     }
     let service = outbound.service.as_deref().unwrap_or_default();
     if let Some(r) = &outbound.backend_ref {
@@ -916,43 +764,25 @@ fn validate_outbound(v: &mut Violations, p: &Path, outbound: &Outbound) {
             );
         }
         if r.name.as_deref().unwrap_or_default().is_empty() && r.labels.is_empty() {
-            v.add_code(
-                codes::KUMA_REQUIRED,
-                &rp,
-                "either 'name' or 'labels' should be specified",
-            );
+            v.add_code(codes::KUMA_REQUIRED, &rp, "either 'name' or 'labels' should be specified");
         }
         if kind != "MeshExternalService" {
             validate_port(v, &rp.field("port"), r.port);
         }
     } else if outbound.tags.is_empty() {
         if service.is_empty() {
-            v.add_code(
-                codes::KUMA_REQUIRED,
-                &p.field("tags"),
-                format!("mandatory tag {SERVICE_TAG:?} is missing"),
-            );
+            v.add_code(codes::KUMA_REQUIRED, &p.field("tags"), format!("mandatory tag {SERVICE_TAG:?} is missing"));
         }
     } else {
-        let opts = TagOpts {
-            require_service: true,
-            ..Default::default()
-        };
+        let opts = TagOpts { require_service: true, ..Default::default() };
         validate_tags(v, &p.field("tags"), &outbound.tags, opts, |_, _, _| {});
     }
     if outbound.backend_ref.is_some() && (!outbound.tags.is_empty() || !service.is_empty()) {
-        v.add(
-            &p.field("backendRef"),
-            "both backendRef and tags/service cannot be defined",
-        );
+        v.add(&p.field("backendRef"), "both backendRef and tags/service cannot be defined");
     }
 }
 
-fn validate_transparent_proxying(
-    v: &mut Violations,
-    path: &Path,
-    tp: Option<&TransparentProxying>,
-) {
+fn validate_transparent_proxying(v: &mut Violations, path: &Path, tp: Option<&TransparentProxying>) {
     let Some(rb) = tp.and_then(|tp| tp.reachable_backends.as_ref()) else {
         return;
     };
@@ -976,24 +806,13 @@ fn validate_transparent_proxying(
             );
         }
         if name.is_empty() && namespace.is_empty() && r.labels.is_empty() {
-            v.add_code(
-                codes::KUMA_REQUIRED,
-                &p.field("name"),
-                "name or labels are required",
-            );
+            v.add_code(codes::KUMA_REQUIRED, &p.field("name"), "name or labels are required");
         }
         if name.is_empty() && !namespace.is_empty() {
-            v.add_code(
-                codes::KUMA_REQUIRED,
-                &p.field("name"),
-                "name is required, when namespace is defined",
-            );
+            v.add_code(codes::KUMA_REQUIRED, &p.field("name"), "name is required, when namespace is defined");
         }
         if (!name.is_empty() || !namespace.is_empty()) && !r.labels.is_empty() {
-            v.add(
-                &p.field("labels"),
-                "labels cannot be defined when name is specified",
-            );
+            v.add(&p.field("labels"), "labels cannot be defined when name is specified");
         }
     }
 }
@@ -1005,17 +824,10 @@ fn validate_listeners(v: &mut Violations, path: &Path, n: &Networking) {
         return;
     }
     if n.gateway.as_ref().is_some_and(|g| !g.is_builtin()) {
-        v.add(
-            &path.field("listeners"),
-            "listeners cannot be defined for delegated gateways",
-        );
+        v.add(&path.field("listeners"), "listeners cannot be defined for delegated gateways");
     }
-    let mut names: BTreeSet<&str> = n
-        .inbound
-        .iter()
-        .filter_map(|i| i.name.as_deref())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let mut names: BTreeSet<&str> =
+        n.inbound.iter().filter_map(|i| i.name.as_deref()).filter(|s| !s.is_empty()).collect();
     for (i, l) in n.listeners.iter().enumerate() {
         let p = path.field("listeners").index(i);
         match &l.type_ {
@@ -1025,51 +837,27 @@ fn validate_listeners(v: &mut Violations, path: &Path, n: &Networking) {
         validate_port(v, &p.field("port"), l.port);
         let address = l.address.as_deref().unwrap_or_default();
         if !address.is_empty() && !is_ip(address) {
-            v.add_code(
-                codes::BAD_ADDRESS,
-                &p.field("address"),
-                "address has to be valid IP address",
-            );
+            v.add_code(codes::BAD_ADDRESS, &p.field("address"), "address has to be valid IP address");
         }
         if let Some(name) = l.name.as_deref().filter(|s| !s.is_empty())
             && !names.insert(name)
         {
-            v.add(
-                &p.field("name"),
-                format!("{name:?} name is already used by another inbound or listener"),
-            );
+            v.add(&p.field("name"), format!("{name:?} name is already used by another inbound or listener"));
         }
-        let l_addr = if address.is_empty() {
-            n.address.as_deref().unwrap_or_default()
-        } else {
-            address
-        };
-        if let Some(j) = n
-            .inbound
-            .iter()
-            .position(|inb| inb.port == l.port && inb.dataplane_address(n) == l_addr)
-        {
-            v.add(
-                &p.field("port"),
-                format!("address and port collide with networking.inbound[{j}]"),
-            );
+        let l_addr = if address.is_empty() { n.address.as_deref().unwrap_or_default() } else { address };
+        if let Some(j) = n.inbound.iter().position(|inb| inb.port == l.port && inb.dataplane_address(n) == l_addr) {
+            v.add(&p.field("port"), format!("address and port collide with networking.inbound[{j}]"));
         }
     }
 }
 
 fn validate_gateway(v: &mut Violations, path: &Path, g: &Gateway) {
-    let opts = TagOpts {
-        require_service: true,
-        ..Default::default()
-    };
+    let opts = TagOpts { require_service: true, ..Default::default() };
     validate_tags(v, &path.field("tags"), &g.tags, opts, |v, path, tags| {
         if let Some(p) = tags.get(PROTOCOL_TAG)
             && p != "tcp"
         {
-            v.add(
-                &path.key(PROTOCOL_TAG),
-                format!("other values than tcp are not allowed, provided value \"{p}\""),
-            );
+            v.add(&path.key(PROTOCOL_TAG), format!("other values than tcp are not allowed, provided value \"{p}\""));
         }
     });
 }
@@ -1093,11 +881,7 @@ fn validate_probes(v: &mut Violations, probes: Option<&Probes>) {
 fn validate_metrics_backend(v: &mut Violations, m: &MetricsBackend) {
     let path = Path::root().field("metrics");
     if m.type_.as_deref() != Some("prometheus") {
-        v.add_code(
-            codes::KUMA_ENUM,
-            &path.field("type"),
-            "unknown backend type. Available backends: \"prometheus\"",
-        );
+        v.add_code(codes::KUMA_ENUM, &path.field("type"), "unknown backend type. Available backends: \"prometheus\"");
     } else {
         crate::model::mesh::validate_prometheus_config(v, &path.field("conf"), m.conf.as_ref());
     }
@@ -1127,11 +911,7 @@ pub(crate) fn validate_address(v: &mut Violations, path: &Path, address: Option<
         v.add_code(codes::BAD_ADDRESS, &p, "must not be 0.0.0.0 or ::");
     }
     if !is_ip(address) && !is_dns_name(address) {
-        v.add_code(
-            codes::BAD_ADDRESS,
-            &p,
-            "address has to be valid IP address or domain name",
-        );
+        v.add_code(codes::BAD_ADDRESS, &p, "address has to be valid IP address or domain name");
     }
 }
 
@@ -1171,9 +951,8 @@ pub(crate) fn url_scheme(s: &str) -> Option<&str> {
     let (scheme, _) = s.split_once(':')?;
     let mut chars = scheme.chars();
     let first = chars.next()?;
-    (first.is_ascii_alphabetic()
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-    .then_some(scheme)
+    (first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .then_some(scheme)
 }
 
 /// Options of Kuma's `ValidateTags` / `ValidateSelector`.
@@ -1202,42 +981,30 @@ pub(crate) fn validate_tags(
         if key.is_empty() {
             v.add(path, "tag name must be non-empty");
         }
-        if !key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'/'))
-        {
-            v.add(&path.key(key), "tag name must consist of alphanumeric characters, dots, dashes, slashes and underscores");
+        if !key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'/')) {
+            v.add(
+                &path.key(key),
+                "tag name must consist of alphanumeric characters, dots, dashes, slashes and underscores",
+            );
         }
         if value.is_empty() {
             v.add(&path.key(key), "tag value must be non-empty");
         }
         if opts.selector {
             let ok = value == "*"
-                || value.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'/')
-                });
+                || value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'/'));
             if !ok {
                 v.add(
                     &path.key(key),
                     "tag value must consist of alphanumeric characters, dots, dashes, slashes and underscores or be \"*\"",
                 );
             }
-        } else if !value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'))
-        {
-            v.add(
-                &path.key(key),
-                "tag value must consist of alphanumeric characters, dots, dashes and underscores",
-            );
+        } else if !value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':')) {
+            v.add(&path.key(key), "tag value must consist of alphanumeric characters, dots, dashes and underscores");
         }
     }
     if opts.require_service && !tags.contains_key(SERVICE_TAG) {
-        v.add_code(
-            codes::KUMA_REQUIRED,
-            path,
-            format!("mandatory tag {SERVICE_TAG:?} is missing"),
-        );
+        v.add_code(codes::KUMA_REQUIRED, path, format!("mandatory tag {SERVICE_TAG:?} is missing"));
     }
 }
 
@@ -1284,15 +1051,10 @@ pub(crate) mod tests {
     pub(crate) fn check<T: KindSpec>(kind: Kind, spec: serde_json::Value) -> Vec<(String, String)> {
         let spec: T = serde_json::from_value(spec).expect("spec parses");
         let meta = meta(kind);
-        let ctx = ValidateCtx {
-            meta: &meta,
-            role: PolicyRole::System,
-        };
+        let ctx = ValidateCtx { meta: &meta, role: PolicyRole::System };
         let mut v = Violations::default();
         spec.validate(&ctx, &mut v);
-        v.0.into_iter()
-            .map(|x| (x.path.kuma(None), x.message))
-            .collect()
+        v.0.into_iter().map(|x| (x.path.kuma(None), x.message)).collect()
     }
 
     fn dp(spec: serde_json::Value) -> Vec<(String, String)> {
@@ -1300,9 +1062,7 @@ pub(crate) mod tests {
     }
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn base_inbound() -> serde_json::Value {
@@ -1369,14 +1129,7 @@ pub(crate) mod tests {
         assert_eq!(parsed.inbounds()[0].service(), Some("backend"));
         assert_eq!(parsed.inbounds()[0].section_name(), "http");
         assert_eq!(parsed.inbounds()[0].protocol(), "http");
-        assert_eq!(
-            parsed.inbounds()[0]
-                .service_probe
-                .as_ref()
-                .unwrap()
-                .unhealthy_threshold,
-            Some(3)
-        );
+        assert_eq!(parsed.inbounds()[0].service_probe.as_ref().unwrap().unhealthy_threshold, Some(3));
         assert!(!parsed.is_gateway());
         assert_eq!(dp(spec), vec![]);
         let out = serde_json::to_value(&parsed).unwrap();
@@ -1390,32 +1143,17 @@ pub(crate) mod tests {
                 serde_json::json!({"networking": {"address": addr, "inbound": [{"port": 8080, "tags": {"kuma.io/service": "backend"}}]}}),
             )
         };
-        assert_eq!(
-            d("0.0.0.0".into()),
-            pairs(&[("networking.address", "must not be 0.0.0.0 or ::")])
-        );
-        assert_eq!(
-            d("::".into()),
-            pairs(&[("networking.address", "must not be 0.0.0.0 or ::")])
-        );
+        assert_eq!(d("0.0.0.0".into()), pairs(&[("networking.address", "must not be 0.0.0.0 or ::")]));
+        assert_eq!(d("::".into()), pairs(&[("networking.address", "must not be 0.0.0.0 or ::")]));
         assert_eq!(
             d("..>_<..".into()),
-            pairs(&[(
-                "networking.address",
-                "address has to be valid IP address or domain name"
-            )])
+            pairs(&[("networking.address", "address has to be valid IP address or domain name")])
         );
-        assert_eq!(
-            dp(serde_json::json!({})),
-            pairs(&[("networking", "must be defined")])
-        );
+        assert_eq!(dp(serde_json::json!({})), pairs(&[("networking", "must be defined")]));
         assert_eq!(
             dp(serde_json::json!({"networking": {}})),
             pairs(&[
-                (
-                    "networking",
-                    "has to contain at least one inbound interface or gateway"
-                ),
+                ("networking", "has to contain at least one inbound interface or gateway"),
                 ("networking.address", "address can't be empty"),
             ])
         );
@@ -1427,32 +1165,14 @@ pub(crate) mod tests {
             "inbound": [{"port": 8080, "servicePort": 7777, "tags": {"kuma.io/service": "backend"}}],
             "gateway": {"tags": {"kuma.io/service": "kong"}},
             "outbound": [{"port": 3333, "tags": {"kuma.io/service": "redis"}}]}}));
-        assert_eq!(
-            got,
-            pairs(&[(
-                "networking.inbound",
-                "inbound cannot be defined for delegated gateways"
-            )])
-        );
+        assert_eq!(got, pairs(&[("networking.inbound", "inbound cannot be defined for delegated gateways")]));
         let got = dp(serde_json::json!({"networking": {"address": "192.168.0.1",
             "gateway": {"type": "BUILTIN", "tags": {"kuma.io/service": "kong"}},
             "outbound": [{"port": 3333, "tags": {"kuma.io/service": "kong"}}]}}));
-        assert_eq!(
-            got,
-            pairs(&[(
-                "networking.outbound",
-                "outbound cannot be defined for builtin gateways"
-            )])
-        );
+        assert_eq!(got, pairs(&[("networking.outbound", "outbound cannot be defined for builtin gateways")]));
         let got = dp(serde_json::json!({"networking": {"address": "192.168.0.1",
             "gateway": {"type": "BUILTIN", "tags": {"foo": "bar"}}}}));
-        assert_eq!(
-            got,
-            pairs(&[(
-                "networking.gateway.tags",
-                "mandatory tag \"kuma.io/service\" is missing"
-            )])
-        );
+        assert_eq!(got, pairs(&[("networking.gateway.tags", "mandatory tag \"kuma.io/service\" is missing")]));
         let got = dp(serde_json::json!({"networking": {"address": "192.168.0.1",
             "gateway": {"tags": {"kuma.io/service": "backend", "kuma.io/protocol": "http"}}}}));
         assert_eq!(
@@ -1466,12 +1186,10 @@ pub(crate) mod tests {
 
     #[test]
     fn inbound_port_and_service_port() {
-        let got = dp(
-            serde_json::json!({"networking": {"address": "192.168.0.1", "inbound": [
+        let got = dp(serde_json::json!({"networking": {"address": "192.168.0.1", "inbound": [
             {"tags": {"kuma.io/service": "backend"}},
             {"port": 65536, "tags": {"kuma.io/service": "sub-backend"}},
-            {"port": 1234, "servicePort": 65536, "tags": {"kuma.io/service": "backend"}}]}}),
-        );
+            {"port": 1234, "servicePort": 65536, "tags": {"kuma.io/service": "backend"}}]}}));
         assert_eq!(
             got,
             pairs(&[
@@ -1484,28 +1202,20 @@ pub(crate) mod tests {
 
     #[test]
     fn inbound_tags_and_protocol() {
-        let got = dp(
-            serde_json::json!({"networking": {"address": "192.168.0.1", "inbound": [
+        let got = dp(serde_json::json!({"networking": {"address": "192.168.0.1", "inbound": [
             {"port": 1234, "tags": {"version": "v1"}},
             {"port": 1234, "tags": {"kuma.io/service": "backend", "kuma.io/protocol": null}},
             {"port": 1234, "tags": {"kuma.io/service": "backend", "kuma.io/protocol": "not-yet-supported-protocol"}},
-            {"port": 1234, "tags": {"kuma.io/service": "backend", "inv@lidT/gN%me": "value", "invalidTagValue": "inv@lid+t@g"}}]}}),
-        );
+            {"port": 1234, "tags": {"kuma.io/service": "backend", "inv@lidT/gN%me": "value", "invalidTagValue": "inv@lid+t@g"}}]}}));
         assert_eq!(
             got,
             pairs(&[
-                (
-                    "networking.inbound[0].tags[\"kuma.io/service\"]",
-                    "tag has to exist"
-                ),
+                ("networking.inbound[0].tags[\"kuma.io/service\"]", "tag has to exist"),
                 (
                     "networking.inbound[1].tags[\"kuma.io/protocol\"]",
                     "tag \"kuma.io/protocol\" has an invalid value \"\". Allowed values: grpc, http, http2, kafka, tcp"
                 ),
-                (
-                    "networking.inbound[1].tags[\"kuma.io/protocol\"]",
-                    "tag value must be non-empty"
-                ),
+                ("networking.inbound[1].tags[\"kuma.io/protocol\"]", "tag value must be non-empty"),
                 (
                     "networking.inbound[2].tags[\"kuma.io/protocol\"]",
                     "tag \"kuma.io/protocol\" has an invalid value \"not-yet-supported-protocol\". Allowed values: grpc, http, http2, kafka, tcp"
@@ -1524,26 +1234,18 @@ pub(crate) mod tests {
 
     #[test]
     fn inbound_addresses() {
-        let got = dp(
-            serde_json::json!({"networking": {"address": "192.168.0.1", "inbound": [
+        let got = dp(serde_json::json!({"networking": {"address": "192.168.0.1", "inbound": [
             {"port": 1234, "address": "invalid-address", "tags": {"kuma.io/service": "backend"}},
             {"port": 10001, "serviceAddress": "INVALID", "tags": {"kuma.io/service": "backend"}},
             {"port": 10001, "serviceAddress": "192.168.0.1", "tags": {"kuma.io/service": "backend"}},
             {"port": 10001, "address": "192.168.0.2", "serviceAddress": "192.168.0.2", "tags": {"kuma.io/service": "backend"}},
-            {"port": 10001, "address": "192.168.0.2", "serviceAddress": "192.168.0.2", "servicePort": 10002, "tags": {"kuma.io/service": "backend"}}]}}),
-        );
+            {"port": 10001, "address": "192.168.0.2", "serviceAddress": "192.168.0.2", "servicePort": 10002, "tags": {"kuma.io/service": "backend"}}]}}));
         let overlap = "serviceAddress and servicePort has to differ from address and port";
         assert_eq!(
             got,
             pairs(&[
-                (
-                    "networking.inbound[0].address",
-                    "address has to be valid IP address"
-                ),
-                (
-                    "networking.inbound[1].serviceAddress",
-                    "serviceAddress has to be valid IP address"
-                ),
+                ("networking.inbound[0].address", "address has to be valid IP address"),
+                ("networking.inbound[1].serviceAddress", "serviceAddress has to be valid IP address"),
                 ("networking.inbound[2].serviceAddress", overlap),
                 ("networking.inbound[3].serviceAddress", overlap),
             ])
@@ -1566,49 +1268,29 @@ pub(crate) mod tests {
         assert_eq!(
             got,
             pairs(&[
-                (
-                    "networking.outbound[0].tags",
-                    "mandatory tag \"kuma.io/service\" is missing"
-                ),
-                (
-                    "networking.outbound[1].tags",
-                    "mandatory tag \"kuma.io/service\" is missing"
-                ),
+                ("networking.outbound[0].tags", "mandatory tag \"kuma.io/service\" is missing"),
+                ("networking.outbound[1].tags", "mandatory tag \"kuma.io/service\" is missing"),
                 ("networking.outbound[2].port", PORT_RANGE),
-                (
-                    "networking.outbound[3].address",
-                    "address has to be valid IP address"
-                ),
+                ("networking.outbound[3].address", "address has to be valid IP address"),
                 ("networking.outbound[4].backendRef.kind", kinds),
-                (
-                    "networking.outbound[4].backendRef",
-                    "either 'name' or 'labels' should be specified"
-                ),
+                ("networking.outbound[4].backendRef", "either 'name' or 'labels' should be specified"),
                 ("networking.outbound[4].backendRef.port", PORT_RANGE),
-                (
-                    "networking.outbound[5].backendRef",
-                    "both backendRef and tags/service cannot be defined"
-                ),
+                ("networking.outbound[5].backendRef", "both backendRef and tags/service cannot be defined"),
                 ("networking.outbound[6].backendRef.port", PORT_RANGE),
-                (
-                    "networking.outbound[6].backendRef",
-                    "both backendRef and tags/service cannot be defined"
-                ),
+                ("networking.outbound[6].backendRef", "both backendRef and tags/service cannot be defined"),
             ])
         );
     }
 
     #[test]
     fn reachable_backends() {
-        let got = dp(
-            serde_json::json!({"networking": {"address": "192.168.0.1", "inbound": base_inbound(),
+        let got = dp(serde_json::json!({"networking": {"address": "192.168.0.1", "inbound": base_inbound(),
             "transparentProxying": {"reachableBackends": {"refs": [
                 {"kind": "Something", "name": "first", "labels": {"kuma.io/test": "test"}},
                 {"kind": "MeshService", "name": "second", "namespace": "not-valid", "labels": {"kuma.io/test": "test"}},
                 {"kind": "MeshService", "name": "first$-.kuma"},
                 {"kind": "MeshService"},
-                {"kind": "MeshService", "namespace": "xyz"}]}}}}),
-        );
+                {"kind": "MeshService", "namespace": "xyz"}]}}}}));
         let p = "networking.transparentProxing.reachableBackends.refs";
         assert_eq!(
             got,
@@ -1625,25 +1307,14 @@ pub(crate) mod tests {
 
     #[test]
     fn admin_port_probes_and_metrics() {
-        let got = dp(
-            serde_json::json!({"networking": {"address": "192.168.0.1", "admin": {"port": 8080},
-            "inbound": [{"port": 8080, "servicePort": 7777, "address": "127.0.0.1", "tags": {"kuma.io/service": "backend"}}]}}),
-        );
-        assert_eq!(
-            got,
-            pairs(&[("networking.admin.port", "must differ from inbound")])
-        );
-        let got = dp(
-            serde_json::json!({"networking": {"address": "192.168.0.1", "admin": {"port": 3333},
+        let got = dp(serde_json::json!({"networking": {"address": "192.168.0.1", "admin": {"port": 8080},
+            "inbound": [{"port": 8080, "servicePort": 7777, "address": "127.0.0.1", "tags": {"kuma.io/service": "backend"}}]}}));
+        assert_eq!(got, pairs(&[("networking.admin.port", "must differ from inbound")]));
+        let got = dp(serde_json::json!({"networking": {"address": "192.168.0.1", "admin": {"port": 3333},
             "inbound": [{"port": 8080, "servicePort": 7777, "address": "127.0.0.1", "tags": {"kuma.io/service": "backend"}}],
-            "outbound": [{"port": 3333, "address": "127.0.0.1", "tags": {"kuma.io/service": "redis"}}]}}),
-        );
-        assert_eq!(
-            got,
-            pairs(&[("networking.admin.port", "must differ from outbound")])
-        );
-        let got = dp(
-            serde_json::json!({"networking": {"address": "192.168.0.1", "inbound": [{"port": 8080,
+            "outbound": [{"port": 3333, "address": "127.0.0.1", "tags": {"kuma.io/service": "redis"}}]}}));
+        assert_eq!(got, pairs(&[("networking.admin.port", "must differ from outbound")]));
+        let got = dp(serde_json::json!({"networking": {"address": "192.168.0.1", "inbound": [{"port": 8080,
                 "serviceProbe": {"timeout": "1s", "interval": "0", "healthyThreshold": 5, "unhealthyThreshold": 0, "tcp": {}},
                 "tags": {"kuma.io/service": "backend"}}]},
             "probes": {"port": 0, "endpoints": [
@@ -1651,48 +1322,24 @@ pub(crate) mod tests {
                 {"inboundPort": 99999999, "inboundPath": "healthz", "path": "8080/healthz"},
                 {"inboundPort": 1000, "inboundPath": null, "path": null}]},
             "metrics": {"type": "prometheus", "conf": {"aggregate": [
-                {"name": "app", "port": 123, "path": "/stats"}, {"name": "app", "port": 999, "path": "/metrics"}]}}}),
-        );
+                {"name": "app", "port": 123, "path": "/stats"}, {"name": "app", "port": 999, "path": "/metrics"}]}}}));
         assert_eq!(
             got,
             pairs(&[
-                (
-                    "networking.inbound[0].serviceProbe.interval",
-                    "must have a positive value"
-                ),
-                (
-                    "networking.inbound[0].serviceProbe.unhealthyThreshold",
-                    "must have a positive value"
-                ),
+                ("networking.inbound[0].serviceProbe.interval", "must have a positive value"),
+                ("networking.inbound[0].serviceProbe.unhealthyThreshold", "must have a positive value"),
                 ("probes.port", PORT_RANGE),
                 ("probes.endpoints[1].inboundPort", PORT_RANGE),
-                (
-                    "probes.endpoints[1].inboundPath",
-                    "should be a valid URL Path"
-                ),
+                ("probes.endpoints[1].inboundPath", "should be a valid URL Path"),
                 ("probes.endpoints[1].path", "should be a valid URL Path"),
-                (
-                    "probes.endpoints[2].inboundPath",
-                    "should be a valid URL Path"
-                ),
+                ("probes.endpoints[2].inboundPath", "should be a valid URL Path"),
                 ("probes.endpoints[2].path", "should be a valid URL Path"),
-                (
-                    "metrics.conf.aggregate[1].name",
-                    "duplicate entry: app, values have to be unique"
-                ),
+                ("metrics.conf.aggregate[1].name", "duplicate entry: app, values have to be unique"),
             ])
         );
-        let got = dp(
-            serde_json::json!({"networking": {"address": "192.168.0.1", "inbound": base_inbound()},
-            "metrics": {"type": "custom-backend"}}),
-        );
-        assert_eq!(
-            got,
-            pairs(&[(
-                "metrics.type",
-                "unknown backend type. Available backends: \"prometheus\""
-            )])
-        );
+        let got = dp(serde_json::json!({"networking": {"address": "192.168.0.1", "inbound": base_inbound()},
+            "metrics": {"type": "custom-backend"}}));
+        assert_eq!(got, pairs(&[("metrics.type", "unknown backend type. Available backends: \"prometheus\"")]));
     }
 
     #[test]
@@ -1706,18 +1353,9 @@ pub(crate) mod tests {
         assert_eq!(
             got,
             pairs(&[
-                (
-                    "networking.listeners[0].port",
-                    "address and port collide with networking.inbound[0]"
-                ),
-                (
-                    "networking.listeners[1].name",
-                    "\"main\" name is already used by another inbound or listener"
-                ),
-                (
-                    "networking.listeners[2].type",
-                    "\"type\" must be one of [\"ZoneIngress\", \"ZoneEgress\"]"
-                ),
+                ("networking.listeners[0].port", "address and port collide with networking.inbound[0]"),
+                ("networking.listeners[1].name", "\"main\" name is already used by another inbound or listener"),
+                ("networking.listeners[2].type", "\"type\" must be one of [\"ZoneIngress\", \"ZoneEgress\"]"),
                 ("networking.listeners[2].port", PORT_RANGE),
             ])
         );
@@ -1727,31 +1365,20 @@ pub(crate) mod tests {
     fn schema_publishes_proto_names() {
         let schema = schemars::SchemaGenerator::default().into_root_schema_for::<Dataplane>();
         let text = serde_json::to_string(&schema).unwrap();
-        for name in [
-            "transparent_proxying",
-            "redirect_port_outbound",
-            "unhealthy_threshold",
-            "inbound_path",
-        ] {
-            assert!(
-                text.contains(&format!("\"{name}\"")),
-                "{name} missing from schema"
-            );
+        for name in ["transparent_proxying", "redirect_port_outbound", "unhealthy_threshold", "inbound_path"] {
+            assert!(text.contains(&format!("\"{name}\"")), "{name} missing from schema");
         }
     }
 
     #[test]
     fn helpers() {
-        let d: Dataplane =
-            serde_json::from_value(serde_json::json!({"networking": {"address": "1.1.1.1",
+        let d: Dataplane = serde_json::from_value(serde_json::json!({"networking": {"address": "1.1.1.1",
             "gateway": {"type": "BUILTIN", "tags": {"kuma.io/service": "gw"}}}}))
-            .unwrap();
+        .unwrap();
         assert!(d.is_gateway() && d.is_builtin_gateway() && !d.is_delegated_gateway());
         assert_eq!(d.identifying_service(), Some("gw"));
-        let i: Inbound = serde_json::from_value(
-            serde_json::json!({"port": 80, "tags": {"kuma.io/protocol": "http2"}}),
-        )
-        .unwrap();
+        let i: Inbound =
+            serde_json::from_value(serde_json::json!({"port": 80, "tags": {"kuma.io/protocol": "http2"}})).unwrap();
         assert_eq!(i.section_name(), "80");
         assert_eq!(i.protocol(), "http2");
     }

@@ -13,9 +13,7 @@ use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
 use crate::model::common::{Duration, StringMap, parse_go_duration};
-use crate::model::dataplane::{
-    TagOpts, allowed_values_hint, lenient_map, url_scheme, validate_port, validate_tags,
-};
+use crate::model::dataplane::{TagOpts, allowed_values_hint, lenient_map, url_scheme, validate_port, validate_tags};
 use crate::model::{KindSpec, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
 
@@ -293,11 +291,7 @@ pub struct DataplaneProxyConstraints {
 #[schemars(deny_unknown_fields)]
 pub struct TagRules {
     /// Tags to match.
-    #[serde(
-        default,
-        deserialize_with = "lenient_map",
-        skip_serializing_if = "StringMap::is_empty"
-    )]
+    #[serde(default, deserialize_with = "lenient_map", skip_serializing_if = "StringMap::is_empty")]
     pub tags: StringMap,
 }
 
@@ -331,28 +325,18 @@ impl Mesh {
 
     /// The enabled CA backend's name.
     pub fn enabled_mtls_backend_name(&self) -> Option<&str> {
-        self.mtls
-            .as_ref()
-            .and_then(|m| m.enabled_backend.as_deref())
-            .filter(|s| !s.is_empty())
+        self.mtls.as_ref().and_then(|m| m.enabled_backend.as_deref()).filter(|s| !s.is_empty())
     }
 
     /// The enabled CA backend (when it exists).
     pub fn enabled_mtls_backend(&self) -> Option<&CertificateAuthorityBackend> {
         let name = self.enabled_mtls_backend_name()?;
-        self.mtls
-            .as_ref()?
-            .backends
-            .iter()
-            .find(|b| b.name.as_deref() == Some(name))
+        self.mtls.as_ref()?.backends.iter().find(|b| b.name.as_deref() == Some(name))
     }
 
     /// Mode of the enabled CA backend (STRICT when unset or unknown).
     pub fn mtls_mode(&self) -> MtlsMode {
-        self.enabled_mtls_backend()
-            .and_then(|b| b.mode.as_ref())
-            .and_then(Choice::known)
-            .unwrap_or(MtlsMode::Strict)
+        self.enabled_mtls_backend().and_then(|b| b.mode.as_ref()).and_then(Choice::known).unwrap_or(MtlsMode::Strict)
     }
 
     /// `meshServices.mode` (Disabled when unset or unknown).
@@ -366,34 +350,22 @@ impl Mesh {
 
     /// `networking.outbound.passthrough` (true when unset).
     pub fn passthrough(&self) -> bool {
-        self.networking
-            .as_ref()
-            .and_then(|n| n.outbound.as_ref())
-            .and_then(|o| o.passthrough)
-            .unwrap_or(true)
+        self.networking.as_ref().and_then(|n| n.outbound.as_ref()).and_then(|o| o.passthrough).unwrap_or(true)
     }
 
     /// `routing.zoneEgress`.
     pub fn zone_egress_enabled(&self) -> bool {
-        self.routing
-            .as_ref()
-            .and_then(|r| r.zone_egress)
-            .unwrap_or(false)
+        self.routing.as_ref().and_then(|r| r.zone_egress).unwrap_or(false)
     }
 
     /// `routing.localityAwareLoadBalancing`.
     pub fn locality_aware_load_balancing(&self) -> bool {
-        self.routing
-            .as_ref()
-            .and_then(|r| r.locality_aware_load_balancing)
-            .unwrap_or(false)
+        self.routing.as_ref().and_then(|r| r.locality_aware_load_balancing).unwrap_or(false)
     }
 
     /// Whether default policies of `kind` are skipped on creation.
     pub fn skips_initial_policy(&self, kind: &str) -> bool {
-        self.skip_creating_initial_policies
-            .iter()
-            .any(|s| s == "*" || s == kind)
+        self.skip_creating_initial_policies.iter().any(|s| s == "*" || s == kind)
     }
 }
 
@@ -414,34 +386,14 @@ impl KindSpec for Mesh {
         if let Some(m) = &self.metrics {
             validate_metrics(v, &root.field("metrics"), m);
         }
-        if let Some(dp) = self
-            .constraints
-            .as_ref()
-            .and_then(|c| c.dataplane_proxy.as_ref())
-        {
+        if let Some(dp) = self.constraints.as_ref().and_then(|c| c.dataplane_proxy.as_ref()) {
             let p = root.field("constraints").field("dataplaneProxy");
-            let opts = TagOpts {
-                at_least_one: true,
-                selector: true,
-                ..Default::default()
-            };
+            let opts = TagOpts { at_least_one: true, selector: true, ..Default::default() };
             for (i, r) in dp.requirements.iter().enumerate() {
-                validate_tags(
-                    v,
-                    &p.field("requirements").index(i).field("tags"),
-                    &r.tags,
-                    opts,
-                    |_, _, _| {},
-                );
+                validate_tags(v, &p.field("requirements").index(i).field("tags"), &r.tags, opts, |_, _, _| {});
             }
             for (i, r) in dp.restrictions.iter().enumerate() {
-                validate_tags(
-                    v,
-                    &p.field("restrictions").index(i).field("tags"),
-                    &r.tags,
-                    opts,
-                    |_, _, _| {},
-                );
+                validate_tags(v, &p.field("restrictions").index(i).field("tags"), &r.tags, opts, |_, _, _| {});
             }
         }
         if self.zone_egress_enabled() && self.enabled_mtls_backend_name().is_none() {
@@ -450,10 +402,7 @@ impl KindSpec for Mesh {
         // Values Kuma's proto parser would reject.
         if let Some(m) = &self.mtls {
             for (i, b) in m.backends.iter().enumerate() {
-                v.one_of_opt(
-                    &root.field("mtls").field("backends").index(i).field("mode"),
-                    b.mode.as_ref(),
-                );
+                v.one_of_opt(&root.field("mtls").field("backends").index(i).field("mode"), b.mode.as_ref());
             }
         }
         if let Some(ms) = &self.mesh_services {
@@ -465,37 +414,24 @@ impl KindSpec for Mesh {
 fn validate_mtls(v: &mut Violations, path: &Path, m: &Mtls) {
     let backends = path.field("backends");
     if m.backends.len() > ALLOWED_MTLS_BACKENDS {
-        v.add(
-            &backends,
-            format!("cannot have more than {ALLOWED_MTLS_BACKENDS} backends"),
-        );
+        v.add(&backends, format!("cannot have more than {ALLOWED_MTLS_BACKENDS} backends"));
     }
     let mut used: Vec<&str> = Vec::new();
     for (i, b) in m.backends.iter().enumerate() {
         let name = b.name.as_deref().unwrap_or_default();
         if used.contains(&name) {
-            v.add(
-                &backends.index(i).field("name"),
-                format!("{name:?} name is already used for another backend"),
-            );
+            v.add(&backends.index(i).field("name"), format!("{name:?} name is already used for another backend"));
         }
         used.push(name);
     }
     if let Some(enabled) = m.enabled_backend.as_deref().filter(|s| !s.is_empty())
         && !used.contains(&enabled)
     {
-        v.add(
-            &path.field("enabledBackend"),
-            "has to be set to one of the backends in the mesh",
-        );
+        v.add(&path.field("enabledBackend"), "has to be set to one of the backends in the mesh");
     }
     for b in &m.backends {
         if let Some(dp) = &b.dp_cert {
-            let exp = dp
-                .rotation
-                .as_ref()
-                .and_then(|r| r.expiration.as_deref())
-                .unwrap_or_default();
+            let exp = dp.rotation.as_ref().and_then(|r| r.expiration.as_deref()).unwrap_or_default();
             if !is_kuma_duration(exp) {
                 // Kuma's path (lowercase, no backend index).
                 let p = path.field("dpcert").field("rotation").field("expiration");
@@ -530,28 +466,16 @@ fn validate_logging(v: &mut Violations, path: &Path, l: &Logging) {
                 if let Some(cfg) = typed_config(v, &config, b.conf.as_ref())
                     && str_field(cfg, "path").is_empty()
                 {
-                    v.add_code(
-                        codes::KUMA_REQUIRED,
-                        &config.field("path"),
-                        "cannot be empty",
-                    );
+                    v.add_code(codes::KUMA_REQUIRED, &config.field("path"), "cannot be empty");
                 }
             }
             Some("tcp") => {
                 if let Some(cfg) = typed_config(v, &config, b.conf.as_ref()) {
                     let address = str_field(cfg, "address");
                     if address.is_empty() {
-                        v.add_code(
-                            codes::KUMA_REQUIRED,
-                            &config.field("address"),
-                            "cannot be empty",
-                        );
+                        v.add_code(codes::KUMA_REQUIRED, &config.field("address"), "cannot be empty");
                     } else if !is_host_port(address) {
-                        v.add_code(
-                            codes::BAD_ADDRESS,
-                            &config.field("address"),
-                            "has to be in format of HOST:PORT",
-                        );
+                        v.add_code(codes::BAD_ADDRESS, &config.field("address"), "has to be in format of HOST:PORT");
                     }
                 }
             }
@@ -562,20 +486,14 @@ fn validate_logging(v: &mut Violations, path: &Path, l: &Logging) {
             ),
         }
         if used.contains(&name) {
-            v.add(
-                &p.field("name"),
-                format!("{name:?} name is already used for another backend"),
-            );
+            v.add(&p.field("name"), format!("{name:?} name is already used for another backend"));
         }
         used.push(name);
     }
     if let Some(d) = l.default_backend.as_deref().filter(|s| !s.is_empty())
         && !used.contains(&d)
     {
-        v.add(
-            &path.field("defaultBackend"),
-            "has to be set to one of the logging backend in mesh",
-        );
+        v.add(&path.field("defaultBackend"), "has to be set to one of the logging backend in mesh");
     }
 }
 
@@ -589,11 +507,7 @@ fn validate_tracing(v: &mut Violations, path: &Path, t: &Tracing) {
         }
         let sampling = b.sampling.unwrap_or(0.0);
         if !(0.0..=100.0).contains(&sampling) {
-            v.add_code(
-                codes::BAD_PERCENTAGE,
-                &p.field("sampling"),
-                "has to be in [0.0 - 100.0] range",
-            );
+            v.add_code(codes::BAD_PERCENTAGE, &p.field("sampling"), "has to be in [0.0 - 100.0] range");
         }
         let config = p.field("config");
         match b.type_.as_deref() {
@@ -605,17 +519,9 @@ fn validate_tracing(v: &mut Violations, path: &Path, t: &Tracing) {
             Some("datadog") => {
                 if let Some(cfg) = typed_config(v, &config, b.conf.as_ref()) {
                     if str_field(cfg, "address").is_empty() {
-                        v.add_code(
-                            codes::KUMA_REQUIRED,
-                            &config.field("address"),
-                            "cannot be empty",
-                        );
+                        v.add_code(codes::KUMA_REQUIRED, &config.field("address"), "cannot be empty");
                     }
-                    validate_port(
-                        v,
-                        &config.field("port"),
-                        cfg.get("port").and_then(Value::as_i64),
-                    );
+                    validate_port(v, &config.field("port"), cfg.get("port").and_then(Value::as_i64));
                 }
             }
             _ => v.add_code(
@@ -625,20 +531,14 @@ fn validate_tracing(v: &mut Violations, path: &Path, t: &Tracing) {
             ),
         }
         if used.contains(&name) {
-            v.add(
-                &p.field("name"),
-                format!("{name:?} name is already used for another backend"),
-            );
+            v.add(&p.field("name"), format!("{name:?} name is already used for another backend"));
         }
         used.push(name);
     }
     if let Some(d) = t.default_backend.as_deref().filter(|s| !s.is_empty())
         && !used.contains(&d)
     {
-        v.add(
-            &path.field("defaultBackend"),
-            "has to be set to one of the tracing backend in mesh",
-        );
+        v.add(&path.field("defaultBackend"), "has to be set to one of the tracing backend in mesh");
     }
 }
 
@@ -648,28 +548,17 @@ fn validate_zipkin(v: &mut Violations, config: &Path, cfg: &serde_json::Map<Stri
         v.add_code(
             codes::KUMA_ENUM,
             &config.field("apiVersion"),
-            format!(
-                "has invalid value. {}",
-                allowed_values_hint(&["httpJsonV1", "httpJson", "httpProto"])
-            ),
+            format!("has invalid value. {}", allowed_values_hint(&["httpJsonV1", "httpJson", "httpProto"])),
         );
     }
     let url = str_field(cfg, "url");
     if url.is_empty() {
-        v.add_code(
-            codes::KUMA_REQUIRED,
-            &config.field("url"),
-            "cannot be empty",
-        );
+        v.add_code(codes::KUMA_REQUIRED, &config.field("url"), "cannot be empty");
         return;
     }
     match request_uri_port(url) {
         None => v.add_code(codes::BAD_ADDRESS, &config.field("url"), "invalid URL"),
-        Some("") => v.add_code(
-            codes::BAD_ADDRESS,
-            &config.field("url"),
-            "port has to be explicitly specified",
-        ),
+        Some("") => v.add_code(codes::BAD_ADDRESS, &config.field("url"), "port has to be explicitly specified"),
         Some(_) => {}
     }
 }
@@ -680,17 +569,10 @@ fn validate_metrics(v: &mut Violations, path: &Path, m: &Metrics) {
         let p = path.field("backends").index(i);
         let name = b.name.as_deref().unwrap_or_default();
         if used.contains(&name) {
-            v.add(
-                &p.field("name"),
-                format!("{name:?} name is already used for another backend"),
-            );
+            v.add(&p.field("name"), format!("{name:?} name is already used for another backend"));
         }
         if b.type_.as_deref() != Some("prometheus") {
-            v.add_code(
-                codes::KUMA_ENUM,
-                &p.field("type"),
-                "unknown backend type. Available backends: \"prometheus\"",
-            );
+            v.add_code(codes::KUMA_ENUM, &p.field("type"), "unknown backend type. Available backends: \"prometheus\"");
         } else {
             validate_prometheus_config(v, &p.field("conf"), b.conf.as_ref());
         }
@@ -699,10 +581,7 @@ fn validate_metrics(v: &mut Violations, path: &Path, m: &Metrics) {
     if let Some(e) = m.enabled_backend.as_deref().filter(|s| !s.is_empty())
         && !used.contains(&e)
     {
-        v.add(
-            &path.field("enabledBackend"),
-            "has to be set to one of the backends in the mesh",
-        );
+        v.add(&path.field("enabledBackend"), "has to be set to one of the backends in the mesh");
     }
 }
 
@@ -712,48 +591,22 @@ pub(crate) fn validate_prometheus_config(v: &mut Violations, path: &Path, conf: 
         return;
     };
     let skip_mtls = cfg.get("skipMTLS").and_then(Value::as_bool);
-    let tls_mode = cfg.get("tls").map(|t| {
-        t.get("mode")
-            .and_then(Value::as_str)
-            .unwrap_or("activeMTLSBackend")
-    });
+    let tls_mode = cfg.get("tls").map(|t| t.get("mode").and_then(Value::as_str).unwrap_or("activeMTLSBackend"));
     if let (Some(skip), Some(mode)) = (skip_mtls, tls_mode) {
         let equal = (!skip && mode == "activeMTLSBackend") || (skip && mode == "disabled");
         if !equal {
-            v.add(
-                path,
-                "skipMTLS and tls configuration cannot be defined together",
-            );
+            v.add(path, "skipMTLS and tls configuration cannot be defined together");
             return;
         }
     }
-    let filter = cfg
-        .get("envoy")
-        .and_then(|e| e.get("filterRegex"))
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let filter = cfg.get("envoy").and_then(|e| e.get("filterRegex")).and_then(Value::as_str).unwrap_or_default();
     if let Err(e) = regex::Regex::new(filter) {
-        let reason = e
-            .to_string()
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        v.add(
-            &path.field("envoy").field("filterRegex"),
-            format!("provided regexp isn't correct: {reason}"),
-        );
+        let reason = e.to_string().lines().last().unwrap_or_default().trim().to_string();
+        v.add(&path.field("envoy").field("filterRegex"), format!("provided regexp isn't correct: {reason}"));
         return;
     }
     let mut used: Vec<&str> = Vec::new();
-    for (i, a) in cfg
-        .get("aggregate")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, a) in cfg.get("aggregate").and_then(Value::as_array).into_iter().flatten().enumerate() {
         let name = a.get("name").and_then(Value::as_str).unwrap_or_default();
         if used.contains(&name) {
             v.add(
@@ -784,10 +637,7 @@ fn typed_config<'a>(
                 Value::Number(_) => "a number",
                 _ => "a boolean",
             };
-            v.add(
-                path,
-                format!("could not parse config: expected an object, found {found}"),
-            );
+            v.add(path, format!("could not parse config: expected an object, found {found}"));
             None
         }
     }
@@ -834,10 +684,7 @@ fn request_uri_port(s: &str) -> Option<&str> {
         return Some("");
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(authority);
+    let host = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
     let port = if let Some(r) = host.strip_prefix('[') {
         r.split_once(']')?.1.strip_prefix(':').unwrap_or_default()
     } else {
@@ -860,9 +707,7 @@ mod tests {
     }
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     #[test]
@@ -892,46 +737,24 @@ mod tests {
 
     #[test]
     fn mtls_rules() {
-        let got = mesh(
-            serde_json::json!({"mtls": {"enabledBackend": "backend-1", "backends": [
-            {"name": "backend-1", "type": "builtin"}, {"name": "backend-1", "type": "builtin"}]}}),
-        );
+        let got = mesh(serde_json::json!({"mtls": {"enabledBackend": "backend-1", "backends": [
+            {"name": "backend-1", "type": "builtin"}, {"name": "backend-1", "type": "builtin"}]}}));
         assert_eq!(
             got,
             pairs(&[
                 ("mtls.backends", "cannot have more than 1 backends"),
-                (
-                    "mtls.backends[1].name",
-                    "\"backend-1\" name is already used for another backend"
-                ),
+                ("mtls.backends[1].name", "\"backend-1\" name is already used for another backend"),
             ])
         );
         let got = mesh(
             serde_json::json!({"mtls": {"enabledBackend": "backend-2", "backends": [{"name": "backend-1", "type": "builtin"}]}}),
         );
-        assert_eq!(
-            got,
-            pairs(&[(
-                "mtls.enabledBackend",
-                "has to be set to one of the backends in the mesh"
-            )])
-        );
-        let got = mesh(
-            serde_json::json!({"mtls": {"enabledBackend": "backend-3", "backends": [
-            {"name": "backend-3", "type": "builtin", "dpCert": {"rotation": {"expiration": "2e"}}}]}}),
-        );
-        assert_eq!(
-            got,
-            pairs(&[(
-                "mtls.dpcert.rotation.expiration",
-                "has to be a valid format"
-            )])
-        );
+        assert_eq!(got, pairs(&[("mtls.enabledBackend", "has to be set to one of the backends in the mesh")]));
+        let got = mesh(serde_json::json!({"mtls": {"enabledBackend": "backend-3", "backends": [
+            {"name": "backend-3", "type": "builtin", "dpCert": {"rotation": {"expiration": "2e"}}}]}}));
+        assert_eq!(got, pairs(&[("mtls.dpcert.rotation.expiration", "has to be a valid format")]));
         let got = mesh(serde_json::json!({"routing": {"zoneEgress": true}}));
-        assert_eq!(
-            got,
-            pairs(&[("mtls", "has to be set when zoneEgress enabled")])
-        );
+        assert_eq!(got, pairs(&[("mtls", "has to be set when zoneEgress enabled")]));
     }
 
     #[test]
@@ -948,58 +771,35 @@ mod tests {
                 ("logging.backends[0].name", "cannot be empty"),
                 ("logging.backends[1].config.path", "cannot be empty"),
                 ("logging.backends[2].config.address", "cannot be empty"),
-                (
-                    "logging.backends[2].name",
-                    "\"tcp-1\" name is already used for another backend"
-                ),
-                (
-                    "logging.backends[3].config.address",
-                    "has to be in format of HOST:PORT"
-                ),
-                (
-                    "logging.defaultBackend",
-                    "has to be set to one of the logging backend in mesh"
-                ),
+                ("logging.backends[2].name", "\"tcp-1\" name is already used for another backend"),
+                ("logging.backends[3].config.address", "has to be in format of HOST:PORT"),
+                ("logging.defaultBackend", "has to be set to one of the logging backend in mesh"),
             ])
         );
     }
 
     #[test]
     fn tracing_rules() {
-        let got = mesh(
-            serde_json::json!({"tracing": {"defaultBackend": "non-existent", "backends": [
+        let got = mesh(serde_json::json!({"tracing": {"defaultBackend": "non-existent", "backends": [
             {"name": "zipkin-us", "sampling": 100.1, "type": "zipkin", "conf": {"url": "http://zipkin-us.local:9411/v2/spans"}},
             {"name": "z2", "type": "zipkin", "conf": {"url": ""}},
             {"name": "z3", "type": "zipkin", "conf": {"url": "invalid-url"}},
             {"name": "z4", "type": "zipkin", "conf": {"url": "http://zipkin-us.local/v2/spans"}},
             {"name": "z5", "type": "zipkin", "conf": {"url": "http://zipkin-us.local:9411/v2/spans", "apiVersion": "invalid"}},
-            {"name": "z5", "type": "zipkin", "conf": {"url": "http://zipkin-us.local:9411/v2/spans"}}]}}),
-        );
+            {"name": "z5", "type": "zipkin", "conf": {"url": "http://zipkin-us.local:9411/v2/spans"}}]}}));
         assert_eq!(
             got,
             pairs(&[
-                (
-                    "tracing.backends[0].sampling",
-                    "has to be in [0.0 - 100.0] range"
-                ),
+                ("tracing.backends[0].sampling", "has to be in [0.0 - 100.0] range"),
                 ("tracing.backends[1].config.url", "cannot be empty"),
                 ("tracing.backends[2].config.url", "invalid URL"),
-                (
-                    "tracing.backends[3].config.url",
-                    "port has to be explicitly specified"
-                ),
+                ("tracing.backends[3].config.url", "port has to be explicitly specified"),
                 (
                     "tracing.backends[4].config.apiVersion",
                     "has invalid value. Allowed values: httpJsonV1, httpJson, httpProto"
                 ),
-                (
-                    "tracing.backends[5].name",
-                    "\"z5\" name is already used for another backend"
-                ),
-                (
-                    "tracing.defaultBackend",
-                    "has to be set to one of the tracing backend in mesh"
-                ),
+                ("tracing.backends[5].name", "\"z5\" name is already used for another backend"),
+                ("tracing.defaultBackend", "has to be set to one of the tracing backend in mesh"),
             ])
         );
     }
@@ -1013,38 +813,18 @@ mod tests {
         assert_eq!(
             got,
             pairs(&[
-                (
-                    "logging.backends[0].type",
-                    "unknown backend type. Available backends: \"tcp\", \"file\""
-                ),
-                (
-                    "tracing.backends[0].type",
-                    "unknown backend type. Available backends: \"zipkin\", \"datadog\""
-                ),
-                (
-                    "metrics.backends[0].type",
-                    "unknown backend type. Available backends: \"prometheus\""
-                ),
-                (
-                    "metrics.backends[1].name",
-                    "\"backend-1\" name is already used for another backend"
-                ),
-                (
-                    "metrics.enabledBackend",
-                    "has to be set to one of the backends in the mesh"
-                ),
+                ("logging.backends[0].type", "unknown backend type. Available backends: \"tcp\", \"file\""),
+                ("tracing.backends[0].type", "unknown backend type. Available backends: \"zipkin\", \"datadog\""),
+                ("metrics.backends[0].type", "unknown backend type. Available backends: \"prometheus\""),
+                ("metrics.backends[1].name", "\"backend-1\" name is already used for another backend"),
+                ("metrics.enabledBackend", "has to be set to one of the backends in the mesh"),
             ])
         );
-        let got = mesh(
-            serde_json::json!({"metrics": {"backends": [{"name": "p", "type": "prometheus",
-            "conf": {"skipMTLS": false, "tls": {"mode": "disabled"}}}]}}),
-        );
+        let got = mesh(serde_json::json!({"metrics": {"backends": [{"name": "p", "type": "prometheus",
+            "conf": {"skipMTLS": false, "tls": {"mode": "disabled"}}}]}}));
         assert_eq!(
             got,
-            pairs(&[(
-                "metrics.backends[0].conf",
-                "skipMTLS and tls configuration cannot be defined together"
-            )])
+            pairs(&[("metrics.backends[0].conf", "skipMTLS and tls configuration cannot be defined together")])
         );
     }
 
@@ -1089,10 +869,7 @@ mod tests {
         assert_eq!(m.mtls_mode(), MtlsMode::Permissive);
         assert_eq!(m.mesh_services_mode(), MeshServicesMode::Exclusive);
         assert!(m.passthrough());
-        assert_eq!(
-            Mesh::default().mesh_services_mode(),
-            MeshServicesMode::Disabled
-        );
+        assert_eq!(Mesh::default().mesh_services_mode(), MeshServicesMode::Disabled);
         assert!(!Mesh::default().mtls_enabled());
     }
 }

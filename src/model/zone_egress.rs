@@ -46,10 +46,7 @@ pub struct ZoneEgressNetworking {
 
 impl ZoneEgress {
     pub fn address(&self) -> &str {
-        self.networking
-            .as_ref()
-            .and_then(|n| n.address.as_deref())
-            .unwrap_or_default()
+        self.networking.as_ref().and_then(|n| n.address.as_deref()).unwrap_or_default()
     }
 
     pub fn port(&self) -> i64 {
@@ -70,11 +67,7 @@ impl KindSpec for ZoneEgress {
         if let Some(admin) = &n.admin
             && self.uses_inbound_interface(IpAddr::from([127, 0, 0, 1]), admin.port.unwrap_or(0))
         {
-            v.add_code(
-                crate::findings::codes::BAD_PORT,
-                &path.field("admin").field("port"),
-                "must differ from port",
-            );
+            v.add_code(crate::findings::codes::BAD_PORT, &path.field("admin").field("port"), "must differ from port");
         }
         if let Some(a) = n.address.as_deref().filter(|s| !s.is_empty()) {
             validate_address(v, &path.field("address"), Some(a));
@@ -95,9 +88,7 @@ mod tests {
     }
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     #[test]
@@ -121,16 +112,11 @@ mod tests {
 
     #[test]
     fn admin_port_equal_to_port() {
-        let got = ze(
-            serde_json::json!({"networking": {"admin": {"port": 10001}, "address": "127.0.0.1", "port": 10001}}),
-        );
-        assert_eq!(
-            got,
-            pairs(&[("networking.admin.port", "must differ from port")])
-        );
-        let got = ze(
-            serde_json::json!({"networking": {"admin": {"port": 10001}, "address": "0.0.0.0", "port": 10001}}),
-        );
+        let got =
+            ze(serde_json::json!({"networking": {"admin": {"port": 10001}, "address": "127.0.0.1", "port": 10001}}));
+        assert_eq!(got, pairs(&[("networking.admin.port", "must differ from port")]));
+        let got =
+            ze(serde_json::json!({"networking": {"admin": {"port": 10001}, "address": "0.0.0.0", "port": 10001}}));
         assert_eq!(
             got,
             pairs(&[
@@ -146,10 +132,7 @@ mod tests {
         assert_eq!(
             got,
             pairs(&[
-                (
-                    "networking.address.address",
-                    "address has to be valid IP address or domain name"
-                ),
+                ("networking.address.address", "address has to be valid IP address or domain name"),
                 ("networking.port", PORT_RANGE),
             ])
         );

@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::common::StringMap;
 use crate::model::dataplane::{
-    EnvoyAdmin, SERVICE_TAG, TagOpts, lenient_map, overlap, validate_address, validate_port,
-    validate_tags,
+    EnvoyAdmin, SERVICE_TAG, TagOpts, lenient_map, overlap, validate_address, validate_port, validate_tags,
 };
 use crate::model::{KindSpec, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
@@ -30,11 +29,7 @@ pub struct ZoneIngress {
     #[schemars(required)]
     pub networking: Option<ZoneIngressNetworking>,
     /// Services reachable through this ingress; computed by Kuma.
-    #[serde(
-        alias = "available_services",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(alias = "available_services", default, skip_serializing_if = "Vec::is_empty")]
     pub available_services: Vec<AvailableService>,
 }
 
@@ -68,11 +63,7 @@ pub struct ZoneIngressNetworking {
 #[schemars(deny_unknown_fields)]
 pub struct AvailableService {
     /// Tags of the endpoints.
-    #[serde(
-        default,
-        deserialize_with = "lenient_map",
-        skip_serializing_if = "StringMap::is_empty"
-    )]
+    #[serde(default, deserialize_with = "lenient_map", skip_serializing_if = "StringMap::is_empty")]
     pub tags: StringMap,
     /// Number of instances with these tags.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,10 +78,7 @@ pub struct AvailableService {
 
 impl ZoneIngress {
     pub fn address(&self) -> &str {
-        self.networking
-            .as_ref()
-            .and_then(|n| n.address.as_deref())
-            .unwrap_or_default()
+        self.networking.as_ref().and_then(|n| n.address.as_deref()).unwrap_or_default()
     }
 
     pub fn port(&self) -> i64 {
@@ -108,11 +96,7 @@ impl ZoneIngress {
 
     /// The port other zones use: `advertisedPort`, else `port`.
     pub fn public_port(&self) -> i64 {
-        self.networking
-            .as_ref()
-            .and_then(|n| n.advertised_port)
-            .filter(|p| *p != 0)
-            .unwrap_or(self.port())
+        self.networking.as_ref().and_then(|n| n.advertised_port).filter(|p| *p != 0).unwrap_or(self.port())
     }
 
     /// Kuma's `UsesInboundInterface` for a zone ingress.
@@ -140,53 +124,30 @@ impl KindSpec for ZoneIngress {
         if let Some(admin) = &n.admin
             && self.uses_inbound_interface(IpAddr::from([127, 0, 0, 1]), admin.port.unwrap_or(0))
         {
-            v.add_code(
-                crate::findings::codes::BAD_PORT,
-                &path.field("admin").field("port"),
-                "must differ from port",
-            );
+            v.add_code(crate::findings::codes::BAD_PORT, &path.field("admin").field("port"), "must differ from port");
         }
         let advertised_address = n.advertised_address.as_deref().unwrap_or_default();
         let advertised_port = n.advertised_port.unwrap_or(0);
         if advertised_address.is_empty() && advertised_port != 0 {
-            v.add(
-                &path.field("advertisedAddress"),
-                "has to be defined with advertisedPort",
-            );
+            v.add(&path.field("advertisedAddress"), "has to be defined with advertisedPort");
         }
         if advertised_port == 0 && !advertised_address.is_empty() {
-            v.add(
-                &path.field("advertisedPort"),
-                "has to be defined with advertisedAddress",
-            );
+            v.add(&path.field("advertisedPort"), "has to be defined with advertisedAddress");
         }
         if let Some(a) = n.address.as_deref().filter(|s| !s.is_empty()) {
             validate_address(v, &path.field("address"), Some(a));
         }
         if !advertised_address.is_empty() {
-            validate_address(
-                v,
-                &path.field("advertisedAddress"),
-                Some(advertised_address),
-            );
+            validate_address(v, &path.field("advertisedAddress"), Some(advertised_address));
         }
         validate_port(v, &path.field("port"), n.port);
         if advertised_port != 0 {
             validate_port(v, &path.field("advertisedPort"), n.advertised_port);
         }
         let services = Path::root().field("availableService");
-        let opts = TagOpts {
-            require_service: true,
-            ..Default::default()
-        };
+        let opts = TagOpts { require_service: true, ..Default::default() };
         for (i, s) in self.available_services.iter().enumerate() {
-            validate_tags(
-                v,
-                &services.index(i).field("tags"),
-                &s.tags,
-                opts,
-                |_, _, _| {},
-            );
+            validate_tags(v, &services.index(i).field("tags"), &s.tags, opts, |_, _, _| {});
         }
     }
 }
@@ -203,9 +164,7 @@ mod tests {
     }
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn services() -> serde_json::Value {
@@ -250,68 +209,36 @@ mod tests {
         assert_eq!(
             got,
             pairs(&[
-                (
-                    "networking.advertisedAddress.address",
-                    "address has to be valid IP address or domain name"
-                ),
+                ("networking.advertisedAddress.address", "address has to be valid IP address or domain name"),
                 ("networking.advertisedPort", PORT_RANGE),
-                (
-                    "availableService[2].tags",
-                    "mandatory tag \"kuma.io/service\" is missing"
-                ),
-                (
-                    "availableService[3].tags[\"kuma.io/service\"]",
-                    "tag value must be non-empty"
-                ),
-                (
-                    "availableService[4].tags[\"version\"]",
-                    "tag value must be non-empty"
-                ),
-                (
-                    "availableService[4].tags",
-                    "mandatory tag \"kuma.io/service\" is missing"
-                ),
+                ("availableService[2].tags", "mandatory tag \"kuma.io/service\" is missing"),
+                ("availableService[3].tags[\"kuma.io/service\"]", "tag value must be non-empty"),
+                ("availableService[4].tags[\"version\"]", "tag value must be non-empty"),
+                ("availableService[4].tags", "mandatory tag \"kuma.io/service\" is missing"),
             ])
         );
     }
 
     #[test]
     fn advertised_pair_and_admin() {
-        let got = zi(
-            serde_json::json!({"networking": {"admin": {"port": 10001}, "address": "127.0.0.1",
-            "advertisedAddress": "10.0.0.1", "port": 10001, "advertisedPort": 1234}}),
-        );
-        assert_eq!(
-            got,
-            pairs(&[("networking.admin.port", "must differ from port")])
-        );
-        let got = zi(
-            serde_json::json!({"networking": {"address": "192.168.0.1", "port": 10001, "advertisedPort": 1234}}),
-        );
-        assert_eq!(
-            got,
-            pairs(&[(
-                "networking.advertisedAddress",
-                "has to be defined with advertisedPort"
-            )])
-        );
+        let got = zi(serde_json::json!({"networking": {"admin": {"port": 10001}, "address": "127.0.0.1",
+            "advertisedAddress": "10.0.0.1", "port": 10001, "advertisedPort": 1234}}));
+        assert_eq!(got, pairs(&[("networking.admin.port", "must differ from port")]));
+        let got =
+            zi(serde_json::json!({"networking": {"address": "192.168.0.1", "port": 10001, "advertisedPort": 1234}}));
+        assert_eq!(got, pairs(&[("networking.advertisedAddress", "has to be defined with advertisedPort")]));
         let got = zi(
             serde_json::json!({"networking": {"address": "192.168.0.1", "port": 10001, "advertisedAddress": "1.1.1.1"}}),
         );
-        assert_eq!(
-            got,
-            pairs(&[(
-                "networking.advertisedPort",
-                "has to be defined with advertisedAddress"
-            )])
-        );
+        assert_eq!(got, pairs(&[("networking.advertisedPort", "has to be defined with advertisedAddress")]));
     }
 
     #[test]
     fn helpers() {
-        let z: ZoneIngress = serde_json::from_value(serde_json::json!({"networking": {"address": "192.168.0.1", "port": 10001,
+        let z: ZoneIngress =
+            serde_json::from_value(serde_json::json!({"networking": {"address": "192.168.0.1", "port": 10001,
             "advertisedAddress": "10.0.0.1", "advertisedPort": 1234}, "availableServices": services()}))
-        .unwrap();
+            .unwrap();
         assert_eq!((z.public_address(), z.public_port()), ("10.0.0.1", 1234));
         assert_eq!(z.available_services[0].service(), Some("backend"));
     }

@@ -18,8 +18,7 @@ use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::{Choice, KumaEnum};
 use crate::model::common::{
-    StringMap, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_matches,
-    validate_target_ref,
+    StringMap, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_matches, validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -221,16 +220,10 @@ impl KindSpec for MeshAccessLog {
             },
         );
         if non_empty(&self.rules) && (non_empty(&self.to) || non_empty(&self.from)) {
-            super::sections_message(
-                v,
-                "fields 'to' and 'from' must be empty when 'rules' is defined",
-            );
+            super::sections_message(v, "fields 'to' and 'from' must be empty when 'rules' is defined");
         }
         if !non_empty(&self.to) && !non_empty(&self.from) && !non_empty(&self.rules) {
-            super::sections_message(
-                v,
-                "at least one of 'from', 'to' or 'rules' has to be defined",
-            );
+            super::sections_message(v, "at least one of 'from', 'to' or 'rules' has to be defined");
         }
 
         let root = Path::root();
@@ -239,27 +232,15 @@ impl KindSpec for MeshAccessLog {
             let p = root.field("to").index(i);
             let supported: &[K] = match top {
                 Some(K::MeshGateway) => &[K::Mesh],
-                _ => &[
-                    K::Mesh,
-                    K::MeshService,
-                    K::MeshExternalService,
-                    K::MeshMultiZoneService,
-                    K::MeshHTTPRoute,
-                ],
+                _ => &[K::Mesh, K::MeshService, K::MeshExternalService, K::MeshMultiZoneService, K::MeshHTTPRoute],
             };
-            let rules = TargetRefRules {
-                supported,
-                ..Default::default()
-            };
+            let rules = TargetRefRules { supported, ..Default::default() };
             validate_target_ref(v, &p.field("targetRef"), &item.target_ref, &rules);
             validate_conf(v, &p.field("default"), item.default.as_ref());
         }
         for (i, item) in self.from.iter().flatten().enumerate() {
             let p = root.field("from").index(i);
-            let rules = TargetRefRules {
-                supported: &[K::Mesh],
-                ..Default::default()
-            };
+            let rules = TargetRefRules { supported: &[K::Mesh], ..Default::default() };
             validate_target_ref(v, &p.field("targetRef"), &item.target_ref, &rules);
             validate_conf(v, &p.field("default"), item.default.as_ref());
         }
@@ -273,12 +254,7 @@ impl KindSpec for MeshAccessLog {
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        Some(super::view(
-            &self.target_ref,
-            self.to.as_deref(),
-            self.from.as_deref(),
-            self.rules.as_deref(),
-        ))
+        Some(super::view(&self.target_ref, self.to.as_deref(), self.from.as_deref(), self.rules.as_deref()))
     }
 }
 
@@ -305,11 +281,7 @@ fn validate_backend(v: &mut Violations, path: &Path, backend: &Backend) {
                 validate_format(v, &root.field("format"), format);
             }
             if !is_go_file_path(&file.path) {
-                v.add_code(
-                    codes::BAD_ADDRESS,
-                    &root.field("path"),
-                    "file backend requires a valid path",
-                );
+                v.add_code(codes::BAD_ADDRESS, &root.field("path"), "file backend requires a valid path");
             }
         }
         Some(BackendType::Tcp) => {
@@ -322,11 +294,7 @@ fn validate_backend(v: &mut Violations, path: &Path, backend: &Backend) {
                 validate_format(v, &root.field("format"), format);
             }
             if !is_go_url(&tcp.address) {
-                v.add_code(
-                    codes::BAD_ADDRESS,
-                    &root.field("address"),
-                    "tcp backend requires valid address",
-                );
+                v.add_code(codes::BAD_ADDRESS, &root.field("address"), "tcp backend requires valid address");
             }
         }
         Some(BackendType::OpenTelemetry) => {
@@ -335,19 +303,9 @@ fn validate_backend(v: &mut Violations, path: &Path, backend: &Backend) {
                 v.must_be_defined(&root);
                 return;
             };
-            validate_otel_backend_ref_or_endpoint(
-                v,
-                &root,
-                &otel.endpoint,
-                otel.backend_ref.as_ref(),
-                None,
-            );
+            validate_otel_backend_ref_or_endpoint(v, &root, &otel.endpoint, otel.backend_ref.as_ref(), None);
             for (i, attribute) in otel.attributes.iter().flatten().enumerate() {
-                validate_otel_attribute_name(
-                    v,
-                    &root.field("attributes").index(i).field("key"),
-                    &attribute.key,
-                );
+                validate_otel_attribute_name(v, &root.field("attributes").index(i).field("key"), &attribute.key);
             }
         }
         None => {}
@@ -360,9 +318,7 @@ fn validate_format(v: &mut Violations, path: &Path, format: &Format) {
             let root = path.field("plain");
             match &format.plain {
                 None => v.must_be_defined(&root),
-                Some(p) if p.is_empty() => {
-                    v.add_code(codes::KUMA_REQUIRED, &root, msg::MUST_NOT_BE_EMPTY)
-                }
+                Some(p) if p.is_empty() => v.add_code(codes::KUMA_REQUIRED, &root, msg::MUST_NOT_BE_EMPTY),
                 Some(_) => {}
             }
         }
@@ -381,11 +337,7 @@ fn validate_format(v: &mut Violations, path: &Path, format: &Format) {
                     v.add_code(codes::KUMA_REQUIRED, &p.field("key"), "key cannot be empty");
                 }
                 if field.value.is_empty() {
-                    v.add_code(
-                        codes::KUMA_REQUIRED,
-                        &p.field("value"),
-                        "value cannot be empty",
-                    );
+                    v.add_code(codes::KUMA_REQUIRED, &p.field("value"), "value cannot be empty");
                 }
                 // Kuma pastes key and value into a JSON object unescaped and parses it.
                 let object = format!("{{\"{}\": \"{}\"}}", field.key, field.value);
@@ -401,28 +353,13 @@ fn validate_format(v: &mut Violations, path: &Path, format: &Format) {
 // ---- Shared by the observability policies (MeshAccessLog, MeshTrace, MeshMetric) ----
 
 /// Kuma's `ValidateBackendResourceRef`, reporting at `path` (the backendRef).
-pub(super) fn validate_backend_resource_ref(
-    v: &mut Violations,
-    path: &Path,
-    r: &BackendResourceRef,
-) {
-    let kind_ok = r
-        .kind
-        .as_ref()
-        .is_some_and(|k| k.is(BackendResourceKind::MeshOpenTelemetryBackend));
+pub(super) fn validate_backend_resource_ref(v: &mut Violations, path: &Path, r: &BackendResourceRef) {
+    let kind_ok = r.kind.as_ref().is_some_and(|k| k.is(BackendResourceKind::MeshOpenTelemetryBackend));
     if !kind_ok {
-        v.add_code(
-            codes::KUMA_ENUM,
-            &path.field("kind"),
-            msg::must_be_one_of("kind", BackendResourceKind::NAMES),
-        );
+        v.add_code(codes::KUMA_ENUM, &path.field("kind"), msg::must_be_one_of("kind", BackendResourceKind::NAMES));
     }
     if r.labels.as_ref().is_none_or(|l| l.is_empty()) {
-        v.add_code(
-            codes::KUMA_REQUIRED,
-            path,
-            msg::must_have_exactly_one_of("backendRef", &["labels"]),
-        );
+        v.add_code(codes::KUMA_REQUIRED, path, msg::must_have_exactly_one_of("backendRef", &["labels"]));
     }
 }
 
@@ -445,19 +382,11 @@ pub(super) fn validate_otel_backend_ref_or_endpoint(
             v.add(path, msg::must_have_only_one("openTelemetry", &fields));
         }
         None if endpoint.is_empty() => {
-            v.add_code(
-                codes::KUMA_REQUIRED,
-                path,
-                msg::must_have_exactly_one_of("openTelemetry", &fields),
-            );
+            v.add_code(codes::KUMA_REQUIRED, path, msg::must_have_exactly_one_of("openTelemetry", &fields));
         }
         Some(r) => validate_backend_resource_ref(v, &path.field("backendRef"), r),
         None if endpoint.contains(['/', '?', '#']) => {
-            v.add_code(
-                codes::BAD_ADDRESS,
-                &path.field("endpoint"),
-                "must be in host:port format, not a URL",
-            );
+            v.add_code(codes::BAD_ADDRESS, &path.field("endpoint"), "must be in host:port format, not a URL");
         }
         None => {
             if let Some(extra) = extra {
@@ -477,10 +406,7 @@ pub(super) fn validate_otel_attribute_name(v: &mut Violations, path: &Path, valu
     } else if value.contains('%') {
         v.add(path, "must be a static OpenTelemetry attribute name; placeholders are only supported in values");
     } else if value.starts_with("otel.") {
-        v.add(
-            path,
-            "must not use the reserved OpenTelemetry prefix 'otel.'",
-        );
+        v.add(path, "must not use the reserved OpenTelemetry prefix 'otel.'");
     } else if !OTEL_ATTRIBUTE_NAME.is_match(value) {
         v.add(
             path,
@@ -489,9 +415,8 @@ pub(super) fn validate_otel_attribute_name(v: &mut Violations, path: &Path, valu
     }
 }
 
-static WIN_PATH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^[a-zA-Z]:\\(?:[^\\/:*?"<>|\r\n]+\\)*[^\\/:*?"<>|\r\n]*$"#).expect("valid regex")
-});
+static WIN_PATH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"^[a-zA-Z]:\\(?:[^\\/:*?"<>|\r\n]+\\)*[^\\/:*?"<>|\r\n]*$"#).expect("valid regex"));
 
 /// `govalidator.IsFilePath`: a Windows path or an absolute Unix path.
 pub(super) fn is_go_file_path(s: &str) -> bool {
@@ -568,9 +493,7 @@ fn go_parse(raw: &str, via_request: bool) -> Option<GoUrl> {
             return None;
         }
     }
-    if (!url.scheme.is_empty() || !via_request && !rest.starts_with("///"))
-        && rest.starts_with("//")
-    {
+    if (!url.scheme.is_empty() || !via_request && !rest.starts_with("///")) && rest.starts_with("//") {
         let after = &rest[2..];
         let (authority, remaining) = match after.find('/') {
             Some(i) => (&after[..i], &after[i..]),
@@ -623,15 +546,11 @@ fn go_parse_host(host: &str) -> Option<String> {
 }
 
 fn valid_optional_port(port: &str) -> bool {
-    port.is_empty()
-        || port
-            .strip_prefix(':')
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn valid_userinfo(s: &str) -> bool {
-    s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-._:~!$&'()*+,;=%@".contains(c))
+    s.chars().all(|c| c.is_ascii_alphanumeric() || "-._:~!$&'()*+,;=%@".contains(c))
 }
 
 /// Go's `unescape`: `%XX` escapes must be well formed; in a host, only the
@@ -653,10 +572,7 @@ fn go_unescape(s: &str, host: bool) -> Option<String> {
                 i += 3;
             }
             c => {
-                if host
-                    && c < 0x80
-                    && !(c.is_ascii_alphanumeric() || b"!$&'()*+,;=:[]<>\"-_.~".contains(&c))
-                {
+                if host && c < 0x80 && !(c.is_ascii_alphanumeric() || b"!$&'()*+,;=:[]<>\"-_.~".contains(&c)) {
                     return None;
                 }
                 out.push(c);
@@ -697,8 +613,7 @@ pub(super) fn is_go_url(s: &str) -> bool {
     let Some(u) = go_url_parse(parsed) else {
         return false;
     };
-    if u.host.starts_with('.') || (u.host.is_empty() && !u.path.is_empty() && !u.path.contains('.'))
-    {
+    if u.host.starts_with('.') || (u.host.is_empty() && !u.path.is_empty() && !u.path.contains('.')) {
         return false;
     }
     GO_URL.is_match(s)
@@ -729,18 +644,12 @@ pub(super) mod tests {
     }
 
     /// Violations of `spec` as `(path, message)` pairs, in Kuma's notation.
-    pub fn run<T: KindSpec>(
-        kind: Kind,
-        role: PolicyRole,
-        spec: serde_json::Value,
-    ) -> Vec<(String, String)> {
+    pub fn run<T: KindSpec>(kind: Kind, role: PolicyRole, spec: serde_json::Value) -> Vec<(String, String)> {
         let spec: T = serde_json::from_value(spec).expect("spec parses");
         let meta = meta(kind);
         let mut v = Violations::default();
         spec.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter()
-            .map(|x| (x.path.kuma(Some("spec")), x.message))
-            .collect()
+        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
@@ -748,10 +657,7 @@ pub(super) mod tests {
     }
 
     fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected
-            .iter()
-            .map(|(p, m)| (p.to_string(), m.to_string()))
-            .collect()
+        expected.iter().map(|(p, m)| (p.to_string(), m.to_string())).collect()
     }
 
     fn from_backends(backends: serde_json::Value) -> serde_json::Value {
@@ -773,14 +679,10 @@ pub(super) mod tests {
             from_backends(json!([])),
             json!({"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": {"kind": "MeshMultiZoneService", "name": "web-backend"},
                 "default": {"backends": [{"type": "File", "file": {"path": "/tmp/logs.txt"}}]}}]}),
-            from_backends(
-                json!([{"type": "OpenTelemetry", "openTelemetry": {"backendRef": {
-                "kind": "MeshOpenTelemetryBackend", "labels": {"kuma.io/display-name": "my-otel"}}}}]),
-            ),
-            from_backends(
-                json!([{"type": "OpenTelemetry", "openTelemetry": {"endpoint": "otel-collector:4317",
-                "attributes": [{"key": "service.version", "value": "%KUMA_MESH%"}]}}]),
-            ),
+            from_backends(json!([{"type": "OpenTelemetry", "openTelemetry": {"backendRef": {
+                "kind": "MeshOpenTelemetryBackend", "labels": {"kuma.io/display-name": "my-otel"}}}}])),
+            from_backends(json!([{"type": "OpenTelemetry", "openTelemetry": {"endpoint": "otel-collector:4317",
+                "attributes": [{"key": "service.version", "value": "%KUMA_MESH%"}]}}])),
             json!({"rules": [{"matches": [{"spiffeID": {"type": "Exact", "value": "spiffe://a/b"}}],
                 "default": {"backends": [{"type": "Tcp", "tcp": {"address": "google.com"}}]}}]}),
         ];
@@ -793,23 +695,15 @@ pub(super) mod tests {
     fn sections() {
         assert_eq!(
             check(json!({"targetRef": {"kind": "Mesh"}})),
-            pairs(&[(
-                "spec",
-                "at least one of 'from', 'to' or 'rules' has to be defined"
-            )])
+            pairs(&[("spec", "at least one of 'from', 'to' or 'rules' has to be defined")])
         );
         assert_eq!(
-            check(
-                json!({"targetRef": {"kind": "Mesh"}, "from": [{"targetRef": {"kind": "Mesh"}}],
+            check(json!({"targetRef": {"kind": "Mesh"}, "from": [{"targetRef": {"kind": "Mesh"}}],
                 "rules": [{"default": {"backends": [{"type": "Tcp", "tcp": {
                     "format": {"type": "Json", "json": [{"key": "start_time", "value": "%START_TIME%"}]},
-                    "address": "google.com"}}]}}]})
-            ),
+                    "address": "google.com"}}]}}]})),
             pairs(&[
-                (
-                    "spec",
-                    "fields 'to' and 'from' must be empty when 'rules' is defined"
-                ),
+                ("spec", "fields 'to' and 'from' must be empty when 'rules' is defined"),
                 ("spec.from[0].default.backends", "must be defined"),
             ])
         );
@@ -822,23 +716,15 @@ pub(super) mod tests {
                 json!({"targetRef": {"kind": "Dataplane", "sectionName": "test"}, "to": [{"targetRef": {"kind": "Mesh"}}]})
             ),
             pairs(&[
-                (
-                    "spec.targetRef.sectionName",
-                    "can only be used with inbound policies"
-                ),
+                ("spec.targetRef.sectionName", "can only be used with inbound policies"),
                 ("spec.to[0].default.backends", "must be defined"),
             ])
         );
         assert_eq!(
-            check(
-                json!({"targetRef": {"kind": "MeshGateway", "name": "edge-gateway"},
+            check(json!({"targetRef": {"kind": "MeshGateway", "name": "edge-gateway"},
                 "to": [{"targetRef": {"kind": "MeshService", "name": "web-backend"}, "default": {"backends": [
-                    {"type": "File", "file": {"path": "/tmp/logs.txt"}}]}}]})
-            ),
-            pairs(&[(
-                "spec.to[0].targetRef.kind",
-                "value 'MeshService' is not supported"
-            )])
+                    {"type": "File", "file": {"path": "/tmp/logs.txt"}}]}}]})),
+            pairs(&[("spec.to[0].targetRef.kind", "value 'MeshService' is not supported")])
         );
     }
 
@@ -846,43 +732,23 @@ pub(super) mod tests {
     fn file_and_tcp() {
         let plain = json!({"type": "Plain", "plain": "{\"start_time\": \"%START_TIME%\"}"});
         assert_eq!(
-            check(from_backends(
-                json!([{"type": "File", "file": {"format": plain}}])
-            )),
-            pairs(&[(
-                "spec.from[0].default.backends[0].file.path",
-                "file backend requires a valid path"
-            )])
+            check(from_backends(json!([{"type": "File", "file": {"format": plain}}]))),
+            pairs(&[("spec.from[0].default.backends[0].file.path", "file backend requires a valid path")])
         );
         assert_eq!(
-            check(from_backends(
-                json!([{"type": "File", "file": {"format": plain, "path": "#not_valid"}}])
-            )),
-            pairs(&[(
-                "spec.from[0].default.backends[0].file.path",
-                "file backend requires a valid path"
-            )])
+            check(from_backends(json!([{"type": "File", "file": {"format": plain, "path": "#not_valid"}}]))),
+            pairs(&[("spec.from[0].default.backends[0].file.path", "file backend requires a valid path")])
         );
         assert_eq!(
-            check(from_backends(
-                json!([{"type": "Tcp", "tcp": {"address": "not_valid_url"}}])
-            )),
-            pairs(&[(
-                "spec.from[0].default.backends[0].tcp.address",
-                "tcp backend requires valid address"
-            )])
+            check(from_backends(json!([{"type": "Tcp", "tcp": {"address": "not_valid_url"}}]))),
+            pairs(&[("spec.from[0].default.backends[0].tcp.address", "tcp backend requires valid address")])
         );
         assert_eq!(
-            check(from_backends(
-                json!([{"type": "File"}, {"type": "Tcp"}, {"type": "OpenTelemetry"}])
-            )),
+            check(from_backends(json!([{"type": "File"}, {"type": "Tcp"}, {"type": "OpenTelemetry"}]))),
             pairs(&[
                 ("spec.from[0].default.backends[0].file", "must be defined"),
                 ("spec.from[0].default.backends[1].tcp", "must be defined"),
-                (
-                    "spec.from[0].default.backends[2].openTelemetry",
-                    "must be defined"
-                ),
+                ("spec.from[0].default.backends[2].openTelemetry", "must be defined"),
             ])
         );
     }
@@ -911,14 +777,8 @@ pub(super) mod tests {
                 {"type": "File", "file": {"path": "/tmp/logs.txt", "format": {"type": "Json", "json": []}}},
                 {"type": "Tcp", "tcp": {"address": "http://logs.com", "format": {"type": "Json", "json": []}}}]))),
             pairs(&[
-                (
-                    "spec.from[0].default.backends[0].file.format.json",
-                    "must not be empty"
-                ),
-                (
-                    "spec.from[0].default.backends[1].tcp.format.json",
-                    "must not be empty"
-                ),
+                ("spec.from[0].default.backends[0].file.format.json", "must not be empty"),
+                ("spec.from[0].default.backends[1].tcp.format.json", "must not be empty"),
             ])
         );
         assert_eq!(
@@ -926,14 +786,8 @@ pub(super) mod tests {
                 {"type": "File", "file": {"path": "/tmp/logs.txt", "format": {"type": "Plain", "plain": ""}}},
                 {"type": "Tcp", "tcp": {"address": "http://logs.com", "format": {"type": "Plain", "plain": ""}}}]))),
             pairs(&[
-                (
-                    "spec.from[0].default.backends[0].file.format.plain",
-                    "must not be empty"
-                ),
-                (
-                    "spec.from[0].default.backends[1].tcp.format.plain",
-                    "must not be empty"
-                ),
+                ("spec.from[0].default.backends[0].file.format.plain", "must not be empty"),
+                ("spec.from[0].default.backends[1].tcp.format.plain", "must not be empty"),
             ])
         );
         assert_eq!(
@@ -941,56 +795,32 @@ pub(super) mod tests {
                 {"type": "File", "file": {"path": "/tmp/logs.txt", "format": {"type": "Plain"}}},
                 {"type": "Tcp", "tcp": {"address": "http://logs.com", "format": {"type": "Json"}}}]))),
             pairs(&[
-                (
-                    "spec.from[0].default.backends[0].file.format.plain",
-                    "must be defined"
-                ),
-                (
-                    "spec.from[0].default.backends[1].tcp.format.json",
-                    "must be defined"
-                ),
+                ("spec.from[0].default.backends[0].file.format.plain", "must be defined"),
+                ("spec.from[0].default.backends[1].tcp.format.json", "must be defined"),
             ])
         );
     }
 
     #[test]
     fn open_telemetry() {
-        let otel = |o: serde_json::Value| {
-            check(from_backends(
-                json!([{"type": "OpenTelemetry", "openTelemetry": o}]),
-            ))
-        };
+        let otel = |o: serde_json::Value| check(from_backends(json!([{"type": "OpenTelemetry", "openTelemetry": o}])));
         let base = "spec.from[0].default.backends[0].openTelemetry";
         assert_eq!(
             otel(json!({"endpoint": ""})),
-            pairs(&[(
-                base,
-                "openTelemetry must have exactly one defined: endpoint, backendRef"
-            )])
+            pairs(&[(base, "openTelemetry must have exactly one defined: endpoint, backendRef")])
         );
         assert_eq!(
-            otel(
-                json!({"endpoint": "otel-collector:4317", "backendRef": {"kind": "MeshOpenTelemetryBackend",
-                "labels": {"kuma.io/display-name": "my-otel"}}})
-            ),
-            pairs(&[(
-                base,
-                "openTelemetry must have only one type defined: endpoint, backendRef"
-            )])
+            otel(json!({"endpoint": "otel-collector:4317", "backendRef": {"kind": "MeshOpenTelemetryBackend",
+                "labels": {"kuma.io/display-name": "my-otel"}}})),
+            pairs(&[(base, "openTelemetry must have only one type defined: endpoint, backendRef")])
         );
         assert_eq!(
             otel(json!({"backendRef": {"kind": "MeshOpenTelemetryBackend"}})),
-            pairs(&[(
-                &format!("{base}.backendRef"),
-                "backendRef must have exactly one defined: labels"
-            )])
+            pairs(&[(&format!("{base}.backendRef"), "backendRef must have exactly one defined: labels")])
         );
         assert_eq!(
             otel(json!({"endpoint": "http://collector:4317"})),
-            pairs(&[(
-                &format!("{base}.endpoint"),
-                "must be in host:port format, not a URL"
-            )])
+            pairs(&[(&format!("{base}.endpoint"), "must be in host:port format, not a URL")])
         );
         let format_msg = "must start with a lowercase letter, use only lowercase letters, digits, '.' or '_', avoid consecutive delimiters, and end with a letter or digit";
         let static_msg = "must be a static OpenTelemetry attribute name; placeholders are only supported in values";
@@ -1001,47 +831,26 @@ pub(super) mod tests {
             pairs(&[
                 (&format!("{base}.attributes[0].key"), format_msg),
                 (&format!("{base}.attributes[1].key"), static_msg),
-                (
-                    &format!("{base}.attributes[2].key"),
-                    "must not use the reserved OpenTelemetry prefix 'otel.'"
-                ),
+                (&format!("{base}.attributes[2].key"), "must not use the reserved OpenTelemetry prefix 'otel.'"),
             ])
         );
     }
 
     #[test]
     fn go_validators() {
-        for ok in [
-            "127.0.0.1:5000",
-            "google.com",
-            "http://logs.com",
-            "logstash:5000",
-            "tcp://1.2.3.4:9000",
-            "[::1]:8080",
-        ] {
+        for ok in
+            ["127.0.0.1:5000", "google.com", "http://logs.com", "logstash:5000", "tcp://1.2.3.4:9000", "[::1]:8080"]
+        {
             assert!(is_go_url(ok), "{ok}");
         }
-        for bad in [
-            "not_valid_url",
-            "",
-            "abc",
-            ".example.com",
-            "localhost:abc",
-            "http://exa mple.com",
-        ] {
+        for bad in ["not_valid_url", "", "abc", ".example.com", "localhost:abc", "http://exa mple.com"] {
             assert!(!is_go_url(bad), "{bad}");
         }
         assert!(is_go_file_path("/tmp/x.log") && is_go_file_path("C:\\logs\\a.log"));
         assert!(!is_go_file_path("#not_valid") && !is_go_file_path("tmp/x"));
         let u = go_url_parse_request_uri("http://user@host:8126/p?q").unwrap();
         assert_eq!(
-            (
-                u.scheme.as_str(),
-                u.port(),
-                u.host.as_str(),
-                u.path.as_str(),
-                u.has_user
-            ),
+            (u.scheme.as_str(), u.port(), u.host.as_str(), u.path.as_str(), u.has_user),
             ("http", "8126", "host:8126", "/p", true)
         );
         assert!(go_url_parse_request_uri("not_valid_url").is_none());

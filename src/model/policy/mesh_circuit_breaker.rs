@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{From, To};
 use crate::findings::codes;
 use crate::model::common::{
-    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, non_empty,
-    validate_target_ref,
+    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -192,24 +191,15 @@ impl KindSpec for MeshCircuitBreaker {
             },
         );
         if non_empty(&self.rules) && (non_empty(&self.to) || non_empty(&self.from)) {
-            super::sections_message(
-                v,
-                "fields 'to' and 'from' must be empty when 'rules' is defined",
-            );
+            super::sections_message(v, "fields 'to' and 'from' must be empty when 'rules' is defined");
         }
         if !non_empty(&self.to) && !non_empty(&self.from) && !non_empty(&self.rules) {
-            super::sections_message(
-                v,
-                "at least one of 'from', 'to' or 'rules' has to be defined",
-            );
+            super::sections_message(v, "at least one of 'from', 'to' or 'rules' has to be defined");
         }
         let root = Path::root();
         for (i, item) in self.from.iter().flatten().enumerate() {
             let p = root.field("from").index(i);
-            let rules = TargetRefRules {
-                supported: &[K::Mesh],
-                ..Default::default()
-            };
+            let rules = TargetRefRules { supported: &[K::Mesh], ..Default::default() };
             validate_target_ref(v, &p.field("targetRef"), &item.target_ref, &rules);
             validate_conf(v, &p.field("default"), item.default.as_ref());
         }
@@ -217,30 +207,17 @@ impl KindSpec for MeshCircuitBreaker {
         for (i, item) in self.to.iter().flatten().enumerate() {
             let p = root.field("to").index(i);
             let rules = TargetRefRules {
-                supported: &[
-                    K::Mesh,
-                    K::MeshService,
-                    K::MeshExternalService,
-                    K::MeshMultiZoneService,
-                ],
+                supported: &[K::Mesh, K::MeshService, K::MeshExternalService, K::MeshMultiZoneService],
                 ..Default::default()
             };
             validate_target_ref(v, &p.field("targetRef"), &item.target_ref, &rules);
             if item.target_ref.is(K::MeshExternalService) && top != Some(K::Mesh) {
-                v.add_code(
-                    codes::TARGETREF_KIND,
-                    &p.field("targetRef").field("kind"),
-                    MES_ONLY_WITH_MESH,
-                );
+                v.add_code(codes::TARGETREF_KIND, &p.field("targetRef").field("kind"), MES_ONLY_WITH_MESH);
             }
             validate_conf(v, &p.field("default"), item.default.as_ref());
         }
         for (i, rule) in self.rules.iter().flatten().enumerate() {
-            validate_conf(
-                v,
-                &root.field("rules").index(i).field("default"),
-                rule.default.as_ref(),
-            );
+            validate_conf(v, &root.field("rules").index(i).field("default"), rule.default.as_ref());
         }
     }
 
@@ -274,10 +251,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
     let empty = Conf::default();
     let conf = conf.unwrap_or(&empty);
     if conf.connection_limits.is_none() && conf.outlier_detection.is_none() {
-        v.add(
-            path,
-            "at least one of: 'connectionLimits' or 'outlierDetection' should be configured",
-        );
+        v.add(path, "at least one of: 'connectionLimits' or 'outlierDetection' should be configured");
         return;
     }
     if let Some(l) = &conf.connection_limits {
@@ -308,18 +282,8 @@ fn validate_detectors(v: &mut Violations, path: &Path, detectors: Option<&Detect
         && d.total_failures.is_none()
         && d.success_rate.is_none()
     {
-        let names = [
-            "totalFailures",
-            "gatewayFailures",
-            "localOriginFailures",
-            "successRate",
-            "failurePercentage",
-        ];
-        v.add_code(
-            codes::KUMA_REQUIRED,
-            path,
-            msg::must_have_at_least_one(&names),
-        );
+        let names = ["totalFailures", "gatewayFailures", "localOriginFailures", "successRate", "failurePercentage"];
+        v.add_code(codes::KUMA_REQUIRED, path, msg::must_have_at_least_one(&names));
         return;
     }
     for (name, det) in [
@@ -373,23 +337,12 @@ mod tests {
             name_pointer: "/name".into(),
         };
         let mut v = Violations::default();
-        s.validate(
-            &ValidateCtx {
-                meta: &meta,
-                role: PolicyRole::System,
-            },
-            &mut v,
-        );
-        v.0.into_iter()
-            .map(|x| (x.path.kuma(Some("spec")), x.message))
-            .collect()
+        s.validate(&ValidateCtx { meta: &meta, role: PolicyRole::System }, &mut v);
+        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
     }
 
     fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn to_backend(default: serde_json::Value) -> serde_json::Value {
@@ -423,10 +376,7 @@ mod tests {
                    {"targetRef": {"kind": "Mesh"}, "default": full_conf()}]
         });
         assert_eq!(check(spec), pairs(&[]));
-        assert_eq!(
-            check(to_backend(serde_json::json!({"connectionLimits": {}}))),
-            pairs(&[])
-        );
+        assert_eq!(check(to_backend(serde_json::json!({"connectionLimits": {}}))), pairs(&[]));
         let rules = serde_json::json!({"targetRef": {"kind": "Dataplane", "sectionName": "http"},
             "rules": [{"default": {"outlierDetection": {"detectors": {"successRate": {"standardDeviationFactor": "1.9"}}}}}]});
         assert_eq!(check(rules), pairs(&[]));
@@ -436,49 +386,25 @@ mod tests {
     fn sections() {
         assert_eq!(
             check(serde_json::json!({"targetRef": {"kind": "Mesh"}})),
-            pairs(&[(
-                "spec",
-                "at least one of 'from', 'to' or 'rules' has to be defined"
-            )])
+            pairs(&[("spec", "at least one of 'from', 'to' or 'rules' has to be defined")])
         );
         let spec = serde_json::json!({"targetRef": {"kind": "Mesh"},
             "to": [{"targetRef": {"kind": "Mesh"}, "default": {"connectionLimits": {}}}],
             "rules": [{"default": {"connectionLimits": {}}}]});
-        assert_eq!(
-            check(spec),
-            pairs(&[(
-                "spec",
-                "fields 'to' and 'from' must be empty when 'rules' is defined"
-            )])
-        );
+        assert_eq!(check(spec), pairs(&[("spec", "fields 'to' and 'from' must be empty when 'rules' is defined")]));
     }
 
     #[test]
     fn unsupported_kinds() {
         let spec = serde_json::json!({"targetRef": {"kind": "MeshService", "name": "web-frontend"},
             "from": [{"targetRef": {"kind": "MeshGatewayRoute"}, "default": {"connectionLimits": {}}}]});
-        assert_eq!(
-            check(spec),
-            pairs(&[(
-                "spec.from[0].targetRef.kind",
-                "value 'MeshGatewayRoute' is not supported"
-            )])
-        );
+        assert_eq!(check(spec), pairs(&[("spec.from[0].targetRef.kind", "value 'MeshGatewayRoute' is not supported")]));
         let spec = serde_json::json!({"targetRef": {"kind": "MeshService", "name": "web-frontend"},
             "to": [{"targetRef": {"kind": "MeshServiceSubset"}, "default": {"connectionLimits": {}}}]});
-        assert_eq!(
-            check(spec),
-            pairs(&[(
-                "spec.to[0].targetRef.kind",
-                "value 'MeshServiceSubset' is not supported"
-            )])
-        );
+        assert_eq!(check(spec), pairs(&[("spec.to[0].targetRef.kind", "value 'MeshServiceSubset' is not supported")]));
         let spec = serde_json::json!({"targetRef": {"kind": "MeshService", "name": "web-frontend"},
             "to": [{"targetRef": {"kind": "MeshExternalService", "name": "ext"}, "default": {"connectionLimits": {}}}]});
-        assert_eq!(
-            check(spec),
-            pairs(&[("spec.to[0].targetRef.kind", MES_ONLY_WITH_MESH)])
-        );
+        assert_eq!(check(spec), pairs(&[("spec.to[0].targetRef.kind", MES_ONLY_WITH_MESH)]));
     }
 
     #[test]
@@ -501,26 +427,11 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.to[0].default.connectionLimits.maxConnections",
-                    "must be greater than 0"
-                ),
-                (
-                    "spec.to[0].default.connectionLimits.maxConnectionPools",
-                    "must be greater than 0"
-                ),
-                (
-                    "spec.to[0].default.connectionLimits.maxPendingRequests",
-                    "must be greater than 0"
-                ),
-                (
-                    "spec.to[0].default.connectionLimits.maxRetries",
-                    "must be greater than 0"
-                ),
-                (
-                    "spec.to[0].default.connectionLimits.maxRequests",
-                    "must be greater than 0"
-                ),
+                ("spec.to[0].default.connectionLimits.maxConnections", "must be greater than 0"),
+                ("spec.to[0].default.connectionLimits.maxConnectionPools", "must be greater than 0"),
+                ("spec.to[0].default.connectionLimits.maxPendingRequests", "must be greater than 0"),
+                ("spec.to[0].default.connectionLimits.maxRetries", "must be greater than 0"),
+                ("spec.to[0].default.connectionLimits.maxRequests", "must be greater than 0"),
             ])
         );
     }
@@ -536,51 +447,18 @@ mod tests {
                 "failurePercentage": {"requestVolume": 0, "minimumHosts": 0, "threshold": 0}}}}));
         let p = "spec.to[0].default.outlierDetection";
         let expected = [
-            (
-                format!("{p}.interval"),
-                "must be greater than zero when defined",
-            ),
-            (
-                format!("{p}.baseEjectionTime"),
-                "must be greater than zero when defined",
-            ),
-            (
-                format!("{p}.detectors.totalFailures.consecutive"),
-                "must be greater than 0",
-            ),
-            (
-                format!("{p}.detectors.gatewayFailures.consecutive"),
-                "must be greater than 0",
-            ),
-            (
-                format!("{p}.detectors.localOriginFailures.consecutive"),
-                "must be greater than 0",
-            ),
-            (
-                format!("{p}.detectors.successRate.minimumHosts"),
-                "must be greater than 0",
-            ),
-            (
-                format!("{p}.detectors.successRate.requestVolume"),
-                "must be greater than 0",
-            ),
-            (
-                format!("{p}.detectors.successRate.standardDeviationFactor"),
-                "must be greater than 0",
-            ),
-            (
-                format!("{p}.detectors.failurePercentage.minimumHosts"),
-                "must be greater than 0",
-            ),
-            (
-                format!("{p}.detectors.failurePercentage.requestVolume"),
-                "must be greater than 0",
-            ),
+            (format!("{p}.interval"), "must be greater than zero when defined"),
+            (format!("{p}.baseEjectionTime"), "must be greater than zero when defined"),
+            (format!("{p}.detectors.totalFailures.consecutive"), "must be greater than 0"),
+            (format!("{p}.detectors.gatewayFailures.consecutive"), "must be greater than 0"),
+            (format!("{p}.detectors.localOriginFailures.consecutive"), "must be greater than 0"),
+            (format!("{p}.detectors.successRate.minimumHosts"), "must be greater than 0"),
+            (format!("{p}.detectors.successRate.requestVolume"), "must be greater than 0"),
+            (format!("{p}.detectors.successRate.standardDeviationFactor"), "must be greater than 0"),
+            (format!("{p}.detectors.failurePercentage.minimumHosts"), "must be greater than 0"),
+            (format!("{p}.detectors.failurePercentage.requestVolume"), "must be greater than 0"),
         ];
-        let expected: Vec<(String, String)> = expected
-            .into_iter()
-            .map(|(a, b)| (a, b.to_string()))
-            .collect();
+        let expected: Vec<(String, String)> = expected.into_iter().map(|(a, b)| (a, b.to_string())).collect();
         assert_eq!(check(spec), expected);
     }
 
@@ -591,10 +469,7 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.to[0].default.outlierDetection.maxEjectionPercent",
-                    "must be in inclusive range [0, 100]"
-                ),
+                ("spec.to[0].default.outlierDetection.maxEjectionPercent", "must be in inclusive range [0, 100]"),
                 (
                     "spec.to[0].default.outlierDetection.detectors.failurePercentage.threshold",
                     "must be in inclusive range [0, 100]"
@@ -602,18 +477,11 @@ mod tests {
             ])
         );
         assert_eq!(
-            check(to_backend(
-                serde_json::json!({"outlierDetection": {"maxEjectionPercent": 100}})
-            )),
-            pairs(&[(
-                "spec.to[0].default.outlierDetection.detectors",
-                "must be defined"
-            )])
+            check(to_backend(serde_json::json!({"outlierDetection": {"maxEjectionPercent": 100}}))),
+            pairs(&[("spec.to[0].default.outlierDetection.detectors", "must be defined")])
         );
         assert_eq!(
-            check(to_backend(
-                serde_json::json!({"outlierDetection": {"maxEjectionPercent": 100, "detectors": {}}})
-            )),
+            check(to_backend(serde_json::json!({"outlierDetection": {"maxEjectionPercent": 100, "detectors": {}}}))),
             pairs(&[(
                 "spec.to[0].default.outlierDetection.detectors",
                 "must have at least one defined: totalFailures, gatewayFailures, localOriginFailures, successRate, failurePercentage"

@@ -8,8 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::{From, To};
 use crate::findings::codes;
 use crate::model::common::{
-    Duration, IntOrString, Match, TargetRef, TargetRefKind as K, TargetRefRules, non_empty,
-    validate_matches, validate_percentage, validate_target_ref,
+    Duration, IntOrString, Match, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_matches,
+    validate_percentage, validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -109,11 +109,7 @@ pub struct Delay {
 #[schemars(deny_unknown_fields)]
 pub struct ResponseBandwidth {
     /// Bandwidth limit in Gbps, Mbps or kbps, e.g. `10kbps`.
-    #[serde(
-        default,
-        deserialize_with = "string_or_number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "string_or_number", skip_serializing_if = "Option::is_none")]
     #[schemars(required)]
     pub limit: Option<String>,
     /// Percentage of requests limited (0-100, integer or decimal string).
@@ -129,9 +125,7 @@ fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::String(s)) => Ok(Some(s)),
         Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(serde::de::Error::custom(format!(
-            "expected a string, got {other}"
-        ))),
+        Some(other) => Err(serde::de::Error::custom(format!("expected a string, got {other}"))),
     }
 }
 
@@ -160,13 +154,7 @@ impl KindSpec for MeshFaultInjection {
             }
         } else {
             TargetRefRules {
-                supported: &[
-                    K::Mesh,
-                    K::MeshSubset,
-                    K::MeshService,
-                    K::MeshServiceSubset,
-                    K::Dataplane,
-                ],
+                supported: &[K::Mesh, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::Dataplane],
                 inbound_policy: inbound,
                 ..Default::default()
             }
@@ -175,11 +163,7 @@ impl KindSpec for MeshFaultInjection {
         let gateways = super::includes_gateways(&self.target_ref);
 
         if non_empty(&self.from) && gateways {
-            v.add_code(
-                codes::POLICY_SECTIONS,
-                &root.field("from"),
-                FROM_WITH_GATEWAY,
-            );
+            v.add_code(codes::POLICY_SECTIONS, &root.field("from"), FROM_WITH_GATEWAY);
         } else {
             for (i, item) in self.from.iter().flatten().enumerate() {
                 let p = root.field("from").index(i);
@@ -193,18 +177,11 @@ impl KindSpec for MeshFaultInjection {
         }
 
         if non_empty(&self.to) && !gateways {
-            v.add_code(
-                codes::POLICY_SECTIONS,
-                &root.field("to"),
-                msg::MUST_NOT_BE_DEFINED,
-            );
+            v.add_code(codes::POLICY_SECTIONS, &root.field("to"), msg::MUST_NOT_BE_DEFINED);
         } else {
             for (i, item) in self.to.iter().flatten().enumerate() {
                 let p = root.field("to").index(i);
-                let rules = TargetRefRules {
-                    supported: &[K::Mesh],
-                    ..Default::default()
-                };
+                let rules = TargetRefRules { supported: &[K::Mesh], ..Default::default() };
                 validate_target_ref(v, &p.field("targetRef"), &item.target_ref, &rules);
                 validate_conf(v, &p.field("default"), item.default.as_ref());
             }
@@ -235,9 +212,7 @@ impl KindSpec for MeshFaultInjection {
 fn is_bandwidth(s: &str) -> bool {
     let digits = s.bytes().take_while(u8::is_ascii_digit).count();
     let rest = &s[digits..];
-    let rest = rest
-        .strip_prefix([' ', '\t', '\n', '\r', '\u{c}'])
-        .unwrap_or(rest);
+    let rest = rest.strip_prefix([' ', '\t', '\n', '\r', '\u{c}']).unwrap_or(rest);
     let Some(units) = rest.strip_suffix("bps") else {
         return false;
     };
@@ -247,39 +222,19 @@ fn is_bandwidth(s: &str) -> bool {
 fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
     let path = path.field("http");
     // Kuma reads a missing percentage as 0, which is allowed.
-    for (i, fault) in conf
-        .and_then(|c| c.http.as_ref())
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, fault) in conf.and_then(|c| c.http.as_ref()).into_iter().flatten().enumerate() {
         if let Some(abort) = &fault.abort {
             let p = path.field("abort").index(i);
             let status = abort.http_status.unwrap_or(0);
             if !(100..600).contains(&status) {
-                v.add(
-                    &p.field("httpStatus"),
-                    "must be in inclusive range [100, 599]",
-                );
+                v.add(&p.field("httpStatus"), "must be in inclusive range [100, 599]");
             }
-            validate_percentage(
-                v,
-                &p.field("percentage"),
-                abort.percentage.as_ref(),
-                false,
-                true,
-            );
+            validate_percentage(v, &p.field("percentage"), abort.percentage.as_ref(), false, true);
         }
         if let Some(delay) = &fault.delay {
             let p = path.field("delay").index(i);
             v.duration_not_negative(&p.field("value"), delay.value.as_ref());
-            validate_percentage(
-                v,
-                &p.field("percentage"),
-                delay.percentage.as_ref(),
-                false,
-                true,
-            );
+            validate_percentage(v, &p.field("percentage"), delay.percentage.as_ref(), false, true);
         }
         if let Some(bw) = &fault.response_bandwidth {
             let p = path.field("responseBandwidth").index(i);
@@ -290,13 +245,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
                 Some(l) if !is_bandwidth(l) => v.add(&lp, msg::BPS_UNIT),
                 Some(_) => {}
             }
-            validate_percentage(
-                v,
-                &p.field("percentage"),
-                bw.percentage.as_ref(),
-                false,
-                true,
-            );
+            validate_percentage(v, &p.field("percentage"), bw.percentage.as_ref(), false, true);
         }
     }
 }
@@ -323,9 +272,7 @@ mod tests {
         };
         let mut v = Violations::default();
         s.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter()
-            .map(|x| (x.path.kuma(Some("spec")), x.message))
-            .collect()
+        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
@@ -333,10 +280,7 @@ mod tests {
     }
 
     fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn from_backend(http: serde_json::Value) -> serde_json::Value {
@@ -373,26 +317,11 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.from[0].default.http.abort[0].httpStatus",
-                    "must be in inclusive range [100, 599]"
-                ),
-                (
-                    "spec.from[0].default.http.abort[0].percentage",
-                    "must be in inclusive range [0.0, 100.0]"
-                ),
-                (
-                    "spec.from[0].default.http.delay[1].value",
-                    "must not be negative when defined"
-                ),
-                (
-                    "spec.from[0].default.http.delay[1].percentage",
-                    "must be in inclusive range [0.0, 100.0]"
-                ),
-                (
-                    "spec.from[0].default.http.responseBandwidth[2].responseBandwidth",
-                    "must be in kbps/Mbps/Gbps units"
-                ),
+                ("spec.from[0].default.http.abort[0].httpStatus", "must be in inclusive range [100, 599]"),
+                ("spec.from[0].default.http.abort[0].percentage", "must be in inclusive range [0.0, 100.0]"),
+                ("spec.from[0].default.http.delay[1].value", "must not be negative when defined"),
+                ("spec.from[0].default.http.delay[1].percentage", "must be in inclusive range [0.0, 100.0]"),
+                ("spec.from[0].default.http.responseBandwidth[2].responseBandwidth", "must be in kbps/Mbps/Gbps units"),
                 (
                     "spec.from[0].default.http.responseBandwidth[2].percentage",
                     "must be in inclusive range [0.0, 100.0]"
@@ -403,20 +332,13 @@ mod tests {
 
     #[test]
     fn empty_values() {
-        let spec = from_backend(
-            serde_json::json!([{"abort": {}}, {"delay": {}}, {"responseBandwidth": {"limit": 1000}}]),
-        );
+        let spec =
+            from_backend(serde_json::json!([{"abort": {}}, {"delay": {}}, {"responseBandwidth": {"limit": 1000}}]));
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.from[0].default.http.abort[0].httpStatus",
-                    "must be in inclusive range [100, 599]"
-                ),
-                (
-                    "spec.from[0].default.http.responseBandwidth[2].responseBandwidth",
-                    "must be in kbps/Mbps/Gbps units"
-                ),
+                ("spec.from[0].default.http.abort[0].httpStatus", "must be in inclusive range [100, 599]"),
+                ("spec.from[0].default.http.responseBandwidth[2].responseBandwidth", "must be in kbps/Mbps/Gbps units"),
             ])
         );
     }
@@ -428,10 +350,7 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.targetRef.sectionName",
-                    "can only be used with inbound policies"
-                ),
+                ("spec.targetRef.sectionName", "can only be used with inbound policies"),
                 ("spec.to", "must not be defined"),
             ])
         );
@@ -439,20 +358,12 @@ mod tests {
 
     #[test]
     fn incorrect_percentage() {
-        let spec = from_backend(
-            serde_json::json!([{"responseBandwidth": {"limit": 1000, "percentage": "xyz"}}]),
-        );
+        let spec = from_backend(serde_json::json!([{"responseBandwidth": {"limit": 1000, "percentage": "xyz"}}]));
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.from[0].default.http.responseBandwidth[0].responseBandwidth",
-                    "must be in kbps/Mbps/Gbps units"
-                ),
-                (
-                    "spec.from[0].default.http.responseBandwidth[0].percentage",
-                    "string must be a valid number"
-                ),
+                ("spec.from[0].default.http.responseBandwidth[0].responseBandwidth", "must be in kbps/Mbps/Gbps units"),
+                ("spec.from[0].default.http.responseBandwidth[0].percentage", "string must be a valid number"),
             ])
         );
     }
@@ -468,24 +379,15 @@ mod tests {
             check(spec.clone()),
             pairs(&[
                 ("spec.from", FROM_WITH_GATEWAY),
-                (
-                    "spec.to[1].targetRef.kind",
-                    "value 'MeshService' is not supported"
-                )
+                ("spec.to[1].targetRef.kind", "value 'MeshService' is not supported")
             ])
         );
         assert_eq!(
             check_as(spec, PolicyRole::WorkloadOwner),
             pairs(&[
-                (
-                    "spec.targetRef.kind",
-                    "value 'MeshGateway' is not supported"
-                ),
+                ("spec.targetRef.kind", "value 'MeshGateway' is not supported"),
                 ("spec.from", FROM_WITH_GATEWAY),
-                (
-                    "spec.to[1].targetRef.kind",
-                    "value 'MeshService' is not supported"
-                ),
+                ("spec.to[1].targetRef.kind", "value 'MeshService' is not supported"),
             ])
         );
     }
@@ -497,14 +399,8 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.rules[0].default.http.abort[0].httpStatus",
-                    "must be in inclusive range [100, 599]"
-                ),
-                (
-                    "spec.rules[0].default.http.abort[0].percentage",
-                    "must be in inclusive range [0.0, 100.0]"
-                ),
+                ("spec.rules[0].default.http.abort[0].httpStatus", "must be in inclusive range [100, 599]"),
+                ("spec.rules[0].default.http.abort[0].percentage", "must be in inclusive range [0.0, 100.0]"),
             ])
         );
         let spec = serde_json::json!({"targetRef": {"kind": "Mesh", "proxyTypes": ["Sidecar"]},
@@ -514,10 +410,7 @@ mod tests {
             check(spec),
             pairs(&[
                 ("spec", "field 'from' must be empty when 'rules' is defined"),
-                (
-                    "spec.rules[0].matches[0]",
-                    "must specify at least one of 'spiffeID' or 'sni'"
-                ),
+                ("spec.rules[0].matches[0]", "must specify at least one of 'spiffeID' or 'sni'"),
             ])
         );
     }

@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{From, Rule, To};
 use crate::findings::codes;
 use crate::model::common::{
-    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, validate_percentage,
-    validate_target_ref,
+    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, validate_percentage, validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -138,11 +137,7 @@ pub struct HeaderModifier {
 pub struct HeaderValue {
     /// Header name.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        required,
-        length(min = 1, max = 256),
-        regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$")
-    )]
+    #[schemars(required, length(min = 1, max = 256), regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$"))]
     pub name: Option<String>,
     /// Header value.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -190,21 +185,12 @@ impl KindSpec for MeshHealthCheck {
         for (i, item) in self.to.iter().flatten().enumerate() {
             let p = Path::root().field("to").index(i);
             let rules = TargetRefRules {
-                supported: &[
-                    K::Mesh,
-                    K::MeshService,
-                    K::MeshExternalService,
-                    K::MeshMultiZoneService,
-                ],
+                supported: &[K::Mesh, K::MeshService, K::MeshExternalService, K::MeshMultiZoneService],
                 ..Default::default()
             };
             validate_target_ref(v, &p.field("targetRef"), &item.target_ref, &rules);
             if item.target_ref.is(K::MeshExternalService) && top != Some(K::Mesh) {
-                v.add_code(
-                    codes::TARGETREF_KIND,
-                    &p.field("targetRef").field("kind"),
-                    MES_ONLY_WITH_MESH,
-                );
+                v.add_code(codes::TARGETREF_KIND, &p.field("targetRef").field("kind"), MES_ONLY_WITH_MESH);
             }
             validate_conf(v, &p.field("default"), item.default.as_ref());
         }
@@ -256,35 +242,15 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
     let conf = conf.unwrap_or(&empty);
     v.duration_positive(&path.field("interval"), conf.interval.as_ref());
     v.duration_positive(&path.field("timeout"), conf.timeout.as_ref());
-    positive_when_defined(
-        v,
-        &path.field("unhealthyThreshold"),
-        conf.unhealthy_threshold,
-    );
+    positive_when_defined(v, &path.field("unhealthyThreshold"), conf.unhealthy_threshold);
     positive_when_defined(v, &path.field("healthyThreshold"), conf.healthy_threshold);
     v.duration_positive(&path.field("initialJitter"), conf.initial_jitter.as_ref());
     v.duration_positive(&path.field("intervalJitter"), conf.interval_jitter.as_ref());
-    if conf
-        .interval_jitter_percent
-        .is_some_and(|p| !(0..=100).contains(&p))
-    {
-        v.add_code(
-            codes::BAD_PERCENTAGE,
-            &path.field("intervalJitterPercent"),
-            msg::UINT_PERCENTAGE_RANGE,
-        );
+    if conf.interval_jitter_percent.is_some_and(|p| !(0..=100).contains(&p)) {
+        v.add_code(codes::BAD_PERCENTAGE, &path.field("intervalJitterPercent"), msg::UINT_PERCENTAGE_RANGE);
     }
-    validate_percentage(
-        v,
-        &path.field("healthyPanicThreshold"),
-        conf.healthy_panic_threshold.as_ref(),
-        false,
-        true,
-    );
-    v.duration_positive(
-        &path.field("noTrafficInterval"),
-        conf.no_traffic_interval.as_ref(),
-    );
+    validate_percentage(v, &path.field("healthyPanicThreshold"), conf.healthy_panic_threshold.as_ref(), false, true);
+    v.duration_positive(&path.field("noTrafficInterval"), conf.no_traffic_interval.as_ref());
     if let Some(p) = &conf.event_log_path
         && !is_file_path(p)
     {
@@ -300,11 +266,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
         }
     }
     if conf.http.is_none() && conf.tcp.is_none() && conf.grpc.is_none() {
-        v.add_code(
-            codes::KUMA_REQUIRED,
-            path,
-            msg::must_have_at_least_one(&["http", "tcp", "grpc"]),
-        );
+        v.add_code(codes::KUMA_REQUIRED, path, msg::must_have_at_least_one(&["http", "tcp", "grpc"]));
     }
 }
 
@@ -329,23 +291,12 @@ mod tests {
             name_pointer: "/name".into(),
         };
         let mut v = Violations::default();
-        s.validate(
-            &ValidateCtx {
-                meta: &meta,
-                role: PolicyRole::System,
-            },
-            &mut v,
-        );
-        v.0.into_iter()
-            .map(|x| (x.path.kuma(Some("spec")), x.message))
-            .collect()
+        s.validate(&ValidateCtx { meta: &meta, role: PolicyRole::System }, &mut v);
+        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
     }
 
     fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn to_backend(default: serde_json::Value) -> serde_json::Value {
@@ -380,29 +331,17 @@ mod tests {
     #[test]
     fn wrong_top_level_kind() {
         let spec = serde_json::json!({"targetRef": {"kind": "MeshGatewayRoute", "name": "some-mesh-gateway-route"}});
-        assert_eq!(
-            check(spec),
-            pairs(&[(
-                "spec.targetRef.kind",
-                "value 'MeshGatewayRoute' is not supported"
-            )])
-        );
+        assert_eq!(check(spec), pairs(&[("spec.targetRef.kind", "value 'MeshGatewayRoute' is not supported")]));
         let spec = serde_json::json!({"targetRef": {"kind": "Dataplane"}, "to": [{"targetRef": {"kind": "MeshExternalService",
             "labels": {"kuma.io/display-name": "external"}}, "default": {"tcp": {}}}]});
-        assert_eq!(
-            check(spec),
-            pairs(&[("spec.to[0].targetRef.kind", MES_ONLY_WITH_MESH)])
-        );
+        assert_eq!(check(spec), pairs(&[("spec.to[0].targetRef.kind", MES_ONLY_WITH_MESH)]));
     }
 
     #[test]
     fn required_checker() {
         assert_eq!(
             check(to_backend(serde_json::json!({}))),
-            pairs(&[(
-                "spec.to[0].default",
-                "must have at least one defined: http, tcp, grpc"
-            )])
+            pairs(&[("spec.to[0].default", "must have at least one defined: http, tcp, grpc")])
         );
     }
 
@@ -413,101 +352,55 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.to[0].default.unhealthyThreshold",
-                    "must be greater than zero when defined"
-                ),
-                (
-                    "spec.to[0].default.healthyThreshold",
-                    "must be greater than zero when defined"
-                ),
+                ("spec.to[0].default.unhealthyThreshold", "must be greater than zero when defined"),
+                ("spec.to[0].default.healthyThreshold", "must be greater than zero when defined"),
             ])
         );
     }
 
     #[test]
     fn durations_out_of_range() {
-        let spec = to_backend(
-            serde_json::json!({"interval": "-10s", "timeout": "-2s", "initialJitter": "-5s",
-            "intervalJitter": "-6s", "noTrafficInterval": "-10s", "unhealthyThreshold": 3, "healthyThreshold": 1, "grpc": {}}),
-        );
+        let spec = to_backend(serde_json::json!({"interval": "-10s", "timeout": "-2s", "initialJitter": "-5s",
+            "intervalJitter": "-6s", "noTrafficInterval": "-10s", "unhealthyThreshold": 3, "healthyThreshold": 1, "grpc": {}}));
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.to[0].default.interval",
-                    "must be greater than zero when defined"
-                ),
-                (
-                    "spec.to[0].default.timeout",
-                    "must be greater than zero when defined"
-                ),
-                (
-                    "spec.to[0].default.initialJitter",
-                    "must be greater than zero when defined"
-                ),
-                (
-                    "spec.to[0].default.intervalJitter",
-                    "must be greater than zero when defined"
-                ),
-                (
-                    "spec.to[0].default.noTrafficInterval",
-                    "must be greater than zero when defined"
-                ),
+                ("spec.to[0].default.interval", "must be greater than zero when defined"),
+                ("spec.to[0].default.timeout", "must be greater than zero when defined"),
+                ("spec.to[0].default.initialJitter", "must be greater than zero when defined"),
+                ("spec.to[0].default.intervalJitter", "must be greater than zero when defined"),
+                ("spec.to[0].default.noTrafficInterval", "must be greater than zero when defined"),
             ])
         );
     }
 
     #[test]
     fn percentages_out_of_range() {
-        let spec = to_backend(
-            serde_json::json!({"intervalJitterPercent": 110, "healthyPanicThreshold": "101", "grpc": {}}),
-        );
+        let spec =
+            to_backend(serde_json::json!({"intervalJitterPercent": 110, "healthyPanicThreshold": "101", "grpc": {}}));
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.to[0].default.intervalJitterPercent",
-                    "must be in inclusive range [0, 100]"
-                ),
-                (
-                    "spec.to[0].default.healthyPanicThreshold",
-                    "must be in inclusive range [0.0, 100.0]"
-                ),
+                ("spec.to[0].default.intervalJitterPercent", "must be in inclusive range [0, 100]"),
+                ("spec.to[0].default.healthyPanicThreshold", "must be in inclusive range [0.0, 100.0]"),
             ])
         );
     }
 
     #[test]
     fn invalid_path() {
-        let spec = to_backend(
-            serde_json::json!({"interval": "10s", "eventLogPath": "#not_valid_path", "grpc": {}}),
-        );
-        assert_eq!(
-            check(spec),
-            pairs(&[(
-                "spec.to[0].default.eventLogPath",
-                "must be a valid path when defined"
-            )])
-        );
+        let spec = to_backend(serde_json::json!({"interval": "10s", "eventLogPath": "#not_valid_path", "grpc": {}}));
+        assert_eq!(check(spec), pairs(&[("spec.to[0].default.eventLogPath", "must be a valid path when defined")]));
     }
 
     #[test]
     fn http_checks() {
-        let spec = to_backend(
-            serde_json::json!({"http": {"path": "/health", "expectedStatuses": [99, 600]}}),
-        );
+        let spec = to_backend(serde_json::json!({"http": {"path": "/health", "expectedStatuses": [99, 600]}}));
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.to[0].default.http.expectedStatuses[0]",
-                    "must be in inclusive range [100, 599]"
-                ),
-                (
-                    "spec.to[0].default.http.expectedStatuses[1]",
-                    "must be in inclusive range [100, 599]"
-                ),
+                ("spec.to[0].default.http.expectedStatuses[0]", "must be in inclusive range [100, 599]"),
+                ("spec.to[0].default.http.expectedStatuses[1]", "must be in inclusive range [100, 599]"),
             ])
         );
         assert_eq!(

@@ -178,11 +178,7 @@ pub struct HeaderMatch {
     pub type_: Choice<HeaderMatchType>,
     /// Header name, lower case (matched case-insensitively).
     #[serde(default)]
-    #[schemars(
-        required,
-        length(min = 1, max = 256),
-        regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$")
-    )]
+    #[schemars(required, length(min = 1, max = 256), regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$"))]
     pub name: String,
     /// Header value to match (must be empty for `Present` and `Absent`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -252,11 +248,7 @@ pub struct HeaderModifier {
 pub struct HeaderKeyValue {
     /// Header name.
     #[serde(default)]
-    #[schemars(
-        required,
-        length(min = 1, max = 256),
-        regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$")
-    )]
+    #[schemars(required, length(min = 1, max = 256), regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$"))]
     pub name: String,
     /// Header value.
     #[serde(default)]
@@ -375,13 +367,7 @@ impl KindSpec for MeshHTTPRoute {
                 }
             } else {
                 TargetRefRules {
-                    supported: &[
-                        K::Mesh,
-                        K::MeshSubset,
-                        K::MeshService,
-                        K::MeshServiceSubset,
-                        K::Dataplane,
-                    ],
+                    supported: &[K::Mesh, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::Dataplane],
                     ..Default::default()
                 }
             };
@@ -390,23 +376,13 @@ impl KindSpec for MeshHTTPRoute {
         let gateway = super::top_kind(&self.target_ref) == Some(K::MeshGateway);
         for (i, to) in self.to.iter().flatten().enumerate() {
             let p = Path::root().field("to").index(i);
-            let supported: &[K] = if gateway {
-                &[K::Mesh]
-            } else {
-                &[
-                    K::MeshService,
-                    K::MeshExternalService,
-                    K::MeshMultiZoneService,
-                ]
-            };
+            let supported: &[K] =
+                if gateway { &[K::Mesh] } else { &[K::MeshService, K::MeshExternalService, K::MeshMultiZoneService] };
             validate_target_ref(
                 v,
                 &p.field("targetRef"),
                 &to.target_ref,
-                &TargetRefRules {
-                    supported,
-                    ..Default::default()
-                },
+                &TargetRefRules { supported, ..Default::default() },
             );
             for (j, rule) in to.rules.iter().flatten().enumerate() {
                 validate_rule(v, &p.field("rules").index(j), rule, gateway);
@@ -418,10 +394,7 @@ impl KindSpec for MeshHTTPRoute {
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        let mut view = PolicyView {
-            target_ref: self.target_ref.as_ref(),
-            ..Default::default()
-        };
+        let mut view = PolicyView { target_ref: self.target_ref.as_ref(), ..Default::default() };
         if let Some(r) = &self.target_ref {
             view.references.push((Path::root().field("targetRef"), r));
         }
@@ -433,22 +406,13 @@ impl KindSpec for MeshHTTPRoute {
                 let Some(conf) = &rule.default else { continue };
                 let rp = p.field("rules").index(j).field("default");
                 for (k, f) in conf.filters.iter().flatten().enumerate() {
-                    if let Some(b) = f
-                        .request_mirror
-                        .as_ref()
-                        .and_then(|m| m.backend_ref.as_ref())
-                    {
-                        let bp = rp
-                            .field("filters")
-                            .index(k)
-                            .field("requestMirror")
-                            .field("backendRef");
+                    if let Some(b) = f.request_mirror.as_ref().and_then(|m| m.backend_ref.as_ref()) {
+                        let bp = rp.field("filters").index(k).field("requestMirror").field("backendRef");
                         view.references.push((bp, &b.target));
                     }
                 }
                 for (k, b) in conf.backend_refs.iter().flatten().enumerate() {
-                    view.references
-                        .push((rp.field("backendRefs").index(k), &b.target));
+                    view.references.push((rp.field("backendRefs").index(k), &b.target));
                 }
             }
         }
@@ -470,23 +434,14 @@ fn validate_rule(v: &mut Violations, path: &Path, rule: &Rule, gateway: bool) {
     let backend_refs = conf.backend_refs.as_deref().unwrap_or_default();
     let bp = dp.field("backendRefs");
     if backend_refs.is_empty() && gateway {
-        let redirect = conf
-            .filters
-            .iter()
-            .flatten()
-            .any(|f| is_type(f, FilterType::RequestRedirect));
+        let redirect = conf.filters.iter().flatten().any(|f| is_type(f, FilterType::RequestRedirect));
         // A rule that only redirects needs no backend.
         if !redirect {
             v.add_code(codes::KUMA_REQUIRED, &bp, msg::MUST_NOT_BE_EMPTY);
         }
     }
     let rules = TargetRefRules {
-        supported: &[
-            K::MeshService,
-            K::MeshServiceSubset,
-            K::MeshExternalService,
-            K::MeshMultiZoneService,
-        ],
+        supported: &[K::MeshService, K::MeshServiceSubset, K::MeshExternalService, K::MeshMultiZoneService],
         ..Default::default()
     };
     for (i, b) in backend_refs.iter().enumerate() {
@@ -527,9 +482,7 @@ fn validate_match(v: &mut Violations, path: &Path, m: &HttpMatch) {
                     v.add(&vp, "must be an absolute path");
                 }
             }
-            Some(PathMatchType::Exact) if !pm.value.starts_with('/') => {
-                v.add(&vp, "must be an absolute path")
-            }
+            Some(PathMatchType::Exact) if !pm.value.starts_with('/') => v.add(&vp, "must be an absolute path"),
             _ => {}
         }
     }
@@ -543,33 +496,21 @@ fn validate_match(v: &mut Violations, path: &Path, m: &HttpMatch) {
     for (i, h) in m.headers.iter().flatten().enumerate() {
         let valueless = h.type_.is(HeaderMatchType::Present) || h.type_.is(HeaderMatchType::Absent);
         if valueless && !h.value.is_empty() {
-            v.add(
-                &path.field("headers").index(i).field("value"),
-                msg::MUST_NOT_BE_DEFINED,
-            );
+            v.add(&path.field("headers").index(i).field("value"), msg::MUST_NOT_BE_DEFINED);
         }
     }
 }
 
 /// Kuma's `hasAnyMatchesWithoutPrefix` (no matches means the default `/` prefix).
 fn any_match_without_prefix(matches: &[HttpMatch]) -> bool {
-    matches.iter().any(|m| {
-        !m.path
-            .as_ref()
-            .and_then(|p| p.type_.as_ref())
-            .is_some_and(|t| t.is(PathMatchType::PathPrefix))
-    })
+    matches
+        .iter()
+        .any(|m| !m.path.as_ref().and_then(|p| p.type_.as_ref()).is_some_and(|t| t.is(PathMatchType::PathPrefix)))
 }
 
 const PREFIX_ONLY: &str = "can only appear if all matches match a path prefix";
 
-fn validate_filter(
-    v: &mut Violations,
-    path: &Path,
-    f: &Filter,
-    matches: &[HttpMatch],
-    gateway: bool,
-) {
+fn validate_filter(v: &mut Violations, path: &Path, f: &Filter, matches: &[HttpMatch], gateway: bool) {
     let Some(t) = f.type_.as_ref().and_then(Choice::known) else {
         return;
     };
@@ -590,11 +531,7 @@ fn validate_filter(
             let Some(r) = &f.request_redirect else {
                 return v.must_be_defined(&p);
             };
-            if r.path
-                .as_ref()
-                .is_some_and(|x| x.replace_prefix_match.is_some())
-                && any_match_without_prefix(matches)
-            {
+            if r.path.as_ref().is_some_and(|x| x.replace_prefix_match.is_some()) && any_match_without_prefix(matches) {
                 v.add(&p.field("path").field("replacePrefixMatch"), PREFIX_ONLY);
             }
             validate_precise_hostname(v, &p.field("hostname"), r.hostname.as_deref());
@@ -604,11 +541,7 @@ fn validate_filter(
             let Some(r) = &f.url_rewrite else {
                 return v.must_be_defined(&p);
             };
-            if r.path
-                .as_ref()
-                .is_some_and(|x| x.replace_prefix_match.is_some())
-                && any_match_without_prefix(matches)
-            {
+            if r.path.as_ref().is_some_and(|x| x.replace_prefix_match.is_some()) && any_match_without_prefix(matches) {
                 v.add(&p.field("path").field("replacePrefixMatch"), PREFIX_ONLY);
             }
             validate_precise_hostname(v, &p.field("hostname"), r.hostname.as_deref());
@@ -629,10 +562,7 @@ fn validate_filter(
             };
             let missing = TargetRef::default();
             let target = m.backend_ref.as_ref().map_or(&missing, |b| &b.target);
-            let rules = TargetRefRules {
-                supported: &[K::MeshService, K::MeshServiceSubset],
-                ..Default::default()
-            };
+            let rules = TargetRefRules { supported: &[K::MeshService, K::MeshServiceSubset], ..Default::default() };
             validate_target_ref(v, &p.field("backendRef"), target, &rules);
         }
     }
@@ -670,11 +600,7 @@ fn validate_precise_hostname(v: &mut Violations, path: &Path, hostname: Option<&
         return;
     }
     if h.len() > 253 {
-        v.add_code(
-            codes::BAD_ADDRESS,
-            path,
-            "must be no more than 253 characters",
-        );
+        v.add_code(codes::BAD_ADDRESS, path, "must be no more than 253 characters");
     }
     if !matches_dns1123_regex(h) {
         v.add_code(codes::BAD_ADDRESS, path, DNS1123_SUBDOMAIN_MSG);
@@ -688,11 +614,9 @@ fn is_ip_sloppy(s: &str) -> bool {
     }
     let parts: Vec<&str> = s.split('.').collect();
     parts.len() == 4
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && p.parse::<u32>().is_ok_and(|n| n <= 255)
-        })
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u32>().is_ok_and(|n| n <= 255))
 }
 
 /// The regex of Kubernetes' `IsDNS1123Subdomain` (no per-label length limit).
@@ -700,8 +624,7 @@ fn matches_dns1123_regex(s: &str) -> bool {
     let label_ok = |l: &str| {
         let b = l.as_bytes();
         !b.is_empty()
-            && b.iter()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
             && b[0] != b'-'
             && b[b.len() - 1] != b'-'
     };
@@ -731,9 +654,7 @@ mod tests {
         };
         let mut v = Violations::default();
         spec.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter()
-            .map(|x| (x.path.kuma(Some("spec")), x.message))
-            .collect()
+        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
@@ -741,10 +662,7 @@ mod tests {
     }
 
     fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn frontend_to(rules: serde_json::Value) -> serde_json::Value {
@@ -756,25 +674,17 @@ mod tests {
 
     #[test]
     fn top_level_kind_not_supported() {
-        let spec =
-            serde_json::json!({"targetRef": {"kind": "BlahBlah", "name": "frontend"}, "to": []});
-        assert_eq!(
-            check(spec),
-            pairs(&[("spec.targetRef.kind", "value 'BlahBlah' is not supported")])
-        );
+        let spec = serde_json::json!({"targetRef": {"kind": "BlahBlah", "name": "frontend"}, "to": []});
+        assert_eq!(check(spec), pairs(&[("spec.targetRef.kind", "value 'BlahBlah' is not supported")]));
     }
 
     #[test]
     fn top_level_gateway_only_for_system_role() {
-        let spec =
-            serde_json::json!({"targetRef": {"kind": "MeshGateway", "name": "edge"}, "to": []});
+        let spec = serde_json::json!({"targetRef": {"kind": "MeshGateway", "name": "edge"}, "to": []});
         assert_eq!(check(spec.clone()), pairs(&[]));
         assert_eq!(
             check_role(spec, PolicyRole::Consumer),
-            pairs(&[(
-                "spec.targetRef.kind",
-                "value 'MeshGateway' is not supported"
-            )])
+            pairs(&[("spec.targetRef.kind", "value 'MeshGateway' is not supported")])
         );
     }
 
@@ -787,10 +697,7 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.to[0].targetRef.kind",
-                    "value 'BlahBlah' is not supported"
-                ),
+                ("spec.to[0].targetRef.kind", "value 'BlahBlah' is not supported"),
                 ("spec.to[1].targetRef.kind", "value 'Mesh' is not supported"),
             ])
         );
@@ -798,13 +705,7 @@ mod tests {
             "targetRef": {"kind": "MeshGateway", "name": "edge"},
             "to": [{"targetRef": {"kind": "MeshService", "name": "backend"}}]
         });
-        assert_eq!(
-            check(spec),
-            pairs(&[(
-                "spec.to[0].targetRef.kind",
-                "value 'MeshService' is not supported"
-            )])
-        );
+        assert_eq!(check(spec), pairs(&[("spec.to[0].targetRef.kind", "value 'MeshService' is not supported")]));
     }
 
     #[test]
@@ -817,18 +718,12 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.to[0].rules[0].matches[0].path.value",
-                    "must be an absolute path"
-                ),
+                ("spec.to[0].rules[0].matches[0].path.value", "must be an absolute path"),
                 (
                     "spec.to[0].rules[0].matches[1].path.value",
                     "does not need a trailing slash because only a `/`-separated prefix or an entire path is matched"
                 ),
-                (
-                    "spec.to[0].rules[0].matches[2].path.value",
-                    "must be an absolute path"
-                ),
+                ("spec.to[0].rules[0].matches[2].path.value", "must be an absolute path"),
             ])
         );
     }
@@ -841,10 +736,7 @@ mod tests {
         ]}]}]));
         assert_eq!(
             check(spec),
-            pairs(&[(
-                "spec.to[0].rules[0].matches[0].queryParams[1].name",
-                "multiple entries for name foo"
-            )])
+            pairs(&[("spec.to[0].rules[0].matches[0].queryParams[1].name", "multiple entries for name foo")])
         );
     }
 
@@ -860,26 +752,11 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.to[0].rules[0].default.filters[0].requestHeaderModifier",
-                    "must be defined"
-                ),
-                (
-                    "spec.to[0].rules[0].default.filters[1].responseHeaderModifier",
-                    "must be defined"
-                ),
-                (
-                    "spec.to[0].rules[0].default.filters[2].requestRedirect",
-                    "must be defined"
-                ),
-                (
-                    "spec.to[0].rules[0].default.filters[3].requestMirror",
-                    "must be defined"
-                ),
-                (
-                    "spec.to[0].rules[0].default.filters[4].urlRewrite",
-                    "must be defined"
-                ),
+                ("spec.to[0].rules[0].default.filters[0].requestHeaderModifier", "must be defined"),
+                ("spec.to[0].rules[0].default.filters[1].responseHeaderModifier", "must be defined"),
+                ("spec.to[0].rules[0].default.filters[2].requestRedirect", "must be defined"),
+                ("spec.to[0].rules[0].default.filters[3].requestMirror", "must be defined"),
+                ("spec.to[0].rules[0].default.filters[4].urlRewrite", "must be defined"),
             ])
         );
     }
@@ -900,18 +777,12 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.to[0].rules[0].default.filters[0].requestHeaderModifier.set[1].name",
-                    "duplicate header name"
-                ),
+                ("spec.to[0].rules[0].default.filters[0].requestHeaderModifier.set[1].name", "duplicate header name"),
                 (
                     "spec.to[0].rules[0].default.filters[1].responseHeaderModifier",
                     "must have at least one defined: set, add, remove"
                 ),
-                (
-                    "spec.to[0].rules[0].default.filters[2].responseHeaderModifier.add[0].name",
-                    "duplicate header name"
-                ),
+                ("spec.to[0].rules[0].default.filters[2].responseHeaderModifier.add[0].name", "duplicate header name"),
                 (
                     "spec.to[0].rules[0].default.filters[2].responseHeaderModifier.remove[0].name",
                     "duplicate header name"
@@ -961,14 +832,8 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.to[0].rules[0].matches[0].headers[0].value",
-                    "must not be defined"
-                ),
-                (
-                    "spec.to[0].rules[0].matches[0].headers[1].value",
-                    "must not be defined"
-                ),
+                ("spec.to[0].rules[0].matches[0].headers[0].value", "must not be defined"),
+                ("spec.to[0].rules[0].matches[0].headers[1].value", "must not be defined"),
             ])
         );
     }
@@ -987,14 +852,8 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.to[0].rules[0].default.backendRefs[0].name",
-                    "must be set when kind is MeshServiceSubset"
-                ),
-                (
-                    "spec.to[0].rules[0].default.backendRefs[1].port",
-                    "must be defined with kind MeshMultiZoneService"
-                ),
+                ("spec.to[0].rules[0].default.backendRefs[0].name", "must be set when kind is MeshServiceSubset"),
+                ("spec.to[0].rules[0].default.backendRefs[1].port", "must be defined with kind MeshMultiZoneService"),
                 (
                     "spec.to[0].rules[0].default.backendRefs[3].name",
                     "invalid characters: must consist of lower case alphanumeric characters, '-', '.' and '_'."
@@ -1043,13 +902,7 @@ mod tests {
                 }}]}
             }]}]
         });
-        assert_eq!(
-            check(spec),
-            pairs(&[(
-                "spec.to[0].rules[0].default.backendRefs",
-                "must not be empty"
-            )])
-        );
+        assert_eq!(check(spec), pairs(&[("spec.to[0].rules[0].default.backendRefs", "must not be empty")]));
         // ... unless the rule redirects; hostnames and hostToBackendHostname are fine.
         let spec = serde_json::json!({
             "targetRef": {"kind": "MeshGateway", "name": "edge", "tags": {"port": "8080"}},
@@ -1086,10 +939,7 @@ mod tests {
                     "spec.to[0].rules[0].default.filters[0].requestMirror.backendRef.name",
                     "must be set when kind is MeshServiceSubset"
                 ),
-                (
-                    "spec.to[0].rules[0].default.filters[1].requestMirror.backendRef.kind",
-                    "must be defined"
-                ),
+                ("spec.to[0].rules[0].default.filters[1].requestMirror.backendRef.kind", "must be defined"),
             ])
         );
     }
@@ -1108,9 +958,7 @@ mod tests {
         ];
         let mut filters = Vec::new();
         for h in hosts {
-            filters.push(
-                serde_json::json!({"type": "RequestRedirect", "requestRedirect": {"hostname": h}}),
-            );
+            filters.push(serde_json::json!({"type": "RequestRedirect", "requestRedirect": {"hostname": h}}));
         }
         for h in hosts {
             filters.push(serde_json::json!({"type": "URLRewrite", "urlRewrite": {"hostname": h}}));
@@ -1122,12 +970,7 @@ mod tests {
         let got = check(spec);
         let mut expected = Vec::new();
         for (base, kind) in [(0, "requestRedirect"), (7, "urlRewrite")] {
-            let p = |i: usize| {
-                format!(
-                    "spec.to[0].rules[0].default.filters[{}].{kind}.hostname",
-                    base + i
-                )
-            };
+            let p = |i: usize| format!("spec.to[0].rules[0].default.filters[{}].{kind}.hostname", base + i);
             expected.push((p(0), "cannot be an IP address".to_string()));
             expected.push((p(1), "cannot be an IP address".to_string()));
             expected.push((p(2), DNS1123_SUBDOMAIN_MSG.to_string()));
@@ -1140,8 +983,7 @@ mod tests {
 
     #[test]
     fn valid_resources() {
-        let spec =
-            serde_json::json!({"targetRef": {"kind": "MeshService", "name": "frontend"}, "to": []});
+        let spec = serde_json::json!({"targetRef": {"kind": "MeshService", "name": "frontend"}, "to": []});
         assert_eq!(check(spec), pairs(&[]));
         let spec = serde_json::json!({
             "targetRef": {"kind": "Mesh"},
@@ -1178,30 +1020,17 @@ mod tests {
         let json = serde_json::to_value(&spec).unwrap();
         let conf = &json["to"][0]["rules"][0];
         assert_eq!(conf["matches"][0]["headers"][0]["type"], "Exact");
-        assert_eq!(
-            conf["default"]["filters"][0]["requestRedirect"]["statusCode"],
-            302
-        );
+        assert_eq!(conf["default"]["filters"][0]["requestRedirect"]["statusCode"], 302);
         assert_eq!(conf["default"]["backendRefs"][0]["weight"], 1);
         let view = spec.policy().unwrap();
-        let refs: Vec<_> = view
-            .references
-            .iter()
-            .map(|(p, r)| (p.kuma(Some("spec")), r.name().to_string()))
-            .collect();
+        let refs: Vec<_> = view.references.iter().map(|(p, r)| (p.kuma(Some("spec")), r.name().to_string())).collect();
         assert_eq!(
             refs,
             [
                 ("spec.targetRef".to_string(), String::new()),
                 ("spec.to[0].targetRef".to_string(), "backend".to_string()),
-                (
-                    "spec.to[0].rules[0].default.filters[1].requestMirror.backendRef".to_string(),
-                    "mirror".to_string()
-                ),
-                (
-                    "spec.to[0].rules[0].default.backendRefs[0]".to_string(),
-                    "v1".to_string()
-                ),
+                ("spec.to[0].rules[0].default.filters[1].requestMirror.backendRef".to_string(), "mirror".to_string()),
+                ("spec.to[0].rules[0].default.backendRefs[0]".to_string(), "v1".to_string()),
             ]
         );
         assert_eq!(view.to.len(), 1);

@@ -228,13 +228,7 @@ impl KindSpec for MeshMetric {
             }
         } else {
             TargetRefRules {
-                supported: &[
-                    K::Mesh,
-                    K::MeshSubset,
-                    K::MeshService,
-                    K::Dataplane,
-                    K::MeshServiceSubset,
-                ],
+                supported: &[K::Mesh, K::MeshSubset, K::MeshService, K::Dataplane, K::MeshServiceSubset],
                 ..Default::default()
             }
         };
@@ -245,10 +239,7 @@ impl KindSpec for MeshMetric {
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        let mut view = PolicyView {
-            target_ref: self.target_ref.as_ref(),
-            ..Default::default()
-        };
+        let mut view = PolicyView { target_ref: self.target_ref.as_ref(), ..Default::default() };
         if let Some(r) = &self.target_ref {
             view.references.push((Path::root().field("targetRef"), r));
         }
@@ -273,18 +264,13 @@ fn validate_default(v: &mut Violations, path: &Path, conf: &Conf) {
                 v.add_code(
                     codes::KUMA_ENUM,
                     &p.field("appendProfiles").index(i).field("name"),
-                    format!(
-                        "unrecognized profile name '{name}' - 'All', 'None', 'Basic' are supported"
-                    ),
+                    format!("unrecognized profile name '{name}' - 'All', 'None', 'Basic' are supported"),
                 );
             }
         }
     }
     for (i, application) in conf.applications.iter().flatten().enumerate() {
-        v.port(
-            &path.field("applications").field("application").index(i),
-            application.port,
-        );
+        v.port(&path.field("applications").field("application").index(i), application.port);
     }
     for (i, backend) in conf.backends.iter().flatten().enumerate() {
         let p = path.field("backends").field("backend").index(i);
@@ -336,11 +322,7 @@ fn validate_selectors(v: &mut Violations, path: &Path, selectors: &[Selector]) {
 /// MeshMetric's own endpoint rule: `host:port` (Go's `net.SplitHostPort`, both parts set).
 fn validate_host_port(v: &mut Violations, path: &Path, endpoint: &str) {
     if split_host_port(endpoint).is_none_or(|(host, port)| host.is_empty() || port.is_empty()) {
-        v.add_code(
-            codes::BAD_ADDRESS,
-            &path.field("endpoint"),
-            "must be in host:port format",
-        );
+        v.add_code(codes::BAD_ADDRESS, &path.field("endpoint"), "must be in host:port format");
     }
 }
 
@@ -379,17 +361,11 @@ mod tests {
     }
 
     fn one(default: serde_json::Value) -> Vec<(String, String)> {
-        check_as(
-            PolicyRole::System,
-            json!({"targetRef": {"kind": "Mesh"}, "default": default}),
-        )
+        check_as(PolicyRole::System, json!({"targetRef": {"kind": "Mesh"}, "default": default}))
     }
 
     fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected
-            .iter()
-            .map(|(p, m)| (p.to_string(), m.to_string()))
-            .collect()
+        expected.iter().map(|(p, m)| (p.to_string(), m.to_string())).collect()
     }
 
     #[test]
@@ -405,16 +381,11 @@ mod tests {
         });
         assert_eq!(one(full), pairs(&[]));
         assert_eq!(
-            one(
-                json!({"backends": [{"type": "OpenTelemetry", "openTelemetry": {"backendRef": {
-                "kind": "MeshOpenTelemetryBackend", "labels": {"kuma.io/display-name": "my-otel"}}}}]})
-            ),
+            one(json!({"backends": [{"type": "OpenTelemetry", "openTelemetry": {"backendRef": {
+                "kind": "MeshOpenTelemetryBackend", "labels": {"kuma.io/display-name": "my-otel"}}}}]})),
             pairs(&[])
         );
-        assert_eq!(
-            one(json!({"backends": [{"type": "Prometheus", "prometheus": {}}]})),
-            pairs(&[])
-        );
+        assert_eq!(one(json!({"backends": [{"type": "Prometheus", "prometheus": {}}]})), pairs(&[]));
         assert_eq!(check_as(PolicyRole::System, json!({})), pairs(&[]));
     }
 
@@ -433,22 +404,14 @@ mod tests {
             one(json!({"backends": [{"type": "OpenTelemetry", "prometheus": {"port": 5670}}]})),
             pairs(&[(&format!("{b}.openTelemetry"), "must be defined")])
         );
-        let otel = |o: serde_json::Value| {
-            one(json!({"backends": [{"type": "OpenTelemetry", "openTelemetry": o}]}))
-        };
+        let otel = |o: serde_json::Value| one(json!({"backends": [{"type": "OpenTelemetry", "openTelemetry": o}]}));
         assert_eq!(
             otel(json!({"endpoint": "asdasd123"})),
-            pairs(&[(
-                &format!("{b}.openTelemetry.endpoint"),
-                "must be in host:port format"
-            )])
+            pairs(&[(&format!("{b}.openTelemetry.endpoint"), "must be in host:port format")])
         );
         assert_eq!(
             otel(json!({"endpoint": "http://endpoint:8023"})),
-            pairs(&[(
-                &format!("{b}.openTelemetry.endpoint"),
-                "must be in host:port format, not a URL"
-            )])
+            pairs(&[(&format!("{b}.openTelemetry.endpoint"), "must be in host:port format, not a URL")])
         );
         assert_eq!(
             otel(json!({})),
@@ -458,10 +421,8 @@ mod tests {
             )])
         );
         assert_eq!(
-            otel(
-                json!({"endpoint": "otel-collector:4778", "backendRef": {"kind": "MeshOpenTelemetryBackend",
-                "labels": {"kuma.io/display-name": "my-otel"}}})
-            ),
+            otel(json!({"endpoint": "otel-collector:4778", "backendRef": {"kind": "MeshOpenTelemetryBackend",
+                "labels": {"kuma.io/display-name": "my-otel"}}})),
             pairs(&[(
                 &format!("{b}.openTelemetry"),
                 "openTelemetry must have only one type defined: endpoint, backendRef"
@@ -469,10 +430,7 @@ mod tests {
         );
         assert_eq!(
             otel(json!({"backendRef": {"kind": "MeshOpenTelemetryBackend"}})),
-            pairs(&[(
-                &format!("{b}.openTelemetry.backendRef"),
-                "backendRef must have exactly one defined: labels"
-            )])
+            pairs(&[(&format!("{b}.openTelemetry.backendRef"), "backendRef must have exactly one defined: labels")])
         );
         assert_eq!(
             otel(json!({"backendRef": {"kind": "Other", "labels": {"a": "b"}}})),
@@ -487,19 +445,13 @@ mod tests {
     fn applications_and_sidecar() {
         assert_eq!(
             one(json!({"applications": [{"port": 95599}]})),
-            pairs(&[(
-                "spec.default.applications.application[0]",
-                "port must be a valid (1-65535)"
-            )])
+            pairs(&[("spec.default.applications.application[0]", "port must be a valid (1-65535)")])
         );
         assert_eq!(
             one(
                 json!({"sidecar": {"profiles": {"exclude": [{"type": "Regex", "match": "())(!("}]}, "includeUnused": true}})
             ),
-            pairs(&[(
-                "spec.default.sidecar.profiles.exclude[0].match",
-                "invalid regex"
-            )])
+            pairs(&[("spec.default.sidecar.profiles.exclude[0].match", "invalid regex")])
         );
         assert_eq!(
             one(json!({"sidecar": {"profiles": {"include": [{"type": "not_supported"}]}}})),
@@ -519,25 +471,15 @@ mod tests {
 
     #[test]
     fn top_level_by_role() {
-        let spec =
-            json!({"targetRef": {"kind": "MeshGateway", "name": "gw", "tags": {"listener": "a"}}});
+        let spec = json!({"targetRef": {"kind": "MeshGateway", "name": "gw", "tags": {"listener": "a"}}});
         assert_eq!(check_as(PolicyRole::System, spec.clone()), pairs(&[]));
         assert_eq!(
             check_as(PolicyRole::WorkloadOwner, spec),
-            pairs(&[(
-                "spec.targetRef.kind",
-                "value 'MeshGateway' is not supported"
-            )])
+            pairs(&[("spec.targetRef.kind", "value 'MeshGateway' is not supported")])
         );
         assert_eq!(
-            check_as(
-                PolicyRole::System,
-                json!({"targetRef": {"kind": "MeshExternalService", "name": "x"}})
-            ),
-            pairs(&[(
-                "spec.targetRef.kind",
-                "value 'MeshExternalService' is not supported"
-            )])
+            check_as(PolicyRole::System, json!({"targetRef": {"kind": "MeshExternalService", "name": "x"}})),
+            pairs(&[("spec.targetRef.kind", "value 'MeshExternalService' is not supported")])
         );
     }
 
@@ -548,10 +490,7 @@ mod tests {
             "backends": [{"type": "Prometheus", "prometheus": {"tls": {}}}]}}))
         .unwrap();
         let json = serde_json::to_value(&spec).unwrap();
-        assert_eq!(
-            json["default"]["applications"][0],
-            json!({"path": "/metrics", "port": 8080})
-        );
+        assert_eq!(json["default"]["applications"][0], json!({"path": "/metrics", "port": 8080}));
         assert_eq!(
             json["default"]["backends"][0]["prometheus"],
             json!({"port": 5670, "path": "/metrics", "tls": {"mode": "Disabled"}})

@@ -8,9 +8,7 @@ use serde_json::Value;
 
 use crate::kuma_enum;
 use crate::model::choice::{Choice, KumaEnum};
-use crate::model::common::{
-    StringMap, TargetRef, TargetRefKind as K, TargetRefRules, validate_target_ref,
-};
+use crate::model::common::{StringMap, TargetRef, TargetRefKind as K, TargetRefRules, validate_target_ref};
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
 
@@ -243,11 +241,7 @@ pub struct JsonPatchBlock {
     #[schemars(required)]
     pub path: Option<String>,
     /// The value (`add` and `replace` only); any JSON value.
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
     /// JSON pointer of the source location (`move` and `copy` only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -259,54 +253,28 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
 }
 
-const FILTER_BEFORE: &str =
-    "must be defined. You need to pick a filter before which this one will be added";
-const FILTER_AFTER: &str =
-    "must be defined. You need to pick a filter after which this one will be added";
+const FILTER_BEFORE: &str = "must be defined. You need to pick a filter before which this one will be added";
+const FILTER_AFTER: &str = "must be defined. You need to pick a filter after which this one will be added";
 
 impl KindSpec for MeshProxyPatch {
     fn validate(&self, ctx: &ValidateCtx, v: &mut Violations) {
         if let Some(top) = &self.target_ref {
             let supported: &[K] = if ctx.role == PolicyRole::System {
-                &[
-                    K::Mesh,
-                    K::MeshSubset,
-                    K::MeshService,
-                    K::MeshServiceSubset,
-                    K::MeshGateway,
-                    K::Dataplane,
-                ]
+                &[K::Mesh, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::MeshGateway, K::Dataplane]
             } else {
-                &[
-                    K::Mesh,
-                    K::MeshSubset,
-                    K::Dataplane,
-                    K::MeshService,
-                    K::MeshServiceSubset,
-                ]
+                &[K::Mesh, K::MeshSubset, K::Dataplane, K::MeshService, K::MeshServiceSubset]
             };
             validate_target_ref(
                 v,
                 &Path::root().field("targetRef"),
                 top,
-                &TargetRefRules {
-                    supported,
-                    ..Default::default()
-                },
+                &TargetRefRules { supported, ..Default::default() },
             );
         }
         let path = Path::root().field("default").field("appendModifications");
-        let mods = self
-            .default
-            .as_ref()
-            .and_then(|d| d.append_modifications.as_deref())
-            .unwrap_or_default();
+        let mods = self.default.as_ref().and_then(|d| d.append_modifications.as_deref()).unwrap_or_default();
         if mods.is_empty() {
-            v.add_code(
-                crate::findings::codes::KUMA_REQUIRED,
-                &path,
-                msg::MUST_NOT_BE_EMPTY,
-            );
+            v.add_code(crate::findings::codes::KUMA_REQUIRED, &path, msg::MUST_NOT_BE_EMPTY);
         }
         for (i, m) in mods.iter().enumerate() {
             let p = path.index(i);
@@ -326,42 +294,15 @@ impl KindSpec for MeshProxyPatch {
                     format!("exactly one modification can be defined at a time. Currently, {count} modifications are defined"),
                 );
             } else if let Some(c) = &m.cluster {
-                let r = ResourceMod {
-                    value: &c.value,
-                    patches: &c.json_patches,
-                    operation: &c.operation,
-                };
-                validate_resource_mod(
-                    v,
-                    &p.field("cluster"),
-                    &r,
-                    c.match_.is_some().then_some(&["match"][..]),
-                );
+                let r = ResourceMod { value: &c.value, patches: &c.json_patches, operation: &c.operation };
+                validate_resource_mod(v, &p.field("cluster"), &r, c.match_.is_some().then_some(&["match"][..]));
             } else if let Some(l) = &m.listener {
-                let r = ResourceMod {
-                    value: &l.value,
-                    patches: &l.json_patches,
-                    operation: &l.operation,
-                };
-                validate_resource_mod(
-                    v,
-                    &p.field("listener"),
-                    &r,
-                    l.match_.is_some().then_some(&["match"][..]),
-                );
+                let r = ResourceMod { value: &l.value, patches: &l.json_patches, operation: &l.operation };
+                validate_resource_mod(v, &p.field("listener"), &r, l.match_.is_some().then_some(&["match"][..]));
             } else if let Some(h) = &m.virtual_host {
-                let r = ResourceMod {
-                    value: &h.value,
-                    patches: &h.json_patches,
-                    operation: &h.operation,
-                };
+                let r = ResourceMod { value: &h.value, patches: &h.json_patches, operation: &h.operation };
                 let named = h.match_.as_ref().is_some_and(|m| m.name.is_some());
-                validate_resource_mod(
-                    v,
-                    &p.field("virtualHost"),
-                    &r,
-                    named.then_some(&["match", "name"][..]),
-                );
+                validate_resource_mod(v, &p.field("virtualHost"), &r, named.then_some(&["match", "name"][..]));
             } else if let Some(f) = &m.network_filter {
                 validate_filter_mod(v, &p.field("networkFilter"), f);
             } else if let Some(f) = &m.http_filter {
@@ -371,10 +312,7 @@ impl KindSpec for MeshProxyPatch {
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        let mut view = PolicyView {
-            target_ref: self.target_ref.as_ref(),
-            ..Default::default()
-        };
+        let mut view = PolicyView { target_ref: self.target_ref.as_ref(), ..Default::default() };
         if let Some(r) = &self.target_ref {
             view.references.push((Path::root().field("targetRef"), r));
         }
@@ -391,12 +329,7 @@ struct ResourceMod<'a> {
 
 /// `validateClusterMod` / `validateListenerMod` / `validateVirtualHostMod`. `add_match`
 /// is the field path (under `path`) of a match that `Add` forbids, when it is set.
-fn validate_resource_mod(
-    v: &mut Violations,
-    path: &Path,
-    m: &ResourceMod,
-    add_match: Option<&[&str]>,
-) {
+fn validate_resource_mod(v: &mut Violations, path: &Path, m: &ResourceMod, add_match: Option<&[&str]>) {
     match m.operation.as_ref().and_then(Choice::known) {
         Some(ResourceOperation::Add) => {
             if let Some(fields) = add_match {
@@ -405,18 +338,13 @@ fn validate_resource_mod(
             }
             validate_resource_value(v, &path.field("value"), m.value.as_deref());
         }
-        Some(ResourceOperation::Patch) => {
-            validate_patch(v, path, m.value.as_deref(), m.patches.as_deref())
-        }
+        Some(ResourceOperation::Patch) => validate_patch(v, path, m.value.as_deref(), m.patches.as_deref()),
         Some(ResourceOperation::Remove) => {
             if m.value.is_some() {
                 v.add(&path.field("value"), msg::MUST_NOT_BE_DEFINED);
             }
         }
-        None => v.add(
-            &path.field("operation"),
-            operations_message(&["Add", "Patch", "Remove"]),
-        ),
+        None => v.add(&path.field("operation"), operations_message(&["Add", "Patch", "Remove"])),
     }
 }
 
@@ -429,14 +357,7 @@ fn validate_filter_mod(v: &mut Violations, path: &Path, f: &FilterMod) {
         }
         Some(op @ (FilterOperation::AddBefore | FilterOperation::AddAfter)) => {
             if name.is_none() {
-                v.add(
-                    &name_path,
-                    if op == FilterOperation::AddBefore {
-                        FILTER_BEFORE
-                    } else {
-                        FILTER_AFTER
-                    },
-                );
+                v.add(&name_path, if op == FilterOperation::AddBefore { FILTER_BEFORE } else { FILTER_AFTER });
             }
             validate_resource_value(v, &path.field("value"), f.value.as_deref());
         }
@@ -453,24 +374,14 @@ fn validate_filter_mod(v: &mut Violations, path: &Path, f: &FilterMod) {
         }
         None => v.add(
             &path.field("operation"),
-            operations_message(&[
-                "AddFirst",
-                "AddLast",
-                "AddBefore",
-                "AddAfter",
-                "Patch",
-                "Remove",
-            ]),
+            operations_message(&["AddFirst", "AddLast", "AddBefore", "AddAfter", "Patch", "Remove"]),
         ),
     }
 }
 
 fn operations_message(ops: &[&str]) -> String {
     let quoted: Vec<String> = ops.iter().map(|o| format!("{o:?}")).collect();
-    format!(
-        "invalid operation. Available operations: {}",
-        quoted.join(", ")
-    )
+    format!("invalid operation. Available operations: {}", quoted.join(", "))
 }
 
 /// `validateResourceValue`: the value is required and must read as an Envoy resource.
@@ -486,35 +397,19 @@ fn validate_resource_value(v: &mut Violations, path: &Path, value: Option<&str>)
 }
 
 /// `validatePatch`: exactly one of `value` and `jsonPatches`.
-fn validate_patch(
-    v: &mut Violations,
-    path: &Path,
-    value: Option<&str>,
-    patches: Option<&[JsonPatchBlock]>,
-) {
+fn validate_patch(v: &mut Violations, path: &Path, value: Option<&str>, patches: Option<&[JsonPatchBlock]>) {
     let entity = path.last_field().unwrap_or_default();
     let patches = patches.unwrap_or_default();
     match value {
         Some(value) => {
             if !patches.is_empty() {
-                v.add(
-                    path,
-                    msg::must_have_only_one(&entity, &["value", "jsonPatches"]),
-                );
+                v.add(path, msg::must_have_only_one(&entity, &["value", "jsonPatches"]));
             } else if let Some(err) = envoy_value_error(value) {
-                v.add(
-                    &path.field("value"),
-                    format!("native Envoy resource is not valid: {err}"),
-                );
+                v.add(&path.field("value"), format!("native Envoy resource is not valid: {err}"));
             }
         }
-        None if !patches.is_empty() => {
-            validate_json_patches(v, &path.field("jsonPatches"), patches)
-        }
-        None => v.add(
-            path,
-            msg::must_have_exactly_one_of(&entity, &["value", "jsonPatches"]),
-        ),
+        None if !patches.is_empty() => validate_json_patches(v, &path.field("jsonPatches"), patches),
+        None => v.add(path, msg::must_have_exactly_one_of(&entity, &["value", "jsonPatches"])),
     }
 }
 
@@ -524,12 +419,7 @@ fn validate_patch(
 fn envoy_value_error(value: &str) -> Option<String> {
     let parsed = crate::source::yaml::parse(value, &crate::source::Limits::default());
     let doc = if parsed.problems.is_empty() {
-        parsed
-            .documents
-            .into_iter()
-            .next()
-            .and_then(|d| d.value)
-            .unwrap_or(Value::Null)
+        parsed.documents.into_iter().next().and_then(|d| d.value).unwrap_or(Value::Null)
     } else {
         match serde_json::from_str::<Value>(value) {
             Ok(v) => v,
@@ -544,19 +434,13 @@ fn envoy_value_error(value: &str) -> Option<String> {
         Value::String(_) => "string",
         Value::Array(_) => "array",
     };
-    Some(format!(
-        "json: cannot unmarshal {kind} into Go value of type map[string]json.RawMessage"
-    ))
+    Some(format!("json: cannot unmarshal {kind} into Go value of type map[string]json.RawMessage"))
 }
 
 /// Kuma's `ValidateJsonPatchBlock`.
 fn validate_json_patches(v: &mut Violations, path: &Path, patches: &[JsonPatchBlock]) {
     if patches.is_empty() {
-        v.add_code(
-            crate::findings::codes::KUMA_REQUIRED,
-            path,
-            msg::MUST_NOT_BE_EMPTY,
-        );
+        v.add_code(crate::findings::codes::KUMA_REQUIRED, path, msg::MUST_NOT_BE_EMPTY);
     }
     for (i, patch) in patches.iter().enumerate() {
         let p = path.index(i);
@@ -571,33 +455,19 @@ fn validate_json_patches(v: &mut Violations, path: &Path, patches: &[JsonPatchBl
         }
         let move_copy = matches!(op, Some(JsonPatchOp::Move | JsonPatchOp::Copy));
         if move_copy && patch.from.is_none() {
-            v.add(
-                &p.field("from"),
-                one_of_op("from", "must not be empty", &["move", "copy"]),
-            );
+            v.add(&p.field("from"), one_of_op("from", "must not be empty", &["move", "copy"]));
         } else if !move_copy && patch.from.is_some() {
-            v.add(
-                &p.field("from"),
-                one_of_op("from", "is allowed only", &["move", "copy"]),
-            );
+            v.add(&p.field("from"), one_of_op("from", "is allowed only", &["move", "copy"]));
         }
         let add_replace = matches!(op, Some(JsonPatchOp::Add | JsonPatchOp::Replace));
         if add_replace && patch.value.is_none() {
-            v.add(
-                &p.field("value"),
-                one_of_op("value", "must not be empty", &["add", "replace"]),
-            );
+            v.add(&p.field("value"), one_of_op("value", "must not be empty", &["add", "replace"]));
         } else if !add_replace && patch.value.is_some() {
-            v.add(
-                &p.field("value"),
-                one_of_op("value", "is allowed only", &["add", "replace"]),
-            );
+            v.add(&p.field("value"), one_of_op("value", "is allowed only", &["add", "replace"]));
         }
         match patch.path.as_deref() {
             None => v.must_be_defined(&p.field("path")),
-            Some("" | "/") if op == Some(JsonPatchOp::Remove) => {
-                v.add(&p.field("path"), "root path cannot be removed")
-            }
+            Some("" | "/") if op == Some(JsonPatchOp::Remove) => v.add(&p.field("path"), "root path cannot be removed"),
             _ => {}
         }
     }
@@ -606,10 +476,7 @@ fn validate_json_patches(v: &mut Violations, path: &Path, patches: &[JsonPatchBl
 /// Kuma's `MakeOneOfErr`: `"from" is allowed only when "op" is one of ["move", "copy"]`.
 fn one_of_op(field: &str, message: &str, values: &[&str]) -> String {
     let quoted: Vec<String> = values.iter().map(|x| format!("{x:?}")).collect();
-    format!(
-        "{field:?} {message} when \"op\" is one of [{}]",
-        quoted.join(", ")
-    )
+    format!("{field:?} {message} when \"op\" is one of [{}]", quoted.join(", "))
 }
 
 #[cfg(test)]
@@ -635,9 +502,7 @@ mod tests {
         };
         let mut v = Violations::default();
         spec.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter()
-            .map(|x| (x.path.kuma(Some("spec")), x.message))
-            .collect()
+        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
@@ -645,10 +510,7 @@ mod tests {
     }
 
     fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn mods(m: serde_json::Value) -> serde_json::Value {
@@ -656,9 +518,9 @@ mod tests {
     }
 
     const EOF: &str = "native Envoy resource is not valid: unexpected EOF";
-    const RESOURCE_OPS: &str =
-        r#"invalid operation. Available operations: "Add", "Patch", "Remove""#;
-    const FILTER_OPS: &str = r#"invalid operation. Available operations: "AddFirst", "AddLast", "AddBefore", "AddAfter", "Patch", "Remove""#;
+    const RESOURCE_OPS: &str = r#"invalid operation. Available operations: "Add", "Patch", "Remove""#;
+    const FILTER_OPS: &str =
+        r#"invalid operation. Available operations: "AddFirst", "AddLast", "AddBefore", "AddAfter", "Patch", "Remove""#;
 
     #[test]
     fn valid_modifications() {
@@ -724,24 +586,12 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.default.appendModifications[0].cluster.operation",
-                    RESOURCE_OPS
-                ),
+                ("spec.default.appendModifications[0].cluster.operation", RESOURCE_OPS),
                 ("spec.default.appendModifications[1].cluster.value", EOF),
                 ("spec.default.appendModifications[2].cluster.value", EOF),
-                (
-                    "spec.default.appendModifications[3].cluster.match",
-                    "must not be defined"
-                ),
-                (
-                    "spec.default.appendModifications[4].cluster.value",
-                    "must not be defined"
-                ),
-                (
-                    "spec.default.appendModifications[5].cluster.value",
-                    "must be defined"
-                ),
+                ("spec.default.appendModifications[3].cluster.match", "must not be defined"),
+                ("spec.default.appendModifications[4].cluster.value", "must not be defined"),
+                ("spec.default.appendModifications[5].cluster.value", "must be defined"),
                 (
                     "spec.default.appendModifications[6].cluster",
                     "cluster must have exactly one defined: value, jsonPatches"
@@ -768,32 +618,17 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.default.appendModifications[0].listener.operation",
-                    RESOURCE_OPS
-                ),
+                ("spec.default.appendModifications[0].listener.operation", RESOURCE_OPS),
                 ("spec.default.appendModifications[1].listener.value", EOF),
-                (
-                    "spec.default.appendModifications[2].listener.match",
-                    "must not be defined"
-                ),
+                ("spec.default.appendModifications[2].listener.match", "must not be defined"),
                 (
                     "spec.default.appendModifications[3].listener",
                     "listener must have only one type defined: value, jsonPatches"
                 ),
-                (
-                    "spec.default.appendModifications[4].virtualHost.match.name",
-                    "must not be defined"
-                ),
+                ("spec.default.appendModifications[4].virtualHost.match.name", "must not be defined"),
                 ("spec.default.appendModifications[4].virtualHost.value", EOF),
-                (
-                    "spec.default.appendModifications[5].virtualHost.operation",
-                    RESOURCE_OPS
-                ),
-                (
-                    "spec.default.appendModifications[6].virtualHost.value",
-                    "must not be defined"
-                ),
+                ("spec.default.appendModifications[5].virtualHost.operation", RESOURCE_OPS),
+                ("spec.default.appendModifications[6].virtualHost.value", "must not be defined"),
             ])
         );
     }
@@ -813,9 +648,7 @@ mod tests {
                     serde_json::json!({"operation": "Patch", "value": "{}", "jsonPatches": [{"op": "remove", "path": ""}]})
                 ),
             ]));
-            let p = |i: usize, rest: &str| {
-                format!("spec.default.appendModifications[{i}].{kind}{rest}")
-            };
+            let p = |i: usize, rest: &str| format!("spec.default.appendModifications[{i}].{kind}{rest}");
             let only_one = format!("{kind} must have only one type defined: value, jsonPatches");
             let expected = vec![
                 (p(0, ".value"), EOF.to_string()),
@@ -847,30 +680,13 @@ mod tests {
                 {"op": "copy", "from": "/x"},
             ]}}
         ]));
-        let p = |i: usize, f: &str| {
-            format!("spec.default.appendModifications[0].cluster.jsonPatches[{i}].{f}")
-        };
+        let p = |i: usize, f: &str| format!("spec.default.appendModifications[0].cluster.jsonPatches[{i}].{f}");
         let expected = vec![
-            (
-                p(0, "op"),
-                r#""op" must be one of ["add", "remove", "replace", "move", "copy"]"#.to_string(),
-            ),
-            (
-                p(1, "value"),
-                r#""value" is allowed only when "op" is one of ["add", "replace"]"#.to_string(),
-            ),
-            (
-                p(2, "value"),
-                r#""value" must not be empty when "op" is one of ["add", "replace"]"#.to_string(),
-            ),
-            (
-                p(3, "from"),
-                r#""from" is allowed only when "op" is one of ["move", "copy"]"#.to_string(),
-            ),
-            (
-                p(4, "from"),
-                r#""from" must not be empty when "op" is one of ["move", "copy"]"#.to_string(),
-            ),
+            (p(0, "op"), r#""op" must be one of ["add", "remove", "replace", "move", "copy"]"#.to_string()),
+            (p(1, "value"), r#""value" is allowed only when "op" is one of ["add", "replace"]"#.to_string()),
+            (p(2, "value"), r#""value" must not be empty when "op" is one of ["add", "replace"]"#.to_string()),
+            (p(3, "from"), r#""from" is allowed only when "op" is one of ["move", "copy"]"#.to_string()),
+            (p(4, "from"), r#""from" must not be empty when "op" is one of ["move", "copy"]"#.to_string()),
             (p(5, "path"), "root path cannot be removed".to_string()),
             (p(6, "path"), "must be defined".to_string()),
         ];
@@ -883,10 +699,7 @@ mod tests {
             "targetRef": {"kind": "Unknown"},
             "default": {"appendModifications": [{"virtualHost": {"operation": "Remove"}}]}
         });
-        assert_eq!(
-            check(spec),
-            pairs(&[("spec.targetRef.kind", "value 'Unknown' is not supported")])
-        );
+        assert_eq!(check(spec), pairs(&[("spec.targetRef.kind", "value 'Unknown' is not supported")]));
         let spec = serde_json::json!({
             "targetRef": {"kind": "MeshGateway", "name": "gw"},
             "default": {"appendModifications": [{"cluster": {"operation": "Remove"}}]}
@@ -894,10 +707,7 @@ mod tests {
         assert_eq!(check(spec.clone()), pairs(&[]));
         assert_eq!(
             check_role(spec, PolicyRole::WorkloadOwner),
-            pairs(&[(
-                "spec.targetRef.kind",
-                "value 'MeshGateway' is not supported"
-            )])
+            pairs(&[("spec.targetRef.kind", "value 'MeshGateway' is not supported")])
         );
     }
 

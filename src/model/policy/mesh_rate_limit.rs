@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{From, Rule, To};
 use crate::findings::codes;
 use crate::model::common::{
-    Duration, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_matches,
-    validate_target_ref,
+    Duration, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_matches, validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -134,11 +133,7 @@ pub struct HeaderModifier {
 pub struct HeaderValue {
     /// Header name.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        required,
-        length(min = 1, max = 256),
-        regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$")
-    )]
+    #[schemars(required, length(min = 1, max = 256), regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$"))]
     pub name: Option<String>,
     /// Header value.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,16 +142,14 @@ pub struct HeaderValue {
 }
 
 const FROM_WITH_GATEWAY: &str = "must not be defined when the scope includes a Gateway, select only proxyType Sidecar or select only gateways and use spec.to";
-const SPIFFE_MSG: &str = "can't be specified when matches contain spiffeID because this field cannot be conditioned on source identity";
+const SPIFFE_MSG: &str =
+    "can't be specified when matches contain spiffeID because this field cannot be conditioned on source identity";
 
 impl KindSpec for MeshRateLimit {
     fn validate(&self, ctx: &ValidateCtx, v: &mut Violations) {
         let root = Path::root();
         if non_empty(&self.rules) && (non_empty(&self.to) || non_empty(&self.from)) {
-            super::sections_message(
-                v,
-                "fields 'to' and 'from' must be empty when 'rules' is defined",
-            );
+            super::sections_message(v, "fields 'to' and 'from' must be empty when 'rules' is defined");
         }
         let inbound = non_empty(&self.from) || non_empty(&self.rules);
         let rules = if ctx.role == PolicyRole::System {
@@ -176,13 +169,7 @@ impl KindSpec for MeshRateLimit {
             }
         } else {
             TargetRefRules {
-                supported: &[
-                    K::Mesh,
-                    K::MeshSubset,
-                    K::MeshService,
-                    K::MeshServiceSubset,
-                    K::Dataplane,
-                ],
+                supported: &[K::Mesh, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::Dataplane],
                 inbound_policy: inbound,
                 ..Default::default()
             }
@@ -193,22 +180,14 @@ impl KindSpec for MeshRateLimit {
 
         // rules
         if non_empty(&self.rules) && (gateways || top == Some(K::MeshHTTPRoute)) {
-            v.add_code(
-                codes::POLICY_SECTIONS,
-                &root.field("rules"),
-                msg::MUST_NOT_BE_DEFINED,
-            );
+            v.add_code(codes::POLICY_SECTIONS, &root.field("rules"), msg::MUST_NOT_BE_DEFINED);
         } else {
             for (i, rule) in self.rules.iter().flatten().enumerate() {
                 let p = root.field("rules").index(i);
                 let matches = rule.matches.as_deref().unwrap_or_default();
                 validate_matches(v, &p.field("matches"), matches);
                 if matches.iter().any(|m| m.spiffe_id.is_some())
-                    && rule
-                        .default
-                        .as_ref()
-                        .and_then(|d| d.local.as_ref())
-                        .is_some_and(|l| l.tcp.is_some())
+                    && rule.default.as_ref().and_then(|d| d.local.as_ref()).is_some_and(|l| l.tcp.is_some())
                 {
                     v.add(&p.field("default").field("local").field("tcp"), SPIFFE_MSG);
                 }
@@ -218,11 +197,7 @@ impl KindSpec for MeshRateLimit {
 
         // from
         if non_empty(&self.from) && gateways {
-            v.add_code(
-                codes::POLICY_SECTIONS,
-                &root.field("from"),
-                FROM_WITH_GATEWAY,
-            );
+            v.add_code(codes::POLICY_SECTIONS, &root.field("from"), FROM_WITH_GATEWAY);
         } else if non_empty(&self.from) && top == Some(K::MeshHTTPRoute) {
             v.add_code(
                 codes::POLICY_SECTIONS,
@@ -232,10 +207,7 @@ impl KindSpec for MeshRateLimit {
         } else {
             for (i, item) in self.from.iter().flatten().enumerate() {
                 let p = root.field("from").index(i);
-                let rules = TargetRefRules {
-                    supported: &[K::Mesh],
-                    ..Default::default()
-                };
+                let rules = TargetRefRules { supported: &[K::Mesh], ..Default::default() };
                 validate_target_ref(v, &p.field("targetRef"), &item.target_ref, &rules);
                 validate_conf(v, &p.field("default"), item.default.as_ref());
             }
@@ -243,18 +215,11 @@ impl KindSpec for MeshRateLimit {
 
         // to
         if non_empty(&self.to) && !gateways {
-            v.add_code(
-                codes::POLICY_SECTIONS,
-                &root.field("to"),
-                msg::MUST_NOT_BE_DEFINED,
-            );
+            v.add_code(codes::POLICY_SECTIONS, &root.field("to"), msg::MUST_NOT_BE_DEFINED);
         } else {
             for (i, item) in self.to.iter().flatten().enumerate() {
                 let p = root.field("to").index(i);
-                let rules = TargetRefRules {
-                    supported: &[K::Mesh],
-                    ..Default::default()
-                };
+                let rules = TargetRefRules { supported: &[K::Mesh], ..Default::default() };
                 validate_target_ref(v, &p.field("targetRef"), &item.target_ref, &rules);
                 validate_conf(v, &p.field("default"), item.default.as_ref());
             }
@@ -262,12 +227,7 @@ impl KindSpec for MeshRateLimit {
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        Some(super::view(
-            &self.target_ref,
-            self.to.as_deref(),
-            self.from.as_deref(),
-            self.rules.as_deref(),
-        ))
+        Some(super::view(&self.target_ref, self.to.as_deref(), self.from.as_deref(), self.rules.as_deref()))
     }
 }
 
@@ -278,11 +238,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
         return;
     };
     if local.tcp.is_none() && local.http.is_none() {
-        v.add_code(
-            codes::KUMA_REQUIRED,
-            &path,
-            msg::must_have_at_least_one(&["tcp", "http"]),
-        );
+        v.add_code(codes::KUMA_REQUIRED, &path, msg::must_have_at_least_one(&["tcp", "http"]));
     }
     if let Some(http) = &local.http {
         let p = path.field("http");
@@ -299,21 +255,14 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
             if let Some(on) = &http.on_rate_limit
                 && on.status.is_some_and(|s| s <= 0)
             {
-                v.add(
-                    &p.field("onRateLimit").field("status"),
-                    msg::GREATER_THAN_ZERO,
-                );
+                v.add(&p.field("onRateLimit").field("status"), msg::GREATER_THAN_ZERO);
             }
         }
     }
     if let Some(tcp) = &local.tcp {
         let p = path.field("tcp");
         if tcp.disabled.is_none() && tcp.connection_rate.is_none() {
-            v.add_code(
-                codes::KUMA_REQUIRED,
-                &p,
-                msg::must_have_at_least_one(&["disabled", "connectionRate"]),
-            );
+            v.add_code(codes::KUMA_REQUIRED, &p, msg::must_have_at_least_one(&["disabled", "connectionRate"]));
         } else if let Some(rate) = &tcp.connection_rate {
             validate_rate(v, &p.field("connectionRate"), rate);
         }
@@ -330,10 +279,7 @@ fn validate_rate(v: &mut Violations, path: &Path, rate: &Rate) {
         Some((d, None)) => v.add_code(
             codes::BAD_DURATION,
             &ip,
-            format!(
-                "{:?} is not a valid duration (examples: 10s, 1m30s, 500ms)",
-                d.as_str()
-            ),
+            format!("{:?} is not a valid duration (examples: 10s, 1m30s, 500ms)", d.as_str()),
         ),
         Some((_, Some(n))) if n > 50_000_000 => {}
         _ => v.add_code(codes::BAD_DURATION, &ip, "must be greater than: 50ms"),
@@ -362,9 +308,7 @@ mod tests {
         };
         let mut v = Violations::default();
         s.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter()
-            .map(|x| (x.path.kuma(Some("spec")), x.message))
-            .collect()
+        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
@@ -372,10 +316,7 @@ mod tests {
     }
 
     fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn from_mesh(default: serde_json::Value) -> serde_json::Value {
@@ -397,9 +338,7 @@ mod tests {
             "tcp": {"disabled": false, "connectionRate": {"num": 100, "interval": "100ms"}}}}));
         assert_eq!(check(full), pairs(&[]));
         assert_eq!(
-            check(from_mesh(
-                serde_json::json!({"local": {"http": {"disabled": true}, "tcp": {"disabled": true}}})
-            )),
+            check(from_mesh(serde_json::json!({"local": {"http": {"disabled": true}, "tcp": {"disabled": true}}}))),
             pairs(&[])
         );
         let gw = serde_json::json!({"targetRef": {"kind": "MeshGateway", "name": "edge"},
@@ -418,22 +357,10 @@ mod tests {
     fn unsupported_from_kinds() {
         let spec = serde_json::json!({"targetRef": {"kind": "MeshService", "name": "web-frontend"},
             "from": [{"targetRef": {"kind": "MeshGatewayRoute"}, "default": {"local": {"http": {"requestRate": {"num": 10, "interval": "10s"}}}}}]});
-        assert_eq!(
-            check(spec),
-            pairs(&[(
-                "spec.from[0].targetRef.kind",
-                "value 'MeshGatewayRoute' is not supported"
-            )])
-        );
+        assert_eq!(check(spec), pairs(&[("spec.from[0].targetRef.kind", "value 'MeshGatewayRoute' is not supported")]));
         let spec = serde_json::json!({"targetRef": {"kind": "MeshService", "name": "web-frontend"},
             "from": [{"targetRef": {"kind": "MeshService", "name": "backend"}, "default": {"local": {"tcp": {"connectionRate": {"num": 100, "interval": "500ms"}}}}}]});
-        assert_eq!(
-            check(spec),
-            pairs(&[(
-                "spec.from[0].targetRef.kind",
-                "value 'MeshService' is not supported"
-            )])
-        );
+        assert_eq!(check(spec), pairs(&[("spec.from[0].targetRef.kind", "value 'MeshService' is not supported")]));
     }
 
     #[test]
@@ -444,22 +371,10 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.from[0].default.local.http.requestRate.num",
-                    "must be greater than 0"
-                ),
-                (
-                    "spec.from[0].default.local.http.requestRate.interval",
-                    "must be greater than: 50ms"
-                ),
-                (
-                    "spec.from[0].default.local.tcp.connectionRate.num",
-                    "must be greater than 0"
-                ),
-                (
-                    "spec.from[0].default.local.tcp.connectionRate.interval",
-                    "must be greater than: 50ms"
-                ),
+                ("spec.from[0].default.local.http.requestRate.num", "must be greater than 0"),
+                ("spec.from[0].default.local.http.requestRate.interval", "must be greater than: 50ms"),
+                ("spec.from[0].default.local.tcp.connectionRate.num", "must be greater than 0"),
+                ("spec.from[0].default.local.tcp.connectionRate.interval", "must be greater than: 50ms"),
             ])
         );
     }
@@ -472,17 +387,11 @@ mod tests {
         );
         assert_eq!(
             check(from_mesh(serde_json::json!({"local": {}}))),
-            pairs(&[(
-                "spec.from[0].default.local",
-                "must have at least one defined: tcp, http"
-            )])
+            pairs(&[("spec.from[0].default.local", "must have at least one defined: tcp, http")])
         );
         assert_eq!(
             check(from_mesh(serde_json::json!({"local": {"tcp": {}}}))),
-            pairs(&[(
-                "spec.from[0].default.local.tcp",
-                "must have at least one defined: disabled, connectionRate"
-            )])
+            pairs(&[("spec.from[0].default.local.tcp", "must have at least one defined: disabled, connectionRate")])
         );
         assert_eq!(
             check(from_mesh(serde_json::json!({"local": {"http": {}}}))),
@@ -500,10 +409,7 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.targetRef.sectionName",
-                    "can only be used with inbound policies"
-                ),
+                ("spec.targetRef.sectionName", "can only be used with inbound policies"),
                 ("spec.to", "must not be defined"),
             ])
         );
@@ -524,10 +430,7 @@ mod tests {
             "to": [{"targetRef": {"kind": "Mesh"}, "default": both_rates()}]});
         assert_eq!(
             check_as(spec, PolicyRole::Consumer),
-            pairs(&[(
-                "spec.targetRef.kind",
-                "value 'MeshGateway' is not supported"
-            )])
+            pairs(&[("spec.targetRef.kind", "value 'MeshGateway' is not supported")])
         );
     }
 
@@ -539,10 +442,7 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec",
-                    "fields 'to' and 'from' must be empty when 'rules' is defined"
-                ),
+                ("spec", "fields 'to' and 'from' must be empty when 'rules' is defined"),
                 ("spec.rules", "must not be defined"),
                 ("spec.from", FROM_WITH_GATEWAY),
             ])
@@ -554,9 +454,6 @@ mod tests {
         let spec = serde_json::json!({"targetRef": {"kind": "Dataplane"}, "rules": [{
             "matches": [{"spiffeID": {"type": "Exact", "value": "spiffe://default/client"}}],
             "default": {"local": {"tcp": {"connectionRate": {"num": 100, "interval": "100ms"}}}}}]});
-        assert_eq!(
-            check(spec),
-            pairs(&[("spec.rules[0].default.local.tcp", SPIFFE_MSG)])
-        );
+        assert_eq!(check(spec), pairs(&[("spec.rules[0].default.local.tcp", SPIFFE_MSG)]));
     }
 }

@@ -8,9 +8,7 @@ use super::{From, Rule, To};
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{
-    Duration, StringMap, TargetRef, TargetRefKind as K, TargetRefRules, validate_target_ref,
-};
+use crate::model::common::{Duration, StringMap, TargetRef, TargetRefKind as K, TargetRefRules, validate_target_ref};
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
 
@@ -72,11 +70,7 @@ pub struct Http {
     pub rate_limited_back_off: Option<RateLimitedBackOff>,
     /// Conditions causing a retry: 5xx, GatewayError, Reset, Retriable4xx, ConnectFailure,
     /// EnvoyRatelimited, RefusedStream, Http3PostConnectFailure, HttpMethod*, or a status code.
-    #[serde(
-        default,
-        deserialize_with = "strings_or_numbers",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "strings_or_numbers", skip_serializing_if = "Option::is_none")]
     pub retry_on: Option<Vec<String>>,
     /// Response headers that trigger a retry when present in the upstream response.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -152,11 +146,7 @@ kuma_enum! {
 pub struct ResetHeader {
     /// Name of the reset header.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        required,
-        length(min = 1, max = 256),
-        regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$")
-    )]
+    #[schemars(required, length(min = 1, max = 256), regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$"))]
     pub name: Option<String>,
     /// Format of the reset header.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -189,11 +179,7 @@ pub struct HeaderMatch {
     pub type_: Choice<HeaderMatchType>,
     /// Name of the header (lower case; matched case-insensitively).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        required,
-        length(min = 1, max = 256),
-        regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$")
-    )]
+    #[schemars(required, length(min = 1, max = 256), regex(pattern = r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$"))]
     pub name: Option<String>,
     /// Value to match.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -293,9 +279,7 @@ fn strings_or_numbers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Stri
             .map(|v| match v {
                 serde_json::Value::String(s) => Ok(s),
                 serde_json::Value::Number(n) => Ok(n.to_string()),
-                other => Err(serde::de::Error::custom(format!(
-                    "expected a string or a number, got {other}"
-                ))),
+                other => Err(serde::de::Error::custom(format!("expected a string or a number, got {other}"))),
             })
             .collect()
     })
@@ -321,42 +305,23 @@ impl KindSpec for MeshRetry {
             }
         } else {
             TargetRefRules {
-                supported: &[
-                    K::Mesh,
-                    K::MeshSubset,
-                    K::MeshService,
-                    K::MeshServiceSubset,
-                    K::Dataplane,
-                ],
+                supported: &[K::Mesh, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::Dataplane],
                 ..Default::default()
             }
         };
         super::validate_top(v, &self.target_ref, rules);
         let to = self.to.as_deref().unwrap_or_default();
         if to.is_empty() {
-            v.add_code(
-                codes::POLICY_SECTIONS,
-                &root.field("to"),
-                "needs at least one item",
-            );
+            v.add_code(codes::POLICY_SECTIONS, &root.field("to"), "needs at least one item");
         }
         let top = super::top_kind(&self.target_ref);
         let supported: &[K] = match top {
             Some(K::MeshGateway | K::MeshHTTPRoute) => &[K::Mesh, K::MeshExternalService],
-            _ => &[
-                K::Mesh,
-                K::MeshService,
-                K::MeshExternalService,
-                K::MeshMultiZoneService,
-                K::MeshHTTPRoute,
-            ],
+            _ => &[K::Mesh, K::MeshService, K::MeshExternalService, K::MeshMultiZoneService, K::MeshHTTPRoute],
         };
         for (i, item) in to.iter().enumerate() {
             let p = root.field("to").index(i);
-            let rules = TargetRefRules {
-                supported,
-                ..Default::default()
-            };
+            let rules = TargetRefRules { supported, ..Default::default() };
             validate_target_ref(v, &p.field("targetRef"), &item.target_ref, &rules);
             // Kuma roots the conf's violations at `default.conf`.
             validate_conf(v, &p.field("default").field("conf"), item.default.as_ref());
@@ -377,10 +342,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
     let empty = Conf::default();
     let conf = conf.unwrap_or(&empty);
     if conf.tcp.is_none() && conf.http.is_none() && conf.grpc.is_none() {
-        v.add(
-            path,
-            "at least one of the 'tcp', 'http', 'grpc' must be specified",
-        );
+        v.add(path, "at least one of the 'tcp', 'http', 'grpc' must be specified");
     }
     if let Some(tcp) = &conf.tcp {
         let p = path.field("tcp");
@@ -418,13 +380,9 @@ fn validate_http(v: &mut Violations, path: &Path, http: &Http) {
         validate_rate_limited_back_off(v, &path.field("rateLimitedBackOff"), r);
     }
     for (i, item) in http.retry_on.iter().flatten().enumerate() {
-        let known = HTTP_RETRY_ON.contains(&item.as_str())
-            || item.parse::<i64>().is_ok_and(is_known_status);
+        let known = HTTP_RETRY_ON.contains(&item.as_str()) || item.parse::<i64>().is_ok_and(is_known_status);
         if !known {
-            v.add(
-                &path.field("retryOn").index(i),
-                format!("unknown item '{item}'"),
-            );
+            v.add(&path.field("retryOn").index(i), format!("unknown item '{item}'"));
         }
     }
     if let Some(predicates) = &http.host_selection {
@@ -440,27 +398,17 @@ fn validate_http(v: &mut Violations, path: &Path, http: &Http) {
                 }
                 Some(PredicateType::OmitPreviousPriorities) => {
                     if priority_set {
-                        v.add(
-                            &pp.field("predicate"),
-                            "OmitPreviousPriorities must only be specified once",
-                        );
+                        v.add(&pp.field("predicate"), "OmitPreviousPriorities must only be specified once");
                     }
                     if p.update_frequency <= 0 {
-                        v.add(
-                            &pp.field("updateFrequency"),
-                            msg::DEFINED_AND_GREATER_THAN_ZERO,
-                        );
+                        v.add(&pp.field("updateFrequency"), msg::DEFINED_AND_GREATER_THAN_ZERO);
                     }
                     priority_set = true;
                 }
                 Some(PredicateType::OmitPreviousHosts) => {}
                 None => {
                     let raw = p.predicate.as_ref().map(Choice::raw).unwrap_or_default();
-                    v.add_code(
-                        codes::KUMA_ENUM,
-                        &pp.field("predicate"),
-                        format!("unknown predicate type '{raw}'"),
-                    );
+                    v.add_code(codes::KUMA_ENUM, &pp.field("predicate"), format!("unknown predicate type '{raw}'"));
                 }
             }
         }
@@ -484,11 +432,7 @@ fn validate_grpc(v: &mut Violations, path: &Path, grpc: &Grpc) {
     }
     for (i, item) in grpc.retry_on.iter().flatten().enumerate() {
         if !item.is_known() {
-            v.add_code(
-                codes::KUMA_ENUM,
-                &path.field("retryOn").index(i),
-                format!("unknown item '{}'", item.raw()),
-            );
+            v.add_code(codes::KUMA_ENUM, &path.field("retryOn").index(i), format!("unknown item '{}'", item.raw()));
         }
     }
 }
@@ -537,9 +481,7 @@ mod tests {
         };
         let mut v = Violations::default();
         s.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter()
-            .map(|x| (x.path.kuma(Some("spec")), x.message))
-            .collect()
+        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
@@ -547,10 +489,7 @@ mod tests {
     }
 
     fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn to_mesh(default: serde_json::Value) -> serde_json::Value {
@@ -615,27 +554,15 @@ mod tests {
             "retriableRequestHeaders": [{"name": "x"}]
         }})))
         .unwrap();
-        let http = s.to.as_ref().unwrap()[0]
-            .default
-            .as_ref()
-            .unwrap()
-            .http
-            .as_ref()
-            .unwrap();
+        let http = s.to.as_ref().unwrap()[0].default.as_ref().unwrap().http.as_ref().unwrap();
         assert_eq!(http.host_selection.as_ref().unwrap()[0].update_frequency, 2);
-        assert!(
-            http.retriable_request_headers.as_ref().unwrap()[0]
-                .type_
-                .is(HeaderMatchType::Exact)
-        );
+        assert!(http.retriable_request_headers.as_ref().unwrap()[0].type_.is(HeaderMatchType::Exact));
     }
 
     #[test]
     fn empty_to_and_unsupported_kinds() {
         assert_eq!(
-            check(
-                serde_json::json!({"targetRef": {"kind": "MeshService", "name": "backend"}, "to": []})
-            ),
+            check(serde_json::json!({"targetRef": {"kind": "MeshService", "name": "backend"}, "to": []})),
             pairs(&[("spec.to", "needs at least one item")])
         );
         let spec = serde_json::json!({"targetRef": {"kind": "Mesh"}, "to": [
@@ -645,14 +572,8 @@ mod tests {
         assert_eq!(
             check(spec),
             pairs(&[
-                (
-                    "spec.to[0].targetRef.kind",
-                    "value 'MeshSubset' is not supported"
-                ),
-                (
-                    "spec.to[1].targetRef.kind",
-                    "value 'MeshServiceSubset' is not supported"
-                ),
+                ("spec.to[0].targetRef.kind", "value 'MeshSubset' is not supported"),
+                ("spec.to[1].targetRef.kind", "value 'MeshServiceSubset' is not supported"),
             ])
         );
     }
@@ -661,15 +582,10 @@ mod tests {
     fn empty_default_and_sections() {
         assert_eq!(
             check(to_mesh(serde_json::json!({}))),
-            pairs(&[(
-                "spec.to[0].default.conf",
-                "at least one of the 'tcp', 'http', 'grpc' must be specified"
-            )])
+            pairs(&[("spec.to[0].default.conf", "at least one of the 'tcp', 'http', 'grpc' must be specified")])
         );
         assert_eq!(
-            check(to_mesh(
-                serde_json::json!({"tcp": {}, "http": {}, "grpc": {}})
-            )),
+            check(to_mesh(serde_json::json!({"tcp": {}, "http": {}, "grpc": {}}))),
             pairs(&[
                 ("spec.to[0].default.conf.tcp", "must not be empty"),
                 ("spec.to[0].default.conf.http", "must not be empty"),
@@ -677,13 +593,8 @@ mod tests {
             ])
         );
         assert_eq!(
-            check(to_mesh(
-                serde_json::json!({"tcp": {"maxConnectAttempt": 0}})
-            )),
-            pairs(&[(
-                "spec.to[0].default.conf.tcp.maxConnectAttempt",
-                "must be greater than 0"
-            )])
+            check(to_mesh(serde_json::json!({"tcp": {"maxConnectAttempt": 0}}))),
+            pairs(&[("spec.to[0].default.conf.tcp.maxConnectAttempt", "must be greater than 0")])
         );
     }
 
@@ -694,22 +605,14 @@ mod tests {
             pairs(&[("spec.to[0].default.conf.http.backOff", "must not be empty")])
         );
         assert_eq!(
-            check(to_mesh(
-                serde_json::json!({"grpc": {"rateLimitedBackOff": {}}})
-            )),
-            pairs(&[(
-                "spec.to[0].default.conf.grpc.rateLimitedBackOff.resetHeaders",
-                "must be defined"
-            )])
+            check(to_mesh(serde_json::json!({"grpc": {"rateLimitedBackOff": {}}}))),
+            pairs(&[("spec.to[0].default.conf.grpc.rateLimitedBackOff.resetHeaders", "must be defined")])
         );
         assert_eq!(
             check(to_mesh(
                 serde_json::json!({"http": {"rateLimitedBackOff": {"resetHeaders": [{"name": "", "format": "UnixTimestamp"}]}}})
             )),
-            pairs(&[(
-                "spec.to[0].default.conf.http.rateLimitedBackOff.resetHeaders[0].name",
-                "must be defined"
-            )])
+            pairs(&[("spec.to[0].default.conf.http.rateLimitedBackOff.resetHeaders[0].name", "must be defined")])
         );
     }
 
@@ -720,49 +623,20 @@ mod tests {
                 serde_json::json!({"http": {"retryOn": ["WRONG_VALUE", "5XX", "reset", "DEADLINE_EXCEEDED", 123, 952]}})
             )),
             pairs(&[
-                (
-                    "spec.to[0].default.conf.http.retryOn[0]",
-                    "unknown item 'WRONG_VALUE'"
-                ),
-                (
-                    "spec.to[0].default.conf.http.retryOn[1]",
-                    "unknown item '5XX'"
-                ),
-                (
-                    "spec.to[0].default.conf.http.retryOn[2]",
-                    "unknown item 'reset'"
-                ),
-                (
-                    "spec.to[0].default.conf.http.retryOn[3]",
-                    "unknown item 'DEADLINE_EXCEEDED'"
-                ),
-                (
-                    "spec.to[0].default.conf.http.retryOn[4]",
-                    "unknown item '123'"
-                ),
-                (
-                    "spec.to[0].default.conf.http.retryOn[5]",
-                    "unknown item '952'"
-                ),
+                ("spec.to[0].default.conf.http.retryOn[0]", "unknown item 'WRONG_VALUE'"),
+                ("spec.to[0].default.conf.http.retryOn[1]", "unknown item '5XX'"),
+                ("spec.to[0].default.conf.http.retryOn[2]", "unknown item 'reset'"),
+                ("spec.to[0].default.conf.http.retryOn[3]", "unknown item 'DEADLINE_EXCEEDED'"),
+                ("spec.to[0].default.conf.http.retryOn[4]", "unknown item '123'"),
+                ("spec.to[0].default.conf.http.retryOn[5]", "unknown item '952'"),
             ])
         );
         assert_eq!(
-            check(to_mesh(
-                serde_json::json!({"grpc": {"retryOn": [500, "reset", "wrong"]}})
-            )),
+            check(to_mesh(serde_json::json!({"grpc": {"retryOn": [500, "reset", "wrong"]}}))),
             pairs(&[
-                (
-                    "spec.to[0].default.conf.grpc.retryOn[0]",
-                    "unknown item '500'"
-                ),
-                (
-                    "spec.to[0].default.conf.grpc.retryOn[1]",
-                    "unknown item 'reset'"
-                ),
-                (
-                    "spec.to[0].default.conf.grpc.retryOn[2]",
-                    "unknown item 'wrong'"
-                ),
+                ("spec.to[0].default.conf.grpc.retryOn[0]", "unknown item '500'"),
+                ("spec.to[0].default.conf.grpc.retryOn[1]", "unknown item 'reset'"),
+                ("spec.to[0].default.conf.grpc.retryOn[2]", "unknown item 'wrong'"),
             ])
         );
     }
@@ -770,13 +644,8 @@ mod tests {
     #[test]
     fn host_selection() {
         assert_eq!(
-            check(to_mesh(
-                serde_json::json!({"http": {"hostSelection": [{"predicate": "OmitHostsWithTags"}]}})
-            )),
-            pairs(&[(
-                "spec.to[0].default.conf.http.hostSelection[0].tags",
-                "must be defined"
-            )])
+            check(to_mesh(serde_json::json!({"http": {"hostSelection": [{"predicate": "OmitHostsWithTags"}]}}))),
+            pairs(&[("spec.to[0].default.conf.http.hostSelection[0].tags", "must be defined")])
         );
         assert_eq!(
             check(to_mesh(
@@ -813,32 +682,17 @@ mod tests {
             "to": [{"targetRef": {"kind": "MeshService", "name": "web-backend"}, "default": {"tcp": {"maxConnectAttempt": 5}}}]});
         assert_eq!(
             check(spec.clone()),
-            pairs(&[(
-                "spec.to[0].targetRef.kind",
-                "value 'MeshService' is not supported"
-            )])
+            pairs(&[("spec.to[0].targetRef.kind", "value 'MeshService' is not supported")])
         );
         assert_eq!(
             check_as(spec, PolicyRole::Consumer),
             pairs(&[
-                (
-                    "spec.targetRef.kind",
-                    "value 'MeshGateway' is not supported"
-                ),
-                (
-                    "spec.to[0].targetRef.kind",
-                    "value 'MeshService' is not supported"
-                ),
+                ("spec.targetRef.kind", "value 'MeshGateway' is not supported"),
+                ("spec.to[0].targetRef.kind", "value 'MeshService' is not supported"),
             ])
         );
         let spec = serde_json::json!({"targetRef": {"kind": "MeshHTTPRoute", "name": "route-1"},
             "to": [{"targetRef": {"kind": "MeshService", "name": "web-backend"}, "default": {"http": {"retryOn": ["5xx"]}}}]});
-        assert_eq!(
-            check(spec),
-            pairs(&[(
-                "spec.to[0].targetRef.kind",
-                "value 'MeshService' is not supported"
-            )])
-        );
+        assert_eq!(check(spec), pairs(&[("spec.to[0].targetRef.kind", "value 'MeshService' is not supported")]));
     }
 }

@@ -4,9 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::common::{
-    BackendRef, TargetRef, TargetRefKind as K, TargetRefRules, validate_target_ref,
-};
+use crate::model::common::{BackendRef, TargetRef, TargetRefKind as K, TargetRefRules, validate_target_ref};
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
 
@@ -80,13 +78,7 @@ impl KindSpec for MeshTCPRoute {
                 }
             } else {
                 TargetRefRules {
-                    supported: &[
-                        K::Mesh,
-                        K::MeshSubset,
-                        K::MeshService,
-                        K::MeshServiceSubset,
-                        K::Dataplane,
-                    ],
+                    supported: &[K::Mesh, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::Dataplane],
                     ..Default::default()
                 }
             };
@@ -94,45 +86,22 @@ impl KindSpec for MeshTCPRoute {
         }
         let gateway = super::top_kind(&self.target_ref) == Some(K::MeshGateway);
         let backend_rules = TargetRefRules {
-            supported: &[
-                K::MeshService,
-                K::MeshServiceSubset,
-                K::MeshExternalService,
-                K::MeshMultiZoneService,
-            ],
+            supported: &[K::MeshService, K::MeshServiceSubset, K::MeshExternalService, K::MeshMultiZoneService],
             ..Default::default()
         };
         for (i, to) in self.to.iter().flatten().enumerate() {
             let p = Path::root().field("to").index(i);
-            let supported: &[K] = if gateway {
-                &[K::Mesh]
-            } else {
-                &[
-                    K::MeshService,
-                    K::MeshExternalService,
-                    K::MeshMultiZoneService,
-                ]
-            };
+            let supported: &[K] =
+                if gateway { &[K::Mesh] } else { &[K::MeshService, K::MeshExternalService, K::MeshMultiZoneService] };
             validate_target_ref(
                 v,
                 &p.field("targetRef"),
                 &to.target_ref,
-                &TargetRefRules {
-                    supported,
-                    ..Default::default()
-                },
+                &TargetRefRules { supported, ..Default::default() },
             );
             for (j, rule) in to.rules.iter().flatten().enumerate() {
-                let bp = p
-                    .field("rules")
-                    .index(j)
-                    .field("default")
-                    .field("backendRefs");
-                let refs = rule
-                    .default
-                    .as_ref()
-                    .and_then(|d| d.backend_refs.as_deref())
-                    .unwrap_or_default();
+                let bp = p.field("rules").index(j).field("default").field("backendRefs");
+                let refs = rule.default.as_ref().and_then(|d| d.backend_refs.as_deref()).unwrap_or_default();
                 if refs.is_empty() {
                     v.must_be_defined(&bp);
                 }
@@ -145,10 +114,7 @@ impl KindSpec for MeshTCPRoute {
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        let mut view = PolicyView {
-            target_ref: self.target_ref.as_ref(),
-            ..Default::default()
-        };
+        let mut view = PolicyView { target_ref: self.target_ref.as_ref(), ..Default::default() };
         if let Some(r) = &self.target_ref {
             view.references.push((Path::root().field("targetRef"), r));
         }
@@ -157,16 +123,8 @@ impl KindSpec for MeshTCPRoute {
             view.to.push(&to.target_ref);
             view.references.push((p.field("targetRef"), &to.target_ref));
             for (j, rule) in to.rules.iter().flatten().enumerate() {
-                let refs = rule
-                    .default
-                    .as_ref()
-                    .and_then(|d| d.backend_refs.as_deref())
-                    .unwrap_or_default();
-                let bp = p
-                    .field("rules")
-                    .index(j)
-                    .field("default")
-                    .field("backendRefs");
+                let refs = rule.default.as_ref().and_then(|d| d.backend_refs.as_deref()).unwrap_or_default();
+                let bp = p.field("rules").index(j).field("default").field("backendRefs");
                 for (k, b) in refs.iter().enumerate() {
                     view.references.push((bp.index(k), &b.target));
                 }
@@ -199,9 +157,7 @@ mod tests {
         };
         let mut v = Violations::default();
         spec.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter()
-            .map(|x| (x.path.kuma(Some("spec")), x.message))
-            .collect()
+        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
@@ -209,10 +165,7 @@ mod tests {
     }
 
     fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     #[test]
@@ -221,18 +174,11 @@ mod tests {
             "targetRef": {"kind": "BlahBlah", "name": "frontend"},
             "to": [{"targetRef": {"kind": "MeshService", "name": "backend"}}]
         });
-        assert_eq!(
-            check(spec),
-            pairs(&[("spec.targetRef.kind", "value 'BlahBlah' is not supported")])
-        );
-        let spec =
-            serde_json::json!({"targetRef": {"kind": "MeshGateway", "name": "edge"}, "to": []});
+        assert_eq!(check(spec), pairs(&[("spec.targetRef.kind", "value 'BlahBlah' is not supported")]));
+        let spec = serde_json::json!({"targetRef": {"kind": "MeshGateway", "name": "edge"}, "to": []});
         assert_eq!(
             check_role(spec, PolicyRole::Producer),
-            pairs(&[(
-                "spec.targetRef.kind",
-                "value 'MeshGateway' is not supported"
-            )])
+            pairs(&[("spec.targetRef.kind", "value 'MeshGateway' is not supported")])
         );
     }
 
@@ -242,10 +188,7 @@ mod tests {
             "targetRef": {"kind": "MeshService", "name": "frontend"},
             "to": [{"targetRef": {"kind": "Mesh"}}]
         });
-        assert_eq!(
-            check(spec),
-            pairs(&[("spec.to[0].targetRef.kind", "value 'Mesh' is not supported")])
-        );
+        assert_eq!(check(spec), pairs(&[("spec.to[0].targetRef.kind", "value 'Mesh' is not supported")]));
     }
 
     #[test]
@@ -254,13 +197,7 @@ mod tests {
             "targetRef": {"kind": "MeshGateway", "name": "edge"},
             "to": [{"targetRef": {"kind": "MeshService", "name": "backend"}}]
         });
-        assert_eq!(
-            check(spec),
-            pairs(&[(
-                "spec.to[0].targetRef.kind",
-                "value 'MeshService' is not supported"
-            )])
-        );
+        assert_eq!(check(spec), pairs(&[("spec.to[0].targetRef.kind", "value 'MeshService' is not supported")]));
     }
 
     #[test]
@@ -273,10 +210,7 @@ mod tests {
         });
         assert_eq!(
             check(spec),
-            pairs(&[(
-                "spec.to[0].rules[0].default.backendRefs[0].name",
-                "must be set when kind is MeshServiceSubset"
-            )])
+            pairs(&[("spec.to[0].rules[0].default.backendRefs[0].name", "must be set when kind is MeshServiceSubset")])
         );
     }
 
@@ -355,28 +289,15 @@ mod tests {
         }))
         .unwrap();
         let json = serde_json::to_value(&spec).unwrap();
-        assert_eq!(
-            json["to"][0]["rules"][0]["default"]["backendRefs"][0]["weight"],
-            1
-        );
+        assert_eq!(json["to"][0]["rules"][0]["default"]["backendRefs"][0]["weight"], 1);
         let view = spec.policy().unwrap();
-        let refs: Vec<_> = view
-            .references
-            .iter()
-            .map(|(p, r)| (p.kuma(Some("spec")), r.name().to_string()))
-            .collect();
+        let refs: Vec<_> = view.references.iter().map(|(p, r)| (p.kuma(Some("spec")), r.name().to_string())).collect();
         assert_eq!(
             refs,
             [
                 ("spec.to[0].targetRef".to_string(), "backend".to_string()),
-                (
-                    "spec.to[0].rules[0].default.backendRefs[0]".to_string(),
-                    "v1".to_string()
-                ),
-                (
-                    "spec.to[0].rules[0].default.backendRefs[1]".to_string(),
-                    "v2".to_string()
-                ),
+                ("spec.to[0].rules[0].default.backendRefs[0]".to_string(), "v1".to_string()),
+                ("spec.to[0].rules[0].default.backendRefs[1]".to_string(), "v2".to_string()),
             ]
         );
     }

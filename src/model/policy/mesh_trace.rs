@@ -180,44 +180,17 @@ pub struct HeaderTag {
 impl KindSpec for MeshTrace {
     fn validate(&self, ctx: &ValidateCtx, v: &mut Violations) {
         let supported: &[K] = if ctx.role == PolicyRole::System {
-            &[
-                K::Mesh,
-                K::MeshSubset,
-                K::MeshGateway,
-                K::MeshService,
-                K::MeshServiceSubset,
-                K::Dataplane,
-            ]
+            &[K::Mesh, K::MeshSubset, K::MeshGateway, K::MeshService, K::MeshServiceSubset, K::Dataplane]
         } else {
-            &[
-                K::Mesh,
-                K::MeshSubset,
-                K::MeshService,
-                K::MeshServiceSubset,
-                K::Dataplane,
-            ]
+            &[K::Mesh, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::Dataplane]
         };
-        super::validate_top(
-            v,
-            &self.target_ref,
-            TargetRefRules {
-                supported,
-                ..Default::default()
-            },
-        );
+        super::validate_top(v, &self.target_ref, TargetRefRules { supported, ..Default::default() });
         let empty = Conf::default();
-        validate_default(
-            v,
-            &Path::root().field("default"),
-            self.default.as_ref().unwrap_or(&empty),
-        );
+        validate_default(v, &Path::root().field("default"), self.default.as_ref().unwrap_or(&empty));
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        let mut view = PolicyView {
-            target_ref: self.target_ref.as_ref(),
-            ..Default::default()
-        };
+        let mut view = PolicyView { target_ref: self.target_ref.as_ref(), ..Default::default() };
         if let Some(r) = &self.target_ref {
             view.references.push((Path::root().field("targetRef"), r));
         }
@@ -236,11 +209,7 @@ fn validate_default(v: &mut Violations, path: &Path, conf: &Conf) {
     for (i, tag) in conf.tags.iter().flatten().enumerate() {
         let p = path.field("tags").index(i);
         if tag.name.is_empty() {
-            v.add_code(
-                codes::KUMA_REQUIRED,
-                &p.field("name"),
-                msg::MUST_NOT_BE_EMPTY,
-            );
+            v.add_code(codes::KUMA_REQUIRED, &p.field("name"), msg::MUST_NOT_BE_EMPTY);
         }
         if tag.header.is_some() == tag.literal.is_some() {
             v.add(&p, msg::must_have_only_one("tag", &["header", "literal"]));
@@ -259,9 +228,7 @@ fn validate_sampling(v: &mut Violations, path: &Path, value: Option<&IntOrString
     // Kuma reports a bad string, then compares the zero value it got instead.
     match value.as_f64() {
         None => v.add_code(codes::BAD_PERCENTAGE, path, "string is not a number"),
-        Some(f) if !(0.0..=100.0).contains(&f) => {
-            v.add_code(codes::BAD_PERCENTAGE, path, "must be between 0 and 100")
-        }
+        Some(f) if !(0.0..=100.0).contains(&f) => v.add_code(codes::BAD_PERCENTAGE, path, "must be between 0 and 100"),
         Some(_) => {}
     }
 }
@@ -280,14 +247,10 @@ fn validate_backend(v: &mut Violations, path: &Path, backend: &Backend) {
             let p = path.field("zipkin");
             match &backend.zipkin {
                 None => v.must_be_defined(&p),
-                Some(z) if z.url.is_empty() => v.add_code(
-                    codes::KUMA_REQUIRED,
-                    &p.field("url"),
-                    msg::MUST_NOT_BE_EMPTY,
-                ),
-                Some(z) if !is_go_url(&z.url) => {
-                    v.add_code(codes::BAD_ADDRESS, &p.field("url"), "must be a valid url")
+                Some(z) if z.url.is_empty() => {
+                    v.add_code(codes::KUMA_REQUIRED, &p.field("url"), msg::MUST_NOT_BE_EMPTY)
                 }
+                Some(z) if !is_go_url(&z.url) => v.add_code(codes::BAD_ADDRESS, &p.field("url"), "must be a valid url"),
                 Some(_) => {}
             }
         }
@@ -295,13 +258,7 @@ fn validate_backend(v: &mut Violations, path: &Path, backend: &Backend) {
             let p = path.field("openTelemetry");
             match &backend.open_telemetry {
                 None => v.must_be_defined(&p),
-                Some(o) => validate_otel_backend_ref_or_endpoint(
-                    v,
-                    &p,
-                    &o.endpoint,
-                    o.backend_ref.as_ref(),
-                    None,
-                ),
+                Some(o) => validate_otel_backend_ref_or_endpoint(v, &p, &o.endpoint, o.backend_ref.as_ref(), None),
             }
         }
         None => {}
@@ -360,10 +317,7 @@ mod tests {
     }
 
     fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected
-            .iter()
-            .map(|(p, m)| (p.to_string(), m.to_string()))
-            .collect()
+        expected.iter().map(|(p, m)| (p.to_string(), m.to_string())).collect()
     }
 
     #[test]
@@ -384,9 +338,7 @@ mod tests {
             assert_eq!(one(default.clone()), pairs(&[]), "{default}");
         }
         assert_eq!(
-            check(
-                json!({"targetRef": {"kind": "Dataplane", "labels": {"app": "x"}}, "default": {"backends": []}})
-            ),
+            check(json!({"targetRef": {"kind": "Dataplane", "labels": {"app": "x"}}, "default": {"backends": []}})),
             pairs(&[])
         );
     }
@@ -401,10 +353,7 @@ mod tests {
             one(json!({"backends": [
                 {"type": "Zipkin", "zipkin": {"url": "http://jaeger-collector1.mesh-observability:9411/api/v2/spans"}},
                 {"type": "Zipkin", "zipkin": {"url": "http://jaeger-collector2.mesh-observability:9411/api/v2/spans"}}]})),
-            pairs(&[(
-                "spec.default.backends",
-                "must have zero or one backend defined"
-            )])
+            pairs(&[("spec.default.backends", "must have zero or one backend defined")])
         );
         assert_eq!(
             one(json!({"backends": [{"type": "Zipkin", "zipkin": {}}]})),
@@ -429,35 +378,20 @@ mod tests {
 
     #[test]
     fn datadog() {
-        let dd =
-            |url: &str| one(json!({"backends": [{"type": "Datadog", "datadog": {"url": url}}]}));
+        let dd = |url: &str| one(json!({"backends": [{"type": "Datadog", "datadog": {"url": url}}]}));
         let p = "spec.default.backends[0].datadog.url";
         assert_eq!(dd("not_valid_url"), pairs(&[(p, "must be a valid url")]));
-        assert_eq!(
-            dd("http://intake.datadoghq.eu"),
-            pairs(&[(p, "port must be defined")])
-        );
-        assert_eq!(
-            dd("http://intake.datadoghq.eu:999999"),
-            pairs(&[(p, "port must be a valid (1-65535)")])
-        );
-        assert_eq!(
-            dd("sql://intake.datadoghq.eu:8126"),
-            pairs(&[(p, "scheme must be http")])
-        );
-        assert_eq!(
-            dd("http://intake.datadoghq.eu:8126/some/path"),
-            pairs(&[(p, "path must not be defined")])
-        );
+        assert_eq!(dd("http://intake.datadoghq.eu"), pairs(&[(p, "port must be defined")]));
+        assert_eq!(dd("http://intake.datadoghq.eu:999999"), pairs(&[(p, "port must be a valid (1-65535)")]));
+        assert_eq!(dd("sql://intake.datadoghq.eu:8126"), pairs(&[(p, "scheme must be http")]));
+        assert_eq!(dd("http://intake.datadoghq.eu:8126/some/path"), pairs(&[(p, "path must not be defined")]));
     }
 
     #[test]
     fn tags_and_sampling() {
         let dd = json!([{"type": "Datadog", "datadog": {"url": "http://intake.datadoghq.eu:443"}}]);
         assert_eq!(
-            one(
-                json!({"backends": dd, "tags": [{"literal": "example"}, {"header": {"default": "example"}}]})
-            ),
+            one(json!({"backends": dd, "tags": [{"literal": "example"}, {"header": {"default": "example"}}]})),
             pairs(&[
                 ("spec.default.tags[0].name", "must not be empty"),
                 ("spec.default.tags[1].name", "must not be empty")
@@ -465,19 +399,14 @@ mod tests {
         );
         assert_eq!(
             one(json!({"backends": dd, "tags": [{"name": "example"}]})),
-            pairs(&[(
-                "spec.default.tags[0]",
-                "tag must have only one type defined: header, literal"
-            )])
+            pairs(&[("spec.default.tags[0]", "tag must have only one type defined: header, literal")])
         );
         assert_eq!(
             one(json!({"backends": dd, "sampling": {"overall": 101}})),
             pairs(&[("spec.default.sampling.overall", "must be between 0 and 100")])
         );
         assert_eq!(
-            one(
-                json!({"backends": dd, "sampling": {"overall": "xyz", "client": "xyz", "random": "xyz"}})
-            ),
+            one(json!({"backends": dd, "sampling": {"overall": "xyz", "client": "xyz", "random": "xyz"}})),
             pairs(&[
                 ("spec.default.sampling.client", "string is not a number"),
                 ("spec.default.sampling.random", "string is not a number"),
@@ -492,36 +421,26 @@ mod tests {
         assert_eq!(check(spec.clone()), pairs(&[]));
         assert_eq!(
             check_as(PolicyRole::Consumer, spec),
-            pairs(&[(
-                "spec.targetRef.kind",
-                "value 'MeshGateway' is not supported"
-            )])
+            pairs(&[("spec.targetRef.kind", "value 'MeshGateway' is not supported")])
         );
         assert_eq!(
-            check(
-                json!({"targetRef": {"kind": "MeshHTTPRoute", "name": "r"}, "default": {"backends": []}})
-            ),
-            pairs(&[(
-                "spec.targetRef.kind",
-                "value 'MeshHTTPRoute' is not supported"
-            )])
+            check(json!({"targetRef": {"kind": "MeshHTTPRoute", "name": "r"}, "default": {"backends": []}})),
+            pairs(&[("spec.targetRef.kind", "value 'MeshHTTPRoute' is not supported")])
         );
         assert_eq!(
             check(
                 json!({"targetRef": {"kind": "MeshGateway", "name": "gw", "tags": {"listener": "a"}}, "default": {"backends": []}})
             ),
-            pairs(&[(
-                "spec.targetRef.tags",
-                "must not be set with kind MeshGateway"
-            )])
+            pairs(&[("spec.targetRef.tags", "must not be set with kind MeshGateway")])
         );
     }
 
     #[test]
     fn defaults_applied() {
-        let spec: MeshTrace =
-            serde_json::from_value(json!({"default": {"backends": [{"type": "Zipkin", "zipkin": {"url": "http://z:9411"}}]}}))
-                .unwrap();
+        let spec: MeshTrace = serde_json::from_value(
+            json!({"default": {"backends": [{"type": "Zipkin", "zipkin": {"url": "http://z:9411"}}]}}),
+        )
+        .unwrap();
         let json = serde_json::to_value(&spec).unwrap();
         assert_eq!(
             json["default"]["backends"][0]["zipkin"],
