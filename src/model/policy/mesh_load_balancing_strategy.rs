@@ -10,8 +10,7 @@ use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
 use crate::model::common::{
-    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_percentage,
-    validate_target_ref,
+    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_percentage, validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -78,9 +77,9 @@ pub struct LocalZone {
 #[schemars(deny_unknown_fields)]
 pub struct AffinityTag {
     /// The tag for which affinity is configured.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required)]
-    pub key: String,
+    pub key: Option<String>,
     /// Relative weight of the tag (all tags or none have one; default 90%/9%/1%...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weight: Option<i64>,
@@ -108,9 +107,9 @@ pub struct Failover {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<FromZone>,
     /// The zones traffic may fail over to.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required)]
-    pub to: ToZone,
+    pub to: Option<ToZone>,
 }
 
 /// Client zones of a failover rule.
@@ -119,9 +118,9 @@ pub struct Failover {
 #[schemars(deny_unknown_fields)]
 pub struct FromZone {
     /// Zone names.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required)]
-    pub zones: Vec<String>,
+    pub zones: Option<Vec<String>>,
 }
 
 kuma_enum! {
@@ -302,9 +301,9 @@ pub struct HashPolicy {
 #[schemars(deny_unknown_fields)]
 pub struct HeaderHash {
     /// Name of the request header.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required, length(min = 1))]
-    pub name: String,
+    pub name: Option<String>,
 }
 
 /// Cookie hash.
@@ -313,9 +312,9 @@ pub struct HeaderHash {
 #[schemars(deny_unknown_fields)]
 pub struct CookieHash {
     /// Name of the cookie.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required, length(min = 1))]
-    pub name: String,
+    pub name: Option<String>,
     /// Path of the generated cookie (absolute).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -340,9 +339,9 @@ pub struct ConnectionHash {
 #[schemars(deny_unknown_fields)]
 pub struct QueryParameterHash {
     /// Name of the URL query parameter (case-sensitive).
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required, length(min = 1))]
-    pub name: String,
+    pub name: Option<String>,
 }
 
 /// Filter state hash.
@@ -351,9 +350,9 @@ pub struct QueryParameterHash {
 #[schemars(deny_unknown_fields)]
 pub struct FilterStateHash {
     /// Key of the Envoy::Hashable object in the per-request filter state.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required, length(min = 1))]
-    pub key: String,
+    pub key: Option<String>,
 }
 
 const ONLY_HASH_POLICIES: &str = "field is not allowed when targetRef.kind is MeshHTTPRoute, only hashPolicies is supported";
@@ -475,7 +474,7 @@ fn validate_locality_awareness(v: &mut Violations, path: &Path, la: &LocalityAwa
         let base = path.field("localZone").field("affinityTags");
         let mut with_weight = 0;
         for (i, tag) in tags.iter().enumerate() {
-            if tag.key.is_empty() {
+            if tag.key.as_deref().is_none_or(str::is_empty) {
                 v.add_code(codes::KUMA_REQUIRED, &base.index(i).field("key"), msg::MUST_NOT_BE_EMPTY);
             }
             if let Some(w) = tag.weight {
@@ -502,18 +501,20 @@ fn validate_cross_zone(v: &mut Violations, path: &Path, cross: &CrossZone, to: &
         let p = path.field("failover").index(i);
         if let Some(from) = &failover.from {
             let zones = p.field("from").field("zones");
-            if from.zones.is_empty() {
+            let from_zones = from.zones.as_deref().unwrap_or_default();
+            if from_zones.is_empty() {
                 v.add_code(codes::KUMA_REQUIRED, &zones, msg::MUST_NOT_BE_EMPTY);
             }
-            for (j, zone) in from.zones.iter().enumerate() {
+            for (j, zone) in from_zones.iter().enumerate() {
                 if zone.is_empty() {
                     v.add_code(codes::KUMA_REQUIRED, &zones.index(j), msg::MUST_NOT_BE_EMPTY);
                 }
             }
         }
         let to_zones = p.field("to").field("zones");
-        let has_zones = failover.to.zones.as_ref().is_some_and(|z| !z.is_empty());
-        match failover.to.type_.as_ref().and_then(Choice::known) {
+        let to_zone = failover.to.as_ref();
+        let has_zones = to_zone.and_then(|t| t.zones.as_ref()).is_some_and(|z| !z.is_empty());
+        match to_zone.and_then(|t| t.type_.as_ref()).and_then(Choice::known) {
             Some(t @ (ToZoneType::Any | ToZoneType::None)) => {
                 if has_zones {
                     v.add(&to_zones, format!("must be empty when type is {}", crate::model::choice::KumaEnum::name(&t)));
@@ -627,7 +628,10 @@ mod tests {
     fn invalid_sections() {
         assert_eq!(
             check(json!({"targetRef": {"kind": "MeshGatewayRoute", "name": "route-1"}, "to": []})),
-            pairs(&[("spec.targetRef.kind", "value 'MeshGatewayRoute' is not supported"), ("spec.to", "needs at least one item")])
+            pairs(&[
+                ("spec.targetRef.kind", "value 'MeshGatewayRoute' is not supported"),
+                ("spec.to", "needs at least one item")
+            ])
         );
         assert_eq!(
             check(json!({"targetRef": {"kind": "MeshService", "name": "svc-1"}, "to": [
@@ -640,8 +644,10 @@ mod tests {
             ])
         );
         assert_eq!(
-            check(json!({"targetRef": {"kind": "MeshGateway", "name": "edge-gateway"}, "to": [{"targetRef": {"kind": "MeshService", "name": "svc-1"},
-                "default": {"loadBalancer": {"type": "LeastRequest", "leastRequest": {"activeRequestBias": "1.3"}}}}]})),
+            check(
+                json!({"targetRef": {"kind": "MeshGateway", "name": "edge-gateway"}, "to": [{"targetRef": {"kind": "MeshService", "name": "svc-1"},
+                "default": {"loadBalancer": {"type": "LeastRequest", "leastRequest": {"activeRequestBias": "1.3"}}}}]})
+            ),
             pairs(&[("spec.to[0].targetRef.kind", "value is not supported, only Mesh is allowed if loadBalancer is set")])
         );
         assert_eq!(
@@ -684,15 +690,22 @@ mod tests {
             pairs(&[("spec.to[0].default.loadBalancer.leastRequest.activeRequestBias", "must be greater or equal then: 0")])
         );
         assert_eq!(
-            check(to(json!({"localityAwareness": {"localZone": {"affinityTags": [{"key": "k8s/node", "weight": 0}, {"key": "", "weight": 10}]}}}))),
+            check(to(
+                json!({"localityAwareness": {"localZone": {"affinityTags": [{"key": "k8s/node", "weight": 0}, {"key": "", "weight": 10}]}}})
+            )),
             pairs(&[
                 ("spec.to[0].default.localityAwareness.localZone.affinityTags[0].weight", "must be greater than 0"),
                 ("spec.to[0].default.localityAwareness.localZone.affinityTags[1].key", "must not be empty"),
             ])
         );
         assert_eq!(
-            check(to(json!({"localityAwareness": {"localZone": {"affinityTags": [{"key": "k8s/node", "weight": 10}, {"key": "k8s/az"}]}}}))),
-            pairs(&[("spec.to[0].default.localityAwareness.localZone.affinityTags", "all or none affinity tags should have weight")])
+            check(to(
+                json!({"localityAwareness": {"localZone": {"affinityTags": [{"key": "k8s/node", "weight": 10}, {"key": "k8s/az"}]}}})
+            )),
+            pairs(&[(
+                "spec.to[0].default.localityAwareness.localZone.affinityTags",
+                "all or none affinity tags should have weight"
+            )])
         );
         let threshold = |p: serde_json::Value| {
             check(to(json!({"localityAwareness": {"crossZone": {"failoverThreshold": {"percentage": p}}}})))
@@ -714,7 +727,8 @@ mod tests {
             {"to": {"type": "Only"}},
             {"to": {"type": "AnyExcept", "zones": []}},
             {"to": {"type": "AnyExcept"}},
-            {"from": {"zones": []}, "to": {"type": "Nope"}}
+            {"from": {"zones": []}, "to": {"type": "Nope"}},
+            {"from": {}}
         ]}}})));
         let want: Vec<(String, &str)> = vec![
             (format!("{cz}.failover[0].to.zones"), "must be empty when type is None"),
@@ -726,6 +740,8 @@ mod tests {
             (format!("{cz}.failover[6].to.zones"), "must not be empty when type is AnyExcept"),
             (format!("{cz}.failover[7].from.zones"), "must not be empty"),
             (format!("{cz}.failover[7].to.type"), "unrecognized type"),
+            (format!("{cz}.failover[8].from.zones"), "must not be empty"),
+            (format!("{cz}.failover[8].to.type"), "unrecognized type"),
         ];
         let mut want: Vec<(String, String)> = want.into_iter().map(|(a, b)| (a, b.to_string())).collect();
         want.sort();
@@ -739,7 +755,10 @@ mod tests {
                 "to": [{"targetRef": {"kind": "MeshExternalService", "name": "svc-1"}, "default": {"localityAwareness": {"disabled": true}}}]})),
             pairs(&[
                 ("spec.to[0].targetRef.kind", "value 'MeshExternalService' is not supported"),
-                ("spec.to[0].targetRef.kind", "kind MeshExternalService is only allowed with targetRef.kind: Mesh as it is configured on the Zone Egress and shared by all clients in the mesh"),
+                (
+                    "spec.to[0].targetRef.kind",
+                    "kind MeshExternalService is only allowed with targetRef.kind: Mesh as it is configured on the Zone Egress and shared by all clients in the mesh"
+                ),
             ])
         );
     }

@@ -88,9 +88,9 @@ pub struct Match {
     #[schemars(required)]
     pub type_: Option<Choice<MatchType>>,
     /// The domain, IP or CIDR.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required)]
-    pub value: String,
+    pub value: Option<String>,
     /// The port the application connects to; all ports when omitted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<i64>,
@@ -132,6 +132,7 @@ fn validate_default(v: &mut Violations, path: &Path, conf: &Conf) {
     let mut unique_values: HashMap<(i64, String), HashSet<&str>> = HashMap::new();
     for (i, m) in conf.append_match.iter().flatten().enumerate() {
         let p = path.field("appendMatch").index(i);
+        let value = m.value.as_deref().unwrap_or_default();
         let protocol = m.protocol.known();
         let l7 = protocol.is_some_and(ProtocolType::is_l7);
         if protocol == Some(ProtocolType::Mysql) && m.port.is_none() {
@@ -148,40 +149,37 @@ fn validate_default(v: &mut Violations, path: &Path, conf: &Conf) {
                     protocol_on_port.insert(port, m.protocol.clone());
                 }
             }
-            if !unique_values.entry((port, m.protocol.raw())).or_default().insert(m.value.as_str()) {
-                v.add(&p.field("value"), format!("value {} is already defiend for this port and protocol", m.value));
+            if !unique_values.entry((port, m.protocol.raw())).or_default().insert(value) {
+                v.add(&p.field("value"), format!("value {value} is already defiend for this port and protocol"));
             }
         }
         v.one_of(&p.field("protocol"), &m.protocol);
         match m.type_.as_ref().and_then(Choice::known) {
             Some(MatchType::Cidr) => {
-                if !is_cidr(&m.value) {
+                if !is_cidr(value) {
                     v.add_code(codes::BAD_ADDRESS, &p.field("value"), "provided CIDR has incorrect value");
                 }
             }
             Some(MatchType::Ip) => {
-                if m.value.parse::<std::net::IpAddr>().is_err() {
+                if value.parse::<std::net::IpAddr>().is_err() {
                     v.add_code(codes::BAD_ADDRESS, &p.field("value"), "provided IP has incorrect value");
                 }
             }
-            Some(MatchType::Domain) => validate_domain(v, &p, m, l7),
+            Some(MatchType::Domain) => validate_domain(v, &p, m, value, l7),
             None => {
                 let raw = m.type_.as_ref().map(Choice::raw).unwrap_or_default();
-                v.add(
-                    &p.field("type"),
-                    format!("provided type {raw} is not supported, one of Domain, IP, or CIDR is supported"),
-                );
+                v.add(&p.field("type"), format!("provided type {raw} is not supported, one of Domain, IP, or CIDR is supported"));
             }
         }
     }
 }
 
-fn validate_domain(v: &mut Violations, p: &Path, m: &Match, l7: bool) {
+fn validate_domain(v: &mut Violations, p: &Path, m: &Match, value: &str, l7: bool) {
     if matches!(m.protocol.known(), Some(ProtocolType::Tcp | ProtocolType::Mysql)) {
         v.add(&p.field("protocol"), format!("protocol {} is not supported for a domain", m.protocol.raw()));
     }
     // Kuma's `^\*[^.]+`: a wildcard not followed by a dot.
-    let mut chars = m.value.chars();
+    let mut chars = value.chars();
     if chars.next() == Some('*') && chars.next().is_some_and(|c| c != '.') {
         v.add_code(
             codes::BAD_ADDRESS,
@@ -189,10 +187,10 @@ fn validate_domain(v: &mut Violations, p: &Path, m: &Match, l7: bool) {
             "provided DNS has incorrect value, partial wildcard is currently not supported",
         );
     }
-    if m.port.is_none() && m.value.starts_with('*') && l7 {
+    if m.port.is_none() && value.starts_with('*') && l7 {
         v.add(&p.field("port"), "wildcard domains doesn't work for all ports and layer 7 protocol");
     }
-    let to_check = m.value.strip_prefix("*.").unwrap_or(&m.value);
+    let to_check = value.strip_prefix("*.").unwrap_or(value);
     if !to_check.starts_with('*') && !is_dns_name(to_check) {
         v.add_code(codes::BAD_ADDRESS, &p.field("value"), "provided DNS has incorrect value");
     }

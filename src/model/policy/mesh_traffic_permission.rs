@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::From;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{Match, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_matches, validate_target_ref};
+use crate::model::common::{
+    Match, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_matches, validate_target_ref,
+};
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
 
@@ -49,9 +51,9 @@ pub struct Conf {
 #[schemars(deny_unknown_fields)]
 pub struct Rule {
     /// The permissions of this rule.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required)]
-    pub default: RuleConf,
+    pub default: Option<RuleConf>,
 }
 
 /// `rules[].default`: lists of client matches per outcome.
@@ -91,7 +93,8 @@ impl KindSpec for MeshTrafficPermission {
         let root = Path::root();
         for (i, rule) in self.rules.iter().flatten().enumerate() {
             let p = root.field("rules").index(i);
-            let d = &rule.default;
+            let empty = RuleConf::default();
+            let d = rule.default.as_ref().unwrap_or(&empty);
             if !non_empty(&d.deny) && !non_empty(&d.allow) && !non_empty(&d.allow_with_shadow_deny) {
                 v.add(&p, "at least one of 'allow', 'allowWithShadowDeny', 'deny' has to be defined");
             }
@@ -204,11 +207,15 @@ mod tests {
             ])
         );
         assert_eq!(
-            check(json!({"targetRef": {"kind": "MeshGateway", "name": "gw"}, "from": [{"targetRef": {"kind": "Mesh"}, "default": {"action": "Deny"}}]})),
+            check(
+                json!({"targetRef": {"kind": "MeshGateway", "name": "gw"}, "from": [{"targetRef": {"kind": "Mesh"}, "default": {"action": "Deny"}}]})
+            ),
             pairs(&[("spec.targetRef.kind", "value 'MeshGateway' is not supported")])
         );
         assert_eq!(
-            check(json!({"targetRef": {"kind": "Mesh"}, "from": [{"targetRef": {"kind": "MeshGatewayRoute", "name": "mgr-1"}, "default": {"action": "Allow"}}]})),
+            check(
+                json!({"targetRef": {"kind": "Mesh"}, "from": [{"targetRef": {"kind": "MeshGatewayRoute", "name": "mgr-1"}, "default": {"action": "Allow"}}]})
+            ),
             pairs(&[("spec.from[0].targetRef.kind", "value 'MeshGatewayRoute' is not supported")])
         );
         assert_eq!(
@@ -217,6 +224,10 @@ mod tests {
         );
         assert_eq!(
             check(json!({"targetRef": {"kind": "Mesh"}, "rules": [{"default": {"deny": []}}]})),
+            pairs(&[("spec.rules[0]", "at least one of 'allow', 'allowWithShadowDeny', 'deny' has to be defined")])
+        );
+        assert_eq!(
+            check(json!({"rules": [{}]})),
             pairs(&[("spec.rules[0]", "at least one of 'allow', 'allowWithShadowDeny', 'deny' has to be defined")])
         );
         assert_eq!(
