@@ -10,7 +10,8 @@ use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
 use crate::model::common::{
-    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_percentage, validate_target_ref,
+    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_percentage,
+    validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -355,7 +356,8 @@ pub struct FilterStateHash {
     pub key: Option<String>,
 }
 
-const ONLY_HASH_POLICIES: &str = "field is not allowed when targetRef.kind is MeshHTTPRoute, only hashPolicies is supported";
+const ONLY_HASH_POLICIES: &str =
+    "field is not allowed when targetRef.kind is MeshHTTPRoute, only hashPolicies is supported";
 
 impl KindSpec for MeshLoadBalancingStrategy {
     fn validate(&self, _ctx: &ValidateCtx, v: &mut Violations) {
@@ -363,7 +365,14 @@ impl KindSpec for MeshLoadBalancingStrategy {
             v,
             &self.target_ref,
             TargetRefRules {
-                supported: &[K::Mesh, K::MeshSubset, K::MeshGateway, K::MeshService, K::MeshServiceSubset, K::Dataplane],
+                supported: &[
+                    K::Mesh,
+                    K::MeshSubset,
+                    K::MeshGateway,
+                    K::MeshService,
+                    K::MeshServiceSubset,
+                    K::Dataplane,
+                ],
                 gateway_listener_tags: true,
                 ..Default::default()
             },
@@ -382,9 +391,10 @@ impl KindSpec for MeshLoadBalancingStrategy {
                     supported_error: Some("value is not supported, only Mesh is allowed if loadBalancer is set"),
                     ..Default::default()
                 },
-                Some(K::MeshGateway) => {
-                    TargetRefRules { supported: &[K::Mesh, K::MeshService, K::MeshMultiZoneService], ..Default::default() }
-                }
+                Some(K::MeshGateway) => TargetRefRules {
+                    supported: &[K::Mesh, K::MeshService, K::MeshMultiZoneService],
+                    ..Default::default()
+                },
                 _ => TargetRefRules {
                     supported: &[K::Mesh, K::MeshService, K::MeshMultiZoneService, K::MeshHTTPRoute],
                     ..Default::default()
@@ -517,12 +527,18 @@ fn validate_cross_zone(v: &mut Violations, path: &Path, cross: &CrossZone, to: &
         match to_zone.and_then(|t| t.type_.as_ref()).and_then(Choice::known) {
             Some(t @ (ToZoneType::Any | ToZoneType::None)) => {
                 if has_zones {
-                    v.add(&to_zones, format!("must be empty when type is {}", crate::model::choice::KumaEnum::name(&t)));
+                    v.add(
+                        &to_zones,
+                        format!("must be empty when type is {}", crate::model::choice::KumaEnum::name(&t)),
+                    );
                 }
             }
             Some(t @ (ToZoneType::AnyExcept | ToZoneType::Only)) => {
                 if !has_zones {
-                    v.add(&to_zones, format!("must not be empty when type is {}", crate::model::choice::KumaEnum::name(&t)));
+                    v.add(
+                        &to_zones,
+                        format!("must not be empty when type is {}", crate::model::choice::KumaEnum::name(&t)),
+                    );
                 }
             }
             None => v.add(&p.field("to").field("type"), "unrecognized type"),
@@ -552,7 +568,9 @@ fn validate_hash_policies(v: &mut Violations, path: &Path, policies: Option<&[Ha
             Some(HashPolicyType::QueryParameter) if policy.query_parameter.is_none() => {
                 v.must_be_defined(&p.field("queryParameter"))
             }
-            Some(HashPolicyType::FilterState) if policy.filter_state.is_none() => v.must_be_defined(&p.field("filterState")),
+            Some(HashPolicyType::FilterState) if policy.filter_state.is_none() => {
+                v.must_be_defined(&p.field("filterState"))
+            }
             Some(HashPolicyType::Connection | HashPolicyType::SourceIP) if policy.connection.is_none() => {
                 v.must_be_defined(&p.field("connection"))
             }
@@ -648,7 +666,10 @@ mod tests {
                 json!({"targetRef": {"kind": "MeshGateway", "name": "edge-gateway"}, "to": [{"targetRef": {"kind": "MeshService", "name": "svc-1"},
                 "default": {"loadBalancer": {"type": "LeastRequest", "leastRequest": {"activeRequestBias": "1.3"}}}}]})
             ),
-            pairs(&[("spec.to[0].targetRef.kind", "value is not supported, only Mesh is allowed if loadBalancer is set")])
+            pairs(&[(
+                "spec.to[0].targetRef.kind",
+                "value is not supported, only Mesh is allowed if loadBalancer is set"
+            )])
         );
         assert_eq!(
             check(json!({"to": [{"targetRef": {"kind": "MeshHTTPRoute", "name": "r"}, "default": {
@@ -678,16 +699,25 @@ mod tests {
         assert_eq!(
             check(to(json!({"loadBalancer": {"type": "Maglev", "maglev": {"hashPolicies": [
                 {"type": "Cookie", "cookie": {"name": "c", "path": "relative-path"}}]}}}))),
-            pairs(&[("spec.to[0].default.loadBalancer.maglev.hashPolicies[0].cookie.path", "must be an absolute path")])
+            pairs(&[(
+                "spec.to[0].default.loadBalancer.maglev.hashPolicies[0].cookie.path",
+                "must be an absolute path"
+            )])
         );
         assert_eq!(
             check(to(json!({"hashPolicies": [{"type": "Header", "header": {"name": "x"}}],
                 "loadBalancer": {"type": "Maglev", "maglev": {"hashPolicies": []}}}))),
-            pairs(&[("spec.to[0].default.loadBalancer.maglev.hashPolicies", "hashPolicies already specified in the root level")])
+            pairs(&[(
+                "spec.to[0].default.loadBalancer.maglev.hashPolicies",
+                "hashPolicies already specified in the root level"
+            )])
         );
         assert_eq!(
             check(to(json!({"loadBalancer": {"type": "LeastRequest", "leastRequest": {"activeRequestBias": -1}}}))),
-            pairs(&[("spec.to[0].default.loadBalancer.leastRequest.activeRequestBias", "must be greater or equal then: 0")])
+            pairs(&[(
+                "spec.to[0].default.loadBalancer.leastRequest.activeRequestBias",
+                "must be greater or equal then: 0"
+            )])
         );
         assert_eq!(
             check(to(

@@ -168,7 +168,10 @@ fn validate_default(v: &mut Violations, path: &Path, conf: &Conf) {
             Some(MatchType::Domain) => validate_domain(v, &p, m, value, l7),
             None => {
                 let raw = m.type_.as_ref().map(Choice::raw).unwrap_or_default();
-                v.add(&p.field("type"), format!("provided type {raw} is not supported, one of Domain, IP, or CIDR is supported"));
+                v.add(
+                    &p.field("type"),
+                    format!("provided type {raw} is not supported, one of Domain, IP, or CIDR is supported"),
+                );
             }
         }
     }
@@ -279,12 +282,15 @@ mod tests {
     fn protocol_defaults_to_tcp() {
         // The schema default makes a Domain match without protocol invalid, as in Kuma.
         assert_eq!(
-            check(serde_json::json!({"default": {"appendMatch": [{"type": "Domain", "value": "example.com", "port": 443}]}})),
+            check(
+                serde_json::json!({"default": {"appendMatch": [{"type": "Domain", "value": "example.com", "port": 443}]}})
+            ),
             [("spec.default.appendMatch[0].protocol".into(), "protocol tcp is not supported for a domain".into())]
         );
-        let s: MeshPassthrough =
-            serde_json::from_value(serde_json::json!({"default": {"appendMatch": [{"type": "IP", "value": "1.1.1.1"}]}}))
-                .unwrap();
+        let s: MeshPassthrough = serde_json::from_value(
+            serde_json::json!({"default": {"appendMatch": [{"type": "IP", "value": "1.1.1.1"}]}}),
+        )
+        .unwrap();
         let conf = s.default.unwrap();
         assert_eq!(conf.append_match.unwrap()[0].protocol, Choice::Known(ProtocolType::Tcp));
         assert_eq!(s.target_ref, None);
@@ -293,10 +299,15 @@ mod tests {
     #[test]
     fn top_level_kinds() {
         assert_eq!(
-            check(serde_json::json!({"targetRef": {"kind": "MeshService", "name": "x"}, "default": {"passthroughMode": "All"}})),
+            check(
+                serde_json::json!({"targetRef": {"kind": "MeshService", "name": "x"}, "default": {"passthroughMode": "All"}})
+            ),
             [("spec.targetRef.kind".into(), "value 'MeshService' is not supported".into())]
         );
-        assert!(check(serde_json::json!({"targetRef": {"kind": "MeshSubset", "tags": {"a": "b"}}, "default": {}})).is_empty());
+        assert!(
+            check(serde_json::json!({"targetRef": {"kind": "MeshSubset", "tags": {"a": "b"}}, "default": {}}))
+                .is_empty()
+        );
         assert!(is_cidr("10.0.0.0/8") && is_cidr("fd00::/64") && !is_cidr("1.2.3.4") && !is_cidr("1.2.3.4/33"));
     }
 }

@@ -120,7 +120,11 @@ impl KindSpec for MeshTLS {
         super::validate_top(
             v,
             &self.target_ref,
-            TargetRefRules { supported: &[K::Mesh, K::MeshSubset, K::Dataplane], inbound_policy: inbound, ..Default::default() },
+            TargetRefRules {
+                supported: &[K::Mesh, K::MeshSubset, K::Dataplane],
+                inbound_policy: inbound,
+                ..Default::default()
+            },
         );
         if non_empty(&self.from) && non_empty(&self.rules) {
             super::sections_message(v, "field 'from' must be empty when 'rules' is defined");
@@ -151,7 +155,11 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>, top_is_me
     if let Some(mode) = &conf.mode
         && !mode.is_known()
     {
-        v.add_code(crate::findings::codes::KUMA_ENUM, &path.field("mode"), msg::must_be_one_of("mode", MODES_IN_MESSAGE));
+        v.add_code(
+            crate::findings::codes::KUMA_ENUM,
+            &path.field("mode"),
+            msg::must_be_one_of("mode", MODES_IN_MESSAGE),
+        );
     }
     let ciphers = conf.tls_ciphers.as_deref().unwrap_or_default();
     if !ciphers.is_empty() && !top_is_mesh {

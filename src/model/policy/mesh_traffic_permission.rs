@@ -98,7 +98,9 @@ impl KindSpec for MeshTrafficPermission {
             if !non_empty(&d.deny) && !non_empty(&d.allow) && !non_empty(&d.allow_with_shadow_deny) {
                 v.add(&p, "at least one of 'allow', 'allowWithShadowDeny', 'deny' has to be defined");
             }
-            for (field, matches) in [("allow", &d.allow), ("allowWithShadowDeny", &d.allow_with_shadow_deny), ("deny", &d.deny)] {
+            for (field, matches) in
+                [("allow", &d.allow), ("allowWithShadowDeny", &d.allow_with_shadow_deny), ("deny", &d.deny)]
+            {
                 if let Some(m) = matches {
                     validate_matches(v, &p.field(field), m);
                 }
@@ -248,6 +250,8 @@ mod tests {
             "rules": [{"default": {"deny": [{"spiffeID": {"type": "Exact", "value": "some-service"}}], "allow": [{}]}}]
         }));
         assert!(got.iter().any(|(p, _)| p.starts_with("spec.rules[0].deny[0].spiffeID")), "{got:?}");
-        assert!(got.contains(&("spec.rules[0].allow[0]".into(), "must specify at least one of 'spiffeID' or 'sni'".into())));
+        assert!(
+            got.contains(&("spec.rules[0].allow[0]".into(), "must specify at least one of 'spiffeID' or 'sni'".into()))
+        );
     }
 }
