@@ -1,15 +1,294 @@
-//! MeshTLS: placeholder, to be replaced by the full model and Kuma's validator.
+//! MeshTLS (`pkg/plugins/policies/meshtls/`): inbound mTLS mode, TLS versions and
+//! cipher suites, configured through `from` (clients of kind Mesh) or `rules`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{KindSpec, ValidateCtx};
-use crate::validate::violations::Violations;
+use super::From;
+use crate::kuma_enum;
+use crate::model::choice::{Choice, KumaEnum};
+use crate::model::common::{TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_target_ref};
+use crate::model::{KindSpec, PolicyView, ValidateCtx};
+use crate::validate::violations::{Path, Violations, msg};
 
 /// MeshTLS spec.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-pub struct MeshTLS {}
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct MeshTLS {
+    /// The proxies this policy applies to; the whole mesh when omitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_ref: Option<TargetRef>,
+    /// Inbound TLS configuration per group of clients (only `kind: Mesh`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<Vec<From<Conf>>>,
+    /// Inbound TLS configuration; currently applies to all inbound traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<Rule>>,
+}
+
+/// A `rules[]` item of MeshTLS (no `matches`: L7 matching is not implemented).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Rule {
+    /// The TLS configuration for all inbound traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<Conf>,
+}
+
+kuma_enum! {
+    /// Behaviour of inbound listeners with regard to traffic encryption.
+    pub enum Mode { Permissive = "Permissive", Strict = "Strict" }
+}
+
+kuma_enum! {
+    /// A TLS protocol version (`TLSAuto` lets Envoy choose).
+    pub enum TlsVersion { Auto = "TLSAuto", Tls10 = "TLS10", Tls11 = "TLS11", Tls12 = "TLS12", Tls13 = "TLS13" }
+}
+
+kuma_enum! {
+    /// A TLS cipher suite Kuma can configure.
+    pub enum TlsCipher {
+        EcdheEcdsaAes128GcmSha256 = "ECDHE-ECDSA-AES128-GCM-SHA256",
+        EcdheEcdsaAes256GcmSha384 = "ECDHE-ECDSA-AES256-GCM-SHA384",
+        EcdheEcdsaChacha20Poly1305 = "ECDHE-ECDSA-CHACHA20-POLY1305",
+        EcdheRsaAes128GcmSha256 = "ECDHE-RSA-AES128-GCM-SHA256",
+        EcdheRsaAes256GcmSha384 = "ECDHE-RSA-AES256-GCM-SHA384",
+        EcdheRsaChacha20Poly1305 = "ECDHE-RSA-CHACHA20-POLY1305",
+    }
+}
+
+impl TlsVersion {
+    /// Kuma's `TlsVersionOrder` (`None` for `TLSAuto`).
+    fn order(self) -> Option<u8> {
+        match self {
+            TlsVersion::Auto => None,
+            TlsVersion::Tls10 => Some(0),
+            TlsVersion::Tls11 => Some(1),
+            TlsVersion::Tls12 => Some(2),
+            TlsVersion::Tls13 => Some(3),
+        }
+    }
+}
+
+/// MeshTLS configuration.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Conf {
+    /// TLS versions allowed (only with top-level targetRef kind Mesh).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_version: Option<Version>,
+    /// TLS cipher suites allowed (only with top-level targetRef kind Mesh).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ciphers: Option<Vec<Choice<TlsCipher>>>,
+    /// Inbound mode: `Strict` requires mTLS, `Permissive` also accepts plaintext.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Choice<Mode>>,
+}
+
+/// Minimum and maximum TLS versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
+pub struct Version {
+    /// Minimum supported version (default `TLSAuto`).
+    #[serde(default = "tls_auto")]
+    pub min: Choice<TlsVersion>,
+    /// Maximum supported version (default `TLSAuto`).
+    #[serde(default = "tls_auto")]
+    pub max: Choice<TlsVersion>,
+}
+
+impl Default for Version {
+    fn default() -> Self {
+        Version { min: tls_auto(), max: tls_auto() }
+    }
+}
+
+fn tls_auto() -> Choice<TlsVersion> {
+    Choice::Known(TlsVersion::Auto)
+}
+
+/// Kuma lists the modes in this order in its message (not the CRD's).
+const MODES_IN_MESSAGE: &[&str] = &["Strict", "Permissive"];
 
 impl KindSpec for MeshTLS {
-    fn validate(&self, _ctx: &ValidateCtx, _v: &mut Violations) {}
+    fn validate(&self, _ctx: &ValidateCtx, v: &mut Violations) {
+        let inbound = non_empty(&self.from) || non_empty(&self.rules);
+        super::validate_top(
+            v,
+            &self.target_ref,
+            TargetRefRules {
+                supported: &[K::Mesh, K::MeshSubset, K::Dataplane],
+                inbound_policy: inbound,
+                ..Default::default()
+            },
+        );
+        if non_empty(&self.from) && non_empty(&self.rules) {
+            super::sections_message(v, "field 'from' must be empty when 'rules' is defined");
+        }
+        let top_is_mesh = super::top_kind(&self.target_ref) == Some(K::Mesh);
+        let root = Path::root();
+        for (i, rule) in self.rules.iter().flatten().enumerate() {
+            validate_conf(v, &root.field("rules").index(i).field("default"), rule.default.as_ref(), top_is_mesh);
+        }
+        for (i, item) in self.from.iter().flatten().enumerate() {
+            let p = root.field("from").index(i);
+            let rules = TargetRefRules { supported: &[K::Mesh], ..Default::default() };
+            validate_target_ref(v, &p.field("targetRef"), &item.target_ref, &rules);
+            validate_conf(v, &p.field("default"), item.default.as_ref(), top_is_mesh);
+        }
+    }
+
+    fn policy(&self) -> Option<PolicyView<'_>> {
+        let mut view = super::view::<Conf, Conf, Conf>(&self.target_ref, None, self.from.as_deref(), None);
+        view.rules = self.rules.as_ref().map_or(0, Vec::len);
+        Some(view)
+    }
+}
+
+/// Kuma's `validateDefault` for a `from[]` or `rules[]` item.
+fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>, top_is_mesh: bool) {
+    let Some(conf) = conf else { return };
+    if let Some(mode) = &conf.mode
+        && !mode.is_known()
+    {
+        v.add_code(
+            crate::findings::codes::KUMA_ENUM,
+            &path.field("mode"),
+            msg::must_be_one_of("mode", MODES_IN_MESSAGE),
+        );
+    }
+    let ciphers = conf.tls_ciphers.as_deref().unwrap_or_default();
+    if !ciphers.is_empty() && !top_is_mesh {
+        v.add(&path.field("tlsCiphers"), "tlsCiphers can only be defined with top level targetRef kind: Mesh");
+    } else if ciphers.iter().any(|c| !c.is_known()) {
+        v.add_code(
+            crate::findings::codes::KUMA_ENUM,
+            &path.field("tlsCiphers"),
+            msg::must_be_one_of("tlsCiphers", TlsCipher::NAMES),
+        );
+    }
+    if let Some(version) = &conf.tls_version {
+        if !top_is_mesh {
+            v.add(&path.field("tlsVersion"), "tlsVersion can only be defined with top level targetRef kind: Mesh");
+        } else {
+            validate_version(v, &path.field("tlsVersion"), version);
+        }
+    }
+}
+
+/// Kuma's `common_tls.ValidateVersion`.
+fn validate_version(v: &mut Violations, path: &Path, version: &Version) {
+    v.one_of(&path.field("min"), &version.min);
+    v.one_of(&path.field("max"), &version.max);
+    let min = version.min.known().and_then(TlsVersion::order);
+    let max = version.max.known().and_then(TlsVersion::order);
+    if let (Some(min), Some(max)) = (min, max)
+        && min > max
+    {
+        v.add(&path.field("min"), "min version must be lower than max");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Form, Kind, Meta, PolicyRole};
+
+    fn meta() -> Meta {
+        Meta {
+            kind: Kind::MeshTLS,
+            form: Form::Universal,
+            name: "test".into(),
+            namespace: None,
+            mesh: Some("default".into()),
+            labels: Default::default(),
+            annotations: Default::default(),
+            file: 0,
+            doc: 0,
+            spec_pointer: "/spec".into(),
+            name_pointer: "/name".into(),
+        }
+    }
+
+    fn check(spec: serde_json::Value) -> Vec<(String, String)> {
+        let s: MeshTLS = serde_json::from_value(spec).unwrap();
+        let meta = meta();
+        let mut v = Violations::default();
+        s.validate(&ValidateCtx { meta: &meta, role: PolicyRole::System }, &mut v);
+        let mut out: Vec<_> = v.0.iter().map(|x| (x.path.kuma(Some("spec")), x.message.clone())).collect();
+        out.sort();
+        out
+    }
+
+    fn conformance_dir() -> std::path::PathBuf {
+        let rel = "shared/conformance/kuma-v2.14.3/pkg/plugins/policies/meshtls/api/v1alpha1/testdata";
+        let local = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
+        if local.is_dir() { local } else { std::path::Path::new("/work").join(rel) }
+    }
+
+    fn yaml(text: &str) -> serde_json::Value {
+        let parsed = crate::source::yaml::parse(text, &Default::default());
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        parsed.documents.into_iter().next().and_then(|d| d.value).unwrap_or(serde_json::Value::Null)
+    }
+
+    #[test]
+    fn kuma_fixtures() {
+        let dir = conformance_dir();
+        let mut inputs: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(".input.yaml"))
+            .collect();
+        inputs.sort();
+        assert!(inputs.len() >= 7, "fixtures not found in {}", dir.display());
+        for input in inputs {
+            let spec = yaml(&std::fs::read_to_string(&input).unwrap());
+            let got = check(spec);
+            let output = input.to_string_lossy().replace(".input.yaml", ".output.yaml");
+            let mut want: Vec<(String, String)> = match std::fs::read_to_string(&output) {
+                Err(_) => Vec::new(),
+                Ok(text) => yaml(&text)["violations"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| (x["field"].as_str().unwrap().to_string(), x["message"].as_str().unwrap().to_string()))
+                    .collect(),
+            };
+            want.sort();
+            assert_eq!(got, want, "{}", input.display());
+        }
+    }
+
+    #[test]
+    fn rules_and_versions() {
+        assert_eq!(
+            check(serde_json::json!({
+                "rules": [{"default": {"mode": "Strict", "tlsVersion": {"min": "TLS13", "max": "TLS12"}}}]
+            })),
+            [("spec.rules[0].default.tlsVersion.min".into(), "min version must be lower than max".into())]
+        );
+        assert!(check(serde_json::json!({"rules": [{"default": {"mode": "Permissive"}}]})).is_empty());
+        assert_eq!(
+            check(serde_json::json!({
+                "targetRef": {"kind": "MeshService", "name": "x"},
+                "from": [{"targetRef": {"kind": "Mesh"}, "default": {"mode": "Strict"}}]
+            })),
+            [("spec.targetRef.kind".into(), "value 'MeshService' is not supported".into())]
+        );
+    }
+
+    #[test]
+    fn version_defaults_apply() {
+        let s: MeshTLS = serde_json::from_value(serde_json::json!({
+            "rules": [{"default": {"tlsVersion": {"min": "TLS12"}}}]
+        }))
+        .unwrap();
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["rules"][0]["default"]["tlsVersion"]["max"], "TLSAuto");
+    }
 }
