@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use crate::findings::{self, Finding, Target, codes, suppress::Suppression};
-use crate::model::common::is_dns1123_subdomain;
 use crate::model::meta::{self, Envelope, EnvelopeOptions, labels};
 use crate::model::{Kind, PolicyRole, Resource, ValidateCtx, role};
 use crate::source::{self, Document, Limits, SourceFile};
@@ -122,11 +121,12 @@ pub fn check_document(doc: &Document, opts: &Options) -> (Option<Resource>, Vec<
     }
 
     // Kuma's rules word some schema problems better (and match Kuma): when a rule
-    // reports at or under a pointer, the schema's finding there is dropped.
+    // reports at the same node, under it, or at its direct parent (Kuma reports a
+    // bad list item or sub-field at the list or the block), the schema's finding
+    // is dropped. Unknown fields are never Kuma's rules' business.
     let kuma_pointers: Vec<String> = kuma.0.iter().map(|v| v.path.pointer()).collect();
     for e in schema_errors {
-        let covered = e.code != codes::UNKNOWN_FIELD
-            && kuma_pointers.iter().any(|p| p == &e.pointer || p.starts_with(&format!("{}/", e.pointer)));
+        let covered = e.code != codes::UNKNOWN_FIELD && kuma_pointers.iter().any(|p| covers(p, &e.pointer));
         if !covered {
             let path = Path::from_pointer(&e.pointer);
             findings.push(meta.finding(e.code, &path, e.target, e.message));
@@ -138,6 +138,26 @@ pub fn check_document(doc: &Document, opts: &Options) -> (Option<Resource>, Vec<
     (Some(Resource { meta: *meta, spec, status, role }), findings)
 }
 
+/// Does a Kuma violation at `kuma` make the schema error at `schema` redundant?
+fn covers(kuma: &str, schema: &str) -> bool {
+    let under = |a: &str, b: &str| a.strip_prefix(b).is_some_and(|rest| rest.starts_with('/'));
+    let direct_child = |child: &str, parent: &str| {
+        !parent.is_empty() && under(child, parent) && !child[parent.len() + 1..].contains('/')
+    };
+    kuma == schema || under(kuma, schema) || direct_child(schema, kuma)
+}
+
+/// Kuma's resource name rule: an RFC 1123 subdomain (labels are not length-checked).
+fn is_rfc1123_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
 fn check_name(meta: &crate::model::Meta, findings: &mut Vec<Finding>) {
     let name = &meta.name;
     let problem = if meta.kind == Kind::Mesh || meta.kind.is_legacy() {
@@ -147,7 +167,7 @@ fn check_name(meta: &crate::model::Meta, findings: &mut Vec<Finding>) {
         })
     } else if name.len() > 253 {
         Some("must be no more than 253 characters".to_string())
-    } else if !is_dns1123_subdomain(name) {
+    } else if !is_rfc1123_name(name) {
         Some(
             "invalid characters. A lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \
              '-' or '.', and must start and end with an alphanumeric character"

@@ -32,7 +32,7 @@ use crate::validate::violations::{Path, Violations};
 /// A `to[]` item: outbound traffic to `targetRef` gets `default`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(deny_unknown_fields)]
+#[schemars(deny_unknown_fields, transform = require_target_ref)]
 pub struct To<C> {
     /// The destinations this item configures.
     #[serde(default)]
@@ -46,7 +46,7 @@ pub struct To<C> {
 /// A `from[]` item: inbound traffic from clients matching `targetRef` gets `default`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(deny_unknown_fields)]
+#[schemars(deny_unknown_fields, transform = require_target_ref)]
 pub struct From<C> {
     /// The clients this item configures.
     #[serde(default)]
@@ -55,6 +55,17 @@ pub struct From<C> {
     /// The configuration for traffic from those clients.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<C>,
+}
+
+/// `targetRef` is parsed leniently (a missing one is Kuma's "kind: must be defined")
+/// but published as required, as in Kuma's CRDs.
+fn require_target_ref(schema: &mut schemars::Schema) {
+    if let Some(obj) = schema.as_object_mut() {
+        let required = obj.entry("required").or_insert_with(|| serde_json::json!([]));
+        if let Some(list) = required.as_array_mut().filter(|l| !l.iter().any(|r| r == "targetRef")) {
+            list.push("targetRef".into());
+        }
+    }
 }
 
 /// A `rules[]` item (inbound rules, Kuma 2.9+; `matches` 2.13+).
