@@ -9,5 +9,6 @@
 pub mod cli;
 pub mod findings;
 pub mod model;
+pub mod rules;
 pub mod source;
 pub mod validate;

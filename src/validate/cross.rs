@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::findings::{Finding, Target, codes};
 use crate::model::common::TargetRefKind;
 use crate::model::meta::labels;
-use crate::model::{Form, Kind, Resource, Scope};
+use crate::model::{Form, Kind, Resource, Scope, Spec};
+use crate::rules::select::{self, Proxy};
 use crate::validate::violations::Path;
 
 use super::Options;
@@ -17,6 +18,9 @@ pub fn check(resources: &[Resource], opts: &Options, findings: &mut Vec<Finding>
     duplicates(resources, findings);
     undefined_meshes(resources, opts, findings);
     missing_references(resources, &index, findings);
+    outbound_references(resources, &index, findings);
+    policies_select_proxies(resources, &index, findings);
+    selectors_select_something(resources, &index, findings);
 }
 
 /// Resources by kind and mesh, for lookups.
@@ -61,8 +65,7 @@ fn duplicates(resources: &[Resource], findings: &mut Vec<Finding>) {
                 }
                 msg.push_str("; Kuma keeps only one of them");
                 findings.push(
-                    Finding::new(codes::DUPLICATE_RESOURCE, msg, m.location(&Path::resource_name(), Target::Value))
-                        .with_resource(m.id())
+                    m.finding(codes::DUPLICATE_RESOURCE, &Path::resource_name(), Target::Value, msg)
                         .with_related(first.meta.location(&Path::resource_name(), Target::Value), "first defined here"),
                 );
             }
@@ -163,6 +166,132 @@ fn missing_references(resources: &[Resource], index: &Index, findings: &mut Vec<
 
 /// `kuma.io/service` values of the Dataplane inbounds of each mesh (legacy services).
 fn service_names(resources: &[Resource]) -> HashMap<String, BTreeSet<String>> {
-    let _ = resources;
-    HashMap::new()
+    let mut out: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for p in select::proxies(resources) {
+        let mesh = p.resource.meta.mesh.clone().unwrap_or_default();
+        let names = p.spec.inbounds().iter().filter_map(|i| i.service()).map(str::to_string);
+        out.entry(mesh).or_default().extend(names);
+    }
+    out
+}
+
+/// Dataplane `networking.outbound[].backendRef` naming a service that is not there.
+fn outbound_references(resources: &[Resource], index: &Index, findings: &mut Vec<Finding>) {
+    for p in select::proxies(resources) {
+        let mesh = p.resource.meta.mesh.as_deref();
+        for (i, out) in p.spec.outbounds().iter().enumerate() {
+            let Some(backend) = &out.backend_ref else { continue };
+            let Some(kind) = backend.kind.as_deref().and_then(Kind::from_name) else { continue };
+            let Some(name) = backend.name.as_deref().filter(|n| !n.is_empty()) else { continue };
+            if index.of(kind, mesh).iter().any(|c| answers_to(c, name, None, p.resource)) {
+                continue;
+            }
+            let path = Path::root().field("networking").field("outbound").index(i).field("backendRef").field("name");
+            let msg = format!("{} `{name}` is not in the input, so this outbound has no destination", kind.name());
+            findings.push(p.resource.meta.finding(codes::MISSING_REFERENCE, &path, Target::Value, msg));
+        }
+    }
+}
+
+/// A policy whose top-level targetRef selects no Dataplane of its mesh. Only for
+/// meshes with Dataplanes in the input: a repository of policies alone is normal.
+fn policies_select_proxies(resources: &[Resource], index: &Index, findings: &mut Vec<Finding>) {
+    for policy in resources.iter().filter(|r| r.meta.kind.is_policy()) {
+        let Some(view) = policy.spec.as_ref().and_then(Spec::policy) else { continue };
+        let mesh = policy.meta.mesh.as_deref();
+        let dataplanes = index.of(Kind::Dataplane, mesh);
+        if dataplanes.is_empty() {
+            continue;
+        }
+        let routes = index.of(Kind::MeshHTTPRoute, mesh);
+        let lookup = |name: &str| routes.iter().copied().find(|r| r.meta.display_name() == name || r.meta.name == name);
+        let selected = dataplanes
+            .iter()
+            .filter_map(|r| Proxy::of(r))
+            .any(|p| select::selects(policy, view.target_ref, p, &lookup));
+        if selected {
+            continue;
+        }
+        let path = if view.target_ref.is_some() { Path::root().field("targetRef") } else { Path::root() };
+        let mut msg = format!(
+            "the top-level targetRef selects none of the {} Dataplane(s) of mesh `{}`",
+            dataplanes.len(),
+            mesh.unwrap_or_default()
+        );
+        if matches!(policy.role, crate::model::PolicyRole::Consumer | crate::model::PolicyRole::WorkloadOwner) {
+            msg.push_str(&format!(" (as a {} policy it only reaches its own namespace)", policy.role.name()));
+        }
+        findings.push(policy.meta.finding(codes::POLICY_SELECTS_NO_PROXY, &path, Target::Value, msg));
+    }
+}
+
+fn labels_match(have: &crate::model::common::StringMap, want: Option<&crate::model::common::StringMap>) -> bool {
+    want.is_none_or(|w| w.iter().all(|(k, v)| have.get(k) == Some(v)))
+}
+
+/// MeshService, MeshMultiZoneService and HostnameGenerator selectors that match
+/// nothing in the input (checked only when the input has candidates of that kind).
+fn selectors_select_something(resources: &[Resource], index: &Index, findings: &mut Vec<Finding>) {
+    let all_of = |kind: Kind| -> Vec<&Resource> { resources.iter().filter(|r| r.meta.kind == kind).collect() };
+    for r in resources {
+        let mesh = r.meta.mesh.as_deref();
+        let selector_path = Path::root().field("selector");
+        let (what, matched, candidates) = match &r.spec {
+            Some(Spec::MeshService(ms)) => {
+                let Some(sel) = &ms.selector else { continue };
+                let dps = index.of(Kind::Dataplane, mesh);
+                let matched = dps.iter().filter_map(|d| Proxy::of(d)).any(|p| {
+                    sel.dataplane_tags
+                        .as_ref()
+                        .is_some_and(|t| p.spec.inbounds().iter().any(|i| select::tags_match(&i.tags, t)))
+                        || sel
+                            .dataplane_ref
+                            .as_ref()
+                            .and_then(|d| d.name.as_deref())
+                            .is_some_and(|n| answers_to(p.resource, n, None, r))
+                        || sel
+                            .dataplane_labels
+                            .as_ref()
+                            .is_some_and(|l| labels_match(&p.resource.meta.labels, l.match_labels.as_ref()))
+                });
+                ("Dataplane", matched, dps.len())
+            }
+            Some(Spec::MeshMultiZoneService(mz)) => {
+                let want =
+                    mz.selector.as_ref().and_then(|s| s.mesh_service.as_ref()).and_then(|m| m.match_labels.as_ref());
+                let Some(want) = want.filter(|w| !w.is_empty()) else { continue };
+                let services = index.of(Kind::MeshService, mesh);
+                ("MeshService", services.iter().any(|s| labels_match(&s.meta.labels, Some(want))), services.len())
+            }
+            Some(Spec::HostnameGenerator(hg)) => {
+                let Some(sel) = &hg.selector else { continue };
+                let (kind, field, ls) = if let Some(ls) = &sel.mesh_service {
+                    (Kind::MeshService, "meshService", ls)
+                } else if let Some(ls) = &sel.mesh_external_service {
+                    (Kind::MeshExternalService, "meshExternalService", ls)
+                } else if let Some(ls) = &sel.mesh_multi_zone_service {
+                    (Kind::MeshMultiZoneService, "meshMultiZoneService", ls)
+                } else {
+                    continue;
+                };
+                let candidates = all_of(kind);
+                let matched = candidates.iter().any(|c| labels_match(&c.meta.labels, ls.match_labels.as_ref()));
+                if !matched && !candidates.is_empty() {
+                    let msg = format!(
+                        "selects none of the {} {}(s) in the input: no resource has all of these labels",
+                        candidates.len(),
+                        kind.name()
+                    );
+                    let path = selector_path.field(field).field("matchLabels");
+                    findings.push(r.meta.finding(codes::SELECTS_NOTHING, &path, Target::Value, msg));
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        if !matched && candidates > 0 {
+            let msg = format!("selects none of the {candidates} {what}(s) of mesh `{}`", mesh.unwrap_or_default());
+            findings.push(r.meta.finding(codes::SELECTS_NOTHING, &selector_path, Target::Value, msg));
+        }
+    }
 }

@@ -54,6 +54,7 @@ kuma_enum! {
 pub struct TargetRef {
     /// Kind of the referenced resource.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required)]
     pub kind: Option<Choice<TargetRefKind>>,
     /// Name of the referenced resource.
     #[serde(skip_serializing_if = "Option::is_none")]
