@@ -14,6 +14,9 @@ pub struct Path(Vec<Seg>);
 enum Seg {
     /// The resource's name in the envelope (Kuma reports some rules at `name`).
     ResourceName,
+    /// A segment Kuma prints in its path that has no node in the document (Go
+    /// struct nesting such as MeshRetry's `default.conf`): shown, not located.
+    Virtual(String),
     Field(String),
     Index(usize),
     Key(String),
@@ -31,6 +34,11 @@ impl Path {
 
     pub fn index(&self, i: usize) -> Path {
         self.with(Seg::Index(i))
+    }
+
+    /// A segment that appears in Kuma's path but not in the document.
+    pub fn virtual_field(&self, name: &str) -> Path {
+        self.with(Seg::Virtual(name.to_string()))
     }
 
     /// A key of a map-valued field (tags, labels).
@@ -67,7 +75,7 @@ impl Path {
         for seg in &self.0 {
             match seg {
                 Seg::ResourceName => {}
-                Seg::Field(f) => {
+                Seg::Field(f) | Seg::Virtual(f) => {
                     if !out.is_empty() {
                         out.push('.');
                     }
@@ -84,12 +92,12 @@ impl Path {
     pub fn pointer(&self) -> String {
         let mut out = String::new();
         for seg in &self.0 {
-            if *seg == Seg::ResourceName {
+            if matches!(seg, Seg::ResourceName | Seg::Virtual(_)) {
                 continue;
             }
             out.push('/');
             match seg {
-                Seg::ResourceName => {}
+                Seg::ResourceName | Seg::Virtual(_) => {}
                 Seg::Field(s) | Seg::Key(s) => out.push_str(&s.replace('~', "~0").replace('/', "~1")),
                 Seg::Index(i) => out.push_str(&i.to_string()),
             }
@@ -260,7 +268,7 @@ impl Path {
     /// The name of the last field in the path (`protocol` for `match.protocol`).
     pub fn last_field(&self) -> Option<String> {
         self.0.iter().rev().find_map(|s| match s {
-            Seg::Field(f) => Some(f.clone()),
+            Seg::Field(f) | Seg::Virtual(f) => Some(f.clone()),
             _ => None,
         })
     }

@@ -270,10 +270,10 @@ fn validate_default(v: &mut Violations, path: &Path, conf: &Conf) {
         }
     }
     for (i, application) in conf.applications.iter().flatten().enumerate() {
-        v.port(&path.field("applications").field("application").index(i), application.port);
+        v.port(&path.field("applications").virtual_field("application").index(i), application.port);
     }
     for (i, backend) in conf.backends.iter().flatten().enumerate() {
-        let p = path.field("backends").field("backend").index(i);
+        let p = path.field("backends").virtual_field("backend").index(i);
         match backend.type_.as_ref().and_then(Choice::known) {
             Some(BackendType::Prometheus) => match &backend.prometheus {
                 None => v.must_be_defined(&p.field("prometheus")),

@@ -324,7 +324,7 @@ impl KindSpec for MeshRetry {
             let rules = TargetRefRules { supported, ..Default::default() };
             validate_target_ref(v, &p.field("targetRef"), &item.target_ref, &rules);
             // Kuma roots the conf's violations at `default.conf`.
-            validate_conf(v, &p.field("default").field("conf"), item.default.as_ref());
+            validate_conf(v, &p.field("default").virtual_field("conf"), item.default.as_ref());
         }
     }
 
