@@ -23,18 +23,56 @@ pub fn check(resources: &[Resource], opts: &Options, findings: &mut Vec<Finding>
     selectors_select_something(resources, &index, findings);
 }
 
-/// Resources by kind and mesh, for lookups.
+/// Resources by kind and mesh, by name, and Dataplanes by `kuma.io/service`, so
+/// that checks over 100,000 resources stay linear.
 pub struct Index<'a> {
     by_kind: HashMap<(Kind, Option<String>), Vec<&'a Resource>>,
+    by_name: HashMap<(Kind, Option<String>, String), Vec<&'a Resource>>,
+    by_service: HashMap<(Option<String>, String), Vec<&'a Resource>>,
 }
 
 impl<'a> Index<'a> {
     pub fn new(resources: &'a [Resource]) -> Self {
-        let mut by_kind: HashMap<_, Vec<_>> = HashMap::new();
+        let mut index = Index { by_kind: HashMap::new(), by_name: HashMap::new(), by_service: HashMap::new() };
         for r in resources {
-            by_kind.entry((r.meta.kind, r.meta.mesh.clone())).or_default().push(r);
+            let (kind, mesh) = (r.meta.kind, r.meta.mesh.clone());
+            index.by_kind.entry((kind, mesh.clone())).or_default().push(r);
+            let mut names = vec![r.meta.name.clone(), r.meta.display_name().to_string()];
+            names.dedup();
+            for name in names {
+                index.by_name.entry((kind, mesh.clone(), name)).or_default().push(r);
+            }
+            if let Some(p) = Proxy::of(r) {
+                let services: BTreeSet<&str> = p.spec.inbounds().iter().filter_map(|i| i.service()).collect();
+                for s in services {
+                    index.by_service.entry((mesh.clone(), s.to_string())).or_default().push(r);
+                }
+            }
         }
-        Index { by_kind }
+        index
+    }
+
+    /// Resources of `kind` in `mesh` called `name` (name or display name).
+    pub fn named(&self, kind: Kind, mesh: Option<&str>, name: &str) -> &[&'a Resource] {
+        let key = (kind, mesh.map(str::to_string), name.to_string());
+        self.by_name.get(&key).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Dataplanes of `mesh` with an inbound of `kuma.io/service: service`.
+    pub fn with_service(&self, mesh: Option<&str>, service: &str) -> &[&'a Resource] {
+        self.by_service.get(&(mesh.map(str::to_string), service.to_string())).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The Dataplanes a tag selector can match: narrowed by its `kuma.io/service`.
+    fn dataplanes_for_tags(
+        &self,
+        mesh: Option<&str>,
+        tags: Option<&crate::model::common::StringMap>,
+    ) -> &[&'a Resource] {
+        match tags.and_then(|t| t.get("kuma.io/service")).filter(|s| *s != "*") {
+            Some(service) => self.with_service(mesh, service),
+            None => self.of(Kind::Dataplane, mesh),
+        }
     }
 
     /// Resources of `kind` in `mesh` (`None` for global kinds).
@@ -127,7 +165,6 @@ fn legacy_service_name(name: &str) -> Option<(&str, &str)> {
 }
 
 fn missing_references(resources: &[Resource], index: &Index, findings: &mut Vec<Finding>) {
-    let services = service_names(resources);
     let mut reported: BTreeMap<(usize, usize, String), ()> = BTreeMap::new();
     for r in resources {
         let Some(view) = r.spec.as_ref().and_then(|s| s.policy()) else { continue };
@@ -138,12 +175,13 @@ fn missing_references(resources: &[Resource], index: &Index, findings: &mut Vec<
             if kind == Kind::MeshHTTPRoute && r.meta.kind == Kind::MeshHTTPRoute {
                 continue;
             }
-            let candidates = index.of(kind, mesh);
-            let found = candidates.iter().any(|c| answers_to(c, name, target.namespace.as_deref(), r))
-                || (kind == Kind::MeshService
-                    && (services.get(mesh.unwrap_or_default()).is_some_and(|s| s.contains(name))
-                        || legacy_service_name(name)
-                            .is_some_and(|(n, ns)| candidates.iter().any(|c| answers_to(c, n, Some(ns), r)))));
+            let found =
+                index.named(kind, mesh, name).iter().any(|c| answers_to(c, name, target.namespace.as_deref(), r))
+                    || (kind == Kind::MeshService
+                        && (!index.with_service(mesh, name).is_empty()
+                            || legacy_service_name(name).is_some_and(|(n, ns)| {
+                                index.named(kind, mesh, n).iter().any(|c| answers_to(c, n, Some(ns), r))
+                            })));
             if found {
                 continue;
             }
@@ -164,17 +202,6 @@ fn missing_references(resources: &[Resource], index: &Index, findings: &mut Vec<
     }
 }
 
-/// `kuma.io/service` values of the Dataplane inbounds of each mesh (legacy services).
-fn service_names(resources: &[Resource]) -> HashMap<String, BTreeSet<String>> {
-    let mut out: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for p in select::proxies(resources) {
-        let mesh = p.resource.meta.mesh.clone().unwrap_or_default();
-        let names = p.spec.inbounds().iter().filter_map(|i| i.service()).map(str::to_string);
-        out.entry(mesh).or_default().extend(names);
-    }
-    out
-}
-
 /// Dataplane `networking.outbound[].backendRef` naming a service that is not there.
 fn outbound_references(resources: &[Resource], index: &Index, findings: &mut Vec<Finding>) {
     for p in select::proxies(resources) {
@@ -183,7 +210,7 @@ fn outbound_references(resources: &[Resource], index: &Index, findings: &mut Vec
             let Some(backend) = &out.backend_ref else { continue };
             let Some(kind) = backend.kind.as_deref().and_then(Kind::from_name) else { continue };
             let Some(name) = backend.name.as_deref().filter(|n| !n.is_empty()) else { continue };
-            if index.of(kind, mesh).iter().any(|c| answers_to(c, name, None, p.resource)) {
+            if index.named(kind, mesh, name).iter().any(|c| answers_to(c, name, None, p.resource)) {
                 continue;
             }
             let path = Path::root().field("networking").field("outbound").index(i).field("backendRef").field("name");
@@ -205,10 +232,15 @@ fn policies_select_proxies(resources: &[Resource], index: &Index, findings: &mut
         }
         let routes = index.of(Kind::MeshHTTPRoute, mesh);
         let lookup = |name: &str| routes.iter().copied().find(|r| r.meta.display_name() == name || r.meta.name == name);
-        let selected = dataplanes
-            .iter()
-            .filter_map(|r| Proxy::of(r))
-            .any(|p| select::selects(policy, view.target_ref, p, &lookup));
+        let narrowed = match view.target_ref {
+            Some(t) if matches!(t.kind(), Some(TargetRefKind::MeshService | TargetRefKind::MeshServiceSubset)) => {
+                index.with_service(mesh, t.name())
+            }
+            Some(t) if t.is(TargetRefKind::MeshSubset) => index.dataplanes_for_tags(mesh, t.tags.as_ref()),
+            _ => dataplanes,
+        };
+        let selected =
+            narrowed.iter().filter_map(|r| Proxy::of(r)).any(|p| select::selects(policy, view.target_ref, p, &lookup));
         if selected {
             continue;
         }
@@ -240,7 +272,13 @@ fn selectors_select_something(resources: &[Resource], index: &Index, findings: &
             Some(Spec::MeshService(ms)) => {
                 let Some(sel) = &ms.selector else { continue };
                 let dps = index.of(Kind::Dataplane, mesh);
-                let matched = dps.iter().filter_map(|d| Proxy::of(d)).any(|p| {
+                let candidates = match (&sel.dataplane_tags, sel.dataplane_ref.as_ref().and_then(|d| d.name.as_deref()))
+                {
+                    (Some(tags), _) => index.dataplanes_for_tags(mesh, Some(tags)),
+                    (None, Some(name)) => index.named(Kind::Dataplane, mesh, name),
+                    _ => dps,
+                };
+                let matched = candidates.iter().filter_map(|d| Proxy::of(d)).any(|p| {
                     sel.dataplane_tags
                         .as_ref()
                         .is_some_and(|t| p.spec.inbounds().iter().any(|i| select::tags_match(&i.tags, t)))
