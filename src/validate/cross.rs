@@ -315,11 +315,20 @@ fn selectors_select_something(resources: &[Resource], index: &Index, findings: &
                 let candidates = all_of(kind);
                 let matched = candidates.iter().any(|c| labels_match(&c.meta.labels, ls.match_labels.as_ref()));
                 if !matched && !candidates.is_empty() {
-                    let msg = format!(
+                    let mut msg = format!(
                         "selects none of the {} {}(s) in the input: no resource has all of these labels",
                         candidates.len(),
                         kind.name()
                     );
+                    let wants_origin = ls.match_labels.as_ref().is_some_and(|l| l.contains_key(labels::ORIGIN));
+                    if wants_origin && candidates.iter().all(|c| c.meta.origin().is_none()) {
+                        msg.push_str(&format!(
+                            " (a control plane adds `{}` when a resource is applied; the resources here carry none, \
+                             so add the label to them or suppress {} on this generator)",
+                            labels::ORIGIN,
+                            codes::SELECTS_NOTHING.id
+                        ));
+                    }
                     let path = selector_path.field(field).field("matchLabels");
                     findings.push(r.meta.finding(codes::SELECTS_NOTHING, &path, Target::Value, msg));
                 }
