@@ -272,13 +272,16 @@ impl Y {
 fn plain_ok(s: &str) -> bool {
     let Some(first) = s.chars().next() else { return false };
     let charset = s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':'));
+    // A leading digit is fine for strings that are not numbers (`10.0.0.1`, `5s`), but
+    // not with a colon (YAML 1.1 readers take `1:30` for a sexagesimal number).
+    let digit_ok = first.is_ascii_digit() && !s.contains(':') && !s.starts_with("0x") && !s.starts_with("0o");
     let reserved = matches!(
         s.to_ascii_lowercase().as_str(),
         "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | "~"
     );
     charset
         && !reserved
-        && (first.is_ascii_alphabetic() || first == '/')
+        && (first.is_ascii_alphabetic() || first == '/' || digit_ok)
         && !s.ends_with(':')
         && !s.contains(": ")
         && s.parse::<f64>().is_err()
@@ -975,9 +978,11 @@ impl Gen<'_> {
         let kind = POLICY_KINDS[k];
         let svc = &w.services[self.rng.below(w.services.len())];
         let client = &w.services[self.rng.below(w.services.len())];
-        // Mesh-wide policies (p == 0) alternate forms by kind; the others follow their service.
-        let form = if p == 0 { form_at(self.cfg.form, k) } else { svc.form };
-        let k8s_svc = form == Form::Kubernetes && svc.form == Form::Kubernetes && p > 0;
+        // Mesh-wide policies (p == 0, except routes) alternate forms by kind; the others
+        // follow their service, so that references by name resolve.
+        let mesh_wide = p == 0 && !matches!(kind, "MeshHTTPRoute" | "MeshTCPRoute");
+        let form = if mesh_wide { form_at(self.cfg.form, k) } else { svc.form };
+        let k8s_svc = form == Form::Kubernetes && svc.form == Form::Kubernetes && !mesh_wide;
         let placement = match kind {
             "MeshTimeout" | "MeshRetry" | "MeshHTTPRoute" if k8s_svc && self.rng.chance(40) => Placement::Producer,
             "MeshTrafficPermission" | "MeshRateLimit" | "MeshFaultInjection" if k8s_svc && self.rng.chance(50) => {
@@ -1006,14 +1011,14 @@ impl Gen<'_> {
             "MeshHealthCheck" => ("health-check", self.health_check(&pol, svc, p)),
             "MeshHTTPRoute" => ("route", self.http_route(&pol, w, svc, p, placement)),
             "MeshTCPRoute" => ("tcp-route", self.tcp_route(&pol, w, svc, p)),
-            "MeshRateLimit" => ("rate-limit", self.rate_limit(svc, client, p, variant)),
+            "MeshRateLimit" => ("rate-limit", self.rate_limit(svc, p, variant)),
             "MeshFaultInjection" => ("fault", self.fault(svc, client, p, variant)),
             "MeshAccessLog" => ("access-log", self.access_log(&pol, svc, ext.as_ref(), p, variant)),
             "MeshTrace" => ("trace", self.trace(svc, p)),
             "MeshMetric" => ("metrics", self.metric(svc, p)),
             _ => ("patch", self.proxy_patch(svc, p)),
         };
-        let name = if p == 0 { format!("{prefix}-mesh-wide{}", w.sfx) } else { format!("{prefix}-{}-{p}", svc.name) };
+        let name = if mesh_wide { format!("{prefix}-mesh-wide{}", w.sfx) } else { format!("{prefix}-{}-{p}", svc.name) };
         let doc = resource(pol.form, kind, &name, Some(pol.mesh), pol.ns.as_deref(), vec![], spec);
         (name, doc)
     }
@@ -1294,6 +1299,11 @@ impl Gen<'_> {
         };
         let port = svc.primary().port;
         let version = 2 + p % 3;
+        // Canary traffic: 10% to another HTTP service of the same form, when there is one.
+        let canary = match w.services.iter().find(|s| s.is_http() && s.form == svc.form && s.name != svc.name) {
+            Some(other) => vec![backend_ref(pol, svc, port, 90), backend_ref(pol, other, other.primary().port, 10)],
+            None => vec![backend_ref(pol, svc, port, 100)],
+        };
         let rules = seq![
             map! {
                 "matches" => seq![map! {
@@ -1323,12 +1333,9 @@ impl Gen<'_> {
                 "matches" => seq![map! {
                     "headers" => seq![map! { "type" => "Exact", "name" => "x-canary", "value" => "true" }],
                 }],
-                "default" => map! {
-                    "backendRefs" => seq![backend_ref(pol, svc, port, 90), backend_ref(pol, svc, port, 10)],
-                },
+                "default" => map! { "backendRefs" => Y::Seq(canary) },
             },
         ];
-        let _ = p;
         map! {
             "targetRef" => tr_mesh(),
             "to" => seq![map! { "targetRef" => ms_ref(pol, svc, None), "rules" => rules }],
@@ -1352,7 +1359,7 @@ impl Gen<'_> {
         }
     }
 
-    fn rate_limit(&mut self, svc: &Svc, client: &Svc, p: usize, variant: usize) -> Y {
+    fn rate_limit(&mut self, svc: &Svc, p: usize, variant: usize) -> Y {
         let http = map! {
             "requestRate" => map! { "num" => 100i64 + (p as i64 % 10) * 50, "interval" => "1s" },
             "onRateLimit" => map! {
@@ -1371,7 +1378,6 @@ impl Gen<'_> {
         if variant < 50 {
             return map! { "targetRef" => tr_dataplanes(svc), "rules" => seq![map! { "default" => map! { "local" => local } }] };
         }
-        let _ = client;
         map! { "targetRef" => tr_dataplanes(svc), "from" => seq![map! { "targetRef" => tr_mesh(), "default" => map! { "local" => local } }] }
     }
 
@@ -1392,7 +1398,7 @@ impl Gen<'_> {
         if variant < 40 {
             return map! {
                 "targetRef" => tr_dataplanes(svc),
-                "rules" => seq![map! { "default" => map! { "http" => seq![map! { "responseBandwidth" => map! { "limit" => "10mbps", "percentage" => 50i64 } }] } }],
+                "rules" => seq![map! { "default" => map! { "http" => seq![map! { "responseBandwidth" => map! { "limit" => "10Mbps", "percentage" => 50i64 } }] } }],
             };
         }
         map! {
