@@ -1125,7 +1125,7 @@ impl Gen<'_> {
                             "maxRingSize" => 8192i64,
                             "hashPolicies" => seq![
                                 map! { "type" => "Header", "header" => map! { "name" => "x-user-id" } },
-                                map! { "type" => "SourceIP", "terminal" => true },
+                                map! { "type" => "Connection", "connection" => map! { "sourceIP" => true }, "terminal" => true },
                             ],
                         },
                     },
@@ -1468,6 +1468,8 @@ impl Gen<'_> {
         map! {
             "targetRef" => tr_dataplanes(svc),
             "default" => map! {
+                // The mesh-wide policy's backend applies; `backends` must still be present.
+                "backends" => Y::Seq(vec![]),
                 "sampling" => map! { "overall" => 50i64, "client" => 100i64, "random" => 25i64 },
                 "tags" => seq![
                     map! { "name" => "team", "literal" => svc.team.as_str() },
