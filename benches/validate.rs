@@ -67,10 +67,7 @@ fn findings(meshc: &Path, dir: &Path) -> (u64, u64, u64, Vec<String>) {
     let samples = doc["findings"]
         .as_array()
         .map(|a| {
-            a.iter()
-                .take(5)
-                .map(|f| format!("{} {}:{} {}", f["code"], f["file"], f["line"], f["message"]))
-                .collect()
+            a.iter().take(5).map(|f| format!("{} {}:{} {}", f["code"], f["file"], f["line"], f["message"])).collect()
         })
         .unwrap_or_default();
     (n("resources"), n("errors"), n("warnings"), samples)
@@ -129,7 +126,10 @@ fn main() {
     }
 
     println!();
-    println!("{:>10}  {:>12}  {:>10}  {:>12}  {:>6}  {:>8}  {:>4}", "resources", "threads", "best", "resources/s", "errors", "warnings", "exit");
+    println!(
+        "{:>10}  {:>12}  {:>10}  {:>12}  {:>6}  {:>8}  {:>4}",
+        "resources", "threads", "best", "resources/s", "errors", "warnings", "exit"
+    );
     for (n, threads, best, errors, warnings, status) in rows {
         let rate = n as f64 / best.as_secs_f64();
         println!(
