@@ -11,4 +11,5 @@ pub mod findings;
 pub mod model;
 pub mod rules;
 pub mod source;
+pub mod synth;
 pub mod validate;
