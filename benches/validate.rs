@@ -8,6 +8,9 @@
 //! - `MESHC_BENCH_SEED=7` to change the generator's seed.
 //!
 //! The binary is the `meshc` that cargo builds for this bench (release profile).
+//!
+//! Under `cargo test --all-targets` (no `--bench` argument) it only runs a smoke
+//! check: a small generated mesh must validate with no finding.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -73,16 +76,26 @@ fn findings(meshc: &Path, dir: &Path) -> (u64, u64, u64, Vec<String>) {
     (n("resources"), n("errors"), n("warnings"), samples)
 }
 
+/// `cargo test`: one small mesh, which must validate clean.
+fn smoke(meshc: &Path) {
+    let cfg = SynthConfig { form: synth::Form::Mixed, ..SynthConfig::for_target(300, 1) };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    synth::write_files(tmp.path(), &synth::generate(&cfg)).expect("write mesh");
+    let (resources, errors, warnings, samples) = findings(meshc, tmp.path());
+    assert_eq!(resources as usize, cfg.expected_resources(), "resources read");
+    assert!(errors == 0 && warnings == 0, "{errors} errors, {warnings} warnings: {samples:#?}");
+    println!("validate bench (smoke): {resources} resources, clean; `cargo bench --bench validate` measures");
+}
+
 fn main() {
     let meshc = meshc_binary();
     assert!(meshc.exists(), "{} not found: run `cargo build --release` first", meshc.display());
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary
-    // without it, and then a small smoke run checks that the bench still works.
-    let benchmarking = std::env::args().any(|a| a == "--bench");
-    let (default_sizes, default_runs): (&[usize], usize) =
-        if benchmarking { (&[1_000, 10_000, 100_000], 3) } else { (&[300], 1) };
-    let sizes = env_list("MESHC_BENCH_SIZES", default_sizes);
-    let runs = env_list("MESHC_BENCH_RUNS", &[default_runs]).first().copied().unwrap_or(default_runs).max(1);
+    if !std::env::args().any(|a| a == "--bench") {
+        smoke(&meshc);
+        return;
+    }
+    let sizes = env_list("MESHC_BENCH_SIZES", &[1_000, 10_000, 100_000]);
+    let runs = env_list("MESHC_BENCH_RUNS", &[3]).first().copied().unwrap_or(3).max(1);
     let seed = env_list("MESHC_BENCH_SEED", &[1]).first().copied().unwrap_or(1) as u64;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     println!("meshc: {}", meshc.display());

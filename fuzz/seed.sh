@@ -18,7 +18,9 @@ done
 # A small generated mesh (one file per resource group) when meshc-synth is built.
 synth="${MESHC_SYNTH:-}"
 if [ -z "$synth" ]; then
-  for t in "${CARGO_TARGET_DIR:-$root/target}"/{release,debug}/meshc-synth; do
+  # The fuzz build has a target dir of its own: also look in the usual one, where
+  # `cargo test` (scripts/test.sh) builds meshc-synth.
+  for t in "${CARGO_TARGET_DIR:-$root/target}"/{release,debug}/meshc-synth "$root"/target/{release,debug}/meshc-synth; do
     [ -x "$t" ] && synth="$t" && break
   done
 fi
