@@ -110,9 +110,9 @@ fn discover(paths: &[PathBuf], early: &mut Vec<(String, Finding)>, unreadable: &
     let mut files: BTreeSet<(String, PathBuf)> = BTreeSet::new();
     let mut stdin = false;
     let mut seen_canonical = BTreeSet::new();
+    // The same file reached twice (named twice, or through a symlink) is read once.
     let mut add = |path: PathBuf, files: &mut BTreeSet<(String, PathBuf)>| {
-        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-        if seen_canonical.insert(canonical) {
+        if seen_canonical.insert(file_identity(&path)) {
             files.insert((display_path(&path), path));
         }
     };
@@ -195,6 +195,25 @@ impl IgnoreRules {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         patterns.iter().any(|p| p.matches(&name))
     }
+}
+
+/// What makes two paths the same file: device and inode where there are such
+/// things (one `stat`, no `readlink` per path component), else the canonical path.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum FileIdentity {
+    Inode(u64, u64),
+    Path(PathBuf),
+}
+
+fn file_identity(path: &Path) -> FileIdentity {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            return FileIdentity::Inode(m.dev(), m.ino());
+        }
+    }
+    FileIdentity::Path(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
@@ -300,9 +319,11 @@ fn read_bounded(input: &Input, max: u64) -> std::io::Result<Option<Vec<u8>>> {
         Input::Text { text, .. } => buf.extend_from_slice(text.as_bytes()),
         Input::File(path) => {
             let f = std::fs::File::open(path)?;
-            if f.metadata()?.len() > max {
+            let len = f.metadata()?.len();
+            if len > max {
                 return Ok(None);
             }
+            buf.reserve_exact(len as usize + 1);
             f.take(max + 1).read_to_end(&mut buf)?;
         }
     }

@@ -29,11 +29,17 @@ pub struct Index<'a> {
     by_kind: HashMap<(Kind, Option<String>), Vec<&'a Resource>>,
     by_name: HashMap<(Kind, Option<String>, String), Vec<&'a Resource>>,
     by_service: HashMap<(Option<String>, String), Vec<&'a Resource>>,
+    by_label: HashMap<(Option<String>, String, String), Vec<&'a Resource>>,
 }
 
 impl<'a> Index<'a> {
     pub fn new(resources: &'a [Resource]) -> Self {
-        let mut index = Index { by_kind: HashMap::new(), by_name: HashMap::new(), by_service: HashMap::new() };
+        let mut index = Index {
+            by_kind: HashMap::new(),
+            by_name: HashMap::new(),
+            by_service: HashMap::new(),
+            by_label: HashMap::new(),
+        };
         for r in resources {
             let (kind, mesh) = (r.meta.kind, r.meta.mesh.clone());
             index.by_kind.entry((kind, mesh.clone())).or_default().push(r);
@@ -41,6 +47,11 @@ impl<'a> Index<'a> {
             names.dedup();
             for name in names {
                 index.by_name.entry((kind, mesh.clone(), name)).or_default().push(r);
+            }
+            if kind == Kind::Dataplane {
+                for (k, v) in &r.meta.labels {
+                    index.by_label.entry((mesh.clone(), k.clone(), v.clone())).or_default().push(r);
+                }
             }
             if let Some(p) = Proxy::of(r) {
                 let services: BTreeSet<&str> = p.spec.inbounds().iter().filter_map(|i| i.service()).collect();
@@ -73,6 +84,18 @@ impl<'a> Index<'a> {
             Some(service) => self.with_service(mesh, service),
             None => self.of(Kind::Dataplane, mesh),
         }
+    }
+
+    /// The Dataplanes a label selector can match: the shortest list of one of its pairs.
+    fn dataplanes_for_labels(&self, mesh: Option<&str>, labels: &crate::model::common::StringMap) -> &[&'a Resource] {
+        let mesh = mesh.map(str::to_string);
+        labels
+            .iter()
+            .map(|(k, v)| {
+                self.by_label.get(&(mesh.clone(), k.clone(), v.clone())).map(Vec::as_slice).unwrap_or_default()
+            })
+            .min_by_key(|l| l.len())
+            .unwrap_or_default()
     }
 
     /// Resources of `kind` in `mesh` (`None` for global kinds).
@@ -237,6 +260,12 @@ fn policies_select_proxies(resources: &[Resource], index: &Index, findings: &mut
                 index.with_service(mesh, t.name())
             }
             Some(t) if t.is(TargetRefKind::MeshSubset) => index.dataplanes_for_tags(mesh, t.tags.as_ref()),
+            Some(t) if t.is(TargetRefKind::Dataplane) && t.has_labels() => {
+                index.dataplanes_for_labels(mesh, t.labels.as_ref().unwrap_or(&Default::default()))
+            }
+            Some(t) if t.is(TargetRefKind::Dataplane) && !t.name().is_empty() => {
+                index.named(Kind::Dataplane, mesh, t.name())
+            }
             _ => dataplanes,
         };
         let selected =
