@@ -1027,42 +1027,13 @@ pub(crate) fn lenient_map<'de, D: Deserializer<'de>>(d: D) -> Result<StringMap, 
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::model::{Form, Kind, Meta, PolicyRole};
-
-    pub(crate) fn meta(kind: Kind) -> Meta {
-        Meta {
-            kind,
-            form: Form::Universal,
-            name: "x".into(),
-            namespace: None,
-            mesh: (kind == Kind::Dataplane).then(|| "default".into()),
-            labels: StringMap::new(),
-            annotations: StringMap::new(),
-            file: 0,
-            doc: 0,
-            spec_pointer: String::new(),
-            name_pointer: "/name".into(),
-        }
-    }
-
-    /// Validate a legacy spec; return `(kuma path, message)` pairs.
-    pub(crate) fn check<T: KindSpec>(kind: Kind, spec: serde_json::Value) -> Vec<(String, String)> {
-        let spec: T = serde_json::from_value(spec).expect("spec parses");
-        let meta = meta(kind);
-        let ctx = ValidateCtx { meta: &meta, role: PolicyRole::System };
-        let mut v = Violations::default();
-        spec.validate(&ctx, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(None), x.message)).collect()
-    }
+    use crate::model::testing::{check, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn dp(spec: serde_json::Value) -> Vec<(String, String)> {
-        check::<Dataplane>(Kind::Dataplane, spec)
-    }
-
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        check::<Dataplane>(&meta(Kind::Dataplane, "x"), PolicyRole::System, spec)
     }
 
     fn base_inbound() -> serde_json::Value {

@@ -700,14 +700,11 @@ fn request_uri_port(s: &str) -> Option<&str> {
 mod tests {
     use super::*;
     use crate::model::Kind;
-    use crate::model::dataplane::tests::check;
+    use crate::model::PolicyRole;
+    use crate::model::testing::{check, meta, pairs};
 
     fn mesh(spec: serde_json::Value) -> Vec<(String, String)> {
-        check::<Mesh>(Kind::Mesh, spec)
-    }
-
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        check::<Mesh>(&meta(Kind::Mesh, "x"), PolicyRole::System, spec)
     }
 
     #[test]

@@ -342,28 +342,11 @@ pub(crate) fn go_is_dns_name(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::model::Kind;
-    use crate::model::mesh_service::tests::{meta, violations};
-
-    const FIXTURES: &str =
-        "shared/conformance/kuma-v2.14.3/pkg/core/resources/apis/meshexternalservice/api/v1alpha1/testdata";
-
-    fn fixtures_dir() -> PathBuf {
-        let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(FIXTURES);
-        if local.is_dir() { local } else { PathBuf::from("/work").join(FIXTURES) }
-    }
-
-    fn read_yaml(path: &std::path::Path) -> Value {
-        let text = std::fs::read_to_string(path).unwrap();
-        let parsed = crate::source::yaml::parse(&text, &Default::default());
-        assert!(parsed.problems.is_empty(), "{}: {:?}", path.display(), parsed.problems);
-        parsed.documents.into_iter().next().and_then(|d| d.value).unwrap_or(Value::Null)
-    }
+    use crate::model::testing::{meta, run_kuma_fixtures, violations};
+    use crate::model::{Kind, PolicyRole};
 
     /// The resource name Kuma's `validator_test.go` gives each fixture.
     fn fixture_name(case: &str) -> String {
@@ -378,38 +361,20 @@ mod tests {
 
     #[test]
     fn kuma_fixtures() {
-        let dir = fixtures_dir();
-        let mut cases: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".input.yaml").map(str::to_string))
-            .collect();
-        cases.sort();
-        assert!(cases.len() >= 10, "too few fixtures in {}", dir.display());
-        for case in cases {
-            let input = read_yaml(&dir.join(format!("{case}.input.yaml")));
+        let dir = "pkg/core/resources/apis/meshexternalservice/api/v1alpha1/testdata";
+        run_kuma_fixtures(dir, 10, |case, input| {
             let spec: MeshExternalService =
                 serde_json::from_value(input).unwrap_or_else(|e| panic!("{case}: cannot parse spec: {e}"));
-            let mut got = violations(&meta(Kind::MeshExternalService, &fixture_name(&case)), &spec);
-            got.sort();
-            let output = dir.join(format!("{case}.output.yaml"));
-            let mut want: Vec<(String, String)> = if output.exists() {
-                read_yaml(&output)["violations"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| (v["field"].as_str().unwrap().to_string(), v["message"].as_str().unwrap().to_string()))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            want.sort();
-            assert_eq!(got, want, "fixture {case}");
-        }
+            violations(&meta(Kind::MeshExternalService, &fixture_name(case)), PolicyRole::System, &spec)
+        });
     }
 
     fn check(spec: Value) -> Vec<(String, String)> {
-        let spec: MeshExternalService = serde_json::from_value(spec).unwrap();
-        violations(&meta(Kind::MeshExternalService, "external-service"), &spec)
+        crate::model::testing::check::<MeshExternalService>(
+            &meta(Kind::MeshExternalService, "external-service"),
+            PolicyRole::System,
+            spec,
+        )
     }
 
     #[test]

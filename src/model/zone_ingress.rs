@@ -156,15 +156,12 @@ impl KindSpec for ZoneIngress {
 mod tests {
     use super::*;
     use crate::model::Kind;
+    use crate::model::PolicyRole;
     use crate::model::dataplane::PORT_RANGE;
-    use crate::model::dataplane::tests::check;
+    use crate::model::testing::{check, meta, pairs};
 
     fn zi(spec: serde_json::Value) -> Vec<(String, String)> {
-        check::<ZoneIngress>(Kind::ZoneIngress, spec)
-    }
-
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        check::<ZoneIngress>(&meta(Kind::ZoneIngress, "x"), PolicyRole::System, spec)
     }
 
     fn services() -> serde_json::Value {

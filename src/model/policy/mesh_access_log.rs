@@ -620,44 +620,15 @@ pub(super) fn is_go_url(s: &str) -> bool {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::{Form, Kind, Meta, PolicyRole};
-
-    /// A Universal-form meta for validator tests.
-    pub fn meta(kind: Kind) -> Meta {
-        Meta {
-            kind,
-            form: Form::Universal,
-            name: "test".into(),
-            namespace: None,
-            mesh: Some("default".into()),
-            labels: Default::default(),
-            annotations: Default::default(),
-            file: 0,
-            doc: 0,
-            spec_pointer: "/spec".into(),
-            name_pointer: "/name".into(),
-        }
-    }
-
-    /// Violations of `spec` as `(path, message)` pairs, in Kuma's notation.
-    pub fn run<T: KindSpec>(kind: Kind, role: PolicyRole, spec: serde_json::Value) -> Vec<(String, String)> {
-        let spec: T = serde_json::from_value(spec).expect("spec parses");
-        let meta = meta(kind);
-        let mut v = Violations::default();
-        spec.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
-    }
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
-        run::<MeshAccessLog>(Kind::MeshAccessLog, PolicyRole::System, spec)
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(p, m)| (p.to_string(), m.to_string())).collect()
+        testing::check::<MeshAccessLog>(&meta(Kind::MeshAccessLog, "test"), PolicyRole::System, spec)
     }
 
     fn from_backends(backends: serde_json::Value) -> serde_json::Value {

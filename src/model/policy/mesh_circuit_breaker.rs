@@ -319,30 +319,11 @@ fn validate_detectors(v: &mut Violations, path: &Path, detectors: Option<&Detect
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Form, Kind, Meta, PolicyRole};
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
-        let s: MeshCircuitBreaker = serde_json::from_value(spec).unwrap();
-        let meta = Meta {
-            kind: Kind::MeshCircuitBreaker,
-            form: Form::Universal,
-            name: "mcb".into(),
-            namespace: None,
-            mesh: Some("default".into()),
-            labels: Default::default(),
-            annotations: Default::default(),
-            file: 0,
-            doc: 0,
-            spec_pointer: "/spec".into(),
-            name_pointer: "/name".into(),
-        };
-        let mut v = Violations::default();
-        s.validate(&ValidateCtx { meta: &meta, role: PolicyRole::System }, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        testing::check::<MeshCircuitBreaker>(&meta(Kind::MeshCircuitBreaker, "mcb"), PolicyRole::System, spec)
     }
 
     fn to_backend(default: serde_json::Value) -> serde_json::Value {

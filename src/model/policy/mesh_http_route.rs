@@ -634,35 +634,15 @@ fn matches_dns1123_regex(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::meta::{Form, Meta};
-    use crate::model::{Kind, common::StringMap};
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check_role(spec: serde_json::Value, role: PolicyRole) -> Vec<(String, String)> {
-        let spec: MeshHTTPRoute = serde_json::from_value(spec).unwrap();
-        let meta = Meta {
-            kind: Kind::MeshHTTPRoute,
-            form: Form::Universal,
-            name: "route-1".into(),
-            namespace: None,
-            mesh: Some("mesh-1".into()),
-            labels: StringMap::new(),
-            annotations: StringMap::new(),
-            file: 0,
-            doc: 0,
-            spec_pointer: String::new(),
-            name_pointer: "/name".into(),
-        };
-        let mut v = Violations::default();
-        spec.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
+        testing::check::<MeshHTTPRoute>(&meta(Kind::MeshHTTPRoute, "route-1"), role, spec)
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
         check_role(spec, PolicyRole::System)
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn frontend_to(rules: serde_json::Value) -> serde_json::Value {

@@ -353,19 +353,15 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::Kind;
-    use crate::model::policy::mesh_access_log::tests::run;
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check_as(role: PolicyRole, spec: serde_json::Value) -> Vec<(String, String)> {
-        run::<MeshMetric>(Kind::MeshMetric, role, spec)
+        testing::check::<MeshMetric>(&meta(Kind::MeshMetric, "test"), role, spec)
     }
 
     fn one(default: serde_json::Value) -> Vec<(String, String)> {
         check_as(PolicyRole::System, json!({"targetRef": {"kind": "Mesh"}, "default": default}))
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(p, m)| (p.to_string(), m.to_string())).collect()
     }
 
     #[test]

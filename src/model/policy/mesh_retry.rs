@@ -462,34 +462,15 @@ fn validate_rate_limited_back_off(v: &mut Violations, path: &Path, r: &RateLimit
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Form, Kind, Meta};
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check_as(spec: serde_json::Value, role: PolicyRole) -> Vec<(String, String)> {
-        let s: MeshRetry = serde_json::from_value(spec).unwrap();
-        let meta = Meta {
-            kind: Kind::MeshRetry,
-            form: Form::Universal,
-            name: "mr".into(),
-            namespace: None,
-            mesh: Some("default".into()),
-            labels: Default::default(),
-            annotations: Default::default(),
-            file: 0,
-            doc: 0,
-            spec_pointer: "/spec".into(),
-            name_pointer: "/name".into(),
-        };
-        let mut v = Violations::default();
-        s.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
+        testing::check::<MeshRetry>(&meta(Kind::MeshRetry, "mr"), role, spec)
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
         check_as(spec, PolicyRole::System)
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn to_mesh(default: serde_json::Value) -> serde_json::Value {

@@ -301,11 +301,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::Kind;
-    use crate::model::policy::mesh_access_log::tests::run;
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check_as(role: PolicyRole, spec: serde_json::Value) -> Vec<(String, String)> {
-        run::<MeshTrace>(Kind::MeshTrace, role, spec)
+        testing::check::<MeshTrace>(&meta(Kind::MeshTrace, "test"), role, spec)
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
@@ -314,10 +314,6 @@ mod tests {
 
     fn one(default: serde_json::Value) -> Vec<(String, String)> {
         check(json!({"targetRef": {"kind": "MeshService", "name": "backend"}, "default": default}))
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(p, m)| (p.to_string(), m.to_string())).collect()
     }
 
     #[test]
