@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{Duration, StringMap, is_dns_name, is_dns1123_subdomain};
+use crate::model::common::{Duration, StringMap, is_dns_name, is_dns1123_subdomain, is_ip};
 use crate::model::mesh::MetricsBackend;
 use crate::model::{KindSpec, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
@@ -913,11 +913,6 @@ pub(crate) fn validate_address(v: &mut Violations, path: &Path, address: Option<
     if !is_ip(address) && !is_dns_name(address) {
         v.add_code(codes::BAD_ADDRESS, &p, "address has to be valid IP address or domain name");
     }
-}
-
-/// Go's `net.ParseIP(s) != nil`.
-pub(crate) fn is_ip(s: &str) -> bool {
-    s.parse::<IpAddr>().is_ok()
 }
 
 /// Kuma's `overlap`: wildcard addresses overlap everything, else exact match.

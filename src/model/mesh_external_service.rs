@@ -2,14 +2,13 @@
 //! destination outside the mesh, reached through the zone egress, with optional TLS
 //! origination (reference §6.3).
 
-use std::sync::LazyLock;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
+use crate::model::common::{go_is_dns_name, is_ip};
 use crate::model::{KindSpec, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
 
@@ -272,7 +271,7 @@ fn validate_endpoints(v: &mut Violations, path: &Path, endpoints: &[Endpoint]) {
     for (i, e) in endpoints.iter().enumerate() {
         let p = path.index(i);
         let address = e.address.as_deref().unwrap_or_default();
-        let is_ip = go_is_ip(address);
+        let is_ip = is_ip(address);
         let is_dns = go_is_dns_name(address);
         if is_ip || is_dns {
             v.port(&p.field("port"), e.port);
@@ -319,25 +318,6 @@ fn validate_tls(v: &mut Violations, path: &Path, tls: &Tls) {
         }
         _ => {}
     }
-}
-
-/// Go's `net.ParseIP(s) != nil` (govalidator `IsIP`).
-fn go_is_ip(s: &str) -> bool {
-    s.parse::<std::net::IpAddr>().is_ok()
-}
-
-/// govalidator's `IsDNSName`, exactly: labels of `[A-Za-z0-9_][A-Za-z0-9_-]{0,62}`
-/// (a trailing `-` is accepted), an optional trailing dot, at most 255 characters
-/// without the dots, and not an IP address.
-pub(crate) fn go_is_dns_name(s: &str) -> bool {
-    static RE: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(r"^([a-zA-Z0-9_][a-zA-Z0-9_-]{0,62})(\.[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62})*[._]?$")
-            .expect("valid regex")
-    });
-    if s.is_empty() || s.replace('.', "").len() > 255 {
-        return false;
-    }
-    !go_is_ip(s) && RE.is_match(s)
 }
 
 #[cfg(test)]

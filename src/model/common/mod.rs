@@ -2,6 +2,8 @@
 //! percentages, and the small validators Kuma applies to them.
 
 mod duration;
+mod go;
+mod observability;
 pub mod targetref;
 
 use std::collections::BTreeMap;
@@ -10,6 +12,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use duration::{DURATION_PATTERN, Duration, parse_go_duration};
+pub use go::{
+    GoUrl, go_is_dns_name, go_url_parse, go_url_parse_request_uri, is_go_file_path, is_go_url, is_ip, split_host_port,
+};
+pub use observability::{
+    BackendResourceKind, BackendResourceRef, EndpointRule, validate_backend_resource_ref,
+    validate_otel_backend_ref_or_endpoint,
+};
 pub use targetref::{BackendRef, TargetRef, TargetRefKind, TargetRefRules, validate_target_ref};
 
 use crate::kuma_enum;

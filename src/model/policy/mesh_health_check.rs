@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::{From, Rule, To};
 use crate::findings::codes;
 use crate::model::common::{
-    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, validate_percentage, validate_target_ref,
+    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, is_go_file_path, validate_percentage,
+    validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -220,23 +221,6 @@ fn status_code(v: &mut Violations, path: &Path, status: i64) {
     }
 }
 
-/// `govalidator.IsFilePath`: a Windows (`C:\...`) or Unix (`/...`) path.
-fn is_file_path(s: &str) -> bool {
-    let b = s.as_bytes();
-    let windows = b.len() >= 3
-        && b[0].is_ascii_alphabetic()
-        && b[1] == b':'
-        && b[2] == b'\\'
-        && {
-            let rest = &s[3..];
-            rest.len() <= 32767 && !rest.chars().any(|c| matches!(c, '/' | ':' | '*' | '?' | '"' | '<' | '>' | '|' | '\r' | '\n'))
-            // `(?:[^\\/...]+\\)*`: no empty segment before a backslash.
-            && !rest.split('\\').rev().skip(1).any(str::is_empty)
-        };
-    let unix = s.starts_with('/') && !s.contains('\0');
-    windows || unix
-}
-
 fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
     let empty = Conf::default();
     let conf = conf.unwrap_or(&empty);
@@ -252,7 +236,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
     validate_percentage(v, &path.field("healthyPanicThreshold"), conf.healthy_panic_threshold.as_ref(), false, true);
     v.duration_positive(&path.field("noTrafficInterval"), conf.no_traffic_interval.as_ref());
     if let Some(p) = &conf.event_log_path
-        && !is_file_path(p)
+        && !is_go_file_path(p)
     {
         v.add(&path.field("eventLogPath"), msg::VALID_PATH_WHEN_DEFINED);
     }
@@ -273,6 +257,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::common::is_go_file_path as is_file_path;
     use crate::model::testing::{self, meta, pairs};
     use crate::model::{Kind, PolicyRole};
 

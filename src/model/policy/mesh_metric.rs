@@ -5,11 +5,13 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::mesh_access_log::{BackendResourceRef, validate_otel_backend_ref_or_endpoint};
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{Duration, TargetRef, TargetRefKind as K, TargetRefRules};
+use crate::model::common::{
+    BackendResourceRef, Duration, TargetRef, TargetRefKind as K, TargetRefRules, split_host_port,
+    validate_otel_backend_ref_or_endpoint,
+};
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
 
@@ -324,28 +326,6 @@ fn validate_host_port(v: &mut Violations, path: &Path, endpoint: &str) {
     if split_host_port(endpoint).is_none_or(|(host, port)| host.is_empty() || port.is_empty()) {
         v.add_code(codes::BAD_ADDRESS, &path.field("endpoint"), "must be in host:port format");
     }
-}
-
-/// Go's `net.SplitHostPort`.
-fn split_host_port(s: &str) -> Option<(&str, &str)> {
-    let i = s.rfind(':')?;
-    let (host, j, k) = if s.starts_with('[') {
-        let end = s.find(']')?;
-        if end + 1 != i {
-            return None;
-        }
-        (&s[1..end], 1, end + 1)
-    } else {
-        let host = &s[..i];
-        if host.contains(':') {
-            return None;
-        }
-        (host, 0, 0)
-    };
-    if s[j..].contains('[') || s[k..].contains(']') {
-        return None;
-    }
-    Some((host, &s[i + 1..]))
 }
 
 #[cfg(test)]

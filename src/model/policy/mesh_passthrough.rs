@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{TargetRef, TargetRefKind as K, TargetRefRules, is_dns_name};
+use crate::model::common::{TargetRef, TargetRefKind as K, TargetRefRules, is_dns_name, is_ip};
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
 
@@ -161,7 +161,7 @@ fn validate_default(v: &mut Violations, path: &Path, conf: &Conf) {
                 }
             }
             Some(MatchType::Ip) => {
-                if value.parse::<std::net::IpAddr>().is_err() {
+                if !is_ip(value) {
                     v.add_code(codes::BAD_ADDRESS, &p.field("value"), "provided IP has incorrect value");
                 }
             }

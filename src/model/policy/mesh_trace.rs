@@ -5,13 +5,13 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::mesh_access_log::{
-    BackendResourceRef, go_url_parse_request_uri, is_go_url, validate_otel_backend_ref_or_endpoint,
-};
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{IntOrString, TargetRef, TargetRefKind as K, TargetRefRules};
+use crate::model::common::{
+    BackendResourceRef, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, go_url_parse_request_uri,
+    is_go_url, validate_otel_backend_ref_or_endpoint,
+};
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
 
