@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{Duration, StringMap, is_dns_name, is_dns1123_subdomain, is_ip};
+use crate::model::common::{Duration, StringMap, go_url_parse_request_uri, is_dns_name, is_dns1123_subdomain, is_ip};
 use crate::model::mesh::MetricsBackend;
 use crate::model::{KindSpec, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
@@ -869,10 +869,10 @@ fn validate_probes(v: &mut Violations, probes: Option<&Probes>) {
     for (i, e) in probes.endpoints.iter().enumerate() {
         let p = path.field("endpoints").index(i);
         validate_port(v, &p.field("inboundPort"), e.inbound_port);
-        if !is_request_uri(e.inbound_path.as_deref().unwrap_or_default()) {
+        if go_url_parse_request_uri(e.inbound_path.as_deref().unwrap_or_default()).is_none() {
             v.add(&p.field("inboundPath"), "should be a valid URL Path");
         }
-        if !is_request_uri(e.path.as_deref().unwrap_or_default()) {
+        if go_url_parse_request_uri(e.path.as_deref().unwrap_or_default()).is_none() {
             v.add(&p.field("path"), "should be a valid URL Path");
         }
     }
@@ -930,24 +930,6 @@ pub(crate) fn allowed_values_hint(values: &[&str]) -> String {
     } else {
         format!("Allowed values: {}", values.join(", "))
     }
-}
-
-/// Go's `url.ParseRequestURI(s) == nil`, approximately: an absolute path or an
-/// absolute URI with a scheme.
-pub(crate) fn is_request_uri(s: &str) -> bool {
-    if s.is_empty() || s.contains(char::is_whitespace) {
-        return false;
-    }
-    s.starts_with('/') || url_scheme(s).is_some()
-}
-
-/// The scheme of an absolute URI (`http` of `http://x`).
-pub(crate) fn url_scheme(s: &str) -> Option<&str> {
-    let (scheme, _) = s.split_once(':')?;
-    let mut chars = scheme.chars();
-    let first = chars.next()?;
-    (first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-        .then_some(scheme)
 }
 
 /// Options of Kuma's `ValidateTags` / `ValidateSelector`.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{go_is_dns_name, is_ip};
+use crate::model::common::{is_dns_name, is_ip};
 use crate::model::{KindSpec, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
 
@@ -272,7 +272,7 @@ fn validate_endpoints(v: &mut Violations, path: &Path, endpoints: &[Endpoint]) {
         let p = path.index(i);
         let address = e.address.as_deref().unwrap_or_default();
         let is_ip = is_ip(address);
-        let is_dns = go_is_dns_name(address);
+        let is_dns = is_dns_name(address);
         if is_ip || is_dns {
             v.port(&p.field("port"), e.port);
         } else {
@@ -296,7 +296,7 @@ fn validate_tls(v: &mut Violations, path: &Path, tls: &Tls) {
     let Some(ver) = &tls.verification else { return };
     let p = path.field("verification");
     if let Some(server_name) = &ver.server_name
-        && !go_is_dns_name(server_name)
+        && !is_dns_name(server_name)
     {
         v.add_code(codes::BAD_ADDRESS, &p.field("serverName"), "must be a valid DNS name");
     }
@@ -325,6 +325,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::model::common::is_dns_name as go_is_dns_name;
     use crate::model::testing::{meta, run_kuma_fixtures, violations};
     use crate::model::{Kind, PolicyRole};
 

@@ -14,7 +14,7 @@ pub fn is_ip(s: &str) -> bool {
 /// govalidator's `IsDNSName`, exactly: labels of `[A-Za-z0-9_][A-Za-z0-9_-]{0,62}`
 /// (a trailing `-` is accepted), an optional trailing dot, at most 255 characters
 /// without the dots, and not an IP address.
-pub fn go_is_dns_name(s: &str) -> bool {
+pub fn is_dns_name(s: &str) -> bool {
     static RE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^([a-zA-Z0-9_][a-zA-Z0-9_-]{0,62})(\.[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62})*[._]?$")
             .expect("valid regex")
@@ -45,6 +45,11 @@ pub fn split_host_port(s: &str) -> Option<(&str, &str)> {
         return None;
     }
     Some((host, &s[i + 1..]))
+}
+
+/// `net.SplitHostPort` succeeds with a non-empty host and a non-empty port.
+pub fn is_host_port(s: &str) -> bool {
+    split_host_port(s).is_some_and(|(host, port)| !host.is_empty() && !port.is_empty())
 }
 
 static WIN_PATH: LazyLock<Regex> =
@@ -249,4 +254,35 @@ pub fn is_go_url(s: &str) -> bool {
         return false;
     }
     GO_URL.is_match(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_name_is_govalidator_s() {
+        assert!(is_dns_name("a-.example.com") && is_dns_name("_srv.example") && is_dns_name("1.2.3.4."));
+        assert!(!is_dns_name("1.2.3.4") && !is_dns_name("-a.com") && !is_dns_name("a..b") && !is_dns_name(""));
+        assert!(is_dns_name(&format!("{}.{}", "a".repeat(63), "b".repeat(63))));
+        assert!(!is_dns_name(&["a".repeat(63).as_str(); 5].join(".")));
+    }
+
+    #[test]
+    fn host_port_is_go_s() {
+        assert!(is_host_port("127.0.0.1:5000") && is_host_port("[::1]:80") && is_host_port("a:b"));
+        assert!(!is_host_port("a:") && !is_host_port(":80") && !is_host_port("a:1:2"));
+        assert!(!is_host_port("a]:80") && !is_host_port("[a[b]:80") && !is_host_port("[::1]"));
+    }
+
+    #[test]
+    fn request_uri_is_go_s() {
+        assert!(go_url_parse_request_uri("/a b").is_some() && go_url_parse_request_uri("mailto:x").is_some());
+        assert!(go_url_parse_request_uri("/a%zz").is_none() && go_url_parse_request_uri("healthz").is_none());
+        assert!(go_url_parse_request_uri("").is_none() && go_url_parse_request_uri("http://a b/").is_none());
+        let port = |s: &str| go_url_parse_request_uri(s).map(|u| u.port().to_string());
+        assert_eq!(port("http://zipkin:9411/api"), Some("9411".into()));
+        assert_eq!(port("http://[::1]/api"), Some(String::new()));
+        assert_eq!(port("http://zipkin:port/api"), None);
+    }
 }

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::{DURATION_PATTERN, Duration, parse_go_duration};
 pub use go::{
-    GoUrl, go_is_dns_name, go_url_parse, go_url_parse_request_uri, is_go_file_path, is_go_url, is_ip, split_host_port,
+    GoUrl, go_url_parse, go_url_parse_request_uri, is_dns_name, is_go_file_path, is_go_url, is_host_port, is_ip,
+    split_host_port,
 };
 pub use observability::{
     BackendResourceKind, BackendResourceRef, EndpointRule, validate_backend_resource_ref,
@@ -186,21 +187,6 @@ pub fn is_dns1123_subdomain(s: &str) -> bool {
 /// RFC 1035 label: like an RFC 1123 label but starting with a letter.
 pub fn is_dns1035_label(s: &str) -> bool {
     is_dns1123_subdomain(s) && !s.contains('.') && s.as_bytes()[0].is_ascii_lowercase()
-}
-
-/// A hostname as Kuma's `govalidator.IsDNSName` accepts it (case-insensitive labels).
-pub fn is_dns_name(s: &str) -> bool {
-    let s = s.strip_suffix('.').unwrap_or(s);
-    !s.is_empty()
-        && s.len() <= 253
-        && s.parse::<std::net::IpAddr>().is_err()
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        })
 }
 
 /// Whether the section `rules` (inbound, Kuma 2.13+) has at least one entry.

@@ -9,7 +9,7 @@ use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
 use crate::model::common::{
-    BackendResourceRef, Duration, TargetRef, TargetRefKind as K, TargetRefRules, split_host_port,
+    BackendResourceRef, Duration, TargetRef, TargetRefKind as K, TargetRefRules, is_host_port,
     validate_otel_backend_ref_or_endpoint,
 };
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
@@ -323,7 +323,7 @@ fn validate_selectors(v: &mut Violations, path: &Path, selectors: &[Selector]) {
 
 /// MeshMetric's own endpoint rule: `host:port` (Go's `net.SplitHostPort`, both parts set).
 fn validate_host_port(v: &mut Violations, path: &Path, endpoint: &str) {
-    if split_host_port(endpoint).is_none_or(|(host, port)| host.is_empty() || port.is_empty()) {
+    if !is_host_port(endpoint) {
         v.add_code(codes::BAD_ADDRESS, &path.field("endpoint"), "must be in host:port format");
     }
 }
@@ -333,6 +333,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::model::common::split_host_port;
     use crate::model::testing::{self, meta, pairs};
     use crate::model::{Kind, PolicyRole};
 
