@@ -8,7 +8,8 @@
 //! `spec.` prefix.
 //!
 //! This file also holds the small validators shared by the four legacy kinds
-//! (Kuma's `ValidateTags`, `ValidatePort`, `validateAddress`, ...).
+//! (Kuma's `ValidatePort`, `validateAddress`, ...); `ValidateTags` is in
+//! `common::checks`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -20,13 +21,14 @@ use serde_json::Value;
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{Duration, StringMap, go_url_parse_request_uri, is_dns_name, is_dns1123_subdomain, is_ip};
+use crate::model::common::{
+    Duration, SERVICE_TAG, StringMap, TagOpts, go_url_parse_request_uri, is_dns_name, is_dns1123_subdomain, is_ip,
+    validate_tags,
+};
 use crate::model::mesh::MetricsBackend;
 use crate::model::{KindSpec, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
 
-/// The `kuma.io/service` tag.
-pub const SERVICE_TAG: &str = "kuma.io/service";
 /// The `kuma.io/protocol` tag.
 pub const PROTOCOL_TAG: &str = "kuma.io/protocol";
 /// Protocols Kuma knows (`SupportedProtocols`), sorted as in Kuma's messages.
@@ -929,59 +931,6 @@ pub(crate) fn allowed_values_hint(values: &[&str]) -> String {
         "Allowed values: (none)".to_string()
     } else {
         format!("Allowed values: {}", values.join(", "))
-    }
-}
-
-/// Options of Kuma's `ValidateTags` / `ValidateSelector`.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct TagOpts {
-    pub at_least_one: bool,
-    pub require_service: bool,
-    /// `ValidateSelector` (values may contain `/` or be `*`) instead of `ValidateTags`.
-    pub selector: bool,
-}
-
-/// Kuma's `validateTagKeyValues` with the value-charset rule of `ValidateTags`
-/// (or `ValidateSelector`); `extra` is the tags-level validator run before keys.
-pub(crate) fn validate_tags(
-    v: &mut Violations,
-    path: &Path,
-    tags: &StringMap,
-    opts: TagOpts,
-    extra: impl FnOnce(&mut Violations, &Path, &StringMap),
-) {
-    if opts.at_least_one && tags.is_empty() {
-        v.add(path, "must have at least one tag");
-    }
-    extra(v, path, tags);
-    for (key, value) in tags {
-        if key.is_empty() {
-            v.add(path, "tag name must be non-empty");
-        }
-        if !key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'/')) {
-            v.add(
-                &path.key(key),
-                "tag name must consist of alphanumeric characters, dots, dashes, slashes and underscores",
-            );
-        }
-        if value.is_empty() {
-            v.add(&path.key(key), "tag value must be non-empty");
-        }
-        if opts.selector {
-            let ok = value == "*"
-                || value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'/'));
-            if !ok {
-                v.add(
-                    &path.key(key),
-                    "tag value must consist of alphanumeric characters, dots, dashes, slashes and underscores or be \"*\"",
-                );
-            }
-        } else if !value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':')) {
-            v.add(&path.key(key), "tag value must consist of alphanumeric characters, dots, dashes and underscores");
-        }
-    }
-    if opts.require_service && !tags.contains_key(SERVICE_TAG) {
-        v.add_code(codes::KUMA_REQUIRED, path, format!("mandatory tag {SERVICE_TAG:?} is missing"));
     }
 }
 

@@ -12,8 +12,10 @@ use serde_json::Value;
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{Duration, GoUrl, StringMap, go_url_parse_request_uri, is_host_port, parse_go_duration};
-use crate::model::dataplane::{TagOpts, allowed_values_hint, lenient_map, validate_port, validate_tags};
+use crate::model::common::{
+    Duration, GoUrl, StringMap, TagOpts, go_url_parse_request_uri, is_host_port, parse_go_duration, validate_tags,
+};
+use crate::model::dataplane::{allowed_values_hint, lenient_map, validate_port};
 use crate::model::{KindSpec, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
 

@@ -9,10 +9,8 @@ use std::net::IpAddr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::common::StringMap;
-use crate::model::dataplane::{
-    EnvoyAdmin, SERVICE_TAG, TagOpts, lenient_map, overlap, validate_address, validate_port, validate_tags,
-};
+use crate::model::common::{SERVICE_TAG, StringMap, TagOpts, validate_tags};
+use crate::model::dataplane::{EnvoyAdmin, lenient_map, overlap, validate_address, validate_port};
 use crate::model::{KindSpec, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
 

@@ -1,6 +1,7 @@
 //! Types shared by many kinds: targetRef, backendRef, inbound matches, durations,
 //! percentages, and the small validators Kuma applies to them.
 
+mod checks;
 mod duration;
 mod go;
 mod observability;
@@ -11,6 +12,10 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use checks::{
+    SERVICE_TAG, TagOpts, validate_greater_than_zero_or_nil, validate_status_code, validate_tags,
+    validate_uint_percentage_or_nil, validate_value_greater_than_zero_or_nil,
+};
 pub use duration::{DURATION_PATTERN, Duration, parse_go_duration};
 pub use go::{
     GoUrl, go_url_parse, go_url_parse_request_uri, is_dns_name, is_go_file_path, is_go_url, is_host_port, is_ip,

@@ -9,7 +9,7 @@ use super::{From, To};
 use crate::findings::codes;
 use crate::model::common::{
     Duration, IntOrString, Match, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_matches,
-    validate_percentage, validate_target_ref,
+    validate_percentage, validate_status_code, validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -225,10 +225,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
     for (i, fault) in conf.and_then(|c| c.http.as_ref()).into_iter().flatten().enumerate() {
         if let Some(abort) = &fault.abort {
             let p = path.field("abort").index(i);
-            let status = abort.http_status.unwrap_or(0);
-            if !(100..600).contains(&status) {
-                v.add(&p.field("httpStatus"), "must be in inclusive range [100, 599]");
-            }
+            validate_status_code(v, &p.field("httpStatus"), abort.http_status.unwrap_or(0));
             validate_percentage(v, &p.field("percentage"), abort.percentage.as_ref(), false, true);
         }
         if let Some(delay) = &fault.delay {

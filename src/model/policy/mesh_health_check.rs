@@ -8,7 +8,8 @@ use super::{From, Rule, To};
 use crate::findings::codes;
 use crate::model::common::{
     Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, is_go_file_path, validate_percentage,
-    validate_target_ref,
+    validate_status_code, validate_target_ref, validate_uint_percentage_or_nil,
+    validate_value_greater_than_zero_or_nil,
 };
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -207,32 +208,16 @@ impl KindSpec for MeshHealthCheck {
     }
 }
 
-/// Kuma's `ValidateValueGreaterThanZeroOrNil`.
-fn positive_when_defined(v: &mut Violations, path: &Path, value: Option<i64>) {
-    if value.is_some_and(|n| n <= 0) {
-        v.add(path, msg::GREATER_THAN_ZERO_WHEN_DEFINED);
-    }
-}
-
-/// Kuma's `ValidateStatusCode`.
-fn status_code(v: &mut Violations, path: &Path, status: i64) {
-    if !(100..600).contains(&status) {
-        v.add(path, "must be in inclusive range [100, 599]");
-    }
-}
-
 fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
     let empty = Conf::default();
     let conf = conf.unwrap_or(&empty);
     v.duration_positive(&path.field("interval"), conf.interval.as_ref());
     v.duration_positive(&path.field("timeout"), conf.timeout.as_ref());
-    positive_when_defined(v, &path.field("unhealthyThreshold"), conf.unhealthy_threshold);
-    positive_when_defined(v, &path.field("healthyThreshold"), conf.healthy_threshold);
+    validate_value_greater_than_zero_or_nil(v, &path.field("unhealthyThreshold"), conf.unhealthy_threshold);
+    validate_value_greater_than_zero_or_nil(v, &path.field("healthyThreshold"), conf.healthy_threshold);
     v.duration_positive(&path.field("initialJitter"), conf.initial_jitter.as_ref());
     v.duration_positive(&path.field("intervalJitter"), conf.interval_jitter.as_ref());
-    if conf.interval_jitter_percent.is_some_and(|p| !(0..=100).contains(&p)) {
-        v.add_code(codes::BAD_PERCENTAGE, &path.field("intervalJitterPercent"), msg::UINT_PERCENTAGE_RANGE);
-    }
+    validate_uint_percentage_or_nil(v, &path.field("intervalJitterPercent"), conf.interval_jitter_percent);
     validate_percentage(v, &path.field("healthyPanicThreshold"), conf.healthy_panic_threshold.as_ref(), false, true);
     v.duration_positive(&path.field("noTrafficInterval"), conf.no_traffic_interval.as_ref());
     if let Some(p) = &conf.event_log_path
@@ -246,7 +231,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
             v.must_be_defined(&hp.field("path"));
         }
         for (i, s) in http.expected_statuses.iter().flatten().enumerate() {
-            status_code(v, &hp.field("expectedStatuses").index(i), *s);
+            validate_status_code(v, &hp.field("expectedStatuses").index(i), *s);
         }
     }
     if conf.http.is_none() && conf.tcp.is_none() && conf.grpc.is_none() {

@@ -10,8 +10,8 @@ use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
 use crate::model::common::{
-    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_percentage,
-    validate_target_ref,
+    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_greater_than_zero_or_nil,
+    validate_percentage, validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -487,10 +487,8 @@ fn validate_locality_awareness(v: &mut Violations, path: &Path, la: &LocalityAwa
             if tag.key.as_deref().is_none_or(str::is_empty) {
                 v.add_code(codes::KUMA_REQUIRED, &base.index(i).field("key"), msg::MUST_NOT_BE_EMPTY);
             }
-            if let Some(w) = tag.weight {
-                if w <= 0 {
-                    v.add(&base.index(i).field("weight"), msg::GREATER_THAN_ZERO);
-                }
+            validate_greater_than_zero_or_nil(v, &base.index(i).field("weight"), tag.weight);
+            if tag.weight.is_some() {
                 with_weight += 1;
             }
         }

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::{From, Rule, To};
 use crate::findings::codes;
 use crate::model::common::{
-    Duration, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_matches, validate_target_ref,
+    Duration, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_greater_than_zero_or_nil,
+    validate_matches, validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -252,10 +253,8 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
             if let Some(rate) = &http.request_rate {
                 validate_rate(v, &p.field("requestRate"), rate);
             }
-            if let Some(on) = &http.on_rate_limit
-                && on.status.is_some_and(|s| s <= 0)
-            {
-                v.add(&p.field("onRateLimit").field("status"), msg::GREATER_THAN_ZERO);
+            if let Some(on) = &http.on_rate_limit {
+                validate_greater_than_zero_or_nil(v, &p.field("onRateLimit").field("status"), on.status);
             }
         }
     }

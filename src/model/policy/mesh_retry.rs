@@ -8,7 +8,10 @@ use super::{From, Rule, To};
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{Duration, StringMap, TargetRef, TargetRefKind as K, TargetRefRules, validate_target_ref};
+use crate::model::common::{
+    Duration, StringMap, TargetRef, TargetRefKind as K, TargetRefRules, validate_greater_than_zero_or_nil,
+    validate_target_ref,
+};
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
 
@@ -348,8 +351,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
         let p = path.field("tcp");
         match tcp.max_connect_attempt {
             None => v.add(&p, msg::MUST_NOT_BE_EMPTY),
-            Some(n) if n <= 0 => v.add(&p.field("maxConnectAttempt"), msg::GREATER_THAN_ZERO),
-            Some(_) => {}
+            n => validate_greater_than_zero_or_nil(v, &p.field("maxConnectAttempt"), n),
         }
     }
     if let Some(http) = &conf.http {
