@@ -190,11 +190,7 @@ impl KindSpec for MeshTrace {
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        let mut view = PolicyView { target_ref: self.target_ref.as_ref(), ..Default::default() };
-        if let Some(r) = &self.target_ref {
-            view.references.push((Path::root().field("targetRef"), r));
-        }
-        Some(view)
+        Some(super::top_view(&self.target_ref))
     }
 }
 
