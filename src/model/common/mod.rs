@@ -1,5 +1,10 @@
 //! Types shared by many kinds: targetRef, backendRef, inbound matches, durations,
-//! percentages, and the small validators Kuma applies to them.
+//! percentages, and the small validators Kuma applies to them. Also: `checks`
+//! (tags, greater-than-zero, uint percentages, status codes), `go` (exact ports of
+//! the Go functions Kuma's validators call: `net.ParseIP`, `net.SplitHostPort`,
+//! `net/url`, govalidator's `IsDNSName` / `IsURL` / `IsFilePath`) and
+//! `observability` (the MeshOpenTelemetryBackend `backendRef` of MeshAccessLog,
+//! MeshTrace and MeshMetric).
 
 mod checks;
 mod duration;
