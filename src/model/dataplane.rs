@@ -8,7 +8,8 @@
 //! `spec.` prefix.
 //!
 //! This file also holds the small validators shared by the four legacy kinds
-//! (Kuma's `ValidateTags`, `ValidatePort`, `validateAddress`, ...).
+//! (Kuma's `ValidatePort`, `validateAddress`, ...); `ValidateTags` is in
+//! `common::checks`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -20,13 +21,14 @@ use serde_json::Value;
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{Duration, StringMap, is_dns_name, is_dns1123_subdomain};
+use crate::model::common::{
+    Duration, SERVICE_TAG, StringMap, TagOpts, go_url_parse_request_uri, is_dns_name, is_dns1123_subdomain, is_ip,
+    validate_tags,
+};
 use crate::model::mesh::MetricsBackend;
 use crate::model::{KindSpec, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
 
-/// The `kuma.io/service` tag.
-pub const SERVICE_TAG: &str = "kuma.io/service";
 /// The `kuma.io/protocol` tag.
 pub const PROTOCOL_TAG: &str = "kuma.io/protocol";
 /// Protocols Kuma knows (`SupportedProtocols`), sorted as in Kuma's messages.
@@ -869,10 +871,10 @@ fn validate_probes(v: &mut Violations, probes: Option<&Probes>) {
     for (i, e) in probes.endpoints.iter().enumerate() {
         let p = path.field("endpoints").index(i);
         validate_port(v, &p.field("inboundPort"), e.inbound_port);
-        if !is_request_uri(e.inbound_path.as_deref().unwrap_or_default()) {
+        if go_url_parse_request_uri(e.inbound_path.as_deref().unwrap_or_default()).is_none() {
             v.add(&p.field("inboundPath"), "should be a valid URL Path");
         }
-        if !is_request_uri(e.path.as_deref().unwrap_or_default()) {
+        if go_url_parse_request_uri(e.path.as_deref().unwrap_or_default()).is_none() {
             v.add(&p.field("path"), "should be a valid URL Path");
         }
     }
@@ -915,11 +917,6 @@ pub(crate) fn validate_address(v: &mut Violations, path: &Path, address: Option<
     }
 }
 
-/// Go's `net.ParseIP(s) != nil`.
-pub(crate) fn is_ip(s: &str) -> bool {
-    s.parse::<IpAddr>().is_ok()
-}
-
 /// Kuma's `overlap`: wildcard addresses overlap everything, else exact match.
 pub(crate) fn overlap(ip: IpAddr, other: &str) -> bool {
     match other.parse::<IpAddr>() {
@@ -934,77 +931,6 @@ pub(crate) fn allowed_values_hint(values: &[&str]) -> String {
         "Allowed values: (none)".to_string()
     } else {
         format!("Allowed values: {}", values.join(", "))
-    }
-}
-
-/// Go's `url.ParseRequestURI(s) == nil`, approximately: an absolute path or an
-/// absolute URI with a scheme.
-pub(crate) fn is_request_uri(s: &str) -> bool {
-    if s.is_empty() || s.contains(char::is_whitespace) {
-        return false;
-    }
-    s.starts_with('/') || url_scheme(s).is_some()
-}
-
-/// The scheme of an absolute URI (`http` of `http://x`).
-pub(crate) fn url_scheme(s: &str) -> Option<&str> {
-    let (scheme, _) = s.split_once(':')?;
-    let mut chars = scheme.chars();
-    let first = chars.next()?;
-    (first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-        .then_some(scheme)
-}
-
-/// Options of Kuma's `ValidateTags` / `ValidateSelector`.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct TagOpts {
-    pub at_least_one: bool,
-    pub require_service: bool,
-    /// `ValidateSelector` (values may contain `/` or be `*`) instead of `ValidateTags`.
-    pub selector: bool,
-}
-
-/// Kuma's `validateTagKeyValues` with the value-charset rule of `ValidateTags`
-/// (or `ValidateSelector`); `extra` is the tags-level validator run before keys.
-pub(crate) fn validate_tags(
-    v: &mut Violations,
-    path: &Path,
-    tags: &StringMap,
-    opts: TagOpts,
-    extra: impl FnOnce(&mut Violations, &Path, &StringMap),
-) {
-    if opts.at_least_one && tags.is_empty() {
-        v.add(path, "must have at least one tag");
-    }
-    extra(v, path, tags);
-    for (key, value) in tags {
-        if key.is_empty() {
-            v.add(path, "tag name must be non-empty");
-        }
-        if !key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'/')) {
-            v.add(
-                &path.key(key),
-                "tag name must consist of alphanumeric characters, dots, dashes, slashes and underscores",
-            );
-        }
-        if value.is_empty() {
-            v.add(&path.key(key), "tag value must be non-empty");
-        }
-        if opts.selector {
-            let ok = value == "*"
-                || value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'/'));
-            if !ok {
-                v.add(
-                    &path.key(key),
-                    "tag value must consist of alphanumeric characters, dots, dashes, slashes and underscores or be \"*\"",
-                );
-            }
-        } else if !value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':')) {
-            v.add(&path.key(key), "tag value must consist of alphanumeric characters, dots, dashes and underscores");
-        }
-    }
-    if opts.require_service && !tags.contains_key(SERVICE_TAG) {
-        v.add_code(codes::KUMA_REQUIRED, path, format!("mandatory tag {SERVICE_TAG:?} is missing"));
     }
 }
 
@@ -1027,42 +953,13 @@ pub(crate) fn lenient_map<'de, D: Deserializer<'de>>(d: D) -> Result<StringMap, 
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::model::{Form, Kind, Meta, PolicyRole};
-
-    pub(crate) fn meta(kind: Kind) -> Meta {
-        Meta {
-            kind,
-            form: Form::Universal,
-            name: "x".into(),
-            namespace: None,
-            mesh: (kind == Kind::Dataplane).then(|| "default".into()),
-            labels: StringMap::new(),
-            annotations: StringMap::new(),
-            file: 0,
-            doc: 0,
-            spec_pointer: String::new(),
-            name_pointer: "/name".into(),
-        }
-    }
-
-    /// Validate a legacy spec; return `(kuma path, message)` pairs.
-    pub(crate) fn check<T: KindSpec>(kind: Kind, spec: serde_json::Value) -> Vec<(String, String)> {
-        let spec: T = serde_json::from_value(spec).expect("spec parses");
-        let meta = meta(kind);
-        let ctx = ValidateCtx { meta: &meta, role: PolicyRole::System };
-        let mut v = Violations::default();
-        spec.validate(&ctx, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(None), x.message)).collect()
-    }
+    use crate::model::testing::{check, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn dp(spec: serde_json::Value) -> Vec<(String, String)> {
-        check::<Dataplane>(Kind::Dataplane, spec)
-    }
-
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        check::<Dataplane>(&meta(Kind::Dataplane, "x"), PolicyRole::System, spec)
     }
 
     fn base_inbound() -> serde_json::Value {

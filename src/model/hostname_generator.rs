@@ -954,12 +954,15 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::model::Kind;
-    use crate::model::mesh_service::tests::{meta, violations};
+    use crate::model::testing::meta;
+    use crate::model::{Kind, PolicyRole};
 
     fn check(spec: Value) -> Vec<(String, String)> {
-        let spec: HostnameGenerator = serde_json::from_value(spec).unwrap();
-        violations(&meta(Kind::HostnameGenerator, "hg"), &spec)
+        crate::model::testing::check::<HostnameGenerator>(
+            &meta(Kind::HostnameGenerator, "hg"),
+            PolicyRole::System,
+            spec,
+        )
     }
 
     fn one(field: &str, message: &str) -> Vec<(String, String)> {

@@ -12,8 +12,10 @@ use serde_json::Value;
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{Duration, StringMap, parse_go_duration};
-use crate::model::dataplane::{TagOpts, allowed_values_hint, lenient_map, url_scheme, validate_port, validate_tags};
+use crate::model::common::{
+    Duration, GoUrl, StringMap, TagOpts, go_url_parse_request_uri, is_host_port, parse_go_duration, validate_tags,
+};
+use crate::model::dataplane::{allowed_values_hint, lenient_map, validate_port};
 use crate::model::{KindSpec, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
 
@@ -556,7 +558,7 @@ fn validate_zipkin(v: &mut Violations, config: &Path, cfg: &serde_json::Map<Stri
         v.add_code(codes::KUMA_REQUIRED, &config.field("url"), "cannot be empty");
         return;
     }
-    match request_uri_port(url) {
+    match go_url_parse_request_uri(url).as_ref().map(GoUrl::port) {
         None => v.add_code(codes::BAD_ADDRESS, &config.field("url"), "invalid URL"),
         Some("") => v.add_code(codes::BAD_ADDRESS, &config.field("url"), "port has to be explicitly specified"),
         Some(_) => {}
@@ -647,67 +649,15 @@ fn str_field<'a>(cfg: &'a serde_json::Map<String, Value>, key: &str) -> &'a str 
     cfg.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
-/// Go's `net.SplitHostPort` succeeding with a non-empty host and port.
-fn is_host_port(s: &str) -> bool {
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let Some((h, p)) = rest.split_once(']') else {
-            return false;
-        };
-        let Some(p) = p.strip_prefix(':') else {
-            return false;
-        };
-        (h, p)
-    } else {
-        let Some((h, p)) = s.rsplit_once(':') else {
-            return false;
-        };
-        if h.contains(':') {
-            return false;
-        }
-        (h, p)
-    };
-    !host.is_empty() && !port.is_empty() && !port.contains(':')
-}
-
-/// Go's `url.ParseRequestURI(s)` then `Port()`: `None` when it does not parse,
-/// `Some("")` when there is no port.
-fn request_uri_port(s: &str) -> Option<&str> {
-    if s.contains(char::is_whitespace) {
-        return None;
-    }
-    if s.starts_with('/') {
-        return Some("");
-    }
-    let scheme = url_scheme(s)?;
-    let rest = &s[scheme.len() + 1..];
-    let Some(rest) = rest.strip_prefix("//") else {
-        return Some("");
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
-    let port = if let Some(r) = host.strip_prefix('[') {
-        r.split_once(']')?.1.strip_prefix(':').unwrap_or_default()
-    } else {
-        host.rsplit_once(':').map(|(_, p)| p).unwrap_or_default()
-    };
-    if !port.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(port)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::Kind;
-    use crate::model::dataplane::tests::check;
+    use crate::model::PolicyRole;
+    use crate::model::testing::{check, meta, pairs};
 
     fn mesh(spec: serde_json::Value) -> Vec<(String, String)> {
-        check::<Mesh>(Kind::Mesh, spec)
-    }
-
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        check::<Mesh>(&meta(Kind::Mesh, "x"), PolicyRole::System, spec)
     }
 
     #[test]

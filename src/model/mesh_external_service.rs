@@ -2,14 +2,13 @@
 //! destination outside the mesh, reached through the zone egress, with optional TLS
 //! origination (reference §6.3).
 
-use std::sync::LazyLock;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
+use crate::model::common::{is_dns_name, is_ip};
 use crate::model::{KindSpec, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
 
@@ -272,8 +271,8 @@ fn validate_endpoints(v: &mut Violations, path: &Path, endpoints: &[Endpoint]) {
     for (i, e) in endpoints.iter().enumerate() {
         let p = path.index(i);
         let address = e.address.as_deref().unwrap_or_default();
-        let is_ip = go_is_ip(address);
-        let is_dns = go_is_dns_name(address);
+        let is_ip = is_ip(address);
+        let is_dns = is_dns_name(address);
         if is_ip || is_dns {
             v.port(&p.field("port"), e.port);
         } else {
@@ -297,7 +296,7 @@ fn validate_tls(v: &mut Violations, path: &Path, tls: &Tls) {
     let Some(ver) = &tls.verification else { return };
     let p = path.field("verification");
     if let Some(server_name) = &ver.server_name
-        && !go_is_dns_name(server_name)
+        && !is_dns_name(server_name)
     {
         v.add_code(codes::BAD_ADDRESS, &p.field("serverName"), "must be a valid DNS name");
     }
@@ -321,49 +320,14 @@ fn validate_tls(v: &mut Violations, path: &Path, tls: &Tls) {
     }
 }
 
-/// Go's `net.ParseIP(s) != nil` (govalidator `IsIP`).
-fn go_is_ip(s: &str) -> bool {
-    s.parse::<std::net::IpAddr>().is_ok()
-}
-
-/// govalidator's `IsDNSName`, exactly: labels of `[A-Za-z0-9_][A-Za-z0-9_-]{0,62}`
-/// (a trailing `-` is accepted), an optional trailing dot, at most 255 characters
-/// without the dots, and not an IP address.
-pub(crate) fn go_is_dns_name(s: &str) -> bool {
-    static RE: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(r"^([a-zA-Z0-9_][a-zA-Z0-9_-]{0,62})(\.[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62})*[._]?$")
-            .expect("valid regex")
-    });
-    if s.is_empty() || s.replace('.', "").len() > 255 {
-        return false;
-    }
-    !go_is_ip(s) && RE.is_match(s)
-}
-
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::model::Kind;
-    use crate::model::mesh_service::tests::{meta, violations};
-
-    const FIXTURES: &str =
-        "shared/conformance/kuma-v2.14.3/pkg/core/resources/apis/meshexternalservice/api/v1alpha1/testdata";
-
-    fn fixtures_dir() -> PathBuf {
-        let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(FIXTURES);
-        if local.is_dir() { local } else { PathBuf::from("/work").join(FIXTURES) }
-    }
-
-    fn read_yaml(path: &std::path::Path) -> Value {
-        let text = std::fs::read_to_string(path).unwrap();
-        let parsed = crate::source::yaml::parse(&text, &Default::default());
-        assert!(parsed.problems.is_empty(), "{}: {:?}", path.display(), parsed.problems);
-        parsed.documents.into_iter().next().and_then(|d| d.value).unwrap_or(Value::Null)
-    }
+    use crate::model::common::is_dns_name as go_is_dns_name;
+    use crate::model::testing::{meta, run_kuma_fixtures, violations};
+    use crate::model::{Kind, PolicyRole};
 
     /// The resource name Kuma's `validator_test.go` gives each fixture.
     fn fixture_name(case: &str) -> String {
@@ -378,38 +342,20 @@ mod tests {
 
     #[test]
     fn kuma_fixtures() {
-        let dir = fixtures_dir();
-        let mut cases: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".input.yaml").map(str::to_string))
-            .collect();
-        cases.sort();
-        assert!(cases.len() >= 10, "too few fixtures in {}", dir.display());
-        for case in cases {
-            let input = read_yaml(&dir.join(format!("{case}.input.yaml")));
+        let dir = "pkg/core/resources/apis/meshexternalservice/api/v1alpha1/testdata";
+        run_kuma_fixtures(dir, 10, |case, input| {
             let spec: MeshExternalService =
                 serde_json::from_value(input).unwrap_or_else(|e| panic!("{case}: cannot parse spec: {e}"));
-            let mut got = violations(&meta(Kind::MeshExternalService, &fixture_name(&case)), &spec);
-            got.sort();
-            let output = dir.join(format!("{case}.output.yaml"));
-            let mut want: Vec<(String, String)> = if output.exists() {
-                read_yaml(&output)["violations"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| (v["field"].as_str().unwrap().to_string(), v["message"].as_str().unwrap().to_string()))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            want.sort();
-            assert_eq!(got, want, "fixture {case}");
-        }
+            violations(&meta(Kind::MeshExternalService, &fixture_name(case)), PolicyRole::System, &spec)
+        });
     }
 
     fn check(spec: Value) -> Vec<(String, String)> {
-        let spec: MeshExternalService = serde_json::from_value(spec).unwrap();
-        violations(&meta(Kind::MeshExternalService, "external-service"), &spec)
+        crate::model::testing::check::<MeshExternalService>(
+            &meta(Kind::MeshExternalService, "external-service"),
+            PolicyRole::System,
+            spec,
+        )
     }
 
     #[test]

@@ -96,12 +96,15 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::model::Kind;
-    use crate::model::mesh_service::tests::{meta, violations};
+    use crate::model::testing::meta;
+    use crate::model::{Kind, PolicyRole};
 
     fn check(spec: Value) -> Vec<(String, String)> {
-        let spec: MeshMultiZoneService = serde_json::from_value(spec).unwrap();
-        violations(&meta(Kind::MeshMultiZoneService, "mzsvc"), &spec)
+        crate::model::testing::check::<MeshMultiZoneService>(
+            &meta(Kind::MeshMultiZoneService, "mzsvc"),
+            PolicyRole::System,
+            spec,
+        )
     }
 
     fn pair(f: &str, m: &str) -> (String, String) {

@@ -161,40 +161,16 @@ impl KindSpec for MeshService {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use serde_json::json;
 
     use super::*;
     use crate::model::meta::labels;
-    use crate::model::{Form, Kind, Meta, PolicyRole};
-
-    /// A Universal-form Meta of `kind` named `name` in mesh `default`.
-    pub(crate) fn meta(kind: Kind, name: &str) -> Meta {
-        Meta {
-            kind,
-            form: Form::Universal,
-            name: name.to_string(),
-            namespace: None,
-            mesh: Some("default".into()),
-            labels: StringMap::new(),
-            annotations: StringMap::new(),
-            file: 0,
-            doc: 0,
-            spec_pointer: "/spec".into(),
-            name_pointer: "/name".into(),
-        }
-    }
-
-    /// Validate a spec of type `T` and return Kuma's `(field, message)` pairs.
-    pub(crate) fn violations<T: KindSpec>(meta: &Meta, spec: &T) -> Vec<(String, String)> {
-        let mut v = Violations::default();
-        spec.validate(&ValidateCtx { meta, role: PolicyRole::System }, &mut v);
-        v.0.into_iter().map(|v| (v.path.kuma(Some("spec")), v.message)).collect()
-    }
+    use crate::model::testing::{MetaBuilder, meta, violations};
+    use crate::model::{Kind, PolicyRole};
 
     fn check(name: &str, spec: serde_json::Value) -> Vec<(String, String)> {
-        let spec: MeshService = serde_json::from_value(spec).unwrap();
-        violations(&meta(Kind::MeshService, name), &spec)
+        crate::model::testing::check::<MeshService>(&meta(Kind::MeshService, name), PolicyRole::System, spec)
     }
 
     fn pair(f: &str, m: &str) -> (String, String) {
@@ -210,10 +186,13 @@ pub(crate) mod tests {
 
     #[test]
     fn display_name_is_checked() {
-        let mut m = meta(Kind::MeshService, "short.kuma-demo");
-        m.labels.insert(labels::DISPLAY_NAME.into(), "x".repeat(64));
+        let m =
+            MetaBuilder::new(Kind::MeshService, "short.kuma-demo").label(labels::DISPLAY_NAME, &"x".repeat(64)).build();
         let spec: MeshService = serde_json::from_value(json!({})).unwrap();
-        assert_eq!(violations(&m, &spec), vec![pair("name", "must not be longer than 63 characters")]);
+        assert_eq!(
+            violations(&m, PolicyRole::System, &spec),
+            vec![pair("name", "must not be longer than 63 characters")]
+        );
     }
 
     #[test]
@@ -253,6 +232,6 @@ pub(crate) mod tests {
         assert_eq!(ports[0].target_port, Some(IntOrString::Int(6379)));
         assert_eq!(ports[1].target_port, Some(IntOrString::String("main".into())));
         assert!(spec.identities.as_ref().unwrap()[0].type_.as_ref().unwrap().is(IdentityType::ServiceTag));
-        assert!(violations(&meta(Kind::MeshService, "redis"), &spec).is_empty());
+        assert!(violations(&meta(Kind::MeshService, "redis"), PolicyRole::System, &spec).is_empty());
     }
 }

@@ -7,6 +7,8 @@ pub mod choice;
 pub mod common;
 pub mod meta;
 pub mod role;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub mod dataplane;
 pub mod hostname_generator;

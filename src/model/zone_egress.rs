@@ -80,15 +80,12 @@ impl KindSpec for ZoneEgress {
 mod tests {
     use super::*;
     use crate::model::Kind;
+    use crate::model::PolicyRole;
     use crate::model::dataplane::PORT_RANGE;
-    use crate::model::dataplane::tests::check;
+    use crate::model::testing::{check, meta, pairs};
 
     fn ze(spec: serde_json::Value) -> Vec<(String, String)> {
-        check::<ZoneEgress>(Kind::ZoneEgress, spec)
-    }
-
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        check::<ZoneEgress>(&meta(Kind::ZoneEgress, "x"), PolicyRole::System, spec)
     }
 
     #[test]

@@ -9,10 +9,8 @@ use std::net::IpAddr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::common::StringMap;
-use crate::model::dataplane::{
-    EnvoyAdmin, SERVICE_TAG, TagOpts, lenient_map, overlap, validate_address, validate_port, validate_tags,
-};
+use crate::model::common::{SERVICE_TAG, StringMap, TagOpts, validate_tags};
+use crate::model::dataplane::{EnvoyAdmin, lenient_map, overlap, validate_address, validate_port};
 use crate::model::{KindSpec, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
 
@@ -156,15 +154,12 @@ impl KindSpec for ZoneIngress {
 mod tests {
     use super::*;
     use crate::model::Kind;
+    use crate::model::PolicyRole;
     use crate::model::dataplane::PORT_RANGE;
-    use crate::model::dataplane::tests::check;
+    use crate::model::testing::{check, meta, pairs};
 
     fn zi(spec: serde_json::Value) -> Vec<(String, String)> {
-        check::<ZoneIngress>(Kind::ZoneIngress, spec)
-    }
-
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        check::<ZoneIngress>(&meta(Kind::ZoneIngress, "x"), PolicyRole::System, spec)
     }
 
     fn services() -> serde_json::Value {

@@ -1,7 +1,15 @@
 //! Types shared by many kinds: targetRef, backendRef, inbound matches, durations,
-//! percentages, and the small validators Kuma applies to them.
+//! percentages, and the small validators Kuma applies to them. Also: `checks`
+//! (tags, greater-than-zero, uint percentages, status codes), `go` (exact ports of
+//! the Go functions Kuma's validators call: `net.ParseIP`, `net.SplitHostPort`,
+//! `net/url`, govalidator's `IsDNSName` / `IsURL` / `IsFilePath`) and
+//! `observability` (the MeshOpenTelemetryBackend `backendRef` of MeshAccessLog,
+//! MeshTrace and MeshMetric).
 
+mod checks;
 mod duration;
+mod go;
+mod observability;
 pub mod targetref;
 
 use std::collections::BTreeMap;
@@ -9,7 +17,19 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use checks::{
+    SERVICE_TAG, TagOpts, validate_greater_than_zero_or_nil, validate_status_code, validate_tags,
+    validate_uint_percentage_or_nil, validate_value_greater_than_zero_or_nil,
+};
 pub use duration::{DURATION_PATTERN, Duration, parse_go_duration};
+pub use go::{
+    GoUrl, go_url_parse, go_url_parse_request_uri, is_dns_name, is_go_file_path, is_go_url, is_host_port, is_ip,
+    split_host_port,
+};
+pub use observability::{
+    BackendResourceKind, BackendResourceRef, EndpointRule, validate_backend_resource_ref,
+    validate_otel_backend_ref_or_endpoint,
+};
 pub use targetref::{BackendRef, TargetRef, TargetRefKind, TargetRefRules, validate_target_ref};
 
 use crate::kuma_enum;
@@ -177,21 +197,6 @@ pub fn is_dns1123_subdomain(s: &str) -> bool {
 /// RFC 1035 label: like an RFC 1123 label but starting with a letter.
 pub fn is_dns1035_label(s: &str) -> bool {
     is_dns1123_subdomain(s) && !s.contains('.') && s.as_bytes()[0].is_ascii_lowercase()
-}
-
-/// A hostname as Kuma's `govalidator.IsDNSName` accepts it (case-insensitive labels).
-pub fn is_dns_name(s: &str) -> bool {
-    let s = s.strip_suffix('.').unwrap_or(s);
-    !s.is_empty()
-        && s.len() <= 253
-        && s.parse::<std::net::IpAddr>().is_err()
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        })
 }
 
 /// Whether the section `rules` (inbound, Kuma 2.13+) has at least one entry.

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::StringMap;
+use super::{StringMap, TagOpts, validate_tags};
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::{Choice, KumaEnum};
@@ -302,39 +302,8 @@ impl Fields<'_, '_> {
     /// Kuma's `ValidateTags` (MeshSubset) or `ValidateSelector` (`*` allowed).
     fn tags(&mut self, selector: bool) {
         let Some(tags) = &self.r.tags else { return };
-        let base = self.path.field("tags");
-        for (key, value) in tags {
-            if key.is_empty() {
-                self.v.add(&base, "tag name must be non-empty");
-            }
-            if !key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'/')) {
-                self.v.add(
-                    &base.key(key),
-                    "tag name must consist of alphanumeric characters, dots, dashes, slashes and underscores",
-                );
-            }
-            if value.is_empty() {
-                self.v.add(&base.key(key), "tag value must be non-empty");
-            }
-            let value_ok = |extra: &[u8]| {
-                value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':') || extra.contains(&b))
-            };
-            if selector {
-                if !(value == "*" || value_ok(b"/")) {
-                    self.v.add(
-                        &base.key(key),
-                        "tag value must consist of alphanumeric characters, dots, dashes, slashes and underscores or be \"*\"",
-                    );
-                }
-            } else if !value_ok(b"") {
-                self.v.add(
-                    &base.key(key),
-                    "tag value must consist of alphanumeric characters, dots, dashes and underscores",
-                );
-            }
-        }
+        let opts = TagOpts { selector, ..Default::default() };
+        validate_tags(self.v, &self.path.field("tags"), tags, opts, |_, _, _| {});
     }
 }
 

@@ -2,10 +2,9 @@
 //! (`from`, `rules`) and outbound (`to`) traffic, sent to a file, a TCP collector or
 //! an OpenTelemetry collector.
 //!
-//! Also home of the helpers the observability policies (MeshAccessLog, MeshTrace,
-//! MeshMetric) share: the `backendRef` to a MeshOpenTelemetryBackend, Kuma's
-//! `ValidateOtelBackendRefOrEndpoint` / `ValidateOtelAttributeName`, and ports of
-//! Go's `net/url` parser and `govalidator.IsURL` / `IsFilePath`.
+//! What it shares with MeshTrace and MeshMetric (the `backendRef` to a
+//! MeshOpenTelemetryBackend) is in `common::observability`; the Go ports it uses
+//! (`govalidator.IsURL` / `IsFilePath`) in `common::go`.
 
 use std::sync::LazyLock;
 
@@ -16,9 +15,10 @@ use serde::{Deserialize, Serialize};
 use super::{From, Rule, To};
 use crate::findings::codes;
 use crate::kuma_enum;
-use crate::model::choice::{Choice, KumaEnum};
+use crate::model::choice::Choice;
 use crate::model::common::{
-    StringMap, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_matches, validate_target_ref,
+    BackendResourceRef, TargetRef, TargetRefKind as K, TargetRefRules, is_go_file_path, is_go_url, non_empty,
+    validate_matches, validate_otel_backend_ref_or_endpoint, validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -179,26 +179,6 @@ pub struct JsonValue {
     pub value: String,
 }
 
-kuma_enum! {
-    /// Kinds of backend resource a `backendRef` can name.
-    pub enum BackendResourceKind { MeshOpenTelemetryBackend = "MeshOpenTelemetryBackend" }
-}
-
-/// A reference to a backend resource in the same mesh, matched by labels (when
-/// several match, the oldest wins).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[schemars(deny_unknown_fields)]
-pub struct BackendResourceRef {
-    /// Kind of the backend resource.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(required)]
-    pub kind: Option<Choice<BackendResourceKind>>,
-    /// Labels to match the referenced resource.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub labels: Option<StringMap>,
-}
-
 impl KindSpec for MeshAccessLog {
     fn validate(&self, _ctx: &ValidateCtx, v: &mut Violations) {
         let inbound = non_empty(&self.from) || non_empty(&self.rules);
@@ -219,12 +199,7 @@ impl KindSpec for MeshAccessLog {
                 ..Default::default()
             },
         );
-        if non_empty(&self.rules) && (non_empty(&self.to) || non_empty(&self.from)) {
-            super::sections_message(v, "fields 'to' and 'from' must be empty when 'rules' is defined");
-        }
-        if !non_empty(&self.to) && !non_empty(&self.from) && !non_empty(&self.rules) {
-            super::sections_message(v, "at least one of 'from', 'to' or 'rules' has to be defined");
-        }
+        super::validate_to_from_rules(v, non_empty(&self.to), non_empty(&self.from), non_empty(&self.rules));
 
         let root = Path::root();
         let top = super::top_kind(&self.target_ref);
@@ -350,52 +325,6 @@ fn validate_format(v: &mut Violations, path: &Path, format: &Format) {
     }
 }
 
-// ---- Shared by the observability policies (MeshAccessLog, MeshTrace, MeshMetric) ----
-
-/// Kuma's `ValidateBackendResourceRef`, reporting at `path` (the backendRef).
-pub(super) fn validate_backend_resource_ref(v: &mut Violations, path: &Path, r: &BackendResourceRef) {
-    let kind_ok = r.kind.as_ref().is_some_and(|k| k.is(BackendResourceKind::MeshOpenTelemetryBackend));
-    if !kind_ok {
-        v.add_code(codes::KUMA_ENUM, &path.field("kind"), msg::must_be_one_of("kind", BackendResourceKind::NAMES));
-    }
-    if r.labels.as_ref().is_none_or(|l| l.is_empty()) {
-        v.add_code(codes::KUMA_REQUIRED, path, msg::must_have_exactly_one_of("backendRef", &["labels"]));
-    }
-}
-
-/// A policy's own rule for an OpenTelemetry `endpoint` (reports under the `openTelemetry` path).
-pub(super) type EndpointRule = dyn Fn(&mut Violations, &Path, &str);
-
-/// Kuma's `ValidateOtelBackendRefOrEndpoint`, reporting under `path` (the
-/// `openTelemetry` object): exactly one of `endpoint` / `backendRef`, an endpoint
-/// that is not a URL, then the policy's own endpoint rule (`extra`).
-pub(super) fn validate_otel_backend_ref_or_endpoint(
-    v: &mut Violations,
-    path: &Path,
-    endpoint: &str,
-    backend_ref: Option<&BackendResourceRef>,
-    extra: Option<&EndpointRule>,
-) {
-    let fields = ["endpoint", "backendRef"];
-    match backend_ref {
-        Some(_) if !endpoint.is_empty() => {
-            v.add(path, msg::must_have_only_one("openTelemetry", &fields));
-        }
-        None if endpoint.is_empty() => {
-            v.add_code(codes::KUMA_REQUIRED, path, msg::must_have_exactly_one_of("openTelemetry", &fields));
-        }
-        Some(r) => validate_backend_resource_ref(v, &path.field("backendRef"), r),
-        None if endpoint.contains(['/', '?', '#']) => {
-            v.add_code(codes::BAD_ADDRESS, &path.field("endpoint"), "must be in host:port format, not a URL");
-        }
-        None => {
-            if let Some(extra) = extra {
-                extra(v, path, endpoint);
-            }
-        }
-    }
-}
-
 static OTEL_ATTRIBUTE_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z](?:[a-z0-9]|[._][a-z0-9])*$").expect("valid regex"));
 
@@ -415,249 +344,17 @@ pub(super) fn validate_otel_attribute_name(v: &mut Violations, path: &Path, valu
     }
 }
 
-static WIN_PATH: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"^[a-zA-Z]:\\(?:[^\\/:*?"<>|\r\n]+\\)*[^\\/:*?"<>|\r\n]*$"#).expect("valid regex"));
-
-/// `govalidator.IsFilePath`: a Windows path or an absolute Unix path.
-pub(super) fn is_go_file_path(s: &str) -> bool {
-    if WIN_PATH.is_match(s) {
-        return s.len() - 3 <= 32767;
-    }
-    s.starts_with('/') && !s.contains('\0')
-}
-
-/// The parts of a URL as Go's `net/url` splits them.
-#[derive(Debug, Default, PartialEq)]
-pub(super) struct GoUrl {
-    pub scheme: String,
-    pub opaque: String,
-    pub has_user: bool,
-    pub host: String,
-    pub path: String,
-    pub raw_query: String,
-    pub fragment: String,
-}
-
-impl GoUrl {
-    /// `url.Port()`: the port after the host's last colon, if any.
-    pub fn port(&self) -> &str {
-        match self.host.rfind(':') {
-            Some(i) if valid_optional_port(&self.host[i..]) => &self.host[i + 1..],
-            _ => "",
-        }
-    }
-}
-
-/// Go's `url.Parse`.
-pub(super) fn go_url_parse(raw: &str) -> Option<GoUrl> {
-    let (u, frag) = raw.split_once('#').unwrap_or((raw, ""));
-    let mut url = go_parse(u, false)?;
-    if !frag.is_empty() {
-        url.fragment = go_unescape(frag, false)?;
-    }
-    Some(url)
-}
-
-/// Go's `url.ParseRequestURI`.
-pub(super) fn go_url_parse_request_uri(raw: &str) -> Option<GoUrl> {
-    go_parse(raw, true)
-}
-
-fn go_parse(raw: &str, via_request: bool) -> Option<GoUrl> {
-    if raw.bytes().any(|b| b < 0x20 || b == 0x7f) || (raw.is_empty() && via_request) {
-        return None;
-    }
-    let mut url = GoUrl::default();
-    if raw == "*" {
-        url.path = "*".into();
-        return Some(url);
-    }
-    let (scheme, rest) = go_scheme(raw)?;
-    url.scheme = scheme.to_ascii_lowercase();
-    let mut rest = rest;
-    if rest.ends_with('?') && rest.matches('?').count() == 1 {
-        rest = &rest[..rest.len() - 1];
-    } else if let Some((r, q)) = rest.split_once('?') {
-        rest = r;
-        url.raw_query = q.to_string();
-    }
-    if !rest.starts_with('/') {
-        if !url.scheme.is_empty() {
-            url.opaque = rest.to_string();
-            return Some(url);
-        }
-        if via_request {
-            return None;
-        }
-        if rest.split('/').next().is_some_and(|seg| seg.contains(':')) {
-            return None;
-        }
-    }
-    if (!url.scheme.is_empty() || !via_request && !rest.starts_with("///")) && rest.starts_with("//") {
-        let after = &rest[2..];
-        let (authority, remaining) = match after.find('/') {
-            Some(i) => (&after[..i], &after[i..]),
-            None => (after, ""),
-        };
-        let host = match authority.rfind('@') {
-            Some(i) => {
-                let userinfo = &authority[..i];
-                if !valid_userinfo(userinfo) {
-                    return None;
-                }
-                go_unescape(userinfo, false)?;
-                url.has_user = true;
-                &authority[i + 1..]
-            }
-            None => authority,
-        };
-        url.host = go_parse_host(host)?;
-        rest = remaining;
-    }
-    url.path = go_unescape(rest, false)?;
-    Some(url)
-}
-
-fn go_scheme(raw: &str) -> Option<(&str, &str)> {
-    for (i, c) in raw.bytes().enumerate() {
-        match c {
-            b'a'..=b'z' | b'A'..=b'Z' => {}
-            b'0'..=b'9' | b'+' | b'-' | b'.' if i > 0 => {}
-            b':' if i == 0 => return None,
-            b':' => return Some((&raw[..i], &raw[i + 1..])),
-            _ => return Some(("", raw)),
-        }
-    }
-    Some(("", raw))
-}
-
-fn go_parse_host(host: &str) -> Option<String> {
-    if host.starts_with('[') {
-        let i = host.rfind(']')?;
-        if !valid_optional_port(&host[i + 1..]) {
-            return None;
-        }
-    } else if let Some(i) = host.rfind(':')
-        && !valid_optional_port(&host[i..])
-    {
-        return None;
-    }
-    go_unescape(host, true)
-}
-
-fn valid_optional_port(port: &str) -> bool {
-    port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
-}
-
-fn valid_userinfo(s: &str) -> bool {
-    s.chars().all(|c| c.is_ascii_alphanumeric() || "-._:~!$&'()*+,;=%@".contains(c))
-}
-
-/// Go's `unescape`: `%XX` escapes must be well formed; in a host, only the
-/// characters Go allows there may appear unescaped.
-fn go_unescape(s: &str, host: bool) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                let hi = hex(*b.get(i + 1)?)?;
-                let lo = hex(*b.get(i + 2)?)?;
-                if host && hi < 8 && &s[i..i + 3] != "%25" {
-                    return None;
-                }
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            c => {
-                if host && c < 0x80 && !(c.is_ascii_alphanumeric() || b"!$&'()*+,;=:[]<>\"-_.~".contains(&c)) {
-                    return None;
-                }
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
-}
-
-static GO_URL: LazyLock<Regex> = LazyLock::new(|| {
-    // govalidator's rxURL, with Go's ASCII `\d` and `\s` spelled out.
-    let ip = r"(([0-9a-fA-F]{1,4}:){7,7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:((:[0-9a-fA-F]{1,4}){1,6})|:((:[0-9a-fA-F]{1,4}){1,7}|:)|fe80:(:[0-9a-fA-F]{0,4}){0,4}%[0-9a-zA-Z]{1,}|::(ffff(:0{1,4}){0,1}:){0,1}((25[0-5]|(2[0-4]|1{0,1}[0-9]){0,1}[0-9])\.){3,3}(25[0-5]|(2[0-4]|1{0,1}[0-9]){0,1}[0-9])|([0-9a-fA-F]{1,4}:){1,4}:((25[0-5]|(2[0-4]|1{0,1}[0-9]){0,1}[0-9])\.){3,3}(25[0-5]|(2[0-4]|1{0,1}[0-9]){0,1}[0-9]))";
-    let schema = r"((ftp|tcp|udp|wss?|https?)://)";
-    let username = r"([^\t\n\f\r ]+(:[^\t\n\f\r ]*)?@)";
-    let path = r"((/|\?|#)[^\t\n\f\r ]*)";
-    let port = r"(:([0-9]{1,5}))";
-    let url_ip = r"([1-9][0-9]?|1[0-9][0-9]|2[01][0-9]|22[0-3]|24[0-9]|25[0-5])(\.([0-9]{1,2}|1[0-9][0-9]|2[0-4][0-9]|25[0-5])){2}(?:\.([0-9][0-9]?|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))";
-    let subdomain = r"((www\.)|([a-zA-Z0-9]+([-_.]?[a-zA-Z0-9])*[a-zA-Z0-9]\.[a-zA-Z0-9]+))";
-    let re = format!(
-        r"^{schema}?{username}?(({url_ip}|(\[{ip}\])|(([a-zA-Z0-9]([a-zA-Z0-9_-]+)?[a-zA-Z0-9]([-.][a-zA-Z0-9]+)*)|({subdomain}?))?(([a-zA-Z\x{{00a1}}-\x{{ffff}}0-9]+-?-?)*[a-zA-Z\x{{00a1}}-\x{{ffff}}0-9]+)(?:\.([a-zA-Z\x{{00a1}}-\x{{ffff}}]{{1,}}))?))\.?{port}?{path}?$"
-    );
-    Regex::new(&re).expect("valid regex")
-});
-
-/// `govalidator.IsURL`.
-pub(super) fn is_go_url(s: &str) -> bool {
-    if s.is_empty() || s.chars().count() >= 2083 || s.len() <= 3 || s.starts_with('.') {
-        return false;
-    }
-    let with_scheme;
-    let parsed = if s.contains(':') && !s.contains("://") {
-        with_scheme = format!("http://{s}");
-        &with_scheme
-    } else {
-        s
-    };
-    let Some(u) = go_url_parse(parsed) else {
-        return false;
-    };
-    if u.host.starts_with('.') || (u.host.is_empty() && !u.path.is_empty() && !u.path.contains('.')) {
-        return false;
-    }
-    GO_URL.is_match(s)
-}
-
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::{Form, Kind, Meta, PolicyRole};
-
-    /// A Universal-form meta for validator tests.
-    pub fn meta(kind: Kind) -> Meta {
-        Meta {
-            kind,
-            form: Form::Universal,
-            name: "test".into(),
-            namespace: None,
-            mesh: Some("default".into()),
-            labels: Default::default(),
-            annotations: Default::default(),
-            file: 0,
-            doc: 0,
-            spec_pointer: "/spec".into(),
-            name_pointer: "/name".into(),
-        }
-    }
-
-    /// Violations of `spec` as `(path, message)` pairs, in Kuma's notation.
-    pub fn run<T: KindSpec>(kind: Kind, role: PolicyRole, spec: serde_json::Value) -> Vec<(String, String)> {
-        let spec: T = serde_json::from_value(spec).expect("spec parses");
-        let meta = meta(kind);
-        let mut v = Violations::default();
-        spec.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
-    }
+    use crate::model::common::go_url_parse_request_uri;
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
-        run::<MeshAccessLog>(Kind::MeshAccessLog, PolicyRole::System, spec)
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(p, m)| (p.to_string(), m.to_string())).collect()
+        testing::check::<MeshAccessLog>(&meta(Kind::MeshAccessLog, "test"), PolicyRole::System, spec)
     }
 
     fn from_backends(backends: serde_json::Value) -> serde_json::Value {

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::{From, To};
 use crate::findings::codes;
 use crate::model::common::{
-    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_target_ref,
+    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_greater_than_zero_or_nil,
+    validate_target_ref, validate_uint_percentage_or_nil,
 };
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -190,12 +191,7 @@ impl KindSpec for MeshCircuitBreaker {
                 ..Default::default()
             },
         );
-        if non_empty(&self.rules) && (non_empty(&self.to) || non_empty(&self.from)) {
-            super::sections_message(v, "fields 'to' and 'from' must be empty when 'rules' is defined");
-        }
-        if !non_empty(&self.to) && !non_empty(&self.from) && !non_empty(&self.rules) {
-            super::sections_message(v, "at least one of 'from', 'to' or 'rules' has to be defined");
-        }
+        super::validate_to_from_rules(v, non_empty(&self.to), non_empty(&self.from), non_empty(&self.rules));
         let root = Path::root();
         for (i, item) in self.from.iter().flatten().enumerate() {
             let p = root.field("from").index(i);
@@ -233,20 +229,6 @@ impl KindSpec for MeshCircuitBreaker {
     }
 }
 
-/// Kuma's `ValidateIntegerGreaterThanZeroOrNil` (the Go fields are unsigned).
-fn positive(v: &mut Violations, path: &Path, value: Option<i64>) {
-    if value.is_some_and(|n| n <= 0) {
-        v.add(path, msg::GREATER_THAN_ZERO);
-    }
-}
-
-/// Kuma's `ValidateUInt32PercentageOrNil`.
-fn uint_percentage(v: &mut Violations, path: &Path, value: Option<i64>) {
-    if value.is_some_and(|n| !(0..=100).contains(&n)) {
-        v.add_code(codes::BAD_PERCENTAGE, path, msg::UINT_PERCENTAGE_RANGE);
-    }
-}
-
 fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
     let empty = Conf::default();
     let conf = conf.unwrap_or(&empty);
@@ -256,17 +238,17 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
     }
     if let Some(l) = &conf.connection_limits {
         let p = path.field("connectionLimits");
-        positive(v, &p.field("maxConnections"), l.max_connections);
-        positive(v, &p.field("maxConnectionPools"), l.max_connection_pools);
-        positive(v, &p.field("maxPendingRequests"), l.max_pending_requests);
-        positive(v, &p.field("maxRetries"), l.max_retries);
-        positive(v, &p.field("maxRequests"), l.max_requests);
+        validate_greater_than_zero_or_nil(v, &p.field("maxConnections"), l.max_connections);
+        validate_greater_than_zero_or_nil(v, &p.field("maxConnectionPools"), l.max_connection_pools);
+        validate_greater_than_zero_or_nil(v, &p.field("maxPendingRequests"), l.max_pending_requests);
+        validate_greater_than_zero_or_nil(v, &p.field("maxRetries"), l.max_retries);
+        validate_greater_than_zero_or_nil(v, &p.field("maxRequests"), l.max_requests);
     }
     if let Some(od) = &conf.outlier_detection {
         let p = path.field("outlierDetection");
         v.duration_positive(&p.field("interval"), od.interval.as_ref());
         v.duration_positive(&p.field("baseEjectionTime"), od.base_ejection_time.as_ref());
-        uint_percentage(v, &p.field("maxEjectionPercent"), od.max_ejection_percent);
+        validate_uint_percentage_or_nil(v, &p.field("maxEjectionPercent"), od.max_ejection_percent);
         validate_detectors(v, &p.field("detectors"), od.detectors.as_ref());
     }
 }
@@ -292,13 +274,13 @@ fn validate_detectors(v: &mut Violations, path: &Path, detectors: Option<&Detect
         ("localOriginFailures", &d.local_origin_failures),
     ] {
         if let Some(det) = det {
-            positive(v, &path.field(name).field("consecutive"), det.consecutive);
+            validate_greater_than_zero_or_nil(v, &path.field(name).field("consecutive"), det.consecutive);
         }
     }
     if let Some(sr) = &d.success_rate {
         let p = path.field("successRate");
-        positive(v, &p.field("minimumHosts"), sr.minimum_hosts);
-        positive(v, &p.field("requestVolume"), sr.request_volume);
+        validate_greater_than_zero_or_nil(v, &p.field("minimumHosts"), sr.minimum_hosts);
+        validate_greater_than_zero_or_nil(v, &p.field("requestVolume"), sr.request_volume);
         if let Some(f) = &sr.standard_deviation_factor {
             let fp = p.field("standardDeviationFactor");
             match f.as_f64() {
@@ -310,39 +292,20 @@ fn validate_detectors(v: &mut Violations, path: &Path, detectors: Option<&Detect
     }
     if let Some(fp) = &d.failure_percentage {
         let p = path.field("failurePercentage");
-        positive(v, &p.field("minimumHosts"), fp.minimum_hosts);
-        positive(v, &p.field("requestVolume"), fp.request_volume);
-        uint_percentage(v, &p.field("threshold"), fp.threshold);
+        validate_greater_than_zero_or_nil(v, &p.field("minimumHosts"), fp.minimum_hosts);
+        validate_greater_than_zero_or_nil(v, &p.field("requestVolume"), fp.request_volume);
+        validate_uint_percentage_or_nil(v, &p.field("threshold"), fp.threshold);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Form, Kind, Meta, PolicyRole};
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
-        let s: MeshCircuitBreaker = serde_json::from_value(spec).unwrap();
-        let meta = Meta {
-            kind: Kind::MeshCircuitBreaker,
-            form: Form::Universal,
-            name: "mcb".into(),
-            namespace: None,
-            mesh: Some("default".into()),
-            labels: Default::default(),
-            annotations: Default::default(),
-            file: 0,
-            doc: 0,
-            spec_pointer: "/spec".into(),
-            name_pointer: "/name".into(),
-        };
-        let mut v = Violations::default();
-        s.validate(&ValidateCtx { meta: &meta, role: PolicyRole::System }, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        testing::check::<MeshCircuitBreaker>(&meta(Kind::MeshCircuitBreaker, "mcb"), PolicyRole::System, spec)
     }
 
     fn to_backend(default: serde_json::Value) -> serde_json::Value {

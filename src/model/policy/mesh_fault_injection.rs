@@ -9,7 +9,7 @@ use super::{From, To};
 use crate::findings::codes;
 use crate::model::common::{
     Duration, IntOrString, Match, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_matches,
-    validate_percentage, validate_target_ref,
+    validate_percentage, validate_status_code, validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -225,10 +225,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
     for (i, fault) in conf.and_then(|c| c.http.as_ref()).into_iter().flatten().enumerate() {
         if let Some(abort) = &fault.abort {
             let p = path.field("abort").index(i);
-            let status = abort.http_status.unwrap_or(0);
-            if !(100..600).contains(&status) {
-                v.add(&p.field("httpStatus"), "must be in inclusive range [100, 599]");
-            }
+            validate_status_code(v, &p.field("httpStatus"), abort.http_status.unwrap_or(0));
             validate_percentage(v, &p.field("percentage"), abort.percentage.as_ref(), false, true);
         }
         if let Some(delay) = &fault.delay {
@@ -253,34 +250,15 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Form, Kind, Meta};
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check_as(spec: serde_json::Value, role: PolicyRole) -> Vec<(String, String)> {
-        let s: MeshFaultInjection = serde_json::from_value(spec).unwrap();
-        let meta = Meta {
-            kind: Kind::MeshFaultInjection,
-            form: Form::Universal,
-            name: "fi1".into(),
-            namespace: None,
-            mesh: Some("mesh-1".into()),
-            labels: Default::default(),
-            annotations: Default::default(),
-            file: 0,
-            doc: 0,
-            spec_pointer: "/spec".into(),
-            name_pointer: "/name".into(),
-        };
-        let mut v = Violations::default();
-        s.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
+        testing::check::<MeshFaultInjection>(&meta(Kind::MeshFaultInjection, "fi1"), role, spec)
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
         check_as(spec, PolicyRole::System)
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn from_backend(http: serde_json::Value) -> serde_json::Value {

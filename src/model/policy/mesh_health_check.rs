@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::{From, Rule, To};
 use crate::findings::codes;
 use crate::model::common::{
-    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, validate_percentage, validate_target_ref,
+    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, is_go_file_path, validate_percentage,
+    validate_status_code, validate_target_ref, validate_uint_percentage_or_nil,
+    validate_value_greater_than_zero_or_nil,
 };
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -206,53 +208,20 @@ impl KindSpec for MeshHealthCheck {
     }
 }
 
-/// Kuma's `ValidateValueGreaterThanZeroOrNil`.
-fn positive_when_defined(v: &mut Violations, path: &Path, value: Option<i64>) {
-    if value.is_some_and(|n| n <= 0) {
-        v.add(path, msg::GREATER_THAN_ZERO_WHEN_DEFINED);
-    }
-}
-
-/// Kuma's `ValidateStatusCode`.
-fn status_code(v: &mut Violations, path: &Path, status: i64) {
-    if !(100..600).contains(&status) {
-        v.add(path, "must be in inclusive range [100, 599]");
-    }
-}
-
-/// `govalidator.IsFilePath`: a Windows (`C:\...`) or Unix (`/...`) path.
-fn is_file_path(s: &str) -> bool {
-    let b = s.as_bytes();
-    let windows = b.len() >= 3
-        && b[0].is_ascii_alphabetic()
-        && b[1] == b':'
-        && b[2] == b'\\'
-        && {
-            let rest = &s[3..];
-            rest.len() <= 32767 && !rest.chars().any(|c| matches!(c, '/' | ':' | '*' | '?' | '"' | '<' | '>' | '|' | '\r' | '\n'))
-            // `(?:[^\\/...]+\\)*`: no empty segment before a backslash.
-            && !rest.split('\\').rev().skip(1).any(str::is_empty)
-        };
-    let unix = s.starts_with('/') && !s.contains('\0');
-    windows || unix
-}
-
 fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
     let empty = Conf::default();
     let conf = conf.unwrap_or(&empty);
     v.duration_positive(&path.field("interval"), conf.interval.as_ref());
     v.duration_positive(&path.field("timeout"), conf.timeout.as_ref());
-    positive_when_defined(v, &path.field("unhealthyThreshold"), conf.unhealthy_threshold);
-    positive_when_defined(v, &path.field("healthyThreshold"), conf.healthy_threshold);
+    validate_value_greater_than_zero_or_nil(v, &path.field("unhealthyThreshold"), conf.unhealthy_threshold);
+    validate_value_greater_than_zero_or_nil(v, &path.field("healthyThreshold"), conf.healthy_threshold);
     v.duration_positive(&path.field("initialJitter"), conf.initial_jitter.as_ref());
     v.duration_positive(&path.field("intervalJitter"), conf.interval_jitter.as_ref());
-    if conf.interval_jitter_percent.is_some_and(|p| !(0..=100).contains(&p)) {
-        v.add_code(codes::BAD_PERCENTAGE, &path.field("intervalJitterPercent"), msg::UINT_PERCENTAGE_RANGE);
-    }
+    validate_uint_percentage_or_nil(v, &path.field("intervalJitterPercent"), conf.interval_jitter_percent);
     validate_percentage(v, &path.field("healthyPanicThreshold"), conf.healthy_panic_threshold.as_ref(), false, true);
     v.duration_positive(&path.field("noTrafficInterval"), conf.no_traffic_interval.as_ref());
     if let Some(p) = &conf.event_log_path
-        && !is_file_path(p)
+        && !is_go_file_path(p)
     {
         v.add(&path.field("eventLogPath"), msg::VALID_PATH_WHEN_DEFINED);
     }
@@ -262,7 +231,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
             v.must_be_defined(&hp.field("path"));
         }
         for (i, s) in http.expected_statuses.iter().flatten().enumerate() {
-            status_code(v, &hp.field("expectedStatuses").index(i), *s);
+            validate_status_code(v, &hp.field("expectedStatuses").index(i), *s);
         }
     }
     if conf.http.is_none() && conf.tcp.is_none() && conf.grpc.is_none() {
@@ -273,30 +242,12 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Form, Kind, Meta, PolicyRole};
+    use crate::model::common::is_go_file_path as is_file_path;
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
-        let s: MeshHealthCheck = serde_json::from_value(spec).unwrap();
-        let meta = Meta {
-            kind: Kind::MeshHealthCheck,
-            form: Form::Universal,
-            name: "mhc".into(),
-            namespace: None,
-            mesh: Some("default".into()),
-            labels: Default::default(),
-            annotations: Default::default(),
-            file: 0,
-            doc: 0,
-            spec_pointer: "/spec".into(),
-            name_pointer: "/name".into(),
-        };
-        let mut v = Violations::default();
-        s.validate(&ValidateCtx { meta: &meta, role: PolicyRole::System }, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        testing::check::<MeshHealthCheck>(&meta(Kind::MeshHealthCheck, "mhc"), PolicyRole::System, spec)
     }
 
     fn to_backend(default: serde_json::Value) -> serde_json::Value {

@@ -11,7 +11,7 @@ use crate::model::choice::Choice;
 use crate::model::common::{
     BackendRef, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, validate_target_ref,
 };
-use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
+use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
 
 /// MeshHTTPRoute spec.
@@ -351,39 +351,10 @@ const UNRESOLVED_BACKEND: &str = "kuma.io/unresolved-backend";
 
 impl KindSpec for MeshHTTPRoute {
     fn validate(&self, ctx: &ValidateCtx, v: &mut Violations) {
-        if let Some(top) = &self.target_ref {
-            let rules = if ctx.role == PolicyRole::System {
-                TargetRefRules {
-                    supported: &[
-                        K::Mesh,
-                        K::MeshGateway,
-                        K::MeshSubset,
-                        K::MeshService,
-                        K::MeshServiceSubset,
-                        K::Dataplane,
-                    ],
-                    gateway_listener_tags: true,
-                    ..Default::default()
-                }
-            } else {
-                TargetRefRules {
-                    supported: &[K::Mesh, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::Dataplane],
-                    ..Default::default()
-                }
-            };
-            validate_target_ref(v, &Path::root().field("targetRef"), top, &rules);
-        }
-        let gateway = super::top_kind(&self.target_ref) == Some(K::MeshGateway);
+        let gateway = super::validate_route_top(v, &self.target_ref, ctx.role);
         for (i, to) in self.to.iter().flatten().enumerate() {
             let p = Path::root().field("to").index(i);
-            let supported: &[K] =
-                if gateway { &[K::Mesh] } else { &[K::MeshService, K::MeshExternalService, K::MeshMultiZoneService] };
-            validate_target_ref(
-                v,
-                &p.field("targetRef"),
-                &to.target_ref,
-                &TargetRefRules { supported, ..Default::default() },
-            );
+            super::validate_route_to(v, &p.field("targetRef"), &to.target_ref, gateway);
             for (j, rule) in to.rules.iter().flatten().enumerate() {
                 validate_rule(v, &p.field("rules").index(j), rule, gateway);
             }
@@ -394,10 +365,7 @@ impl KindSpec for MeshHTTPRoute {
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        let mut view = PolicyView { target_ref: self.target_ref.as_ref(), ..Default::default() };
-        if let Some(r) = &self.target_ref {
-            view.references.push((Path::root().field("targetRef"), r));
-        }
+        let mut view = super::top_view(&self.target_ref);
         for (i, to) in self.to.iter().flatten().enumerate() {
             let p = Path::root().field("to").index(i);
             view.to.push(&to.target_ref);
@@ -634,35 +602,15 @@ fn matches_dns1123_regex(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::meta::{Form, Meta};
-    use crate::model::{Kind, common::StringMap};
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check_role(spec: serde_json::Value, role: PolicyRole) -> Vec<(String, String)> {
-        let spec: MeshHTTPRoute = serde_json::from_value(spec).unwrap();
-        let meta = Meta {
-            kind: Kind::MeshHTTPRoute,
-            form: Form::Universal,
-            name: "route-1".into(),
-            namespace: None,
-            mesh: Some("mesh-1".into()),
-            labels: StringMap::new(),
-            annotations: StringMap::new(),
-            file: 0,
-            doc: 0,
-            spec_pointer: String::new(),
-            name_pointer: "/name".into(),
-        };
-        let mut v = Violations::default();
-        spec.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
+        testing::check::<MeshHTTPRoute>(&meta(Kind::MeshHTTPRoute, "route-1"), role, spec)
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
         check_role(spec, PolicyRole::System)
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn frontend_to(rules: serde_json::Value) -> serde_json::Value {

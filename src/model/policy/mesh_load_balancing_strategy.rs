@@ -10,8 +10,8 @@ use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
 use crate::model::common::{
-    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_percentage,
-    validate_target_ref,
+    Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_greater_than_zero_or_nil,
+    validate_percentage, validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -487,10 +487,8 @@ fn validate_locality_awareness(v: &mut Violations, path: &Path, la: &LocalityAwa
             if tag.key.as_deref().is_none_or(str::is_empty) {
                 v.add_code(codes::KUMA_REQUIRED, &base.index(i).field("key"), msg::MUST_NOT_BE_EMPTY);
             }
-            if let Some(w) = tag.weight {
-                if w <= 0 {
-                    v.add(&base.index(i).field("weight"), msg::GREATER_THAN_ZERO);
-                }
+            validate_greater_than_zero_or_nil(v, &base.index(i).field("weight"), tag.weight);
+            if tag.weight.is_some() {
                 with_weight += 1;
             }
         }
@@ -582,35 +580,20 @@ fn validate_hash_policies(v: &mut Violations, path: &Path, policies: Option<&[Ha
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Form, Kind, Meta, PolicyRole};
+    use crate::model::testing::{self, meta, sorted};
+    use crate::model::{Kind, PolicyRole};
     use serde_json::json;
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
-        let s: MeshLoadBalancingStrategy = serde_json::from_value(spec).unwrap();
-        let meta = Meta {
-            kind: Kind::MeshLoadBalancingStrategy,
-            form: Form::Universal,
-            name: "test".into(),
-            namespace: None,
-            mesh: Some("default".into()),
-            labels: Default::default(),
-            annotations: Default::default(),
-            file: 0,
-            doc: 0,
-            spec_pointer: "/spec".into(),
-            name_pointer: "/name".into(),
-        };
-        let mut v = Violations::default();
-        s.validate(&ValidateCtx { meta: &meta, role: PolicyRole::System }, &mut v);
-        let mut out: Vec<_> = v.0.iter().map(|x| (x.path.kuma(Some("spec")), x.message.clone())).collect();
-        out.sort();
-        out
+        sorted(testing::check::<MeshLoadBalancingStrategy>(
+            &meta(Kind::MeshLoadBalancingStrategy, "test"),
+            PolicyRole::System,
+            spec,
+        ))
     }
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut out: Vec<_> = items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
-        out.sort();
-        out
+        sorted(testing::pairs(items))
     }
 
     fn to(default: serde_json::Value) -> serde_json::Value {

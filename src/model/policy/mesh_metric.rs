@@ -5,11 +5,13 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::mesh_access_log::{BackendResourceRef, validate_otel_backend_ref_or_endpoint};
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{Duration, TargetRef, TargetRefKind as K, TargetRefRules};
+use crate::model::common::{
+    BackendResourceRef, Duration, TargetRef, TargetRefKind as K, TargetRefRules, is_host_port,
+    validate_otel_backend_ref_or_endpoint,
+};
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
 
@@ -239,11 +241,7 @@ impl KindSpec for MeshMetric {
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        let mut view = PolicyView { target_ref: self.target_ref.as_ref(), ..Default::default() };
-        if let Some(r) = &self.target_ref {
-            view.references.push((Path::root().field("targetRef"), r));
-        }
-        Some(view)
+        Some(super::top_view(&self.target_ref))
     }
 }
 
@@ -321,31 +319,9 @@ fn validate_selectors(v: &mut Violations, path: &Path, selectors: &[Selector]) {
 
 /// MeshMetric's own endpoint rule: `host:port` (Go's `net.SplitHostPort`, both parts set).
 fn validate_host_port(v: &mut Violations, path: &Path, endpoint: &str) {
-    if split_host_port(endpoint).is_none_or(|(host, port)| host.is_empty() || port.is_empty()) {
+    if !is_host_port(endpoint) {
         v.add_code(codes::BAD_ADDRESS, &path.field("endpoint"), "must be in host:port format");
     }
-}
-
-/// Go's `net.SplitHostPort`.
-fn split_host_port(s: &str) -> Option<(&str, &str)> {
-    let i = s.rfind(':')?;
-    let (host, j, k) = if s.starts_with('[') {
-        let end = s.find(']')?;
-        if end + 1 != i {
-            return None;
-        }
-        (&s[1..end], 1, end + 1)
-    } else {
-        let host = &s[..i];
-        if host.contains(':') {
-            return None;
-        }
-        (host, 0, 0)
-    };
-    if s[j..].contains('[') || s[k..].contains(']') {
-        return None;
-    }
-    Some((host, &s[i + 1..]))
 }
 
 #[cfg(test)]
@@ -353,19 +329,16 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::Kind;
-    use crate::model::policy::mesh_access_log::tests::run;
+    use crate::model::common::split_host_port;
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check_as(role: PolicyRole, spec: serde_json::Value) -> Vec<(String, String)> {
-        run::<MeshMetric>(Kind::MeshMetric, role, spec)
+        testing::check::<MeshMetric>(&meta(Kind::MeshMetric, "test"), role, spec)
     }
 
     fn one(default: serde_json::Value) -> Vec<(String, String)> {
         check_as(PolicyRole::System, json!({"targetRef": {"kind": "Mesh"}, "default": default}))
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(p, m)| (p.to_string(), m.to_string())).collect()
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{TargetRef, TargetRefKind as K, TargetRefRules, is_dns_name};
+use crate::model::common::{TargetRef, TargetRefKind as K, TargetRefRules, is_dns_name, is_ip};
 use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
 
@@ -118,11 +118,7 @@ impl KindSpec for MeshPassthrough {
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        let mut view = PolicyView { target_ref: self.target_ref.as_ref(), ..Default::default() };
-        if let Some(r) = &self.target_ref {
-            view.references.push((Path::root().field("targetRef"), r));
-        }
-        Some(view)
+        Some(super::top_view(&self.target_ref))
     }
 }
 
@@ -161,7 +157,7 @@ fn validate_default(v: &mut Violations, path: &Path, conf: &Conf) {
                 }
             }
             Some(MatchType::Ip) => {
-                if value.parse::<std::net::IpAddr>().is_err() {
+                if !is_ip(value) {
                     v.add_code(codes::BAD_ADDRESS, &p.field("value"), "provided IP has incorrect value");
                 }
             }
@@ -210,72 +206,16 @@ fn is_cidr(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Form, Kind, Meta, PolicyRole};
-
-    fn meta() -> Meta {
-        Meta {
-            kind: Kind::MeshPassthrough,
-            form: Form::Universal,
-            name: "test".into(),
-            namespace: None,
-            mesh: Some("default".into()),
-            labels: Default::default(),
-            annotations: Default::default(),
-            file: 0,
-            doc: 0,
-            spec_pointer: "/spec".into(),
-            name_pointer: "/name".into(),
-        }
-    }
+    use crate::model::testing::{self, meta, run_kuma_fixtures, sorted};
+    use crate::model::{Kind, PolicyRole};
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
-        let s: MeshPassthrough = serde_json::from_value(spec).unwrap();
-        let meta = meta();
-        let mut v = Violations::default();
-        s.validate(&ValidateCtx { meta: &meta, role: PolicyRole::System }, &mut v);
-        let mut out: Vec<_> = v.0.iter().map(|x| (x.path.kuma(Some("spec")), x.message.clone())).collect();
-        out.sort();
-        out
-    }
-
-    fn conformance_dir() -> std::path::PathBuf {
-        let rel = "shared/conformance/kuma-v2.14.3/pkg/plugins/policies/meshpassthrough/api/v1alpha1/testdata";
-        let local = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
-        if local.is_dir() { local } else { std::path::Path::new("/work").join(rel) }
-    }
-
-    fn yaml(text: &str) -> serde_json::Value {
-        let parsed = crate::source::yaml::parse(text, &Default::default());
-        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
-        parsed.documents.into_iter().next().and_then(|d| d.value).unwrap_or(serde_json::Value::Null)
+        sorted(testing::check::<MeshPassthrough>(&meta(Kind::MeshPassthrough, "test"), PolicyRole::System, spec))
     }
 
     #[test]
     fn kuma_fixtures() {
-        let dir = conformance_dir();
-        let mut inputs: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.to_string_lossy().ends_with(".input.yaml"))
-            .collect();
-        inputs.sort();
-        assert!(inputs.len() >= 2, "fixtures not found in {}", dir.display());
-        for input in inputs {
-            let spec = yaml(&std::fs::read_to_string(&input).unwrap());
-            let got = check(spec);
-            let output = input.to_string_lossy().replace(".input.yaml", ".output.yaml");
-            let mut want: Vec<(String, String)> = match std::fs::read_to_string(&output) {
-                Err(_) => Vec::new(),
-                Ok(text) => yaml(&text)["violations"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| (x["field"].as_str().unwrap().to_string(), x["message"].as_str().unwrap().to_string()))
-                    .collect(),
-            };
-            want.sort();
-            assert_eq!(got, want, "{}", input.display());
-        }
+        run_kuma_fixtures("pkg/plugins/policies/meshpassthrough/api/v1alpha1/testdata", 2, |_, spec| check(spec));
     }
 
     #[test]

@@ -312,11 +312,7 @@ impl KindSpec for MeshProxyPatch {
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        let mut view = PolicyView { target_ref: self.target_ref.as_ref(), ..Default::default() };
-        if let Some(r) = &self.target_ref {
-            view.references.push((Path::root().field("targetRef"), r));
-        }
-        Some(view)
+        Some(super::top_view(&self.target_ref))
     }
 }
 
@@ -482,35 +478,15 @@ fn one_of_op(field: &str, message: &str, values: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Kind;
-    use crate::model::meta::{Form, Meta};
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check_role(spec: serde_json::Value, role: PolicyRole) -> Vec<(String, String)> {
-        let spec: MeshProxyPatch = serde_json::from_value(spec).unwrap();
-        let meta = Meta {
-            kind: Kind::MeshProxyPatch,
-            form: Form::Universal,
-            name: "mpp".into(),
-            namespace: None,
-            mesh: Some("default".into()),
-            labels: StringMap::new(),
-            annotations: StringMap::new(),
-            file: 0,
-            doc: 0,
-            spec_pointer: String::new(),
-            name_pointer: "/name".into(),
-        };
-        let mut v = Violations::default();
-        spec.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
+        testing::check::<MeshProxyPatch>(&meta(Kind::MeshProxyPatch, "mpp"), role, spec)
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
         check_role(spec, PolicyRole::System)
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn mods(m: serde_json::Value) -> serde_json::Value {

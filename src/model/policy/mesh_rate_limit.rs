@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::{From, Rule, To};
 use crate::findings::codes;
 use crate::model::common::{
-    Duration, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_matches, validate_target_ref,
+    Duration, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_greater_than_zero_or_nil,
+    validate_matches, validate_target_ref,
 };
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
@@ -252,10 +253,8 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
             if let Some(rate) = &http.request_rate {
                 validate_rate(v, &p.field("requestRate"), rate);
             }
-            if let Some(on) = &http.on_rate_limit
-                && on.status.is_some_and(|s| s <= 0)
-            {
-                v.add(&p.field("onRateLimit").field("status"), msg::GREATER_THAN_ZERO);
+            if let Some(on) = &http.on_rate_limit {
+                validate_greater_than_zero_or_nil(v, &p.field("onRateLimit").field("status"), on.status);
             }
         }
     }
@@ -289,34 +288,15 @@ fn validate_rate(v: &mut Violations, path: &Path, rate: &Rate) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Form, Kind, Meta};
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check_as(spec: serde_json::Value, role: PolicyRole) -> Vec<(String, String)> {
-        let s: MeshRateLimit = serde_json::from_value(spec).unwrap();
-        let meta = Meta {
-            kind: Kind::MeshRateLimit,
-            form: Form::Universal,
-            name: "mrl".into(),
-            namespace: None,
-            mesh: Some("default".into()),
-            labels: Default::default(),
-            annotations: Default::default(),
-            file: 0,
-            doc: 0,
-            spec_pointer: "/spec".into(),
-            name_pointer: "/name".into(),
-        };
-        let mut v = Violations::default();
-        s.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
+        testing::check::<MeshRateLimit>(&meta(Kind::MeshRateLimit, "mrl"), role, spec)
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
         check_as(spec, PolicyRole::System)
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn from_mesh(default: serde_json::Value) -> serde_json::Value {

@@ -8,7 +8,10 @@ use super::{From, Rule, To};
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{Duration, StringMap, TargetRef, TargetRefKind as K, TargetRefRules, validate_target_ref};
+use crate::model::common::{
+    Duration, StringMap, TargetRef, TargetRefKind as K, TargetRefRules, validate_greater_than_zero_or_nil,
+    validate_target_ref,
+};
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
 
@@ -348,8 +351,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
         let p = path.field("tcp");
         match tcp.max_connect_attempt {
             None => v.add(&p, msg::MUST_NOT_BE_EMPTY),
-            Some(n) if n <= 0 => v.add(&p.field("maxConnectAttempt"), msg::GREATER_THAN_ZERO),
-            Some(_) => {}
+            n => validate_greater_than_zero_or_nil(v, &p.field("maxConnectAttempt"), n),
         }
     }
     if let Some(http) = &conf.http {
@@ -462,34 +464,15 @@ fn validate_rate_limited_back_off(v: &mut Violations, path: &Path, r: &RateLimit
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Form, Kind, Meta};
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check_as(spec: serde_json::Value, role: PolicyRole) -> Vec<(String, String)> {
-        let s: MeshRetry = serde_json::from_value(spec).unwrap();
-        let meta = Meta {
-            kind: Kind::MeshRetry,
-            form: Form::Universal,
-            name: "mr".into(),
-            namespace: None,
-            mesh: Some("default".into()),
-            labels: Default::default(),
-            annotations: Default::default(),
-            file: 0,
-            doc: 0,
-            spec_pointer: "/spec".into(),
-            name_pointer: "/name".into(),
-        };
-        let mut v = Violations::default();
-        s.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
+        testing::check::<MeshRetry>(&meta(Kind::MeshRetry, "mr"), role, spec)
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
         check_as(spec, PolicyRole::System)
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn to_mesh(default: serde_json::Value) -> serde_json::Value {

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::common::{BackendRef, TargetRef, TargetRefKind as K, TargetRefRules, validate_target_ref};
-use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
+use crate::model::{KindSpec, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations};
 
 /// MeshTCPRoute spec.
@@ -62,43 +62,14 @@ pub struct RuleConf {
 
 impl KindSpec for MeshTCPRoute {
     fn validate(&self, ctx: &ValidateCtx, v: &mut Violations) {
-        if let Some(top) = &self.target_ref {
-            let rules = if ctx.role == PolicyRole::System {
-                TargetRefRules {
-                    supported: &[
-                        K::Mesh,
-                        K::MeshGateway,
-                        K::MeshSubset,
-                        K::MeshService,
-                        K::MeshServiceSubset,
-                        K::Dataplane,
-                    ],
-                    gateway_listener_tags: true,
-                    ..Default::default()
-                }
-            } else {
-                TargetRefRules {
-                    supported: &[K::Mesh, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::Dataplane],
-                    ..Default::default()
-                }
-            };
-            validate_target_ref(v, &Path::root().field("targetRef"), top, &rules);
-        }
-        let gateway = super::top_kind(&self.target_ref) == Some(K::MeshGateway);
+        let gateway = super::validate_route_top(v, &self.target_ref, ctx.role);
         let backend_rules = TargetRefRules {
             supported: &[K::MeshService, K::MeshServiceSubset, K::MeshExternalService, K::MeshMultiZoneService],
             ..Default::default()
         };
         for (i, to) in self.to.iter().flatten().enumerate() {
             let p = Path::root().field("to").index(i);
-            let supported: &[K] =
-                if gateway { &[K::Mesh] } else { &[K::MeshService, K::MeshExternalService, K::MeshMultiZoneService] };
-            validate_target_ref(
-                v,
-                &p.field("targetRef"),
-                &to.target_ref,
-                &TargetRefRules { supported, ..Default::default() },
-            );
+            super::validate_route_to(v, &p.field("targetRef"), &to.target_ref, gateway);
             for (j, rule) in to.rules.iter().flatten().enumerate() {
                 let bp = p.field("rules").index(j).field("default").field("backendRefs");
                 let refs = rule.default.as_ref().and_then(|d| d.backend_refs.as_deref()).unwrap_or_default();
@@ -114,10 +85,7 @@ impl KindSpec for MeshTCPRoute {
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        let mut view = PolicyView { target_ref: self.target_ref.as_ref(), ..Default::default() };
-        if let Some(r) = &self.target_ref {
-            view.references.push((Path::root().field("targetRef"), r));
-        }
+        let mut view = super::top_view(&self.target_ref);
         for (i, to) in self.to.iter().flatten().enumerate() {
             let p = Path::root().field("to").index(i);
             view.to.push(&to.target_ref);
@@ -137,35 +105,15 @@ impl KindSpec for MeshTCPRoute {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::meta::{Form, Meta};
-    use crate::model::{Kind, common::StringMap};
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check_role(spec: serde_json::Value, role: PolicyRole) -> Vec<(String, String)> {
-        let spec: MeshTCPRoute = serde_json::from_value(spec).unwrap();
-        let meta = Meta {
-            kind: Kind::MeshTCPRoute,
-            form: Form::Universal,
-            name: "route-1".into(),
-            namespace: None,
-            mesh: Some("mesh-1".into()),
-            labels: StringMap::new(),
-            annotations: StringMap::new(),
-            file: 0,
-            doc: 0,
-            spec_pointer: String::new(),
-            name_pointer: "/name".into(),
-        };
-        let mut v = Violations::default();
-        spec.validate(&ValidateCtx { meta: &meta, role }, &mut v);
-        v.0.into_iter().map(|x| (x.path.kuma(Some("spec")), x.message)).collect()
+        testing::check::<MeshTCPRoute>(&meta(Kind::MeshTCPRoute, "route-1"), role, spec)
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
         check_role(spec, PolicyRole::System)
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     #[test]

@@ -91,12 +91,7 @@ impl KindSpec for MeshTimeout {
             &self.target_ref,
             TargetRefRules { supported, gateway_listener_tags: true, inbound_policy: inbound, ..Default::default() },
         );
-        if non_empty(&self.rules) && (non_empty(&self.to) || non_empty(&self.from)) {
-            super::sections_message(v, "fields 'to' and 'from' must be empty when 'rules' is defined");
-        }
-        if !non_empty(&self.to) && !non_empty(&self.from) && !non_empty(&self.rules) {
-            super::sections_message(v, "at least one of 'from', 'to' or 'rules' has to be defined");
-        }
+        super::validate_to_from_rules(v, non_empty(&self.to), non_empty(&self.from), non_empty(&self.rules));
 
         let root = Path::root();
         if let Some(from) = &self.from {

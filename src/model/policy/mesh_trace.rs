@@ -5,13 +5,13 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::mesh_access_log::{
-    BackendResourceRef, go_url_parse_request_uri, is_go_url, validate_otel_backend_ref_or_endpoint,
-};
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
-use crate::model::common::{IntOrString, TargetRef, TargetRefKind as K, TargetRefRules};
+use crate::model::common::{
+    BackendResourceRef, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, go_url_parse_request_uri,
+    is_go_url, validate_otel_backend_ref_or_endpoint,
+};
 use crate::model::{KindSpec, PolicyRole, PolicyView, ValidateCtx};
 use crate::validate::violations::{Path, Violations, msg};
 
@@ -190,11 +190,7 @@ impl KindSpec for MeshTrace {
     }
 
     fn policy(&self) -> Option<PolicyView<'_>> {
-        let mut view = PolicyView { target_ref: self.target_ref.as_ref(), ..Default::default() };
-        if let Some(r) = &self.target_ref {
-            view.references.push((Path::root().field("targetRef"), r));
-        }
-        Some(view)
+        Some(super::top_view(&self.target_ref))
     }
 }
 
@@ -301,11 +297,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::Kind;
-    use crate::model::policy::mesh_access_log::tests::run;
+    use crate::model::testing::{self, meta, pairs};
+    use crate::model::{Kind, PolicyRole};
 
     fn check_as(role: PolicyRole, spec: serde_json::Value) -> Vec<(String, String)> {
-        run::<MeshTrace>(Kind::MeshTrace, role, spec)
+        testing::check::<MeshTrace>(&meta(Kind::MeshTrace, "test"), role, spec)
     }
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
@@ -314,10 +310,6 @@ mod tests {
 
     fn one(default: serde_json::Value) -> Vec<(String, String)> {
         check(json!({"targetRef": {"kind": "MeshService", "name": "backend"}, "default": default}))
-    }
-
-    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(p, m)| (p.to_string(), m.to_string())).collect()
     }
 
     #[test]

@@ -130,35 +130,20 @@ impl KindSpec for MeshTrafficPermission {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Form, Kind, Meta, PolicyRole};
+    use crate::model::testing::{self, meta, sorted};
+    use crate::model::{Kind, PolicyRole};
     use serde_json::json;
 
     fn check(spec: serde_json::Value) -> Vec<(String, String)> {
-        let s: MeshTrafficPermission = serde_json::from_value(spec).unwrap();
-        let meta = Meta {
-            kind: Kind::MeshTrafficPermission,
-            form: Form::Universal,
-            name: "test".into(),
-            namespace: None,
-            mesh: Some("default".into()),
-            labels: Default::default(),
-            annotations: Default::default(),
-            file: 0,
-            doc: 0,
-            spec_pointer: "/spec".into(),
-            name_pointer: "/name".into(),
-        };
-        let mut v = Violations::default();
-        s.validate(&ValidateCtx { meta: &meta, role: PolicyRole::System }, &mut v);
-        let mut out: Vec<_> = v.0.iter().map(|x| (x.path.kuma(Some("spec")), x.message.clone())).collect();
-        out.sort();
-        out
+        sorted(testing::check::<MeshTrafficPermission>(
+            &meta(Kind::MeshTrafficPermission, "test"),
+            PolicyRole::System,
+            spec,
+        ))
     }
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut out: Vec<_> = items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
-        out.sort();
-        out
+        sorted(testing::pairs(items))
     }
 
     #[test]

@@ -25,8 +25,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::findings::codes;
-use crate::model::PolicyView;
 use crate::model::common::{Match, TargetRef, TargetRefKind, TargetRefRules, validate_matches, validate_target_ref};
+use crate::model::{PolicyRole, PolicyView};
 use crate::validate::violations::{Path, Violations};
 
 /// A `to[]` item: outbound traffic to `targetRef` gets `default`.
@@ -110,6 +110,46 @@ pub fn sections_message(v: &mut Violations, message: &str) {
     v.add_code(codes::POLICY_SECTIONS, &Path::root(), message);
 }
 
+/// The section rules of a to/from/rules policy: `rules` excludes `to` and `from`,
+/// and at least one of the three is set (arguments: whether each is non-empty).
+pub fn validate_to_from_rules(v: &mut Violations, to: bool, from: bool, rules: bool) {
+    if rules && (to || from) {
+        sections_message(v, "fields 'to' and 'from' must be empty when 'rules' is defined");
+    }
+    if !to && !from && !rules {
+        sections_message(v, "at least one of 'from', 'to' or 'rules' has to be defined");
+    }
+}
+
+/// The route policies' (MeshHTTPRoute, MeshTCPRoute) top-level targetRef check:
+/// gateways (with listener tags) only in `system` policies. Returns whether the
+/// route is a gateway route (top-level `MeshGateway`).
+pub fn validate_route_top(v: &mut Violations, target_ref: &Option<TargetRef>, role: PolicyRole) -> bool {
+    use TargetRefKind as K;
+    let rules = if role == PolicyRole::System {
+        TargetRefRules {
+            supported: &[K::Mesh, K::MeshGateway, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::Dataplane],
+            gateway_listener_tags: true,
+            ..Default::default()
+        }
+    } else {
+        TargetRefRules {
+            supported: &[K::Mesh, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::Dataplane],
+            ..Default::default()
+        }
+    };
+    validate_top(v, target_ref, rules);
+    top_kind(target_ref) == Some(K::MeshGateway)
+}
+
+/// A route's `to[].targetRef`: `Mesh` under a gateway, else a service.
+pub fn validate_route_to(v: &mut Violations, path: &Path, target_ref: &TargetRef, gateway: bool) {
+    use TargetRefKind as K;
+    let supported: &[K] =
+        if gateway { &[K::Mesh] } else { &[K::MeshService, K::MeshExternalService, K::MeshMultiZoneService] };
+    validate_target_ref(v, path, target_ref, &TargetRefRules { supported, ..Default::default() });
+}
+
 /// Does the scope include gateways? (`IncludesGateways`: MeshGateway, MeshHTTPRoute,
 /// or Mesh/MeshSubset without `proxyTypes: [Sidecar]` only.)
 pub fn includes_gateways(target_ref: &Option<TargetRef>) -> bool {
@@ -127,6 +167,15 @@ pub fn includes_gateways(target_ref: &Option<TargetRef>) -> bool {
     }
 }
 
+/// The [`PolicyView`] of a policy's top-level targetRef alone.
+pub fn top_view(target_ref: &Option<TargetRef>) -> PolicyView<'_> {
+    let mut view = PolicyView { target_ref: target_ref.as_ref(), ..Default::default() };
+    if let Some(r) = target_ref {
+        view.references.push((Path::root().field("targetRef"), r));
+    }
+    view
+}
+
 /// Build the [`PolicyView`] of a to/from/rules policy.
 pub fn view<'a, T, F, R>(
     target_ref: &'a Option<TargetRef>,
@@ -134,10 +183,7 @@ pub fn view<'a, T, F, R>(
     from: Option<&'a [From<F>]>,
     rules: Option<&'a [Rule<R>]>,
 ) -> PolicyView<'a> {
-    let mut view = PolicyView { target_ref: target_ref.as_ref(), ..Default::default() };
-    if let Some(r) = target_ref {
-        view.references.push((Path::root().field("targetRef"), r));
-    }
+    let mut view = top_view(target_ref);
     for (i, item) in to.unwrap_or_default().iter().enumerate() {
         view.to.push(&item.target_ref);
         view.references.push((Path::root().field("to").index(i).field("targetRef"), &item.target_ref));
