@@ -19,7 +19,12 @@ pub fn check(resources: &[Resource], opts: &Options, findings: &mut Vec<Finding>
     undefined_meshes(resources, opts, findings);
     missing_references(resources, &index, findings);
     outbound_references(resources, &index, findings);
-    policies_select_proxies(resources, &index, findings);
+    let broken: BTreeSet<(usize, usize)> = findings
+        .iter()
+        .filter(|f| f.level == crate::findings::Level::Error)
+        .filter_map(|f| Some((f.location.file?, f.location.doc?)))
+        .collect();
+    policies_select_proxies(resources, &index, &broken, findings);
     selectors_select_something(resources, &index, findings);
 }
 
@@ -245,8 +250,15 @@ fn outbound_references(resources: &[Resource], index: &Index, findings: &mut Vec
 
 /// A policy whose top-level targetRef selects no Dataplane of its mesh. Only for
 /// meshes with Dataplanes in the input: a repository of policies alone is normal.
-fn policies_select_proxies(resources: &[Resource], index: &Index, findings: &mut Vec<Finding>) {
-    for policy in resources.iter().filter(|r| r.meta.kind.is_policy()) {
+fn policies_select_proxies(
+    resources: &[Resource],
+    index: &Index,
+    broken: &BTreeSet<(usize, usize)>,
+    findings: &mut Vec<Finding>,
+) {
+    // A policy Kuma would reject is reported already; what it selects is moot.
+    let valid = |r: &&Resource| !broken.contains(&(r.meta.file, r.meta.doc));
+    for policy in resources.iter().filter(|r| r.meta.kind.is_policy()).filter(valid) {
         let Some(view) = policy.spec.as_ref().and_then(Spec::policy) else { continue };
         let mesh = policy.meta.mesh.as_deref();
         let dataplanes = index.of(Kind::Dataplane, mesh);
