@@ -69,8 +69,24 @@ pub enum Command {
     Completions(completions::Args),
 }
 
-/// Run the command line; returns the exit status.
+/// Run the command line; returns the exit status. A panic anywhere (a bug) is
+/// reported as internal error MESH9001 with exit status 3, never as a crash
+/// status a pipeline would not recognise.
 pub fn main() -> i32 {
+    match std::panic::catch_unwind(run) {
+        Ok(status) => status,
+        Err(_) => {
+            eprintln!(
+                "error[{}]: meshc failed internally (the panic message is above). \
+                 Please report it with the input that caused it.",
+                crate::findings::codes::INTERNAL.id
+            );
+            exit::UNREADABLE
+        }
+    }
+}
+
+fn run() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
