@@ -227,3 +227,24 @@ fn output_does_not_depend_on_argument_order_or_threads() {
     let v: serde_json::Value = serde_json::from_slice(&one).unwrap();
     assert_eq!(v["summary"]["errors"], 3, "2 bad durations and 1 duplicate");
 }
+
+#[test]
+fn walking_skips_hidden_gitignored_and_meshcignored_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "kept.yaml", BROKEN);
+    write(dir.path(), "generated/out.yaml", BROKEN);
+    write(dir.path(), "drafts/wip.yaml", BROKEN);
+    write(dir.path(), ".hidden/x.yaml", BROKEN);
+    write(dir.path(), "notes.txt", "not yaml");
+    write(dir.path(), ".gitignore", "generated/\n");
+    write(dir.path(), ".meshcignore", "# work in progress\ndrafts\n");
+    let json = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_slice(&run(&[&["validate", "--format", "json"], args].concat()).stdout).unwrap()
+    };
+    let walked = json(&[dir.path().to_str().unwrap()]);
+    assert_eq!(walked["summary"]["files"], 1, "{walked}");
+    assert!(walked["findings"][0]["file"].as_str().unwrap().ends_with("kept.yaml"));
+    // A path named on the command line is always read.
+    let named = dir.path().join("drafts/wip.yaml");
+    assert_eq!(json(&[named.to_str().unwrap()])["summary"]["errors"], 1);
+}

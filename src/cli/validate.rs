@@ -27,7 +27,7 @@ can silence codes for itself with the label or annotation
   meshc.io/suppress: \"MESH4002,MESH4005\"")]
 pub struct Args {
     /// Files or directories to read (`-` for stdin). Directories are walked for
-    /// *.yaml, *.yml and *.json, skipping hidden directories.
+    /// *.yaml, *.yml and *.json, skipping hidden, .gitignore'd and .meshcignore'd paths.
     #[arg(value_name = "PATH", default_value = ".")]
     pub paths: Vec<PathBuf>,
 

@@ -1,7 +1,8 @@
 //! Source: paths -> files -> YAML documents as JSON values.
 //!
-//! Directories are walked recursively (`*.yaml`, `*.yml`, `*.json`; hidden
-//! directories skipped; symlinks followed with loop detection), files are read and
+//! Directories are walked recursively (`*.yaml`, `*.yml`, `*.json`; hidden files,
+//! `.gitignore`d and `.meshcignore`d paths skipped; symlinks followed with loop
+//! detection), files are read and
 //! parsed in parallel, and the result is ordered by path so that nothing downstream
 //! depends on the order of arguments, the file system or the thread count.
 
@@ -134,27 +135,33 @@ fn discover(paths: &[PathBuf], early: &mut Vec<(String, Finding)>, unreadable: &
             add(path.clone(), &mut files);
             continue;
         }
-        let ignore = IgnoreRules::default();
-        let walker = walkdir::WalkDir::new(path)
+        let walker = ignore::WalkBuilder::new(path)
             .follow_links(true)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| e.depth() == 0 || (!is_hidden(e.file_name()) && !ignore.ignored(e.path())));
+            .hidden(true)
+            .git_ignore(true)
+            .git_exclude(true)
+            .git_global(false)
+            .require_git(false)
+            .parents(true)
+            .add_custom_ignore_filename(IGNORE_FILE)
+            .sort_by_file_name(|a, b| a.cmp(b))
+            .build();
         for entry in walker {
             match entry {
-                Ok(e) if e.file_type().is_file() && has_resource_extension(e.path()) => {
+                Ok(e) if e.file_type().is_some_and(|t| t.is_file()) && has_resource_extension(e.path()) => {
                     add(e.path().to_path_buf(), &mut files)
                 }
                 Ok(_) => {}
                 Err(err) => {
-                    let at = err.path().map(display_path).unwrap_or_else(|| display_path(path));
-                    if let Some(ancestor) = err.loop_ancestor() {
+                    let (at, loop_ancestor, io) = walk_error_parts(&err);
+                    let at = at.map(display_path).unwrap_or_else(|| display_path(path));
+                    if let Some(ancestor) = loop_ancestor {
                         let msg =
                             format!("symbolic link loop: `{at}` leads back to `{}`; skipped", display_path(ancestor));
                         early.push((at, Finding::new(codes::SYMLINK_LOOP, msg, Location::default())));
                     } else {
                         *unreadable = true;
-                        let reason = err.io_error().map(io_reason).unwrap_or_else(|| err.to_string());
+                        let reason = io.map(io_reason).unwrap_or_else(|| err.to_string());
                         let msg = format!("cannot read `{at}`: {reason}");
                         early.push((at, Finding::new(codes::IO_ERROR, msg, Location::default())));
                     }
@@ -169,31 +176,22 @@ fn discover(paths: &[PathBuf], early: &mut Vec<(String, Finding)>, unreadable: &
     inputs
 }
 
-/// `.meshcignore` files: in any walked directory, one glob per line (relative to
-/// that directory, `#` comments) naming files or directories to skip. Paths named
-/// explicitly on the command line are always read.
-#[derive(Default)]
-struct IgnoreRules {
-    cache: std::sync::Mutex<std::collections::HashMap<PathBuf, Vec<glob::Pattern>>>,
-}
+/// Ignore files read in every walked directory, in `.gitignore` syntax, next to
+/// `.gitignore` itself (which is honoured too, in or out of a git repository).
+/// Paths named explicitly on the command line are always read.
+pub const IGNORE_FILE: &str = ".meshcignore";
 
-impl IgnoreRules {
-    fn ignored(&self, path: &Path) -> bool {
-        let Some(dir) = path.parent() else { return false };
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        let patterns = cache.entry(dir.to_path_buf()).or_insert_with(|| {
-            std::fs::read_to_string(dir.join(".meshcignore"))
-                .map(|text| {
-                    text.lines()
-                        .map(str::trim)
-                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                        .filter_map(|l| glob::Pattern::new(l.trim_end_matches('/')).ok())
-                        .collect()
-                })
-                .unwrap_or_default()
-        });
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        patterns.iter().any(|p| p.matches(&name))
+/// The path, loop ancestor and I/O error inside a walk error.
+fn walk_error_parts(err: &ignore::Error) -> (Option<&Path>, Option<&Path>, Option<&std::io::Error>) {
+    match err {
+        ignore::Error::WithPath { path, err } => {
+            let (_, ancestor, io) = walk_error_parts(err);
+            (Some(path), ancestor, io)
+        }
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => walk_error_parts(err),
+        ignore::Error::Loop { ancestor, child } => (Some(child), Some(ancestor), None),
+        ignore::Error::Io(io) => (None, None, Some(io)),
+        _ => (None, None, None),
     }
 }
 
@@ -214,10 +212,6 @@ fn file_identity(path: &Path) -> FileIdentity {
         }
     }
     FileIdentity::Path(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
-}
-
-fn is_hidden(name: &std::ffi::OsStr) -> bool {
-    name.to_str().is_some_and(|n| n.starts_with('.') && n != "." && n != "..")
 }
 
 fn has_resource_extension(path: &Path) -> bool {
