@@ -3,8 +3,10 @@
 //!
 //! The pipeline runs one way: [`source`] (files to YAML documents with spans),
 //! [`model`] (typed resources of every kind), [`validate`] (JSON Schema, Kuma's
-//! validator rules, cross-resource checks), producing [`findings`]. The [`cli`]
-//! module is the thin command-line layer over them.
+//! validator rules, cross-resource checks), producing [`findings`]; [`rules`]
+//! holds which policies select which proxies. The [`cli`] module is the thin
+//! command-line layer over them; [`synth`] writes synthetic meshes for benchmarks
+//! and tests.
 
 pub mod cli;
 pub mod findings;

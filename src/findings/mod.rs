@@ -1,5 +1,5 @@
 //! Findings: what meshc reports, where, and how. Every problem is a [`Finding`] with a
-//! stable [`Code`](codes::Code). Stages produce findings that point into the input by
+//! stable [`Code`]. Stages produce findings that point into the input by
 //! (file, document, JSON pointer); [`resolve_positions`] turns those into line and
 //! column only when a report is written.
 

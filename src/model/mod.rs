@@ -1,7 +1,7 @@
 //! The typed model: every Kuma kind meshc reads, with the schema defaults Kuma
 //! applies on admission and Kuma's own validator rules, one module per kind.
 //!
-//! Adding a kind means one model file and one line in the [`kinds!`] registry below.
+//! Adding a kind means one model file and one line in the `kinds!` registry below.
 
 pub mod choice;
 pub mod common;

@@ -2,7 +2,7 @@
 //!
 //! We build JSON values directly (no intermediate YAML tree) because the happy path
 //! never needs a span: findings carry a JSON pointer and only the renderer asks for a
-//! line and column, by re-reading the file with [`locate`]. The same builder enforces
+//! line and column, by re-reading the file with [`SpanIndex`]. The same builder enforces
 //! the hostile-input limits (nesting depth, node budget including alias expansion,
 //! duplicate keys) so a billion-laughs document costs a bounded amount of work.
 

@@ -106,7 +106,7 @@ pub struct HttpHealthCheck {
     /// Disables the HTTP health check.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
-    /// HTTP response statuses considered healthy (default [200]).
+    /// HTTP response statuses considered healthy (default `[200]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_statuses: Option<Vec<i64>>,
     /// The HTTP path requested by the health check (default /).
