@@ -152,10 +152,14 @@ pub enum Envelope {
 }
 
 /// Read the envelope of a document; problems become findings.
-pub fn read_envelope(doc: &Document, opts: &EnvelopeOptions, findings: &mut Vec<Finding>) -> Envelope {
+///
+/// The document is consumed: its spec moves into the resource without a copy.
+pub fn read_envelope(mut doc: Document, opts: &EnvelopeOptions, findings: &mut Vec<Finding>) -> Envelope {
+    let value = std::mem::take(&mut doc.value);
+    let doc = &doc;
     let at = |pointer: &str, target: Target| Location::pointer(doc.file, doc.index, pointer, target);
-    let Value::Object(obj) = &doc.value else {
-        let what = if doc.value.is_array() { "a list" } else { "a scalar" };
+    let Value::Object(obj) = value else {
+        let what = if value.is_array() { "a list" } else { "a scalar" };
         findings.push(Finding::new(
             codes::NOT_A_MAPPING,
             format!("document is {what}, expected a resource (a mapping)"),
@@ -291,14 +295,14 @@ impl EnvelopeReader<'_> {
     }
 }
 
-fn kubernetes(doc: &Document, kind: Kind, obj: &Map<String, Value>, findings: &mut Vec<Finding>) -> Envelope {
+fn kubernetes(doc: &Document, kind: Kind, mut obj: Map<String, Value>, findings: &mut Vec<Finding>) -> Envelope {
     let mut r = EnvelopeReader { doc, kind, findings, ok: true };
     let legacy_mesh = kind.is_legacy() && kind.scope() == Scope::Mesh;
     let mut allowed = vec!["apiVersion", "kind", "metadata", "spec", "status"];
     if legacy_mesh {
         allowed.push("mesh");
     }
-    r.unknown_keys(obj, &allowed, "", &format!("a Kubernetes {} resource", kind.name()));
+    r.unknown_keys(&obj, &allowed, "", &format!("a Kubernetes {} resource", kind.name()));
     let empty = Map::new();
     let metadata = match obj.get("metadata") {
         Some(Value::Object(m)) => m,
@@ -321,7 +325,7 @@ fn kubernetes(doc: &Document, kind: Kind, obj: &Map<String, Value>, findings: &m
     let annotations = r.string_map(metadata, "annotations", "/metadata");
     let mesh = match kind.scope() {
         Scope::Global => None,
-        Scope::Mesh if legacy_mesh => Some(r.string(obj, "mesh", "").unwrap_or_else(|| "default".into())),
+        Scope::Mesh if legacy_mesh => Some(r.string(&obj, "mesh", "").unwrap_or_else(|| "default".into())),
         Scope::Mesh => Some(labels.get(labels::MESH).cloned().unwrap_or_else(|| "default".into())),
     };
     if let Some(ns) = &namespace {
@@ -330,10 +334,11 @@ fn kubernetes(doc: &Document, kind: Kind, obj: &Map<String, Value>, findings: &m
     if annotations.contains_key(labels::DISPLAY_NAME) && !labels.contains_key(labels::DISPLAY_NAME) {
         labels.insert(labels::DISPLAY_NAME.into(), annotations[labels::DISPLAY_NAME].clone());
     }
-    let spec = spec_object(&mut r, obj.get("spec"), "/spec");
+    let spec = spec_object(&mut r, obj.remove("spec"), "/spec");
     let ok = r.ok;
     let (Some(name), Some(spec), true) = (name, spec, ok) else { return Envelope::Skipped };
     Envelope::Resource {
+        status: obj.remove("status"),
         meta: Box::new(Meta {
             kind,
             form: Form::Kubernetes,
@@ -348,21 +353,20 @@ fn kubernetes(doc: &Document, kind: Kind, obj: &Map<String, Value>, findings: &m
             name_pointer: "/metadata/name".into(),
         }),
         spec,
-        status: obj.get("status").cloned(),
     }
 }
 
 /// Keys of the Universal envelope (besides the spec).
 const UNIVERSAL_KEYS: &[&str] = &["type", "name", "mesh", "labels", "creationTime", "modificationTime", "kri", "snis"];
 
-fn universal(doc: &Document, kind: Kind, obj: &Map<String, Value>, findings: &mut Vec<Finding>) -> Envelope {
+fn universal(doc: &Document, kind: Kind, mut obj: Map<String, Value>, findings: &mut Vec<Finding>) -> Envelope {
     let mut r = EnvelopeReader { doc, kind, findings, ok: true };
-    let name = r.string(obj, "name", "");
+    let name = r.string(&obj, "name", "");
     if name.as_deref().is_none_or(str::is_empty) && r.ok {
         r.problem(codes::BAD_ENVELOPE, "", Target::Value, "missing `name`".into());
     }
-    let labels = r.string_map(obj, "labels", "");
-    let mesh = r.string(obj, "mesh", "");
+    let labels = r.string_map(&obj, "labels", "");
+    let mesh = r.string(&obj, "mesh", "");
     let mesh = match kind.scope() {
         Scope::Mesh => Some(mesh.unwrap_or_else(|| "default".into())),
         Scope::Global => {
@@ -373,18 +377,16 @@ fn universal(doc: &Document, kind: Kind, obj: &Map<String, Value>, findings: &mu
             None
         }
     };
+    let mut status = None;
     let (spec, spec_pointer) = if kind.is_legacy() {
-        let inline: Map<String, Value> = obj
-            .iter()
-            .filter(|(k, _)| !UNIVERSAL_KEYS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        (Some(Value::Object(inline)), String::new())
+        obj.retain(|k, _| !UNIVERSAL_KEYS.contains(&k.as_str()));
+        (Some(Value::Object(obj)), String::new())
     } else {
         let mut allowed = UNIVERSAL_KEYS.to_vec();
         allowed.extend(["spec", "status"]);
-        r.unknown_keys(obj, &allowed, "", &format!("a Universal {} resource", kind.name()));
-        (spec_object(&mut r, obj.get("spec"), "/spec"), "/spec".to_string())
+        r.unknown_keys(&obj, &allowed, "", &format!("a Universal {} resource", kind.name()));
+        status = obj.remove("status");
+        (spec_object(&mut r, obj.remove("spec"), "/spec"), "/spec".to_string())
     };
     let namespace = labels.get(labels::NAMESPACE).cloned();
     let ok = r.ok;
@@ -404,16 +406,16 @@ fn universal(doc: &Document, kind: Kind, obj: &Map<String, Value>, findings: &mu
             name_pointer: "/name".into(),
         }),
         spec,
-        status: if kind.is_legacy() { None } else { obj.get("status").cloned() },
+        status,
     }
 }
 
-fn spec_object(r: &mut EnvelopeReader, spec: Option<&Value>, pointer: &str) -> Option<Value> {
+fn spec_object(r: &mut EnvelopeReader, spec: Option<Value>, pointer: &str) -> Option<Value> {
     match spec {
         None | Some(Value::Null) => Some(Value::Object(Map::new())),
-        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(v @ Value::Object(_)) => Some(v),
         Some(other) => {
-            let msg = format!("`spec` must be a mapping, found {}", type_name(other));
+            let msg = format!("`spec` must be a mapping, found {}", type_name(&other));
             r.problem(codes::WRONG_TYPE, pointer, Target::Value, msg);
             None
         }

@@ -68,7 +68,7 @@ pub fn run_texts(texts: Vec<(String, String)>, opts: &Options) -> Outcome {
 pub fn run_loaded(loaded: source::Loaded, opts: &Options) -> Outcome {
     let mut findings = loaded.findings;
     let checked: Vec<(Option<Resource>, Vec<Finding>)> =
-        loaded.documents.par_iter().map(|doc| check_document(doc, opts)).collect();
+        loaded.documents.into_par_iter().map(|doc| check_document(doc, opts)).collect();
     let mut resources = Vec::with_capacity(checked.len());
     for (resource, f) in checked {
         resources.extend(resource);
@@ -82,7 +82,7 @@ pub fn run_loaded(loaded: source::Loaded, opts: &Options) -> Outcome {
 }
 
 /// Validate one document: envelope, name, labels, schema, Kuma's rules.
-pub fn check_document(doc: &Document, opts: &Options) -> (Option<Resource>, Vec<Finding>) {
+pub fn check_document(doc: Document, opts: &Options) -> (Option<Resource>, Vec<Finding>) {
     let mut findings = Vec::new();
     let env_opts = EnvelopeOptions { ignore_unknown: opts.ignore_unknown };
     let Envelope::Resource { meta, spec: mut spec_value, status } = meta::read_envelope(doc, &env_opts, &mut findings)
