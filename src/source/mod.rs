@@ -52,11 +52,12 @@ pub struct Document {
     pub value: Value,
 }
 
-/// Everything read from the inputs.
+/// Everything read from the inputs: the documents, or what a per-document step
+/// (see [`load_with`]) made of them.
 #[derive(Debug, Default)]
-pub struct Loaded {
+pub struct Loaded<T = Document> {
     pub files: Vec<SourceFile>,
-    pub documents: Vec<Document>,
+    pub documents: Vec<T>,
     pub findings: Vec<Finding>,
     /// True when some input could not be read at all (exit status 3).
     pub unreadable: bool,
@@ -71,24 +72,50 @@ enum Input {
     Text { display: String, text: String },
 }
 
-/// Parse in-memory texts as if they were files (tests, fuzzing, editors).
-pub fn load_texts(texts: Vec<(String, String)>, limits: &Limits) -> Loaded {
-    let inputs = texts.into_iter().map(|(display, text)| Input::Text { display, text }).collect();
-    load_inputs(inputs, Vec::new(), false, limits)
-}
+/// A step applied to each document as soon as its file is parsed.
+pub type DocumentStep<'a, T> = dyn Fn(Document) -> T + Sync + 'a;
 
 /// Discover, read and parse every input. `paths` may contain `-` for stdin.
 pub fn load(paths: &[PathBuf], limits: &Limits) -> Loaded {
+    load_with(paths, limits, &|doc| doc)
+}
+
+/// Like [`load`], passing each document through `step` in the worker that parsed
+/// it, so that a large input never holds every document tree at once.
+pub fn load_with<T: Send>(paths: &[PathBuf], limits: &Limits, step: &DocumentStep<T>) -> Loaded<T> {
     let mut early = Vec::new();
     let mut unreadable = false;
     let inputs = discover(paths, &mut early, &mut unreadable);
-    load_inputs(inputs, early, unreadable, limits)
+    load_inputs(inputs, early, unreadable, limits, step)
 }
 
-fn load_inputs(inputs: Vec<Input>, early: Vec<(String, Finding)>, unreadable: bool, limits: &Limits) -> Loaded {
-    let mut loaded = Loaded { unreadable, ..Default::default() };
-    let results: Vec<(SourceFile, Vec<Document>, Vec<Finding>, bool)> =
-        inputs.par_iter().enumerate().map(|(file, input)| read_and_parse(file, input, limits)).collect();
+/// Parse in-memory texts as if they were files (tests, fuzzing, editors).
+pub fn load_texts(texts: Vec<(String, String)>, limits: &Limits) -> Loaded {
+    load_texts_with(texts, limits, &|doc| doc)
+}
+
+/// [`load_texts`] with a per-document step, as [`load_with`].
+pub fn load_texts_with<T: Send>(texts: Vec<(String, String)>, limits: &Limits, step: &DocumentStep<T>) -> Loaded<T> {
+    let inputs = texts.into_iter().map(|(display, text)| Input::Text { display, text }).collect();
+    load_inputs(inputs, Vec::new(), false, limits, step)
+}
+
+fn load_inputs<T: Send>(
+    inputs: Vec<Input>,
+    early: Vec<(String, Finding)>,
+    unreadable: bool,
+    limits: &Limits,
+    step: &DocumentStep<T>,
+) -> Loaded<T> {
+    let mut loaded = Loaded { files: Vec::new(), documents: Vec::new(), findings: Vec::new(), unreadable };
+    let results: Vec<(SourceFile, Vec<T>, Vec<Finding>, bool)> = inputs
+        .par_iter()
+        .enumerate()
+        .map(|(file, input)| {
+            let (source, docs, findings, unreadable) = read_and_parse(file, input, limits);
+            (source, docs.into_iter().map(step).collect(), findings, unreadable)
+        })
+        .collect();
     for (file, docs, findings, unreadable) in results {
         loaded.files.push(file);
         loaded.documents.extend(docs);

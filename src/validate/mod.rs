@@ -8,8 +8,6 @@ pub mod violations;
 
 use std::path::PathBuf;
 
-use rayon::prelude::*;
-
 use crate::findings::{self, Finding, Target, codes, suppress::Suppression};
 use crate::model::meta::{self, Envelope, EnvelopeOptions, labels};
 use crate::model::{Kind, PolicyRole, Resource, ValidateCtx, role};
@@ -56,21 +54,20 @@ pub struct Outcome {
 
 /// Read and validate everything under `paths`.
 pub fn run(paths: &[PathBuf], opts: &Options) -> Outcome {
-    run_loaded(source::load(paths, &opts.limits), opts)
+    finish(source::load_with(paths, &opts.limits, &|doc| check_document(doc, opts)), opts)
 }
 
 /// Validate in-memory texts, named as files (tests, fuzzing).
 pub fn run_texts(texts: Vec<(String, String)>, opts: &Options) -> Outcome {
-    run_loaded(source::load_texts(texts, &opts.limits), opts)
+    finish(source::load_texts_with(texts, &opts.limits, &|doc| check_document(doc, opts)), opts)
 }
 
-/// Validate what [`source`] loaded.
-pub fn run_loaded(loaded: source::Loaded, opts: &Options) -> Outcome {
+/// Documents checked one by one (as their files were parsed); now the checks
+/// across resources, suppressions, positions and order.
+fn finish(loaded: source::Loaded<(Option<Resource>, Vec<Finding>)>, opts: &Options) -> Outcome {
     let mut findings = loaded.findings;
-    let checked: Vec<(Option<Resource>, Vec<Finding>)> =
-        loaded.documents.into_par_iter().map(|doc| check_document(doc, opts)).collect();
-    let mut resources = Vec::with_capacity(checked.len());
-    for (resource, f) in checked {
+    let mut resources = Vec::with_capacity(loaded.documents.len());
+    for (resource, f) in loaded.documents {
         resources.extend(resource);
         findings.extend(f);
     }
