@@ -248,3 +248,58 @@ fn walking_skips_hidden_gitignored_and_meshcignored_paths() {
     let named = dir.path().join("drafts/wip.yaml");
     assert_eq!(json(&[named.to_str().unwrap()])["summary"]["errors"], 1);
 }
+
+#[test]
+fn suppression_labels_apply_to_their_own_document_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = |zone: &str, label: &str| {
+        format!(
+            "type: MeshTimeout\nname: t\nmesh: default\nlabels:\n  kuma.io/origin: zone\n  kuma.io/zone: {zone}\n{label}spec:\n  to: [{{targetRef: {{kind: Mesh}}, default: {{connectionTimeout: soon}}}}]\n"
+        )
+    };
+    write(dir.path(), "a.yaml", &doc("east", "  meshc.io/suppress: MESH3005\n"));
+    write(dir.path(), "b.yaml", &doc("west", ""));
+    let out = run(&["validate", "--format", "json", dir.path().to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap()).collect();
+    assert_eq!(files.len(), 1, "{v}");
+    assert!(files[0].ends_with("b.yaml"));
+    // Envelope findings carry their resource, so they can be suppressed too.
+    let p = write(
+        dir.path(),
+        "env/extra.yaml",
+        "type: MeshTimeout\nname: e\nmesh: default\nextra: 1\nspec:\n  to: [{targetRef: {kind: Mesh}, default: {idleTimeout: 1s}}]\n",
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&run(&["validate", "--format", "json", p.to_str().unwrap()]).stdout).unwrap();
+    assert_eq!(v["findings"][0]["resource"]["name"], "e");
+    assert_eq!(code(&run(&["validate", "--suppress", "MESH2001=MeshTimeout/e", p.to_str().unwrap()])), 0);
+    assert_eq!(code(&run(&["validate", "--suppress", "", p.to_str().unwrap()])), 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_reached_twice_is_reported_under_one_name_whatever_the_order() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "d/a.yaml", "type: Mesh\nname: m1\n");
+    write(dir.path(), "d/b.yaml", "type: Mesh\nname: m1\n");
+    std::os::unix::fs::symlink(dir.path().join("d/a.yaml"), dir.path().join("link.yaml")).unwrap();
+    let (d, l) = (dir.path().join("d"), dir.path().join("link.yaml"));
+    let one = run(&["validate", "--format", "json", d.to_str().unwrap(), l.to_str().unwrap()]).stdout;
+    let two = run(&["validate", "--format", "json", l.to_str().unwrap(), d.to_str().unwrap()]).stdout;
+    assert_eq!(String::from_utf8_lossy(&one), String::from_utf8_lossy(&two));
+}
+
+#[test]
+fn snippet_header_shows_the_real_column_of_clipped_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let pad = "x".repeat(300);
+    let text = format!(
+        "{{\"type\": \"MeshTimeout\", \"name\": \"t\", \"mesh\": \"default\", \"labels\": {{\"pad\": \"{pad}\"}}, \"spec\": {{\"to\": [{{\"targetRef\": {{\"kind\": \"Mesh\"}}, \"default\": {{\"idleTimeout\": \"soon\"}}}}]}}}}\n"
+    );
+    let p = write(dir.path(), "wide.json", &text);
+    let stderr = String::from_utf8(run(&["validate", p.to_str().unwrap()]).stderr).unwrap();
+    let first = stderr.lines().next().unwrap();
+    let at = first.split(": error").next().unwrap();
+    assert!(stderr.contains(&format!("[{at}]")), "header column differs from {at}:\n{stderr}");
+}

@@ -133,3 +133,74 @@ fn secrets_are_not_echoed() {
         assert!(!all.contains("TOPSECRETKEY") && !all.contains("U0VDUkVUQ0VSVA"), "{format} leaks a secret: {all}");
     }
 }
+
+/// Position resolution is linear: a megabyte key above thousands of nodes.
+#[test]
+fn long_keys_do_not_blow_up_positions_or_output() {
+    let key = "a".repeat(1_000_000);
+    let kids: String = (0..3000).map(|i| format!("  k{i}: 1\n")).collect();
+    let text = format!("type: Mesh\nname: m\nlabels: {{x: 1}}\n? {key}\n:\n{kids}");
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "longkey.yaml", &text);
+    for format in ["text", "json"] {
+        let mut cmd = meshc();
+        cmd.args(["validate", "--format", format, p.to_str().unwrap()]);
+        let out = run_bounded(cmd, None, Duration::from_secs(20));
+        assert_eq!(out.status.code(), Some(1));
+        let size = out.stdout.len() + out.stderr.len();
+        assert!(size < 20_000, "{format}: {size} bytes of output for a long key");
+    }
+}
+
+#[test]
+fn secrets_in_flow_json_and_next_line_values_are_masked() {
+    let cases = [
+        (
+            "sec.json",
+            r#"{"type": "MeshExternalService", "name": "x", "mesh": "default", "spec": {"match": {"port": 443}, "endpoints": [{"address": "1.1.1.1", "port": 443}], "tls": {"verification": {"clientCert": {"inline": "Q0VSVFNFQ1JFVA=="}, "clientKey": {"inline": "U0VDUkVUS0VZ", "oops": 1}}}}}"#,
+        ),
+        (
+            "flow.yaml",
+            "type: MeshExternalService\nname: x\nmesh: default\nspec:\n  match: {port: 443, bogus: 1}\n  endpoints: [{address: 1.1.1.1, port: 443}]\n  tls: {verification: {clientCert: {inline: Q0VSVFNFQ1JFVA==}, clientKey: {inline: U0VDUkVUS0VZ}}}\n",
+        ),
+        (
+            "nextline.yaml",
+            "type: MeshExternalService\nname: x\nmesh: default\nspec:\n  match: {port: 443}\n  endpoints: [{address: 1.1.1.1, port: 443}]\n  tls:\n    verification:\n      clientCert:\n        inline:\n          Q0VSVFNFQ1JFVA==\n      clientKey:\n        inline:\n          U0VDUkVUS0VZ\n        bogus: 1\n",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in cases {
+        let p = write(dir.path(), name, text);
+        let mut cmd = meshc();
+        cmd.args(["validate", p.to_str().unwrap()]);
+        let out = run_bounded(cmd, None, Duration::from_secs(30));
+        let all = String::from_utf8_lossy(&out.stderr);
+        assert!(all.contains("MESH2001"), "{name}: {all}");
+        assert!(!all.contains("U0VDUkVUS0VZ") && !all.contains("Q0VSVFNFQ1JFVA"), "{name} leaks: {all}");
+    }
+}
+
+#[test]
+fn undefined_and_self_aliases_drop_the_document() {
+    let (_, codes, _) =
+        one_file("self.yaml", b"type: MeshTimeout\nname: t\nspec: &s\n  targetRef: *s\n  to: bogus\n", &[]);
+    assert_eq!(codes, ["MESH0004"]);
+    let (_, codes, _) = one_file("key.yaml", b"k: &k {a: b}\ntype: Mesh\nname: m\n*k : x\n", &[]);
+    assert_eq!(codes, ["MESH0012"]);
+}
+
+#[test]
+fn control_characters_never_reach_the_terminal_or_junit() {
+    let text = "type: Mesh\nname: m\n\"\\e]0;pwned\\a\\e[31mRED\": 1\n\"a\\x01b\": 2\n";
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "esc.yaml", text);
+    for format in ["text", "junit", "github"] {
+        let mut cmd = meshc();
+        cmd.args(["validate", "--format", format, p.to_str().unwrap()]);
+        let out = run_bounded(cmd, None, Duration::from_secs(30));
+        let all = [out.stdout, out.stderr].concat();
+        assert!(String::from_utf8_lossy(&all).contains("MESH2001"), "{format}");
+        assert!(!all.iter().any(|b| *b == 0x1b || *b == 0x07 || *b == 0x01), "{format} emits control bytes");
+        assert!(!String::from_utf8_lossy(&all).contains("&#x1;"), "{format}: invalid XML character reference");
+    }
+}

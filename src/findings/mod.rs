@@ -177,7 +177,17 @@ pub fn resolve_positions(findings: &mut [Finding], files: &[SourceFile], limits:
     }
     for (file, wanted) in by_file {
         let Some(text) = files.get(file).and_then(|f| f.text.as_deref()) else { continue };
-        let index = SpanIndex::build(text, limits);
+        let pointers: Vec<(usize, String)> = wanted
+            .iter()
+            .filter_map(|(i, related)| {
+                let loc = match related {
+                    None => &findings[*i].location,
+                    Some(r) => &findings[*i].related[*r].location,
+                };
+                Some((loc.doc?, loc.pointer.clone()?))
+            })
+            .collect();
+        let index = SpanIndex::build(text, limits, pointers.iter().map(|(d, p)| (*d, p.as_str())));
         for (i, related) in wanted {
             let loc = match related {
                 None => &mut findings[i].location,
@@ -207,12 +217,12 @@ pub fn sort(findings: &mut [Finding], files: &[SourceFile]) {
     findings.sort_by(|a, b| {
         path(a)
             .cmp(&path(b))
-            .then_with(|| a.location.doc.cmp(&b.location.doc))
             .then_with(|| {
                 let pa = a.location.pos.map(|p| (p.line, p.col));
                 let pb = b.location.pos.map(|p| (p.line, p.col));
                 pa.cmp(&pb)
             })
+            .then_with(|| a.location.doc.cmp(&b.location.doc))
             .then_with(|| a.code.id.cmp(b.code.id))
             .then_with(|| a.message.cmp(&b.message))
     });

@@ -22,7 +22,12 @@ impl FromStr for Suppression {
             Some((c, t)) => (c, Some(t)),
             None => (s, None),
         };
-        let pattern = |p: &str| glob::Pattern::new(p).map_err(|e| format!("invalid glob `{p}` in `{s}`: {e}"));
+        let pattern = |p: &str| {
+            if p.is_empty() {
+                return Err(format!("`{s}`: empty pattern; expected CODE or CODE=KIND/NAME (globs allowed)"));
+            }
+            glob::Pattern::new(p).map_err(|e| format!("invalid glob `{p}` in `{s}`: {e}"))
+        };
         let code_pattern = pattern(&code.to_ascii_uppercase())?;
         let target = match target {
             None => None,
@@ -60,18 +65,21 @@ impl Suppression {
 
 /// Drop suppressed findings.
 pub fn apply(findings: &mut Vec<Finding>, resources: &[Resource], rules: &[Suppression]) {
-    let by_resource: std::collections::HashMap<_, Vec<String>> = resources
+    // By document, not by name: two resources can share a name (other zones,
+    // duplicates), and a label on one must not silence the other.
+    let by_document: std::collections::HashMap<(usize, usize), Vec<String>> = resources
         .iter()
         .filter_map(|r| {
             let codes = r.meta.suppressed_codes();
-            (!codes.is_empty()).then(|| (r.meta.id(), codes))
+            (!codes.is_empty()).then_some(((r.meta.file, r.meta.doc), codes))
         })
         .collect();
     findings.retain(|f| {
         if rules.iter().any(|s| s.matches(f)) {
             return false;
         }
-        match f.resource.as_ref().and_then(|r| by_resource.get(r)) {
+        let document = f.location.file.zip(f.location.doc);
+        match document.and_then(|d| by_document.get(&d)) {
             Some(codes) => !codes.iter().any(|c| c == f.code.id),
             None => true,
         }

@@ -231,15 +231,29 @@ struct EnvelopeReader<'a> {
     kind: Kind,
     findings: &'a mut Vec<Finding>,
     ok: bool,
+    /// Findings from this document start here (they get its identity at the end).
+    first: usize,
 }
 
 impl EnvelopeReader<'_> {
     fn problem(&mut self, code: crate::findings::Code, pointer: &str, target: Target, msg: String) {
         self.ok = false;
-        let id = ResourceId { kind: self.kind.name().to_string(), mesh: None, namespace: None, name: String::new() };
-        let mut f = Finding::new(code, msg, Location::pointer(self.doc.file, self.doc.index, pointer, target));
-        f.resource = Some(id).filter(|r| !r.name.is_empty());
-        self.findings.push(f);
+        self.findings.push(Finding::new(code, msg, Location::pointer(self.doc.file, self.doc.index, pointer, target)));
+    }
+
+    /// Give the envelope's findings the resource they are about, once it is known,
+    /// so that they can be suppressed per resource and show it in every format.
+    fn attribute(&mut self, name: Option<&str>, namespace: Option<&str>, mesh: Option<&str>) {
+        let Some(name) = name.filter(|n| !n.is_empty()) else { return };
+        let id = ResourceId {
+            kind: self.kind.name().to_string(),
+            mesh: mesh.map(str::to_string),
+            namespace: namespace.map(str::to_string),
+            name: name.to_string(),
+        };
+        for f in &mut self.findings[self.first..] {
+            f.resource.get_or_insert_with(|| id.clone());
+        }
     }
 
     fn string(&mut self, obj: &Map<String, Value>, key: &str, base: &str) -> Option<String> {
@@ -296,7 +310,8 @@ impl EnvelopeReader<'_> {
 }
 
 fn kubernetes(doc: &Document, kind: Kind, mut obj: Map<String, Value>, findings: &mut Vec<Finding>) -> Envelope {
-    let mut r = EnvelopeReader { doc, kind, findings, ok: true };
+    let first = findings.len();
+    let mut r = EnvelopeReader { doc, kind, findings, ok: true, first };
     let legacy_mesh = kind.is_legacy() && kind.scope() == Scope::Mesh;
     let mut allowed = vec!["apiVersion", "kind", "metadata", "spec", "status"];
     if legacy_mesh {
@@ -335,6 +350,7 @@ fn kubernetes(doc: &Document, kind: Kind, mut obj: Map<String, Value>, findings:
         labels.insert(labels::DISPLAY_NAME.into(), annotations[labels::DISPLAY_NAME].clone());
     }
     let spec = spec_object(&mut r, obj.remove("spec"), "/spec");
+    r.attribute(name.as_deref(), namespace.as_deref(), mesh.as_deref());
     let ok = r.ok;
     let (Some(name), Some(spec), true) = (name, spec, ok) else { return Envelope::Skipped };
     Envelope::Resource {
@@ -360,7 +376,8 @@ fn kubernetes(doc: &Document, kind: Kind, mut obj: Map<String, Value>, findings:
 const UNIVERSAL_KEYS: &[&str] = &["type", "name", "mesh", "labels", "creationTime", "modificationTime", "kri", "snis"];
 
 fn universal(doc: &Document, kind: Kind, mut obj: Map<String, Value>, findings: &mut Vec<Finding>) -> Envelope {
-    let mut r = EnvelopeReader { doc, kind, findings, ok: true };
+    let first = findings.len();
+    let mut r = EnvelopeReader { doc, kind, findings, ok: true, first };
     let name = r.string(&obj, "name", "");
     if name.as_deref().is_none_or(str::is_empty) && r.ok {
         r.problem(codes::BAD_ENVELOPE, "", Target::Value, "missing `name`".into());
@@ -389,6 +406,7 @@ fn universal(doc: &Document, kind: Kind, mut obj: Map<String, Value>, findings: 
         (spec_object(&mut r, obj.remove("spec"), "/spec"), "/spec".to_string())
     };
     let namespace = labels.get(labels::NAMESPACE).cloned();
+    r.attribute(name.as_deref(), namespace.as_deref(), mesh.as_deref());
     let ok = r.ok;
     let (Some(name), Some(spec), true) = (name, spec, ok) else { return Envelope::Skipped };
     Envelope::Resource {

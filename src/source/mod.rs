@@ -8,7 +8,7 @@
 
 pub mod yaml;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -135,13 +135,22 @@ fn load_inputs<T: Send>(
 }
 
 fn discover(paths: &[PathBuf], early: &mut Vec<(String, Finding)>, unreadable: &mut bool) -> Vec<Input> {
-    let mut files: BTreeSet<(String, PathBuf)> = BTreeSet::new();
+    // One entry per file; reached under several names (named twice, or through a
+    // symlink), the smallest name is kept, so the output does not depend on the
+    // order of the arguments.
+    let mut files: BTreeMap<FileIdentity, (String, PathBuf)> = BTreeMap::new();
     let mut stdin = false;
-    let mut seen_canonical = BTreeSet::new();
-    // The same file reached twice (named twice, or through a symlink) is read once.
-    let mut add = |path: PathBuf, files: &mut BTreeSet<(String, PathBuf)>| {
-        if seen_canonical.insert(file_identity(&path)) {
-            files.insert((display_path(&path), path));
+    let add = |path: PathBuf, files: &mut BTreeMap<FileIdentity, (String, PathBuf)>| {
+        let candidate = (display_path(&path), path);
+        match files.entry(file_identity(&candidate.1)) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(candidate);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                if candidate.0 < o.get().0 {
+                    o.insert(candidate);
+                }
+            }
         }
     };
     for path in paths {
@@ -196,7 +205,9 @@ fn discover(paths: &[PathBuf], early: &mut Vec<(String, Finding)>, unreadable: &
             }
         }
     }
-    let mut inputs: Vec<Input> = files.into_iter().map(|(_, p)| Input::File(p)).collect();
+    let mut by_name: Vec<(String, PathBuf)> = files.into_values().collect();
+    by_name.sort();
+    let mut inputs: Vec<Input> = by_name.into_iter().map(|(_, p)| Input::File(p)).collect();
     if stdin {
         inputs.push(Input::Stdin);
     }

@@ -79,16 +79,44 @@ pub struct NodeSpan {
     pub value: (Pos, Pos),
 }
 
-/// Every node of a file by (document, JSON pointer). Built only when findings need
-/// line and column, one pass per file however many findings it has.
+/// Keys whose values are secrets or certificates (Kuma DataSources and friends).
+/// Their spans are collected so that nothing shows them.
+pub const SECRET_KEYS: &[&str] =
+    &["inline", "inlineString", "inlineBytes", "privateKey", "key", "clientKey", "cert", "caCert", "clientCert"];
+
+/// Spans of the nodes a report needs, found in one pass over a file. Only the
+/// wanted pointers (and their ancestors) are tracked, as a trie walked alongside
+/// the parser, so the cost is linear in the file whatever its keys look like.
+/// The same pass collects the spans of secret values ([`SECRET_KEYS`]).
 #[derive(Debug, Default)]
 pub struct SpanIndex {
-    nodes: HashMap<(usize, String), NodeSpan>,
+    /// Per document: trie nodes, the root first.
+    docs: HashMap<usize, Vec<TrieNode>>,
+    secrets: Vec<(Pos, Pos)>,
+}
+
+#[derive(Debug, Default)]
+struct TrieNode {
+    children: HashMap<String, usize>,
+    span: Option<NodeSpan>,
 }
 
 impl SpanIndex {
-    pub fn build(text: &str, limits: &Limits) -> SpanIndex {
-        let mut builder = Builder::new(limits, Some(SpanIndex::default()));
+    /// Index `text` for the wanted (document, pointer) pairs.
+    pub fn build<'p>(text: &str, limits: &Limits, wanted: impl IntoIterator<Item = (usize, &'p str)>) -> SpanIndex {
+        let mut index = SpanIndex::default();
+        for (doc, pointer) in wanted {
+            let nodes = index.docs.entry(doc).or_insert_with(|| vec![TrieNode::default()]);
+            let mut at = 0;
+            for seg in pointer_segments(pointer) {
+                let next = nodes.len();
+                at = *nodes[at].children.entry(seg).or_insert(next);
+                if at == next {
+                    nodes.push(TrieNode::default());
+                }
+            }
+        }
+        let mut builder = Builder::new(limits, Some(index));
         builder.run(text);
         builder.index.unwrap_or_default()
     }
@@ -96,16 +124,22 @@ impl SpanIndex {
     /// The node at `pointer`, or its deepest existing ancestor, so a finding about a
     /// missing field lands on the mapping that should hold it.
     pub fn lookup(&self, doc: usize, pointer: &str) -> Option<NodeSpan> {
-        let mut p = pointer;
-        loop {
-            if let Some(span) = self.nodes.get(&(doc, p.to_string())) {
-                return Some(*span);
+        let nodes = self.docs.get(&doc)?;
+        let mut at = 0;
+        let mut best = nodes[0].span;
+        for seg in pointer_segments(pointer) {
+            match nodes[at].children.get(&seg) {
+                Some(&next) => at = next,
+                None => break,
             }
-            if p.is_empty() {
-                return None;
-            }
-            p = &p[..p.rfind('/').unwrap_or(0)];
+            best = nodes[at].span.or(best);
         }
+        best
+    }
+
+    /// Spans of secret values, to be masked wherever source text is shown.
+    pub fn secrets(&self) -> &[(Pos, Pos)] {
+        &self.secrets
     }
 }
 
@@ -114,6 +148,7 @@ enum Frame {
         items: Vec<Value>,
         anchor: usize,
         start: Pos,
+        at: Located,
     },
     Map {
         map: Map<String, Value>,
@@ -121,7 +156,16 @@ enum Frame {
         pending_key: Option<(String, Pos, Pos)>,
         anchor: usize,
         start: Pos,
+        at: Located,
     },
+}
+
+/// Where a node sits for the span index: its trie node, if wanted, and whether it
+/// is (inside) a secret value.
+#[derive(Debug, Clone, Copy, Default)]
+struct Located {
+    trie: Option<usize>,
+    secret: bool,
 }
 
 struct Builder<'l> {
@@ -134,7 +178,7 @@ struct Builder<'l> {
     doc_index: usize,
     doc_start: Pos,
     doc_failed: bool,
-    /// Pointer of the node being built (segments), kept only when locating.
+    /// Set when locating spans instead of building documents.
     index: Option<SpanIndex>,
     /// Nodes built since each open container started (for anchors on containers).
     counts: Vec<usize>,
@@ -202,7 +246,10 @@ impl<'l> Builder<'l> {
                 _ if self.doc_failed => {}
                 Event::Alias(id) => {
                     let Some(count) = self.anchors.get(&id).map(|(_, c)| *c) else {
-                        self.problem(YamlProblemKind::Syntax, span.start.into(), "unknown anchor".into());
+                        // An anchor of another document, or of the node being defined.
+                        let msg = "alias to an anchor that is not defined before it in this document".into();
+                        self.problem(YamlProblemKind::Syntax, span.start.into(), msg);
+                        self.doc_failed = true;
                         continue;
                     };
                     // Count before copying: an alias bomb must never be materialized.
@@ -210,6 +257,13 @@ impl<'l> Builder<'l> {
                         continue;
                     }
                     let value = self.anchors[&id].0.clone();
+                    let is_key = matches!(self.stack.last(), Some(Frame::Map { pending_key: None, .. }));
+                    if is_key && (value.is_object() || value.is_array()) {
+                        let msg = "a mapping or sequence used as a mapping key is not supported".into();
+                        self.problem(YamlProblemKind::UnsupportedKey, span.start.into(), msg);
+                        self.doc_failed = true;
+                        continue;
+                    }
                     self.push_value(value, span, &mut root);
                 }
                 Event::Scalar(text, style, anchor, tag) => {
@@ -254,17 +308,18 @@ impl<'l> Builder<'l> {
                     }
                     self.counts.push(self.nodes);
                     let start: Pos = span.start.into();
+                    let at = self.locate_child();
                     self.stack.push(if matches!(event, Event::SequenceStart(..)) {
-                        Frame::Seq { items: Vec::new(), anchor, start }
+                        Frame::Seq { items: Vec::new(), anchor, start, at }
                     } else {
-                        Frame::Map { map: Map::new(), merges: Vec::new(), pending_key: None, anchor, start }
+                        Frame::Map { map: Map::new(), merges: Vec::new(), pending_key: None, anchor, start, at }
                     });
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
                     let frame = self.stack.pop().expect("balanced events");
                     let before = self.counts.pop().unwrap_or(0);
                     let (value, anchor, start) = match frame {
-                        Frame::Seq { items, anchor, start } => (Value::Array(items), anchor, start),
+                        Frame::Seq { items, anchor, start, .. } => (Value::Array(items), anchor, start),
                         Frame::Map { mut map, merges, anchor, start, .. } => {
                             apply_merge_keys(&mut map, merges);
                             (Value::Object(map), anchor, start)
@@ -307,21 +362,15 @@ impl<'l> Builder<'l> {
     /// Attach a finished value to its parent (or make it the document root).
     fn push_value(&mut self, value: Value, span: Span, root: &mut Option<Value>) {
         let span_pos: (Pos, Pos) = (span.start.into(), span.end.into());
+        let at = if self.index.is_some() { self.locate_child() } else { Located::default() };
         match self.stack.last_mut() {
             None => {
-                self.record(&[], None, span_pos);
+                self.record(at, None, span_pos);
                 *root = Some(value);
             }
             Some(Frame::Seq { items, .. }) => {
-                let idx = items.len();
-                if self.index.is_some() {
-                    let mut p = self.path_of_stack();
-                    p.push(idx.to_string());
-                    self.record(&p, None, span_pos);
-                }
-                if let Some(Frame::Seq { items, .. }) = self.stack.last_mut() {
-                    items.push(value);
-                }
+                items.push(value);
+                self.record(at, None, span_pos);
             }
             Some(Frame::Map { pending_key, .. }) if pending_key.is_none() => {
                 let key = match value {
@@ -338,44 +387,46 @@ impl<'l> Builder<'l> {
                     return;
                 }
                 if map.contains_key(&key) {
-                    let msg = format!("duplicate mapping key `{key}`");
+                    let msg = format!("duplicate mapping key {}", crate::findings::excerpt(&key));
                     self.problem(YamlProblemKind::DuplicateKey, kstart, msg);
                     self.doc_failed = true;
                     return;
                 }
-                map.insert(key.clone(), value);
-                if self.index.is_some() {
-                    let mut p = self.path_of_stack();
-                    p.push(key);
-                    self.record(&p, Some((kstart, kend)), span_pos);
-                }
+                map.insert(key, value);
+                self.record(at, Some((kstart, kend)), span_pos);
             }
         }
     }
 
-    /// Pointer segments of the innermost open container (used only when locating).
-    fn path_of_stack(&self) -> Vec<String> {
-        let mut out = Vec::with_capacity(self.stack.len());
-        for i in 1..self.stack.len() {
-            match &self.stack[i - 1] {
-                Frame::Seq { items, .. } => out.push(items.len().to_string()),
-                Frame::Map { pending_key, .. } => {
-                    out.push(pending_key.as_ref().map(|k| k.0.clone()).unwrap_or_default())
-                }
-            }
-        }
-        out
+    /// Where the next node attached to the innermost open container sits (its
+    /// value position: the pending key of a mapping, the next index of a list).
+    fn locate_child(&self) -> Located {
+        let Some(index) = self.index.as_ref() else { return Located::default() };
+        let trie = index.docs.get(&self.doc_index);
+        let Some(parent) = self.stack.last() else {
+            return Located { trie: trie.map(|_| 0), secret: false };
+        };
+        let (at, segment) = match parent {
+            Frame::Seq { items, at, .. } => (*at, std::borrow::Cow::Owned(items.len().to_string())),
+            Frame::Map { pending_key: Some((key, ..)), at, .. } => (*at, std::borrow::Cow::Borrowed(key.as_str())),
+            Frame::Map { .. } => return Located::default(),
+        };
+        let child = match (trie, at.trie) {
+            (Some(nodes), Some(t)) => nodes[t].children.get(segment.as_ref()).copied(),
+            _ => None,
+        };
+        Located { trie: child, secret: at.secret || SECRET_KEYS.contains(&segment.as_ref()) }
     }
 
-    fn record(&mut self, segments: &[String], key: Option<(Pos, Pos)>, value: (Pos, Pos)) {
+    fn record(&mut self, at: Located, key: Option<(Pos, Pos)>, value: (Pos, Pos)) {
         let doc = self.doc_index;
         let Some(index) = self.index.as_mut() else { return };
-        let mut pointer = String::new();
-        for seg in segments {
-            pointer.push('/');
-            pointer.push_str(&seg.replace('~', "~0").replace('/', "~1"));
+        if at.secret {
+            index.secrets.push(value);
         }
-        index.nodes.insert((doc, pointer), NodeSpan { key, value });
+        if let (Some(t), Some(nodes)) = (at.trie, index.docs.get_mut(&doc)) {
+            nodes[t].span = Some(NodeSpan { key, value });
+        }
     }
 }
 
@@ -526,7 +577,8 @@ mod tests {
     #[test]
     fn locate_keys_and_values() {
         let text = "a: 1\nspec:\n  to:\n    - targetRef:\n        kind: Mesh\n---\nb: [1, 2]\n";
-        let index = SpanIndex::build(text, &Limits::default());
+        let wanted = [(0, "/spec/to/0/targetRef/kind"), (1, "/b/1"), (0, "/spec/to/0/targetRef/name")];
+        let index = SpanIndex::build(text, &Limits::default(), wanted);
         let s = index.lookup(0, "/spec/to/0/targetRef/kind").unwrap();
         assert_eq!(s.key.unwrap().0.line, 5);
         assert_eq!(s.key.unwrap().0.col, 8);

@@ -59,7 +59,10 @@ impl<'a> Index<'a> {
                 }
             }
             if let Some(p) = Proxy::of(r) {
-                let services: BTreeSet<&str> = p.spec.inbounds().iter().filter_map(|i| i.service()).collect();
+                // Inbounds and gateways are what tag selectors match (reference §3.3).
+                let gateway = p.spec.gateway().and_then(|g| g.tags.get("kuma.io/service")).map(String::as_str);
+                let services: BTreeSet<&str> =
+                    p.spec.inbounds().iter().filter_map(|i| i.service()).chain(gateway).collect();
                 for s in services {
                     index.by_service.entry((mesh.clone(), s.to_string())).or_default().push(r);
                 }

@@ -214,7 +214,7 @@ pub fn check(kind: Kind, spec: &Value) -> Vec<SchemaError> {
             E::AdditionalProperties { unexpected } => {
                 for name in unexpected {
                     let known = known_properties(&c.schema, err.schema_path().as_str());
-                    let mut message = format!("unknown field `{name}`");
+                    let mut message = format!("unknown field {}", crate::findings::excerpt(name));
                     if let Some(s) = suggest(name, &known) {
                         message.push_str(&format!(", did you mean `{s}`?"));
                     } else if !known.is_empty() && known.len() <= 12 {

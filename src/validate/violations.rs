@@ -79,10 +79,10 @@ impl Path {
                     if !out.is_empty() {
                         out.push('.');
                     }
-                    out.push_str(f);
+                    out.push_str(&shorten(f));
                 }
                 Seg::Index(i) => out.push_str(&format!("[{i}]")),
-                Seg::Key(k) => out.push_str(&format!("[{k:?}]")),
+                Seg::Key(k) => out.push_str(&format!("[{:?}]", shorten(k))),
             }
         }
         out
@@ -116,6 +116,16 @@ impl Path {
                 })
                 .collect(),
         )
+    }
+}
+
+/// A path segment as shown: user input (an unknown key) can be megabytes long.
+fn shorten(segment: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 60;
+    if segment.chars().count() <= MAX {
+        segment.into()
+    } else {
+        format!("{}…", segment.chars().take(MAX).collect::<String>()).into()
     }
 }
 

@@ -37,11 +37,13 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(out, "::{command} {}::{}", props.join(","), data(&message))?;
     }
-    writeln!(out, "{}", data(&report.summary()))
+    Ok(())
 }
 
 fn data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    let escaped = s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    // Other control characters (escape sequences from user input) are shown, not sent.
+    escaped.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 fn property(s: &str) -> String {

@@ -4,6 +4,7 @@
 //! finding) so a 10 MB single-line file cannot flood the terminal, and values of
 //! secret-bearing keys and PEM blocks are redacted before anything is shown.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
 
@@ -14,13 +15,14 @@ use miette::{
 
 use super::{file_of, line_col};
 use crate::findings::{Finding, Level, Report};
-use crate::source::SourceFile;
+use crate::source::yaml::{Pos, SECRET_KEYS, SpanIndex};
+use crate::source::{Limits, SourceFile};
 
 /// Presentation options for text output.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TextOptions {
     pub color: bool,
-    /// Only the summary line (and nothing when clean).
+    /// Only the summary line.
     pub quiet: bool,
     /// One `file:line:col: level[CODE]: message` line per finding, no snippets.
     pub concise: bool,
@@ -30,13 +32,21 @@ pub fn write(report: &Report, opts: &TextOptions, out: &mut dyn Write) -> io::Re
     if !opts.quiet {
         let theme = if opts.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
         let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_context_lines(1);
+        // Secret values of each file, found once per file that has findings.
+        let mut secrets: HashMap<usize, Vec<(Pos, Pos)>> = HashMap::new();
         for f in report.findings {
-            let at = location_text(f, report.files);
-            writeln!(out, "{at}: {}[{}]: {}", f.level, f.code.id, f.message)?;
+            let at = printable(&location_text(f, report.files));
+            writeln!(out, "{at}: {}[{}]: {}", f.level, f.code.id, printable(&f.message))?;
             if opts.concise {
                 continue;
             }
-            let diag = TextDiagnostic::new(f, report.files);
+            let file_secrets = f.location.file.map(|i| {
+                secrets.entry(i).or_insert_with(|| {
+                    let text = report.files.get(i).and_then(|f| f.text.as_deref()).unwrap_or_default();
+                    SpanIndex::build(text, &Limits::default(), []).secrets().to_vec()
+                })
+            });
+            let diag = TextDiagnostic::new(f, report.files, file_secrets.map(|s| s.as_slice()).unwrap_or_default());
             let mut rendered = String::new();
             if handler.render_report(&mut rendered, &diag).is_ok() {
                 out.write_all(rendered.as_bytes())?;
@@ -62,7 +72,7 @@ struct TextDiagnostic {
 }
 
 impl TextDiagnostic {
-    fn new(f: &Finding, files: &[SourceFile]) -> Self {
+    fn new(f: &Finding, files: &[SourceFile], secrets: &[(Pos, Pos)]) -> Self {
         let severity = match f.level {
             Level::Error => Severity::Error,
             Level::Warning => Severity::Warning,
@@ -80,8 +90,9 @@ impl TextDiagnostic {
             help.push(format!("{}: {}", location_text(&probe, files), rel.message));
         }
         help.push(format!("{}: {} (meshc validate --list-codes)", f.code.id, f.code.title));
-        let snippet = Snippet::build(f, files);
-        TextDiagnostic { message: f.message.clone(), severity, help: Some(help.join("\n")), snippet }
+        let snippet = Snippet::build(f, files, secrets);
+        let help = help.iter().map(|h| printable(h)).collect::<Vec<_>>().join("\n");
+        TextDiagnostic { message: printable(&f.message), severity, help: Some(help), snippet }
     }
 }
 
@@ -124,6 +135,9 @@ struct Snippet {
     text: String,
     /// Line number (1-based) of the window's first line.
     first_line: usize,
+    /// The finding's column in the file (0-based, in characters), for the header:
+    /// the window's own columns are shifted by clipping and counted in bytes.
+    column: usize,
     label: SourceSpan,
 }
 
@@ -131,7 +145,7 @@ const CONTEXT: usize = 2;
 const MAX_LINE: usize = 160;
 
 impl Snippet {
-    fn build(f: &Finding, files: &[SourceFile]) -> Option<Snippet> {
+    fn build(f: &Finding, files: &[SourceFile], secrets: &[(Pos, Pos)]) -> Option<Snippet> {
         let file = files.get(f.location.file?)?;
         let text = file.text.as_deref()?;
         let pos = f.location.pos?;
@@ -148,7 +162,7 @@ impl Snippet {
         let mut label = SourceSpan::from((0, 0));
         for (i, line) in redacted.iter().enumerate() {
             let n = first + i;
-            let chars: Vec<char> = line.chars().collect();
+            let chars = mask(line, n + 1, secrets);
             // Clip long lines around the finding's column.
             let start = if n == idx && pos.col > MAX_LINE / 2 { pos.col - MAX_LINE / 4 } else { 0 };
             let start = start.min(chars.len());
@@ -171,7 +185,7 @@ impl Snippet {
             window.push_str(&shown);
             window.push('\n');
         }
-        Some(Snippet { name: file.display.clone(), text: window, first_line: first + 1, label })
+        Some(Snippet { name: file.display.clone(), text: window, first_line: first + 1, column: pos.col, label })
     }
 }
 
@@ -188,25 +202,33 @@ impl SourceCode for Snippet {
             inner.data(),
             *inner.span(),
             inner.line() + self.first_line - 1,
-            inner.column(),
+            self.column,
             inner.line_count(),
         )))
     }
 }
 
-/// Keys whose values are secrets or certificates: never shown.
-const SECRET_KEYS: &[&str] = &[
-    "inline",
-    "inlineString",
-    "inlinestring",
-    "secret",
-    "key",
-    "privateKey",
-    "clientKey",
-    "cert",
-    "caCert",
-    "clientCert",
-];
+/// The characters of line `line` (1-based) as shown: secret values masked with
+/// `*` (spans from the YAML parser), control characters replaced, columns kept.
+fn mask(text: &str, line: usize, secrets: &[(Pos, Pos)]) -> Vec<char> {
+    let mut chars: Vec<char> = text.chars().map(|c| if c.is_control() && c != '\t' { '\u{fffd}' } else { c }).collect();
+    for (start, end) in secrets.iter().filter(|(s, e)| s.line <= line && line <= e.line) {
+        let from = if start.line == line { start.col } else { 0 };
+        let to = if end.line == line { end.col } else { chars.len() };
+        for c in chars.iter_mut().take(to).skip(from) {
+            if !c.is_whitespace() {
+                *c = '*';
+            }
+        }
+    }
+    chars
+}
+
+/// A message made safe for a terminal: control characters (escape sequences
+/// from user input) are shown escaped, never sent.
+fn printable(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
 
 /// Redact secret values in lines `first..=last`, looking back for block scalars
 /// that started above the window.
