@@ -75,13 +75,9 @@ enum Input {
 /// A step applied to each document as soon as its file is parsed.
 pub type DocumentStep<'a, T> = dyn Fn(Document) -> T + Sync + 'a;
 
-/// Discover, read and parse every input. `paths` may contain `-` for stdin.
-pub fn load(paths: &[PathBuf], limits: &Limits) -> Loaded {
-    load_with(paths, limits, &|doc| doc)
-}
-
-/// Like [`load`], passing each document through `step` in the worker that parsed
-/// it, so that a large input never holds every document tree at once.
+/// Discover, read and parse every input (`paths` may contain `-` for stdin),
+/// passing each document through `step` in the worker that parsed it, so that a
+/// large input never holds every document tree at once.
 pub fn load_with<T: Send>(paths: &[PathBuf], limits: &Limits, step: &DocumentStep<T>) -> Loaded<T> {
     let mut early = Vec::new();
     let mut unreadable = false;
@@ -94,7 +90,7 @@ pub fn load_texts(texts: Vec<(String, String)>, limits: &Limits) -> Loaded {
     load_texts_with(texts, limits, &|doc| doc)
 }
 
-/// [`load_texts`] with a per-document step, as [`load_with`].
+/// [`load_texts`] with a per-document step, as in [`load_with`].
 pub fn load_texts_with<T: Send>(texts: Vec<(String, String)>, limits: &Limits, step: &DocumentStep<T>) -> Loaded<T> {
     let inputs = texts.into_iter().map(|(display, text)| Input::Text { display, text }).collect();
     load_inputs(inputs, Vec::new(), false, limits, step)

@@ -61,10 +61,6 @@ impl Path {
         self.0.first() == Some(&Seg::ResourceName)
     }
 
-    pub fn is_root(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// Kuma's notation, under `prefix` (`spec` for new-style kinds, none for the
     /// legacy proto kinds whose validators start at the spec fields).
     pub fn kuma(&self, prefix: Option<&str>) -> String {
