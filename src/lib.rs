@@ -9,6 +9,7 @@
 //! and tests.
 
 pub mod cli;
+pub mod emit;
 pub mod findings;
 pub mod model;
 pub mod rules;

@@ -1,0 +1,128 @@
+//! Where each proxy's files go, relative to the output directory (and, with the
+//! same relative path, under the secrets directory). One function decides it, so
+//! `compile`, `certs` and the manifest can never disagree.
+//!
+//! A proxy lives in `<mesh>/[<zone>/]<core-name>/`. Every segment is made safe
+//! for any file system: characters outside `[A-Za-z0-9._-]` become `%XX` (their
+//! UTF-8 bytes), and a segment that is empty or starts with a dot gets a leading
+//! `%2E`-style escape, so no resource name can produce `..`, an absolute path, a
+//! hidden file or a separator. Escaping is injective, so two proxies never share
+//! a directory unless their identities are equal.
+
+use std::fmt;
+
+/// What kind of proxy a config is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum ProxyKind {
+    Dataplane,
+    ZoneIngress,
+    ZoneEgress,
+}
+
+impl ProxyKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProxyKind::Dataplane => "Dataplane",
+            ProxyKind::ZoneIngress => "ZoneIngress",
+            ProxyKind::ZoneEgress => "ZoneEgress",
+        }
+    }
+}
+
+/// The identity of one proxy in the output. Sorting by it gives the manifest order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct ProxyId {
+    pub mesh: String,
+    /// The `kuma.io/zone` label, if the proxy has one.
+    pub zone: Option<String>,
+    /// The Kubernetes namespace, for resources in Kubernetes form.
+    pub namespace: Option<String>,
+    /// The resource name as written (`metadata.name` / `name`).
+    pub name: String,
+    pub kind: ProxyKind,
+}
+
+impl ProxyId {
+    /// Kuma's core name: `<name>.<namespace>` for namespaced resources.
+    pub fn core_name(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}.{ns}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The proxy's directory relative to the output (or secrets) directory,
+    /// with `/` separators.
+    pub fn dir(&self) -> String {
+        let mut segments = vec![escape_segment(&self.mesh)];
+        if let Some(zone) = &self.zone {
+            segments.push(escape_segment(zone));
+        }
+        segments.push(escape_segment(&self.core_name()));
+        segments.join("/")
+    }
+}
+
+impl fmt::Display for ProxyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.mesh, self.core_name())?;
+        if let Some(zone) = &self.zone {
+            write!(f, " (zone {zone})")?;
+        }
+        Ok(())
+    }
+}
+
+/// One path segment that is safe on every file system and cannot escape its parent.
+pub fn escape_segment(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for (i, b) in raw.bytes().enumerate() {
+        let plain = b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (b == b'.' && i > 0);
+        if plain {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("%00");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(mesh: &str, zone: Option<&str>, ns: Option<&str>, name: &str) -> ProxyId {
+        ProxyId {
+            mesh: mesh.into(),
+            zone: zone.map(Into::into),
+            namespace: ns.map(Into::into),
+            name: name.into(),
+            kind: ProxyKind::Dataplane,
+        }
+    }
+
+    #[test]
+    fn plain_names_are_kept() {
+        assert_eq!(id("default", None, None, "backend-01").dir(), "default/backend-01");
+        assert_eq!(id("default", Some("east"), Some("kuma-demo"), "web").dir(), "default/east/web.kuma-demo");
+    }
+
+    #[test]
+    fn hostile_names_cannot_escape() {
+        for bad in ["..", ".", "", "/etc/passwd", "a/../../b", ".hidden", "C:\\x", "a\0b", "é"] {
+            let seg = escape_segment(bad);
+            assert!(!seg.is_empty() && !seg.starts_with('.'), "{bad:?} -> {seg}");
+            assert!(!seg.contains('/') && !seg.contains('\\') && !seg.contains('\0'), "{bad:?} -> {seg}");
+        }
+        assert_eq!(escape_segment(".."), "%2E.");
+        assert_eq!(escape_segment("a/b"), "a%2Fb");
+    }
+
+    #[test]
+    fn escaping_is_injective_on_lookalikes() {
+        assert_ne!(escape_segment("a/b"), escape_segment("a%2Fb"));
+    }
+}
