@@ -9,10 +9,14 @@
 //! and tests.
 
 pub mod cli;
+pub mod compile;
 pub mod emit;
+pub mod envoy;
 pub mod findings;
 pub mod model;
+pub mod plan;
 pub mod rules;
 pub mod source;
 pub mod synth;
+pub mod world;
 pub mod validate;

@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand over the library.
 
 mod completions;
+mod input;
 mod schema;
 mod validate;
 

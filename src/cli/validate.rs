@@ -1,16 +1,12 @@
 //! `meshc validate [PATH...]`.
 
 use std::io::Write;
-use std::path::PathBuf;
 
-use clap::ValueEnum;
-
+use super::input::{FailLevel, InputArgs};
 use super::{Color, exit};
 use crate::findings::render::{self, Format, TextOptions};
-use crate::findings::suppress::Suppression;
 use crate::findings::{Level, Report, codes};
-use crate::source::Limits;
-use crate::validate::{self, Options};
+use crate::validate;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -26,10 +22,8 @@ metadata, spec) or Universal form (type, name, mesh, labels, spec). A resource
 can silence codes for itself with the label or annotation
   meshc.io/suppress: \"MESH4002,MESH4005\"")]
 pub struct Args {
-    /// Files or directories to read (`-` for stdin). Directories are walked for
-    /// *.yaml, *.yml and *.json, skipping hidden, .gitignore'd and .meshcignore'd paths.
-    #[arg(value_name = "PATH", default_value = ".")]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
 
     /// Output format. `text` goes to stderr; the others write one document to stdout.
     #[arg(long, short, value_enum, default_value_t = Format::Text)]
@@ -38,15 +32,6 @@ pub struct Args {
     /// Exit with status 1 when a finding is at or above this level.
     #[arg(long, value_enum, default_value_t = FailLevel::Error)]
     pub fail_level: FailLevel,
-
-    /// Skip documents that are not kuma.io resources instead of reporting MESH1001.
-    #[arg(long)]
-    pub ignore_unknown: bool,
-
-    /// Silence findings: `CODE` everywhere, or `CODE=KIND/NAME` for some resources.
-    /// Globs are allowed (`MESH4*=MeshTimeout/team-*`). Repeatable.
-    #[arg(long, value_name = "CODE[=KIND/NAME]")]
-    pub suppress: Vec<Suppression>,
 
     /// Print the table of finding codes and exit.
     #[arg(long)]
@@ -59,54 +44,14 @@ pub struct Args {
     /// One line per finding, without source snippets (text format).
     #[arg(long)]
     pub concise: bool,
-
-    /// Kuma's system namespace on Kubernetes: policies there have the `system` role.
-    #[arg(long, value_name = "NS", default_value = "kuma-system")]
-    pub system_namespace: String,
-
-    /// Do not assume that the `default` mesh exists (Kuma creates it at start-up).
-    #[arg(long)]
-    pub no_default_mesh: bool,
-
-    /// Largest file read, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_file_size)]
-    pub max_file_size: u64,
-
-    /// Deepest nesting of a YAML document.
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_depth)]
-    pub max_depth: usize,
-
-    /// Most nodes in one YAML document, counting every use of an alias.
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_nodes)]
-    pub max_nodes: usize,
-
-    /// Worker threads (default: one per core).
-    #[arg(long, short = 'j', value_name = "N")]
-    pub jobs: Option<usize>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailLevel {
-    Error,
-    Warning,
 }
 
 pub fn run(args: Args, color: Color) -> i32 {
     if args.list_codes {
         return list_codes(args.format);
     }
-    if let Some(n) = args.jobs {
-        // Ignore the error of a pool that is already built (tests call run twice).
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
-    }
-    let opts = Options {
-        limits: Limits { max_file_size: args.max_file_size, max_depth: args.max_depth, max_nodes: args.max_nodes },
-        ignore_unknown: args.ignore_unknown,
-        system_namespace: args.system_namespace.clone(),
-        default_mesh_exists: !args.no_default_mesh,
-        suppressions: args.suppress.clone(),
-    };
-    let outcome = validate::run(&args.paths, &opts);
+    args.input.apply_jobs();
+    let outcome = validate::run(&args.input.paths, &args.input.options());
     let report = Report { findings: &outcome.findings, files: &outcome.files, resources: &outcome.resources };
     let text = TextOptions { color: color.enabled(), quiet: args.quiet, concise: args.concise };
     let stdout = std::io::stdout();

@@ -148,6 +148,25 @@ codes! {
     /// only for meshes that have at least one Dataplane in the input.
     POLICY_SELECTS_NO_PROXY = "MESH4005", Warning, "policy selects no proxy";
 
+    // ---- MESH5xxx: the resolved mesh (compile) -------------------------------------------
+    /// Two services of one mesh would get the same hostname. As in Kuma, the service
+    /// sorted first keeps it; the other gets no address from this generator.
+    HOSTNAME_COLLISION = "MESH5001", Warning, "hostname collision";
+    /// A HostnameGenerator template could not be rendered for a service it selects
+    /// (for example `label "key"` on a service without that label).
+    HOSTNAME_NOT_RENDERED = "MESH5002", Warning, "hostname template not rendered";
+    /// A VIP range has no free address left for a service.
+    VIP_EXHAUSTED = "MESH5003", Error, "no free VIP";
+    /// A service's `status.vips` holds an address another service also claims, or an
+    /// address that does not parse. The service keeps only its valid, unclaimed VIPs.
+    VIP_CONFLICT = "MESH5004", Warning, "VIP conflict";
+    /// A `kuma.io/service` value is not a valid MeshService name (an RFC 1035
+    /// label), so no MeshService is generated for it, as in a Universal zone.
+    SERVICE_NOT_GENERATED = "MESH5005", Info, "MeshService not generated";
+    /// A Dataplane outbound cannot be built (its backend or port does not resolve,
+    /// or it collides with another listener of the proxy). The outbound is left out.
+    OUTBOUND_SKIPPED = "MESH5006", Warning, "outbound left out";
+
     // ---- MESH9xxx: meshc itself ------------------------------------------------------------
     /// meshc failed internally. Please report it with the input that caused it.
     INTERNAL = "MESH9001", Error, "internal error";

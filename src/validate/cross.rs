@@ -7,6 +7,7 @@ use crate::findings::{Finding, Target, codes};
 use crate::model::common::TargetRefKind;
 use crate::model::meta::labels;
 use crate::model::{Form, Kind, Resource, Scope, Spec};
+use crate::world::effective_labels;
 use crate::rules::select::{self, Proxy};
 use crate::validate::violations::Path;
 
@@ -343,7 +344,8 @@ fn selectors_select_something(resources: &[Resource], index: &Index, findings: &
                     mz.selector.as_ref().and_then(|s| s.mesh_service.as_ref()).and_then(|m| m.match_labels.as_ref());
                 let Some(want) = want.filter(|w| !w.is_empty()) else { continue };
                 let services = index.of(Kind::MeshService, mesh);
-                ("MeshService", services.iter().any(|s| labels_match(&s.meta.labels, Some(want))), services.len())
+                let matched = services.iter().any(|s| labels_match(&effective_labels(&s.meta), Some(want)));
+                ("MeshService", matched, services.len())
             }
             Some(Spec::HostnameGenerator(hg)) => {
                 let Some(sel) = &hg.selector else { continue };
@@ -357,22 +359,16 @@ fn selectors_select_something(resources: &[Resource], index: &Index, findings: &
                     continue;
                 };
                 let candidates = all_of(kind);
-                let matched = candidates.iter().any(|c| labels_match(&c.meta.labels, ls.match_labels.as_ref()));
+                let matched =
+                    candidates.iter().any(|c| labels_match(&effective_labels(&c.meta), ls.match_labels.as_ref()));
                 if !matched && !candidates.is_empty() {
-                    let mut msg = format!(
-                        "selects none of the {} {}(s) in the input: no resource has all of these labels",
+                    let msg = format!(
+                        "selects none of the {} {}(s) in the input: no resource has all of these labels \
+                         (resources without `{}` count as `zone`, as a zone control plane labels them)",
                         candidates.len(),
-                        kind.name()
+                        kind.name(),
+                        labels::ORIGIN
                     );
-                    let wants_origin = ls.match_labels.as_ref().is_some_and(|l| l.contains_key(labels::ORIGIN));
-                    if wants_origin && candidates.iter().all(|c| c.meta.origin().is_none()) {
-                        msg.push_str(&format!(
-                            " (a control plane adds `{}` when a resource is applied; the resources here carry none, \
-                             so add the label to them or suppress {} on this generator)",
-                            labels::ORIGIN,
-                            codes::SELECTS_NOTHING.id
-                        ));
-                    }
                     let path = selector_path.field(field).field("matchLabels");
                     findings.push(r.meta.finding(codes::SELECTS_NOTHING, &path, Target::Value, msg));
                 }

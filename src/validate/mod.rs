@@ -50,11 +50,21 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// Some input could not be read at all.
     pub unreadable: bool,
+    /// Time spent reading, parsing and checking documents one by one.
+    pub read_time: std::time::Duration,
+    /// Time spent on checks across resources, suppressions and positions.
+    pub check_time: std::time::Duration,
 }
 
 /// Read and validate everything under `paths`.
 pub fn run(paths: &[PathBuf], opts: &Options) -> Outcome {
-    finish(source::load_with(paths, &opts.limits, &|doc| check_document(doc, opts)), opts)
+    let start = std::time::Instant::now();
+    let loaded = source::load_with(paths, &opts.limits, &|doc| check_document(doc, opts));
+    let read_time = start.elapsed();
+    let mut outcome = finish(loaded, opts);
+    outcome.read_time = read_time;
+    outcome.check_time = start.elapsed() - read_time;
+    outcome
 }
 
 /// Validate in-memory texts, named as files (tests, fuzzing).
@@ -72,10 +82,16 @@ fn finish(loaded: source::Loaded<(Option<Resource>, Vec<Finding>)>, opts: &Optio
         findings.extend(f);
     }
     cross::check(&resources, opts, &mut findings);
-    findings::suppress::apply(&mut findings, &resources, &opts.suppressions);
-    findings::resolve_positions(&mut findings, &loaded.files, &opts.limits);
-    findings::sort(&mut findings, &loaded.files);
-    Outcome { files: loaded.files, resources, findings, unreadable: loaded.unreadable }
+    finish_findings(&mut findings, &resources, &loaded.files, opts);
+    Outcome { files: loaded.files, resources, findings, unreadable: loaded.unreadable, ..Default::default() }
+}
+
+/// Suppressions, positions and order: what every finding goes through before it
+/// is shown (also those of later stages, which call this again on their own).
+pub fn finish_findings(findings: &mut Vec<Finding>, resources: &[Resource], files: &[SourceFile], opts: &Options) {
+    findings::suppress::apply(findings, resources, &opts.suppressions);
+    findings::resolve_positions(findings, files, &opts.limits);
+    findings::sort(findings, files);
 }
 
 /// Validate one document: envelope, name, labels, schema, Kuma's rules.

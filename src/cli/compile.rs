@@ -1,0 +1,371 @@
+//! `meshc compile [PATH...] --out DIR`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::ValueEnum;
+
+use super::input::InputArgs;
+use super::{Color, exit};
+use crate::compile::{self, Compiled, Selection, Timings};
+use crate::emit::{self, Comparison, ProxyOutput, Tree};
+use crate::findings::render::{self, Format as FindingsFormat, TextOptions};
+use crate::findings::{Level, Report};
+use crate::world::Cidrs;
+
+/// Where `meshc certs` output is expected on the hosts, unless `--secrets-dir` says otherwise.
+pub const DEFAULT_SECRETS_DIR: &str = "/etc/meshc/secrets";
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  meshc compile policies/ --out out/              # every sidecar's Envoy bootstrap
+  envoy -c out/proxies/default/backend-01/bootstrap.yaml
+  meshc compile policies/ --out out/ --check      # CI: exit 1 when out/ is stale
+  meshc compile . --out out/ --format xds         # bootstrap + LDS/CDS files per proxy
+  meshc compile . --out out/ --shard 2/4          # one quarter of the proxies
+  meshc compile . --out out/ --timings
+
+The output directory is replaced atomically with exactly what this run compiles:
+out/manifest.json lists every proxy (mesh, zone, namespace, name, kind, bootstrap
+path, sha256); out/proxies/<mesh>/[<zone>/]<name>/ holds its files. A directory
+that has files but no meshc manifest is never replaced. Validation errors stop the
+compile with exit 1 and nothing written. With mesh mTLS, run `meshc certs` with the
+same --secrets-dir to issue the certificates the configs point at.")]
+pub struct Args {
+    #[command(flatten)]
+    pub input: CompileInput,
+
+    /// The output directory.
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Write nothing; exit 1 with a summary of what differs when DIR is not what
+    /// this run would write (the CI drift gate).
+    #[arg(long)]
+    pub check: bool,
+
+    /// Print the time each stage took (read, validate, world, rules, plan, envoy, write).
+    #[arg(long)]
+    pub timings: bool,
+}
+
+/// Everything `compile` and `diff` share: input, selection, rendering.
+#[derive(Debug, clap::Args)]
+pub struct CompileInput {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// What each proxy gets: one self-contained `bootstrap`, or a bootstrap plus
+    /// LDS/CDS files for Envoy's file-based xDS (`xds`). `json` is short for the
+    /// bootstrap layout with `--message-format json`.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Bootstrap)]
+    pub format: OutputFormat,
+
+    /// File encoding of the Envoy configs.
+    #[arg(long, value_enum, default_value_t = emit::Encoding::Yaml)]
+    pub encoding: emit::Encoding,
+
+    /// Where the proxies find the certificates `meshc certs` issues (SDS files).
+    /// Recorded in the manifest. A relative path is relative to Envoy's working directory.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_SECRETS_DIR)]
+    pub secrets_dir: String,
+
+    /// With `--format xds`: the directory the bootstraps name for their LDS/CDS
+    /// files, as Envoy will see it (default: the output directory as given).
+    #[arg(long, value_name = "DIR")]
+    pub xds_root: Option<String>,
+
+    /// Only this proxy (`name`, `name.namespace` or `mesh/name`). Repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub proxy: Vec<String>,
+
+    /// Only proxies of this mesh. Repeatable.
+    #[arg(long, value_name = "MESH")]
+    pub mesh: Vec<String>,
+
+    /// Only shard I of N (1-based): a deterministic share of the proxies, by a hash
+    /// of their identity, so a CI matrix can split a large mesh. The shards
+    /// together are one full run.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<(u64, u64)>,
+
+    /// VIP range of MeshServices (Kuma's KUMA_IPAM_MESH_SERVICE_CIDR).
+    #[arg(long, value_name = "CIDR", default_value_t = Cidrs::default().mesh_service)]
+    pub mesh_service_cidr: ipnet::IpNet,
+
+    /// VIP range of MeshExternalServices.
+    #[arg(long, value_name = "CIDR", default_value_t = Cidrs::default().mesh_external_service)]
+    pub mesh_external_service_cidr: ipnet::IpNet,
+
+    /// VIP range of MeshMultiZoneServices.
+    #[arg(long, value_name = "CIDR", default_value_t = Cidrs::default().mesh_multi_zone_service)]
+    pub mesh_multi_zone_service_cidr: ipnet::IpNet,
+
+    /// VIP range of legacy `<service>.mesh` names (Kuma's KUMA_DNS_SERVER_CIDR).
+    #[arg(long, value_name = "CIDR", default_value_t = Cidrs::default().legacy)]
+    pub legacy_vip_cidr: ipnet::IpNet,
+
+    /// `human` (text on stderr) or `json` (one document on stdout, for scripts).
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+
+    /// Only print errors and the result line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Bootstrap,
+    Xds,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    Human,
+    Json,
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (i, n) = s.split_once('/').ok_or("expected I/N, e.g. 2/4")?;
+    let i: u64 = i.trim().parse().map_err(|_| format!("shard index `{i}` is not a number"))?;
+    let n: u64 = n.trim().parse().map_err(|_| format!("shard count `{n}` is not a number"))?;
+    if n == 0 || i == 0 || i > n {
+        return Err(format!("shard {i}/{n} does not exist: I must be between 1 and N"));
+    }
+    Ok((i, n))
+}
+
+impl CompileInput {
+    pub fn options(&self) -> compile::Options {
+        let validate = self.input.options();
+        compile::Options {
+            world: crate::world::Options {
+                cidrs: Cidrs {
+                    mesh_service: self.mesh_service_cidr,
+                    mesh_external_service: self.mesh_external_service_cidr,
+                    mesh_multi_zone_service: self.mesh_multi_zone_service_cidr,
+                    legacy: self.legacy_vip_cidr,
+                },
+                default_mesh_exists: validate.default_mesh_exists,
+            },
+            validate,
+            plan: crate::plan::Options { secrets_dir: self.secrets_dir.clone() },
+            selection: Selection { proxies: self.proxy.clone(), meshes: self.mesh.clone(), shard: self.shard },
+        }
+    }
+
+    pub fn emit_options(&self, out: &std::path::Path) -> emit::Options {
+        emit::Options {
+            format: if self.format == OutputFormat::Xds { emit::Format::Xds } else { emit::Format::Bootstrap },
+            encoding: self.encoding,
+            secrets_dir: self.secrets_dir.clone(),
+            xds_root: self.xds_root.clone(),
+            out_dir: out.to_string_lossy().into_owned(),
+        }
+    }
+
+    /// Messages for scripts: one JSON document on stdout.
+    pub fn json(&self) -> bool {
+        self.json() || self.format == OutputFormat::Json
+    }
+
+    fn selects_subset(&self) -> bool {
+        !self.proxy.is_empty() || !self.mesh.is_empty() || self.shard.is_some()
+    }
+
+    /// Read, validate and compile; print findings (human format).
+    pub fn compile(&self, color: Color) -> Compiled {
+        self.input.apply_jobs();
+        let compiled = compile::run(&self.input.paths, &self.options());
+        self.print_findings(&compiled, color);
+        compiled
+    }
+
+    /// The exit status when the run must stop before writing: unreadable input or errors.
+    pub fn stop_status(&self, compiled: &Compiled) -> Option<i32> {
+        let status = if compiled.outcome.unreadable {
+            exit::UNREADABLE
+        } else if compiled.has_errors() {
+            exit::FINDINGS
+        } else {
+            if self.selects_subset() && compiled.proxies.is_empty() && !self.json() {
+                eprintln!("warning: no proxy matches --proxy / --mesh / --shard");
+            }
+            return None;
+        };
+        if !self.json() && status == exit::FINDINGS {
+            eprintln!("error: nothing was compiled: fix the errors above first");
+        }
+        Some(status)
+    }
+
+    fn print_findings(&self, compiled: &Compiled, color: Color) {
+        if self.json() {
+            return;
+        }
+        let o = &compiled.outcome;
+        let shown: Vec<_> = o.findings.iter().filter(|f| !self.quiet || f.level == Level::Error).cloned().collect();
+        if shown.is_empty() {
+            return;
+        }
+        let report = Report { findings: &shown, files: &o.files, resources: &o.resources };
+        let text = TextOptions { color: color.enabled(), quiet: false, concise: false };
+        let stderr = std::io::stderr();
+        let _ = render::write(FindingsFormat::Text, &report, &text, &mut std::io::sink(), &mut stderr.lock());
+    }
+
+    /// Render every compiled proxy into files.
+    pub fn render(&self, compiled: &Compiled, out: &std::path::Path) -> Result<Tree, String> {
+        let outputs: Vec<ProxyOutput> = compiled
+            .proxies
+            .iter()
+            .map(|(plan, bootstrap)| ProxyOutput { id: plan.id.clone(), bootstrap: bootstrap.clone() })
+            .collect();
+        emit::render(outputs, &self.emit_options(out)).map_err(|e| e.to_string())
+    }
+
+    /// A comparison narrowed to the selected proxies (the manifest lists them all,
+    /// so it is left out when only some are compiled).
+    pub fn narrow(&self, compiled: &Compiled, comparison: Comparison) -> Comparison {
+        if !self.selects_subset() {
+            return comparison;
+        }
+        let dirs: Vec<String> = compiled.proxies.iter().map(|(p, _)| format!("proxies/{}/", p.id.dir())).collect();
+        let mut narrowed = Comparison::default();
+        for f in comparison.files {
+            if dirs.iter().any(|d| f.path.starts_with(d.as_str())) {
+                match f.status {
+                    emit::Status::Added => narrowed.added += 1,
+                    emit::Status::Removed => narrowed.removed += 1,
+                    emit::Status::Changed => narrowed.changed += 1,
+                    emit::Status::Unchanged => narrowed.unchanged += 1,
+                }
+                narrowed.files.push(f);
+            }
+        }
+        narrowed
+    }
+}
+
+pub fn run(args: Args, color: Color) -> i32 {
+    let input = &args.input;
+    let dir = args.out.display().to_string();
+    let mut compiled = input.compile(color);
+    if let Some(status) = input.stop_status(&compiled) {
+        if input.json() {
+            print_json(&compiled, None, None, &dir, args.check);
+        }
+        return status;
+    }
+    let started = Instant::now();
+    let tree = match input.render(&compiled, &args.out) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::UNREADABLE;
+        }
+    };
+    if args.check {
+        let comparison = match emit::compare(&args.out, &tree) {
+            Ok(c) => input.narrow(&compiled, c),
+            Err(e) => {
+                eprintln!("error: cannot compare with {dir}: {e}");
+                return exit::UNREADABLE;
+            }
+        };
+        compiled.timings.write = started.elapsed();
+        let stale = !comparison.is_up_to_date();
+        match input.json() {
+            true => print_json(&compiled, Some(&comparison), None, &dir, args.check),
+            false => {
+                if stale {
+                    eprintln!("error: {dir} is stale: {}", comparison.summary());
+                    for f in comparison.differing() {
+                        eprintln!("  {:<8} {}", format!("{:?}", f.status).to_lowercase(), f.path);
+                    }
+                    eprintln!("run `meshc compile` without --check to update it, or `meshc diff` to see the changes");
+                } else {
+                    eprintln!("{dir} is up to date ({} proxies)", compiled.proxies.len());
+                }
+                print_timings(args.timings, &compiled.timings);
+            }
+        }
+        return if stale { exit::FINDINGS } else { exit::CLEAN };
+    }
+    let stats = match emit::write_atomic(&args.out, &tree) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: nothing was written to {dir}: {e}");
+            return exit::UNREADABLE;
+        }
+    };
+    compiled.timings.write = started.elapsed();
+    match input.json() {
+        true => print_json(&compiled, None, Some(&stats), &dir, false),
+        false => {
+            eprintln!(
+                "compiled {} prox{} into {dir} ({} files, {})",
+                compiled.proxies.len(),
+                if compiled.proxies.len() == 1 { "y" } else { "ies" },
+                stats.files,
+                human_bytes(stats.bytes)
+            );
+            print_timings(args.timings, &compiled.timings);
+        }
+    }
+    exit::CLEAN
+}
+
+pub fn print_json(
+    compiled: &Compiled,
+    comparison: Option<&Comparison>,
+    stats: Option<&emit::WriteStats>,
+    dir: &str,
+    check: bool,
+) {
+    let proxies: Vec<_> = compiled.proxies.iter().map(|(p, _)| &p.id).collect();
+    let doc = serde_json::json!({
+        "out": dir,
+        "check": check,
+        "up_to_date": comparison.map(Comparison::is_up_to_date),
+        "comparison": comparison.map(|c| serde_json::json!({
+            "added": c.added, "removed": c.removed, "changed": c.changed, "unchanged": c.unchanged,
+            "files": c.differing().map(|f| serde_json::json!({"path": f.path, "status": f.status})).collect::<Vec<_>>(),
+        })),
+        "written": stats.map(|s| serde_json::json!({"files": s.files, "bytes": s.bytes})),
+        "proxies": proxies,
+        "findings": compiled.outcome.findings.iter().map(|f| serde_json::json!({
+            "code": f.code.id, "level": f.level.to_string(), "message": f.message,
+        })).collect::<Vec<_>>(),
+        "timings": compiled.timings,
+    });
+    let stdout = std::io::stdout();
+    let _ = writeln!(stdout.lock(), "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+}
+
+fn print_timings(enabled: bool, t: &Timings) {
+    if !enabled {
+        return;
+    }
+    let total: f64 = t.stages().iter().map(|(_, d)| d.as_secs_f64()).sum();
+    eprintln!("timings:");
+    for (name, d) in t.stages() {
+        let s = d.as_secs_f64();
+        let share = if total > 0.0 { s / total * 100.0 } else { 0.0 };
+        eprintln!("  {name:<9} {s:>9.3}s {share:>5.1}%");
+    }
+    eprintln!("  {:<9} {total:>9.3}s", "total");
+}
+
+pub fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}

@@ -1,0 +1,173 @@
+//! Clusters: the local application behind each inbound, every outbound
+//! destination with its endpoints inline, and the passthrough clusters of a
+//! transparent proxy.
+
+use std::collections::BTreeMap;
+
+use envoy_types::pb::envoy::config::cluster::v3::{
+    CircuitBreakers, Cluster, circuit_breakers::Thresholds, cluster::ClusterDiscoveryType, cluster::DiscoveryType,
+    cluster::LbPolicy,
+};
+use envoy_types::pb::envoy::config::core::v3::{
+    BindConfig, HttpProtocolOptions as CommonHttpOptions, Http2ProtocolOptions, Locality, SocketAddress,
+    socket_address,
+};
+use envoy_types::pb::envoy::config::endpoint::v3::{
+    ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
+};
+use envoy_types::pb::envoy::extensions::upstreams::http::v3::{
+    HttpProtocolOptions, http_protocol_options, http_protocol_options::explicit_http_config,
+};
+use envoy_types::pb::google::protobuf::{Duration, UInt32Value};
+
+use super::defaults::{CONNECT_TIMEOUT_SECS, CONNECTION_IDLE_TIMEOUT_SECS};
+use super::proto::{any, metadata, sanitize, secs, socket};
+use super::tls;
+use crate::plan::{
+    ClusterPlan, ClusterTls, INBOUND_PASSTHROUGH_SOURCE_V4, INBOUND_PASSTHROUGH_SOURCE_V6, InboundPlan, ProxyPlan,
+    TransparentProxy,
+};
+use crate::world::{self, Protocol};
+
+const HTTP_OPTIONS_KEY: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+fn base(name: &str, kind: DiscoveryType) -> Cluster {
+    Cluster {
+        name: name.to_string(),
+        alt_stat_name: sanitize(name),
+        connect_timeout: Some(secs(CONNECT_TIMEOUT_SECS)),
+        cluster_discovery_type: Some(ClusterDiscoveryType::Type(kind as i32)),
+        circuit_breakers: Some(CircuitBreakers {
+            thresholds: vec![Thresholds { track_remaining: true, ..Default::default() }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Explicit HTTP/2 to the upstream, with Kuma's connection idle timeout for HTTP.
+fn http2_options(protocol: Protocol) -> HttpProtocolOptions {
+    HttpProtocolOptions {
+        common_http_protocol_options: protocol.is_http().then(|| CommonHttpOptions {
+            idle_timeout: Some(secs(CONNECTION_IDLE_TIMEOUT_SECS)),
+            max_connection_duration: Some(Duration::default()),
+            max_stream_duration: Some(Duration::default()),
+            ..Default::default()
+        }),
+        upstream_protocol_options: Some(http_protocol_options::UpstreamProtocolOptions::ExplicitHttpConfig(
+            http_protocol_options::ExplicitHttpConfig {
+                protocol_config: Some(explicit_http_config::ProtocolConfig::Http2ProtocolOptions(
+                    Http2ProtocolOptions::default(),
+                )),
+            },
+        )),
+        ..Default::default()
+    }
+}
+
+fn lb_endpoint(address: &str, port: u32, weight: u32, tags: &crate::model::common::StringMap) -> LbEndpoint {
+    LbEndpoint {
+        host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
+            address: Some(socket(address, port)),
+            ..Default::default()
+        })),
+        load_balancing_weight: (weight > 0).then_some(UInt32Value { value: weight }),
+        metadata: (!tags.is_empty()).then(|| metadata("envoy.lb", tags)),
+        ..Default::default()
+    }
+}
+
+/// Endpoints grouped by (priority, zone), in that order.
+fn load_assignment(name: &str, endpoints: &[world::Endpoint]) -> ClusterLoadAssignment {
+    let mut groups: BTreeMap<(u32, Option<&str>), Vec<LbEndpoint>> = BTreeMap::new();
+    for e in endpoints {
+        groups.entry((e.priority, e.zone.as_deref())).or_default().push(lb_endpoint(&e.address, e.port, e.weight, &e.tags));
+    }
+    ClusterLoadAssignment {
+        cluster_name: name.to_string(),
+        endpoints: groups
+            .into_iter()
+            .map(|((priority, zone), lb_endpoints)| LocalityLbEndpoints {
+                locality: zone.map(|z| Locality { zone: z.to_string(), ..Default::default() }),
+                lb_endpoints,
+                priority,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// The local application behind an inbound (`localhost:<port>`).
+pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Cluster {
+    let mut c = base(&i.cluster, DiscoveryType::Static);
+    c.load_assignment = Some(ClusterLoadAssignment {
+        cluster_name: i.cluster.clone(),
+        endpoints: vec![LocalityLbEndpoints {
+            lb_endpoints: vec![lb_endpoint(&i.workload_address, i.workload_port, 0, &Default::default())],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    if matches!(i.protocol, Protocol::Http2 | Protocol::Grpc) {
+        c.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(http2_options(i.protocol)));
+    }
+    if plan.transparent_proxy.is_some() {
+        let source = if i.workload_address.contains(':') { INBOUND_PASSTHROUGH_SOURCE_V6 } else { INBOUND_PASSTHROUGH_SOURCE_V4 };
+        c.upstream_bind_config = Some(bind(source));
+    }
+    c
+}
+
+fn bind(source: &str) -> BindConfig {
+    BindConfig {
+        source_address: Some(SocketAddress {
+            address: source.to_string(),
+            port_specifier: Some(socket_address::PortSpecifier::PortValue(0)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// An outbound destination.
+pub fn outbound(plan: &ProxyPlan, c: &ClusterPlan) -> Cluster {
+    let dns = c.endpoints.iter().any(|e| !e.is_ip());
+    let mut cluster = base(&c.name, if dns { DiscoveryType::StrictDns } else { DiscoveryType::Static });
+    cluster.load_assignment = Some(load_assignment(&c.name, &c.endpoints));
+    if c.http2 {
+        cluster.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(http2_options(c.protocol)));
+    }
+    cluster.transport_socket = match (&c.tls, &plan.mtls) {
+        (ClusterTls::Mesh { sni, sans }, Some(mtls)) => Some(tls::mesh_upstream(mtls, sni, sans)),
+        (ClusterTls::External(t), _) => Some(tls::external_upstream(t)),
+        _ => None,
+    };
+    cluster
+}
+
+/// `outbound:passthrough:*` (to wherever the application connected) and
+/// `inbound:passthrough:*` (to the application, from 127.0.0.6 / ::6).
+pub fn passthrough(tp: &TransparentProxy) -> Vec<Cluster> {
+    let mut out = Vec::new();
+    for (enabled, family, source) in
+        [(tp.ipv4, "ipv4", INBOUND_PASSTHROUGH_SOURCE_V4), (tp.ipv6, "ipv6", INBOUND_PASSTHROUGH_SOURCE_V6)]
+    {
+        if !enabled {
+            continue;
+        }
+        let mut outbound = base(&format!("outbound:passthrough:{family}"), DiscoveryType::OriginalDst);
+        outbound.lb_policy = LbPolicy::ClusterProvided as i32;
+        if !tp.passthrough {
+            // Mesh passthrough off: unknown destinations go nowhere.
+            outbound = base(&format!("outbound:passthrough:{family}"), DiscoveryType::Static);
+        }
+        out.push(outbound);
+        let mut inbound = base(&format!("inbound:passthrough:{family}"), DiscoveryType::OriginalDst);
+        inbound.lb_policy = LbPolicy::ClusterProvided as i32;
+        inbound.upstream_bind_config = Some(bind(source));
+        out.push(inbound);
+    }
+    out
+}
+

@@ -1,0 +1,230 @@
+//! Listeners: one per inbound (to the local application), one per outbound
+//! (to a service), and the passthrough listeners of a transparent proxy.
+
+use envoy_types::pb::envoy::config::core::v3::{CidrRange, TrafficDirection};
+use envoy_types::pb::envoy::config::listener::v3::{
+    Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter, listener_filter,
+};
+use envoy_types::pb::envoy::config::route::v3::{
+    Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost, route, route_action, route_match,
+};
+use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
+use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+    HttpConnectionManager, HttpFilter, http_connection_manager, http_filter,
+};
+use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
+use envoy_types::pb::google::protobuf::{BoolValue, Duration, UInt32Value};
+
+use super::defaults::{
+    CONNECTION_IDLE_TIMEOUT_SECS, INBOUND_STREAM_IDLE_TIMEOUT_SECS, INTERNAL_CIDRS, ROUTE_IDLE_TIMEOUT_SECS,
+    ROUTE_TIMEOUT_SECS,
+};
+use super::proto::{any, metadata, network_filter, sanitize, secs, socket};
+use super::tls::{self, KUMA_ALPN};
+use crate::plan::{InboundPlan, OutboundPlan, ProxyPlan, TlsMode, TransparentProxy};
+
+const HCM: &str = "envoy.filters.network.http_connection_manager";
+const TCP_PROXY: &str = "envoy.filters.network.tcp_proxy";
+const ROUTER: &str = "envoy.filters.http.router";
+const TLS_INSPECTOR: &str = "envoy.filters.listener.tls_inspector";
+const TAGS_METADATA: &str = "io.kuma.tags";
+
+fn route_to(cluster: &str, name: Option<String>) -> Route {
+    Route {
+        name: name.unwrap_or_default(),
+        r#match: Some(RouteMatch {
+            path_specifier: Some(route_match::PathSpecifier::Prefix("/".to_string())),
+            ..Default::default()
+        }),
+        action: Some(route::Action::Route(RouteAction {
+            cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(cluster.to_string())),
+            timeout: Some(secs(ROUTE_TIMEOUT_SECS)),
+            idle_timeout: Some(secs(ROUTE_IDLE_TIMEOUT_SECS)),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+fn hcm(stat_prefix: &str, route_config: RouteConfiguration) -> HttpConnectionManager {
+    HttpConnectionManager {
+        stat_prefix: stat_prefix.to_string(),
+        http_filters: vec![HttpFilter {
+            name: ROUTER.to_string(),
+            config_type: Some(http_filter::ConfigType::TypedConfig(any(Router::default()))),
+            ..Default::default()
+        }],
+        route_specifier: Some(http_connection_manager::RouteSpecifier::RouteConfig(route_config)),
+        request_headers_timeout: Some(Duration::default()),
+        internal_address_config: Some(http_connection_manager::InternalAddressConfig {
+            cidr_ranges: INTERNAL_CIDRS
+                .iter()
+                .map(|(prefix, len)| CidrRange {
+                    address_prefix: prefix.to_string(),
+                    prefix_len: Some(UInt32Value { value: *len }),
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn tcp(stat_prefix: &str, cluster: &str) -> Filter {
+    network_filter(
+        TCP_PROXY,
+        TcpProxy {
+            stat_prefix: stat_prefix.to_string(),
+            cluster_specifier: Some(tcp_proxy::ClusterSpecifier::Cluster(cluster.to_string())),
+            idle_timeout: Some(secs(CONNECTION_IDLE_TIMEOUT_SECS)),
+            ..Default::default()
+        },
+    )
+}
+
+/// The filters that take inbound traffic to the application.
+fn inbound_filters(i: &InboundPlan, mtls: bool) -> Vec<Filter> {
+    if !i.protocol.is_http() {
+        return vec![tcp(&format!("localhost_{}", i.workload_port), &i.cluster)];
+    }
+    let route_config = RouteConfiguration {
+        name: format!("inbound:{}", i.service),
+        virtual_hosts: vec![VirtualHost {
+            name: i.service.clone(),
+            domains: vec!["*".to_string()],
+            routes: vec![route_to(&i.cluster, None)],
+            ..Default::default()
+        }],
+        request_headers_to_remove: vec!["x-kuma-tags".to_string()],
+        validate_clusters: Some(BoolValue { value: false }),
+        ..Default::default()
+    };
+    let mut m = hcm(&format!("localhost_{}", i.workload_port), route_config);
+    m.stream_idle_timeout = Some(secs(INBOUND_STREAM_IDLE_TIMEOUT_SECS));
+    if mtls {
+        m.forward_client_cert_details = http_connection_manager::ForwardClientCertDetails::SanitizeSet as i32;
+        m.set_current_client_cert_details =
+            Some(http_connection_manager::SetCurrentClientCertDetails { uri: true, ..Default::default() });
+    }
+    vec![network_filter(HCM, m)]
+}
+
+fn tls_inspector() -> ListenerFilter {
+    ListenerFilter {
+        name: TLS_INSPECTOR.to_string(),
+        config_type: Some(listener_filter::ConfigType::TypedConfig(any(TlsInspector::default()))),
+        ..Default::default()
+    }
+}
+
+/// An inbound listener. With mesh mTLS: STRICT is one chain requiring a mesh
+/// client certificate; PERMISSIVE is Kuma's three chains in Kuma's order
+/// (plaintext, the application's own TLS passed through, Kuma mTLS).
+pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Listener {
+    let mut l = Listener {
+        name: i.name.clone(),
+        address: Some(socket(&i.address, i.port)),
+        traffic_direction: TrafficDirection::Inbound as i32,
+        metadata: (!i.tags.is_empty()).then(|| metadata(TAGS_METADATA, &i.tags)),
+        bind_to_port: plan.transparent_proxy.is_some().then_some(BoolValue { value: false }),
+        ..Default::default()
+    };
+    match &plan.mtls {
+        None => l.filter_chains = vec![FilterChain { filters: inbound_filters(i, false), ..Default::default() }],
+        Some(mtls) if mtls.mode == TlsMode::Strict => {
+            l.filter_chains = vec![FilterChain {
+                filters: inbound_filters(i, true),
+                transport_socket: Some(tls::mesh_downstream(mtls)),
+                ..Default::default()
+            }]
+        }
+        Some(mtls) => {
+            l.listener_filters = vec![tls_inspector()];
+            let chain_match = |transport: &str, alpn: &[&str]| FilterChainMatch {
+                transport_protocol: transport.to_string(),
+                application_protocols: alpn.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            };
+            l.filter_chains = vec![
+                FilterChain {
+                    filter_chain_match: Some(chain_match("raw_buffer", &[])),
+                    filters: inbound_filters(i, false),
+                    ..Default::default()
+                },
+                FilterChain {
+                    filter_chain_match: Some(chain_match("tls", &[])),
+                    filters: vec![tcp(&format!("localhost_{}", i.workload_port), &i.cluster)],
+                    ..Default::default()
+                },
+                FilterChain {
+                    filter_chain_match: Some(chain_match("tls", &[KUMA_ALPN])),
+                    filters: inbound_filters(i, true),
+                    transport_socket: Some(tls::mesh_downstream(mtls)),
+                    ..Default::default()
+                },
+            ];
+        }
+    }
+    l
+}
+
+/// An outbound listener: HTTP connection manager for HTTP protocols, TCP proxy otherwise.
+pub fn outbound(_plan: &ProxyPlan, o: &OutboundPlan) -> Listener {
+    let stat_prefix = sanitize(&o.cluster);
+    let filter = if o.protocol.is_http() {
+        let route_config = RouteConfiguration {
+            name: o.destination.kri.clone().unwrap_or_else(|| format!("outbound:{}", o.destination.name)),
+            virtual_hosts: vec![VirtualHost {
+                name: o.cluster.clone(),
+                domains: vec!["*".to_string()],
+                routes: vec![route_to(&o.cluster, None)],
+                ..Default::default()
+            }],
+            validate_clusters: Some(BoolValue { value: false }),
+            ..Default::default()
+        };
+        let mut m = hcm(&stat_prefix, route_config);
+        m.normalize_path = Some(BoolValue { value: true });
+        network_filter(HCM, m)
+    } else {
+        tcp(&stat_prefix, &o.cluster)
+    };
+    Listener {
+        name: o.name.clone(),
+        address: Some(socket(&o.address.to_string(), o.port)),
+        traffic_direction: TrafficDirection::Outbound as i32,
+        metadata: Some(metadata(TAGS_METADATA, &o.tags)),
+        bind_to_port: (!o.bind).then_some(BoolValue { value: false }),
+        filter_chains: vec![FilterChain { filters: vec![filter], ..Default::default() }],
+        ..Default::default()
+    }
+}
+
+/// The listeners iptables redirects to: `outbound:passthrough:*` (15001) and
+/// `inbound:passthrough:*` (15006), which hand connections to the virtual
+/// listeners by original destination, else pass them through.
+pub fn passthrough(plan: &ProxyPlan, tp: &TransparentProxy) -> Vec<Listener> {
+    let _ = plan;
+    let mut out = Vec::new();
+    for (enabled, family, any_address) in [(tp.ipv4, "ipv4", "0.0.0.0"), (tp.ipv6, "ipv6", "::")] {
+        if !enabled {
+            continue;
+        }
+        for (direction, port, traffic) in [
+            ("outbound", tp.redirect_port_outbound, TrafficDirection::Outbound),
+            ("inbound", tp.redirect_port_inbound, TrafficDirection::Inbound),
+        ] {
+            let name = format!("{direction}:passthrough:{family}");
+            out.push(Listener {
+                name: name.clone(),
+                address: Some(socket(any_address, port)),
+                traffic_direction: traffic as i32,
+                use_original_dst: Some(BoolValue { value: true }),
+                filter_chains: vec![FilterChain { filters: vec![tcp(&sanitize(&name), &name)], ..Default::default() }],
+                ..Default::default()
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,146 @@
+//! The `world` stage: the resolved mesh. Which Dataplanes back which services,
+//! their endpoints, VIPs (deterministic IPAM) and hostnames (HostnameGenerator
+//! templates), computed once for every proxy to share.
+//!
+//! meshc plays the part of a Universal zone control plane that has just accepted
+//! every resource of the input:
+//! - a resource without `kuma.io/origin` is treated as `kuma.io/origin: zone`
+//!   (the label a zone control plane adds when a resource is applied to it), and
+//!   one without `kuma.io/env` gets the env of its form (`universal` or
+//!   `kubernetes`), see [`effective_labels`];
+//! - MeshServices are generated from `kuma.io/service` tags when the mesh's
+//!   `meshServices.mode` is not `Disabled`, as a Universal zone does;
+//! - Kuma's default HostnameGenerators of a Universal zone
+//!   (`local-mesh-external-service`, `local-universal-mesh-service`) apply unless
+//!   the input defines a generator of the same name.
+
+mod endpoints;
+pub mod hostnames;
+pub mod ipam;
+pub mod service;
+
+use std::collections::BTreeMap;
+
+use crate::findings::Finding;
+use crate::model::common::StringMap;
+use crate::model::mesh::{Mesh, MeshServicesMode};
+use crate::model::meta::{Form, Meta, labels};
+use crate::model::{Kind, Resource, Spec};
+use crate::rules::select::Proxy;
+
+pub use ipam::Cidrs;
+pub use service::{Endpoint, Protocol, Service, ServiceKind, ServicePort};
+
+/// Settings of the resolved mesh that a control plane would take from its config.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub cidrs: Cidrs,
+    /// Whether the `default` mesh exists without being in the input.
+    pub default_mesh_exists: bool,
+}
+
+/// The resolved mesh.
+pub struct World<'a> {
+    /// Every mesh by name (the `default` mesh included when assumed).
+    pub meshes: BTreeMap<String, Mesh>,
+    /// Every destination service, sorted by [`Service::key`].
+    pub services: Vec<Service<'a>>,
+    /// Every Dataplane of a known mesh, in input order.
+    pub dataplanes: Vec<Proxy<'a>>,
+    /// Problems found while resolving (hostname collisions, VIP conflicts...).
+    pub findings: Vec<Finding>,
+}
+
+impl<'a> World<'a> {
+    pub fn build(resources: &'a [Resource], opts: &Options) -> World<'a> {
+        let mut meshes: BTreeMap<String, Mesh> = BTreeMap::new();
+        if opts.default_mesh_exists {
+            meshes.insert("default".into(), Mesh::default());
+        }
+        for r in resources {
+            if let Some(Spec::Mesh(m)) = &r.spec {
+                meshes.insert(r.meta.name.clone(), (**m).clone());
+            }
+        }
+        let in_known_mesh = |r: &&Resource| r.meta.mesh.as_ref().is_some_and(|m| meshes.contains_key(m));
+        let dataplanes: Vec<Proxy> = resources.iter().filter(in_known_mesh).filter_map(Proxy::of).collect();
+        let mut findings = Vec::new();
+        let mut services = Vec::new();
+        for r in resources.iter().filter(in_known_mesh) {
+            match &r.spec {
+                Some(Spec::MeshService(ms)) => services.push(endpoints::mesh_service(r, ms, &dataplanes)),
+                Some(Spec::MeshExternalService(mes)) => services.push(endpoints::external_service(r, mes)),
+                _ => {}
+            }
+        }
+        for (name, mesh) in &meshes {
+            let mode = mesh.mesh_services_mode();
+            if mode != MeshServicesMode::Disabled {
+                services.extend(endpoints::generated_mesh_services(name, &dataplanes, &services, &mut findings));
+            }
+            if mode != MeshServicesMode::Exclusive {
+                services.extend(endpoints::legacy_services(name, &dataplanes));
+            }
+        }
+        let multi_zone: Vec<Service> = resources
+            .iter()
+            .filter(in_known_mesh)
+            .filter_map(|r| match &r.spec {
+                Some(Spec::MeshMultiZoneService(mz)) => Some(endpoints::multi_zone_service(r, mz, &services)),
+                _ => None,
+            })
+            .collect();
+        services.extend(multi_zone);
+        services.sort_by(|a, b| a.key().cmp(&b.key()));
+        ipam::assign(&mut services, &opts.cidrs, &mut findings);
+        hostnames::assign(&mut services, resources, &mut findings);
+        World { meshes, services, dataplanes, findings }
+    }
+
+    pub fn mesh(&self, name: &str) -> Option<&Mesh> {
+        self.meshes.get(name)
+    }
+
+    /// The services of one mesh.
+    pub fn services_of<'s>(&'s self, mesh: &'s str) -> impl Iterator<Item = &'s Service<'a>> + 's {
+        self.services.iter().filter(move |s| s.mesh == mesh)
+    }
+
+    /// A service by kind and name (and namespace, for Kubernetes resources).
+    pub fn find(&self, mesh: &str, kind: ServiceKind, name: &str, namespace: Option<&str>) -> Option<&Service<'a>> {
+        self.services.iter().find(|s| {
+            s.mesh == mesh
+                && s.kind == kind
+                && (s.name == name || s.display_name == name || s.qualified_name() == name)
+                && (namespace.is_none() || s.namespace.as_deref() == namespace)
+        })
+    }
+}
+
+/// The labels a resource carries once a Universal zone control plane has accepted
+/// it: its own, plus `kuma.io/origin: zone` and `kuma.io/env` (by form) when absent.
+pub fn effective_labels(meta: &Meta) -> StringMap {
+    let mut out = meta.labels.clone();
+    out.entry(labels::ORIGIN.to_string()).or_insert_with(|| "zone".to_string());
+    let env = match meta.form {
+        Form::Kubernetes => "kubernetes",
+        Form::Universal => "universal",
+    };
+    out.entry(labels::ENV.to_string()).or_insert_with(|| env.to_string());
+    out
+}
+
+/// Whether `have` holds every pair of `want` (an absent or empty selector matches all).
+pub fn labels_match(have: &StringMap, want: Option<&StringMap>) -> bool {
+    want.is_none_or(|w| w.iter().all(|(k, v)| have.get(k) == Some(v)))
+}
+
+/// The kinds whose resources become services.
+pub const SERVICE_KINDS: [Kind; 3] = [Kind::MeshService, Kind::MeshExternalService, Kind::MeshMultiZoneService];
+
+impl<'a> World<'a> {
+    /// The service an outbound plan points at.
+    pub fn find_destination(&self, d: &crate::plan::Destination) -> Option<&Service<'a>> {
+        self.services.iter().find(|s| s.kind == d.kind && s.name == d.name && s.namespace == d.namespace)
+    }
+}
