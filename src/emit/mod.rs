@@ -6,3 +6,4 @@
 pub mod layout;
 
 pub use layout::{ProxyId, ProxyKind};
+pub mod descriptor;
