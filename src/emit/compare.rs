@@ -179,6 +179,9 @@ mod tests {
         let mut tree = Tree::new();
         tree.insert(MANIFEST, b"{}\n".to_vec());
         let c = compare(Path::new("/nonexistent/meshc-out"), &tree).unwrap();
-        assert_eq!((c.added, c.files[0].diff.as_deref()), (1, Some("--- a/manifest.json\n+++ b/manifest.json\n@@ -0,0 +1 @@\n+{}\n")));
+        assert_eq!(
+            (c.added, c.files[0].diff.as_deref()),
+            (1, Some("--- a/manifest.json\n+++ b/manifest.json\n@@ -0,0 +1 @@\n+{}\n"))
+        );
     }
 }

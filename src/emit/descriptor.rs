@@ -27,8 +27,7 @@ static POOL: LazyLock<Result<DescriptorPool, String>> =
 /// The shared descriptor pool, decoded once per process (about 30 ms). It is
 /// `Send + Sync`, so every rayon worker uses the same one.
 pub fn pool() -> Result<&'static DescriptorPool, String> {
-    POOL.as_ref()
-        .map_err(|e| format!("the vendored Envoy descriptor set is corrupt ({e}); this is a meshc bug"))
+    POOL.as_ref().map_err(|e| format!("the vendored Envoy descriptor set is corrupt ({e}); this is a meshc bug"))
 }
 
 /// `types.bin` as envoy-types ships it, minus the source comments: the file order

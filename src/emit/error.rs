@@ -41,10 +41,9 @@ impl fmt::Display for EmitError {
                 f,
                 "cannot serialize the Envoy configuration of {proxy}: {message} (this is a meshc bug; please report it)"
             ),
-            EmitError::DuplicateDir { dir, first, second } => write!(
-                f,
-                "proxies {first} and {second} would both be written to proxies/{dir}; rename one of them"
-            ),
+            EmitError::DuplicateDir { dir, first, second } => {
+                write!(f, "proxies {first} and {second} would both be written to proxies/{dir}; rename one of them")
+            }
             EmitError::BadPath { path, reason } => {
                 write!(f, "refusing to write output file {path:?}: {reason} (this is a meshc bug)")
             }

@@ -180,7 +180,13 @@ mod tests {
 
     fn output(name: &str) -> ProxyOutput {
         ProxyOutput {
-            id: ProxyId { mesh: "default".into(), zone: None, namespace: None, name: name.into(), kind: ProxyKind::Dataplane },
+            id: ProxyId {
+                mesh: "default".into(),
+                zone: None,
+                namespace: None,
+                name: name.into(),
+                kind: ProxyKind::Dataplane,
+            },
             bootstrap: sample::http_bootstrap(name),
         }
     }
@@ -205,15 +211,18 @@ mod tests {
         let opts = Options { format: Format::Xds, out_dir: "out".into(), ..Default::default() };
         let tree = render(vec![output("b"), output("a")], &opts).unwrap();
         let paths: Vec<_> = tree.files().map(|(p, _)| p).collect();
-        assert_eq!(paths, [
-            "manifest.json",
-            "proxies/default/a/bootstrap.yaml",
-            "proxies/default/a/cds.yaml",
-            "proxies/default/a/lds.yaml",
-            "proxies/default/b/bootstrap.yaml",
-            "proxies/default/b/cds.yaml",
-            "proxies/default/b/lds.yaml",
-        ]);
+        assert_eq!(
+            paths,
+            [
+                "manifest.json",
+                "proxies/default/a/bootstrap.yaml",
+                "proxies/default/a/cds.yaml",
+                "proxies/default/a/lds.yaml",
+                "proxies/default/b/bootstrap.yaml",
+                "proxies/default/b/cds.yaml",
+                "proxies/default/b/lds.yaml",
+            ]
+        );
         let boot = String::from_utf8(tree.get("proxies/default/a/bootstrap.yaml").unwrap().to_vec()).unwrap();
         assert!(boot.contains("path: out/proxies/default/a/lds.yaml"), "{boot}");
         tree.check_paths().unwrap();

@@ -21,15 +21,12 @@ use super::descriptor::pool;
 /// Envoy's documentation) and default values left out.
 pub fn to_value<M: Message + Name>(msg: &M) -> Result<Value, String> {
     let name = M::full_name();
-    let descriptor = pool()?
-        .get_message_by_name(&name)
-        .ok_or_else(|| format!("{name} is not in the vendored descriptor set"))?;
+    let descriptor =
+        pool()?.get_message_by_name(&name).ok_or_else(|| format!("{name} is not in the vendored descriptor set"))?;
     let dynamic = DynamicMessage::decode(descriptor, msg.encode_to_vec().as_slice())
         .map_err(|e| format!("{name} does not decode against its descriptor: {e}"))?;
     let options = SerializeOptions::new().use_proto_field_name(true);
-    dynamic
-        .serialize_with_options(serde_json::value::Serializer, &options)
-        .map_err(|e| format!("{name}: {e}"))
+    dynamic.serialize_with_options(serde_json::value::Serializer, &options).map_err(|e| format!("{name}: {e}"))
 }
 
 /// The bytes of one output file: pretty JSON or block YAML, ending in a newline.

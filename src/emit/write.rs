@@ -16,9 +16,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::EmitError;
 use super::manifest::is_meshc_manifest;
 use super::tree::{MANIFEST, Tree};
-use super::EmitError;
 
 /// What a write put on disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -103,7 +103,10 @@ impl Target {
 
     fn missing(dir: &Path) -> Result<Target, EmitError> {
         let Some(name) = dir.file_name() else {
-            return Err(EmitError::UnusableDir { dir: dir.to_path_buf(), reason: "it does not end in a directory name" });
+            return Err(EmitError::UnusableDir {
+                dir: dir.to_path_buf(),
+                reason: "it does not end in a directory name",
+            });
         };
         let parent = match dir.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -263,7 +266,14 @@ fn exchange(a: &Path, b: &Path) -> io::Result<()> {
     // SAFETY: both pointers are valid NUL-terminated strings that outlive the call;
     // renameat2 only reads them.
     let rc = unsafe {
-        libc::syscall(libc::SYS_renameat2, libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE)
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
     };
     if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
@@ -292,7 +302,10 @@ mod tests {
 
     fn tree(version: &str) -> Tree {
         let mut t = Tree::new();
-        t.insert(MANIFEST, format!("{{\"format\": \"bootstrap\", \"proxies\": [], \"v\": \"{version}\"}}\n").into_bytes());
+        t.insert(
+            MANIFEST,
+            format!("{{\"format\": \"bootstrap\", \"proxies\": [], \"v\": \"{version}\"}}\n").into_bytes(),
+        );
         t.insert("proxies/m/a/bootstrap.yaml", version.as_bytes().to_vec());
         t.insert("proxies/m/z/b/bootstrap.yaml", version.as_bytes().to_vec());
         t
@@ -347,6 +360,21 @@ mod tests {
         drop(staging);
         assert_eq!(fs::read(out.join("proxies/m/a/bootstrap.yaml")).unwrap(), b"v2");
         assert_eq!(siblings(tmp.path()), ["out"]);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn exchange_swaps_two_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        fs::create_dir(&a).unwrap();
+        fs::create_dir(&b).unwrap();
+        fs::write(a.join("f"), "a").unwrap();
+        match exchange(&a, &b) {
+            Ok(()) => assert_eq!(fs::read(b.join("f")).unwrap(), b"a"),
+            Err(e) if exchange_unsupported(&e) => eprintln!("note: RENAME_EXCHANGE unsupported here ({e})"),
+            Err(e) => panic!("{e}"),
+        }
     }
 
     #[test]
