@@ -5,7 +5,7 @@
 //!
 //! [`render`] turns every proxy's `Bootstrap` into a [`Tree`] (all files, in
 //! memory, byte-identical whatever the input order or thread count);
-//! [`write_atomic`] puts a tree on disk; [`compare`] diffs it against a directory.
+//! [`write_atomic`] puts a tree on disk; [`compare()`] diffs it against a directory.
 
 pub mod compare;
 pub mod descriptor;
