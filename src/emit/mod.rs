@@ -144,19 +144,19 @@ struct Rendered {
 }
 
 fn render_proxy(output: ProxyOutput, opts: &Options) -> Result<Rendered, EmitError> {
-    let fail = |message: String| EmitError::Serialize { proxy: output.id.to_string(), message };
-    let dir = format!("{}/{}", tree::PROXIES, output.id.dir());
-    let ext = opts.encoding.extension();
-    let bootstrap_path = format!("{dir}/bootstrap.{ext}");
+    let ProxyOutput { id, bootstrap } = output;
+    let fail = |message: String| EmitError::Serialize { proxy: id.to_string(), message };
+    let dir = format!("{}/{}", tree::PROXIES, id.dir());
+    let bootstrap_path = format!("{dir}/bootstrap.{}", opts.encoding.extension());
     let mut files = match opts.format {
         Format::Bootstrap => {
-            let value = serialize::to_value(&output.bootstrap).map_err(fail)?;
+            let value = serialize::to_value(&bootstrap).map_err(fail)?;
             vec![(bootstrap_path.clone(), serialize::to_bytes(&value, opts.encoding).map_err(fail)?)]
         }
-        Format::Xds => xds_files(output.bootstrap.clone(), &dir, opts).map_err(fail)?,
+        Format::Xds => xds_files(bootstrap, &dir, opts).map_err(fail)?,
     };
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    let entry = manifest::Entry::new(&output.id, bootstrap_path, &files);
+    let entry = manifest::Entry::new(&id, bootstrap_path, &files);
     Ok(Rendered { files, entry })
 }
 
