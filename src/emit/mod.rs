@@ -2,7 +2,229 @@
 //! (through prost-reflect and a vendored descriptor set), the output layout with
 //! its manifest, atomic replacement of the output directory, and the comparison
 //! of what would be written against what is there (`--check`, `meshc diff`).
+//!
+//! [`render`] turns every proxy's `Bootstrap` into a [`Tree`] (all files, in
+//! memory, byte-identical whatever the input order or thread count);
+//! [`write_atomic`] puts a tree on disk; [`compare()`] diffs it against a directory.
 
+pub mod compare;
+pub mod descriptor;
+mod error;
 pub mod layout;
+pub mod manifest;
+#[doc(hidden)]
+pub mod sample;
+pub mod serialize;
+pub mod tree;
+pub mod write;
+pub mod xds;
 
+use std::collections::HashMap;
+
+use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
+use rayon::prelude::*;
+
+pub use compare::{Comparison, FileComparison, Status, compare};
+pub use error::EmitError;
 pub use layout::{ProxyId, ProxyKind};
+pub use tree::Tree;
+pub use write::{WriteStats, write_atomic};
+
+/// One proxy's complete configuration, as the envoy stage built it.
+#[derive(Debug, Clone)]
+pub struct ProxyOutput {
+    pub id: ProxyId,
+    pub bootstrap: Bootstrap,
+}
+
+/// What each proxy's directory holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One self-contained bootstrap per proxy.
+    #[default]
+    Bootstrap,
+    /// A bootstrap plus `lds` and `cds` files for Envoy's file-based xDS.
+    Xds,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Bootstrap => "bootstrap",
+            Format::Xds => "xds",
+        }
+    }
+}
+
+/// The file encoding; it also gives the file extension.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Encoding {
+    #[default]
+    Yaml,
+    Json,
+}
+
+impl Encoding {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Encoding::Yaml => "yaml",
+            Encoding::Json => "json",
+        }
+    }
+}
+
+/// How to render.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub format: Format,
+    pub encoding: Encoding,
+    /// Recorded in the manifest (the SDS paths inside the configs already use it).
+    pub secrets_dir: String,
+    /// The directory the xDS paths in each bootstrap start with, as Envoy will
+    /// see it (relative = relative to Envoy's working directory). `None`: `out_dir`.
+    pub xds_root: Option<String>,
+    /// The output directory as the user gave it (`--out`); only used for the
+    /// xDS paths when `xds_root` is `None`.
+    pub out_dir: String,
+}
+
+impl Options {
+    fn xds_root(&self) -> &str {
+        let root = self.xds_root.as_deref().unwrap_or(&self.out_dir);
+        match root.trim_end_matches('/') {
+            "" if root.starts_with('/') => "/",
+            "" => ".",
+            trimmed => trimmed,
+        }
+    }
+}
+
+/// Every file for `outputs`, plus the manifest. Proxies render in parallel; the
+/// result does not depend on their order or the thread count.
+pub fn render(mut outputs: Vec<ProxyOutput>, opts: &Options) -> Result<Tree, EmitError> {
+    outputs.sort_by(|a, b| a.id.cmp(&b.id));
+    check_unique_dirs(&outputs)?;
+    let rendered: Vec<Result<Rendered, EmitError>> = outputs.into_par_iter().map(|o| render_proxy(o, opts)).collect();
+    let mut tree = Tree::new();
+    let mut entries = Vec::with_capacity(rendered.len());
+    for proxy in rendered {
+        let proxy = proxy?;
+        for (path, bytes) in proxy.files {
+            tree.insert(path, bytes);
+        }
+        entries.push(proxy.entry);
+    }
+    let manifest = manifest::render(opts.format, &opts.secrets_dir, &entries)
+        .map_err(|message| EmitError::Serialize { proxy: "the manifest".into(), message })?;
+    tree.insert(tree::MANIFEST, manifest);
+    Ok(tree)
+}
+
+/// Two proxies in one directory would overwrite each other: refuse. `outputs` is sorted.
+fn check_unique_dirs(outputs: &[ProxyOutput]) -> Result<(), EmitError> {
+    let mut seen: HashMap<String, &ProxyId> = HashMap::with_capacity(outputs.len());
+    for output in outputs {
+        let dir = output.id.dir();
+        if let Some(first) = seen.get(&dir) {
+            return Err(EmitError::DuplicateDir {
+                dir,
+                first: Box::new((*first).clone()),
+                second: Box::new(output.id.clone()),
+            });
+        }
+        seen.insert(dir, &output.id);
+    }
+    Ok(())
+}
+
+/// One proxy's files (sorted by path) and manifest entry.
+struct Rendered {
+    files: Vec<(String, Vec<u8>)>,
+    entry: manifest::Entry,
+}
+
+fn render_proxy(output: ProxyOutput, opts: &Options) -> Result<Rendered, EmitError> {
+    let ProxyOutput { id, bootstrap } = output;
+    let fail = |message: String| EmitError::Serialize { proxy: id.to_string(), message };
+    let dir = format!("{}/{}", tree::PROXIES, id.dir());
+    let bootstrap_path = format!("{dir}/bootstrap.{}", opts.encoding.extension());
+    let mut files = match opts.format {
+        Format::Bootstrap => {
+            let value = serialize::to_value(&bootstrap).map_err(fail)?;
+            vec![(bootstrap_path.clone(), serialize::to_bytes(&value, opts.encoding).map_err(fail)?)]
+        }
+        Format::Xds => xds_files(bootstrap, &dir, opts).map_err(fail)?,
+    };
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let entry = manifest::Entry::new(&id, bootstrap_path, &files);
+    Ok(Rendered { files, entry })
+}
+
+/// `bootstrap`, `lds` and `cds` files for one proxy directory `dir` (relative).
+fn xds_files(bootstrap: Bootstrap, dir: &str, opts: &Options) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let ext = opts.encoding.extension();
+    let root = opts.xds_root();
+    let source = |kind: &str| format!("{root}/{dir}/{kind}.{ext}");
+    let split = xds::split(bootstrap, source("lds"), source("cds"));
+    let bootstrap = serialize::to_value(&split.bootstrap)?;
+    Ok(vec![
+        (format!("{dir}/bootstrap.{ext}"), serialize::to_bytes(&bootstrap, opts.encoding)?),
+        (format!("{dir}/lds.{ext}"), serialize::to_bytes(&xds::versioned(&split.lds)?, opts.encoding)?),
+        (format!("{dir}/cds.{ext}"), serialize::to_bytes(&xds::versioned(&split.cds)?, opts.encoding)?),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(name: &str) -> ProxyOutput {
+        ProxyOutput {
+            id: ProxyId {
+                mesh: "default".into(),
+                zone: None,
+                namespace: None,
+                name: name.into(),
+                kind: ProxyKind::Dataplane,
+            },
+            bootstrap: sample::http_bootstrap(name),
+        }
+    }
+
+    #[test]
+    fn xds_root_trims_trailing_slashes() {
+        let at = |root: &str| Options { out_dir: root.into(), ..Default::default() }.xds_root().to_string();
+        assert_eq!(at("out/"), "out");
+        assert_eq!(at("/"), "/");
+        assert_eq!(at(""), ".");
+        assert_eq!(Options { xds_root: Some("/srv/x//".into()), ..Default::default() }.xds_root(), "/srv/x");
+    }
+
+    #[test]
+    fn duplicate_directories_are_refused() {
+        let err = render(vec![output("web"), output("web")], &Options::default()).unwrap_err();
+        assert!(matches!(err, EmitError::DuplicateDir { .. }), "{err}");
+    }
+
+    #[test]
+    fn layout_and_manifest() {
+        let opts = Options { format: Format::Xds, out_dir: "out".into(), ..Default::default() };
+        let tree = render(vec![output("b"), output("a")], &opts).unwrap();
+        let paths: Vec<_> = tree.files().map(|(p, _)| p).collect();
+        assert_eq!(
+            paths,
+            [
+                "manifest.json",
+                "proxies/default/a/bootstrap.yaml",
+                "proxies/default/a/cds.yaml",
+                "proxies/default/a/lds.yaml",
+                "proxies/default/b/bootstrap.yaml",
+                "proxies/default/b/cds.yaml",
+                "proxies/default/b/lds.yaml",
+            ]
+        );
+        let boot = String::from_utf8(tree.get("proxies/default/a/bootstrap.yaml").unwrap().to_vec()).unwrap();
+        assert!(boot.contains("path: out/proxies/default/a/lds.yaml"), "{boot}");
+        tree.check_paths().unwrap();
+    }
+}
