@@ -170,7 +170,7 @@ impl CompileInput {
 
     /// Messages for scripts: one JSON document on stdout.
     pub fn json(&self) -> bool {
-        self.json() || self.format == OutputFormat::Json
+        self.message_format == MessageFormat::Json || self.format == OutputFormat::Json
     }
 
     fn selects_subset(&self) -> bool {

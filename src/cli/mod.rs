@@ -1,6 +1,8 @@
 //! The command line: one module per subcommand over the library.
 
+mod compile;
 mod completions;
+mod diff;
 mod input;
 mod schema;
 mod validate;
@@ -64,6 +66,10 @@ impl Color {
 pub enum Command {
     /// Check resources as Kuma would and report findings.
     Validate(validate::Args),
+    /// Compile every sidecar's static Envoy configuration into a directory.
+    Compile(compile::Args),
+    /// Show what `meshc compile` would change in a directory, as a unified diff.
+    Diff(diff::Args),
     /// Write the JSON Schema of every kind, for editors and other tools.
     Schema(schema::Args),
     /// Print a shell completion script.
@@ -98,6 +104,8 @@ fn run() -> i32 {
     };
     match cli.command {
         Command::Validate(args) => validate::run(args, cli.color),
+        Command::Compile(args) => compile::run(args, cli.color),
+        Command::Diff(args) => diff::run(args, cli.color),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
     }

@@ -268,7 +268,7 @@ pub fn plan_sidecar(world: &World, dp: Proxy, opts: &Options) -> (ProxyPlan, Vec
     });
     let inbounds = inbounds(dp);
     let mut findings = Vec::new();
-    let (outbounds, clusters) = outbounds::plan(world, dp, &mesh, mtls.is_some(), &inbounds, &mut findings);
+    let (outbounds, clusters) = outbounds::plan(world, dp, &mesh, mtls.is_some(), &inbounds, &opts.secrets_dir, &mut findings);
     let dns = transparent_proxy.as_ref().map(|_| DnsPlan { port: DNS_PORT, records: dns_records(world, &outbounds) });
     let node_cluster = dp.spec.identifying_service().unwrap_or(&id.name).to_string();
     let plan = ProxyPlan {
@@ -351,8 +351,21 @@ fn dns_records(world: &World, outbounds: &[OutboundPlan]) -> Vec<(String, Vec<Ip
     records.into_iter().collect()
 }
 
-/// The TLS settings of a MeshExternalService, resolved for Envoy.
-pub fn external_tls(mes: &MeshExternalService, first_address: Option<&str>) -> Option<ExternalTls> {
+/// Where a Kuma Secret named by a MeshExternalService lives on a static host:
+/// `<secrets dir>/meshes/<mesh>/secrets/<name>` (the Secret's data, as a file).
+pub fn secret_file(secrets_dir: &str, mesh: &str, name: &str) -> String {
+    use crate::emit::layout::escape_segment;
+    secrets_path(secrets_dir, &format!("meshes/{}/secrets/{}", escape_segment(mesh), escape_segment(name)))
+}
+
+/// The TLS settings of a MeshExternalService, resolved for Envoy. `secret` data
+/// sources are files under the secrets directory ([`secret_file`]).
+pub fn external_tls(
+    mes: &MeshExternalService,
+    first_address: Option<&str>,
+    secrets_dir: &str,
+    mesh: &str,
+) -> Option<ExternalTls> {
     use crate::model::mesh_external_service::{SanMatchType, VerificationMode};
     let tls = mes.tls.as_ref().filter(|t| t.enabled)?;
     let verification = tls.verification.as_ref();
@@ -364,7 +377,7 @@ pub fn external_tls(mes: &MeshExternalService, first_address: Option<&str>) -> O
         if let Some(b) = &d.inline {
             return Some(DataSource::Inline(b.clone()));
         }
-        d.secret.as_ref().map(|s| DataSource::File(s.clone()))
+        d.secret.as_ref().map(|s| DataSource::File(secret_file(secrets_dir, mesh, s)))
     };
     let version = |c: &crate::model::choice::Choice<crate::model::mesh_external_service::TlsVersion>| {
         let raw = c.raw();

@@ -21,6 +21,7 @@ pub fn plan(
     mesh: &Mesh,
     mtls: bool,
     inbounds: &[InboundPlan],
+    secrets_dir: &str,
     findings: &mut Vec<Finding>,
 ) -> (Vec<OutboundPlan>, Vec<ClusterPlan>) {
     let mesh_name = dp.resource.meta.mesh.as_deref().unwrap_or_default();
@@ -36,7 +37,7 @@ pub fn plan(
                     if occupied(*vip, port.port) || !taken.insert((*vip, port.port)) {
                         continue;
                     }
-                    let (o, c) = outbound(s, port, *vip, false, mtls);
+                    let (o, c) = outbound(s, port, *vip, false, mtls, secrets_dir);
                     clusters.entry(c.name.clone()).or_insert(c);
                     outbounds.push(o);
                 }
@@ -66,10 +67,10 @@ pub fn plan(
             continue;
         }
         let (o, c) = match resolved {
-            Explicit::Service(s, p) => outbound(s, p, address, true, mtls),
+            Explicit::Service(s, p) => outbound(s, p, address, true, mtls, secrets_dir),
             Explicit::Legacy(name) => {
                 let empty = legacy_placeholder(mesh_name, &name);
-                outbound(&empty, &empty.ports[0].clone(), address, true, mtls)
+                outbound(&empty, &empty.ports[0].clone(), address, true, mtls, secrets_dir)
             }
         };
         clusters.entry(c.name.clone()).or_insert(c);
@@ -261,7 +262,14 @@ fn sni(s: &Service, port: &ServicePort) -> String {
     }
 }
 
-fn outbound(s: &Service, port: &ServicePort, address: IpAddr, bind: bool, mtls: bool) -> (OutboundPlan, ClusterPlan) {
+fn outbound(
+    s: &Service,
+    port: &ServicePort,
+    address: IpAddr,
+    bind: bool,
+    mtls: bool,
+    secrets_dir: &str,
+) -> (OutboundPlan, ClusterPlan) {
     let cluster = cluster_name(s, port);
     let section = port.section_name();
     let kri = (s.kind != ServiceKind::Legacy).then(|| kri(s, &section));
@@ -273,7 +281,7 @@ fn outbound(s: &Service, port: &ServicePort, address: IpAddr, bind: bool, mtls: 
     let external = s.kind == ServiceKind::MeshExternalService;
     let tls = if external {
         let first = port.endpoints.first().map(|e| e.address.as_str());
-        match external_spec(s.resource).and_then(|m| external_tls(m, first)) {
+        match external_spec(s.resource).and_then(|m| external_tls(m, first, secrets_dir, &s.mesh)) {
             Some(t) => ClusterTls::External(Box::new(t)),
             None => ClusterTls::None,
         }
