@@ -33,7 +33,7 @@ fi
 
 if envoy="$(scripts/envoy.sh)" && [ -n "$envoy" ]; then
   export MESHC_ENVOY="$envoy"
-  echo "Envoy: $("$envoy" --version 2>/dev/null | tr -s ' \n' ' ')"
+  echo "Envoy: $("$envoy" --version 2>/dev/null | grep -m1 -o "version: .*")"
 elif [ "${CI:-}" = "true" ]; then
   echo "scripts/test.sh: Envoy could not be installed (see scripts/envoy.sh's message above); CI needs it" >&2
   exit 1

@@ -7,7 +7,9 @@
 
 mod common;
 
-use common::{EchoConfig, Envoy, HttpEcho, TcpEcho, eventually, free_port, header, http_get, tcp_roundtrip};
+use common::{
+    EchoConfig, Envoy, HttpEcho, TcpEcho, eventually, free_port, header, http_get, retry_port_clash, tcp_roundtrip,
+};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -57,9 +59,34 @@ fn fixture() -> Option<&'static Fixture> {
         let slow =
             HttpEcho::start(EchoConfig { name: "slow".into(), delay: Duration::from_secs(3), ..EchoConfig::default() });
         let tcp_echo = TcpEcho::start();
-        let (admin_port, http, tcp) = (free_port(), free_port(), free_port());
-        let config = format!(
-            r#"{admin}static_resources:
+        // One directory per test binary run (several may run at once), under target/: a
+        // static is never dropped, so a TempDir would leak.
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("harness-routing-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (envoy, http, tcp) = retry_port_clash(3, || {
+            let (admin_port, http, tcp) = (free_port(), free_port(), free_port());
+            let config = routing_config(admin_port, http, tcp, &echo, &slow, &tcp_echo);
+            let config = common::write(&dir, "envoy.yaml", &config);
+            common::validate(&config, &dir).map_err(|e| format!("hand-written config rejected: {e}"))?;
+            Ok((Envoy::start(&config, &dir, admin_port)?, http, tcp))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        Fixture { http, tcp, echo, slow, tcp_echo, _envoy: envoy }
+    }))
+}
+
+/// The fixture's bootstrap: `/slow` has a 1 s route timeout, everything else goes to the
+/// prompt upstream; the tcp_proxy listener goes to the TCP echo.
+fn routing_config(
+    admin_port: u16,
+    http: u16,
+    tcp: u16,
+    echo: &HttpEcho,
+    slow: &HttpEcho,
+    tcp_echo: &TcpEcho,
+) -> String {
+    format!(
+        r#"{admin}static_resources:
   listeners:
   - name: http
     address: {{socket_address: {{address: 127.0.0.1, port_value: {http}}}}}
@@ -93,19 +120,11 @@ fn fixture() -> Option<&'static Fixture> {
           cluster: tcp_echo
   clusters:{}{}{}
 "#,
-            cluster("prompt", echo.port()),
-            cluster("slow", slow.port()),
-            cluster("tcp_echo", tcp_echo.port()),
-            admin = admin(admin_port),
-        );
-        // A fixed directory under target/: a static is never dropped, so a TempDir would leak.
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("harness-routing");
-        let _ = std::fs::remove_dir_all(&dir);
-        let config_path = common::write(&dir, "envoy.yaml", &config);
-        common::validate(&config_path, &dir).unwrap_or_else(|e| panic!("hand-written config rejected: {e}"));
-        let envoy = Envoy::start(&config_path, &dir, admin_port).unwrap_or_else(|e| panic!("{e}"));
-        Fixture { http, tcp, echo, slow, tcp_echo, _envoy: envoy }
-    }))
+        cluster("prompt", echo.port()),
+        cluster("slow", slow.port()),
+        cluster("tcp_echo", tcp_echo.port()),
+        admin = admin(admin_port),
+    )
 }
 
 fn local(port: u16) -> std::net::SocketAddr {
@@ -224,9 +243,12 @@ fn drop_kills_envoy() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let admin_port = free_port();
-    let config = common::write(dir.path(), "envoy.yaml", &admin(admin_port));
-    let envoy = Envoy::start(&config, dir.path(), admin_port).unwrap_or_else(|e| panic!("{e}"));
+    let (envoy, admin_port) = retry_port_clash(3, || {
+        let admin_port = free_port();
+        let config = common::write(dir.path(), "envoy.yaml", &admin(admin_port));
+        Ok((Envoy::start(&config, dir.path(), admin_port)?, admin_port))
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     let pid = envoy.pid();
     assert_eq!(envoy.admin_get("/ready").unwrap().trim(), "LIVE");
     assert!(envoy.log_path().starts_with(dir.path()));

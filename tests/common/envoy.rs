@@ -329,8 +329,8 @@ impl Drop for Envoy {
 ///
 /// Binds port 0, reads the port the kernel chose and closes the socket, so there is a small
 /// race: another process may take the port before Envoy binds it. Ports handed out by this
-/// process are never handed out twice. A test that sees Envoy fail to bind may retry with
-/// new ports.
+/// process are never handed out twice. Wrap the start in [`retry_port_clash`] to retry with
+/// new ports when Envoy cannot bind.
 pub fn free_port() -> u16 {
     static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
     let mut given = GIVEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -345,6 +345,23 @@ pub fn free_port() -> u16 {
         }
     }
     panic!("no new free port on 127.0.0.1 after 100 tries");
+}
+
+/// Run `start` again (up to `attempts` times in all) while it fails because a port was
+/// taken (`cannot bind`, `Address already in use`): the race [`free_port`] leaves open.
+/// `start` should pick new ports with [`free_port`] on every call; any other error is
+/// returned at once.
+pub fn retry_port_clash<T>(attempts: usize, mut start: impl FnMut() -> Result<T, String>) -> Result<T, String> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match start() {
+            Err(e) if tries < attempts && (e.contains("cannot bind") || e.contains("Address already in use")) => {
+                note(&format!("a port was taken, retrying with new ports: {}", e.lines().next().unwrap_or("")));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Retry `attempt` until it succeeds or `limit` has passed (pausing 100 ms between tries);
