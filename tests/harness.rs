@@ -61,8 +61,9 @@ fn fixture() -> Option<&'static Fixture> {
         let tcp_echo = TcpEcho::start();
         // One directory per test binary run (several may run at once), under target/: a
         // static is never dropped, so a TempDir would leak.
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("harness-routing-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        remove_stale_runs(&tmp);
+        let dir = tmp.join(format!("harness-routing-{}", std::process::id()));
         let (envoy, http, tcp) = retry_port_clash(3, || {
             let (admin_port, http, tcp) = (free_port(), free_port(), free_port());
             let config = routing_config(admin_port, http, tcp, &echo, &slow, &tcp_echo);
@@ -73,6 +74,18 @@ fn fixture() -> Option<&'static Fixture> {
         .unwrap_or_else(|e| panic!("{e}"));
         Fixture { http, tcp, echo, slow, tcp_echo, _envoy: envoy }
     }))
+}
+
+/// Remove the directories of earlier runs whose process is gone.
+fn remove_stale_runs(tmp: &std::path::Path) {
+    for entry in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("harness-routing-")
+            && !std::path::Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The fixture's bootstrap: `/slow` has a 1 s route timeout, everything else goes to the
@@ -256,4 +269,47 @@ fn drop_kills_envoy() {
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "process {pid} is still there");
     let answer = http_get(local(admin_port), "localhost", "/ready", Duration::from_secs(2));
     assert!(answer.is_err(), "the admin port still answers: {answer:?}");
+}
+
+/// The echo upstream itself, without Envoy: two requests on one kept-alive connection, then
+/// `Connection: close` ends it; the body echoes only the selected headers.
+#[test]
+fn http_echo_keeps_alive_then_closes() {
+    use std::io::{Read, Write};
+    let echo = HttpEcho::start(EchoConfig {
+        name: "solo".into(),
+        status: 201,
+        echo_headers: Some(vec!["x-pick".into()]),
+        ..EchoConfig::default()
+    });
+    let mut conn = std::net::TcpStream::connect(echo.addr()).unwrap();
+    conn.set_read_timeout(Some(REQUEST)).unwrap();
+    conn.write_all(b"GET /one HTTP/1.1\r\nhost: a\r\nx-pick: yes\r\nx-drop: no\r\n\r\n").unwrap();
+    conn.write_all(b"POST /two HTTP/1.1\r\nhost: a\r\ncontent-length: 3\r\nconnection: close\r\n\r\nabc").unwrap();
+    let mut all = String::new();
+    conn.read_to_string(&mut all).unwrap(); // ends: the server closed after the second
+    assert_eq!(all.matches("HTTP/1.1 201 Created\r\n").count(), 2, "{all}");
+    assert!(all.contains("server: solo\nmethod: GET\npath: /one\nx-pick: yes\n"), "{all}");
+    assert!(!all.contains("x-drop"), "{all}");
+    assert!(all.contains("method: POST\npath: /two\n"), "{all}");
+    assert_eq!(echo.requests(), 2);
+    assert_eq!(echo.connections(), 1);
+    assert_eq!(echo.received()[1].body, b"abc");
+    // The client side: status, headers and a body framed by content-length.
+    let (status, headers, body) = http_get(echo.addr(), "b", "/three", REQUEST).unwrap();
+    assert_eq!((status, header(&headers, "x-echo-server")), (201, Some("solo")));
+    assert!(body.ends_with("path: /three\n"), "{body}");
+    // The client's bound holds against an upstream that answers late.
+    let start = Instant::now();
+    let late = common::http_request(
+        echo.addr(),
+        "GET",
+        "b",
+        "/",
+        &[("x-echo-delay-ms", "3000")],
+        b"",
+        Duration::from_millis(300),
+    );
+    assert!(late.is_err(), "{late:?}");
+    assert!(start.elapsed() < Duration::from_secs(2), "the client waited {:?}", start.elapsed());
 }
