@@ -1,6 +1,12 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+mod envoy;
+
+// Not every test binary runs Envoy.
+#[allow(unused_imports)]
+pub use envoy::*;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
