@@ -303,7 +303,6 @@ fn secrets_path(dir: &str, rel: &str) -> String {
 
 fn inbounds(dp: Proxy) -> Vec<InboundPlan> {
     let Some(net) = dp.spec.networking() else { return Vec::new() };
-    let transparent = dp.spec.uses_transparent_proxy();
     net.inbounds()
         .iter()
         .filter(|i| !i.is_ignored())
@@ -311,9 +310,9 @@ fn inbounds(dp: Proxy) -> Vec<InboundPlan> {
             let address = i.dataplane_address(net).to_string();
             let port = to_port(i.port?)?;
             let workload_port = to_port(i.workload_port())?;
-            let workload_address = i.service_address.clone().filter(|a| !a.is_empty()).unwrap_or_else(|| {
-                if transparent { address.clone() } else { "127.0.0.1".to_string() }
-            });
+            // Kuma's InboundInterface: the workload is at `serviceAddress`, else 127.0.0.1.
+            let workload_address =
+                i.service_address.clone().filter(|a| !a.is_empty()).unwrap_or_else(|| "127.0.0.1".to_string());
             Some(InboundPlan {
                 name: format!("inbound:{}:{port}", bracket(&address)),
                 cluster: format!("localhost:{workload_port}"),

@@ -37,7 +37,7 @@ pub fn plan(
                     if occupied(*vip, port.port) || !taken.insert((*vip, port.port)) {
                         continue;
                     }
-                    let (o, c) = outbound(s, port, *vip, false, mtls, secrets_dir);
+                    let (o, c) = outbound(s, port, (*vip, port.port), false, mtls, secrets_dir);
                     clusters.entry(c.name.clone()).or_insert(c);
                     outbounds.push(o);
                 }
@@ -67,10 +67,10 @@ pub fn plan(
             continue;
         }
         let (o, c) = match resolved {
-            Explicit::Service(s, p) => outbound(s, p, address, true, mtls, secrets_dir),
+            Explicit::Service(s, p) => outbound(s, p, (address, port), true, mtls, secrets_dir),
             Explicit::Legacy(name) => {
                 let empty = legacy_placeholder(mesh_name, &name);
-                outbound(&empty, &empty.ports[0].clone(), address, true, mtls, secrets_dir)
+                outbound(&empty, &empty.ports[0].clone(), (address, port), true, mtls, secrets_dir)
             }
         };
         clusters.entry(c.name.clone()).or_insert(c);
@@ -265,7 +265,7 @@ fn sni(s: &Service, port: &ServicePort) -> String {
 fn outbound(
     s: &Service,
     port: &ServicePort,
-    address: IpAddr,
+    (address, listen_port): (IpAddr, u32),
     bind: bool,
     mtls: bool,
     secrets_dir: &str,
@@ -304,9 +304,9 @@ fn outbound(
         kri,
     };
     let plan = OutboundPlan {
-        name: format!("outbound:{}:{}", bracket(&address.to_string()), port.port),
+        name: format!("outbound:{}:{listen_port}", bracket(&address.to_string())),
         address,
-        port: port.port,
+        port: listen_port,
         bind,
         protocol: port.protocol,
         cluster: cluster.clone(),

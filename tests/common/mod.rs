@@ -2,10 +2,13 @@
 #![allow(dead_code)]
 
 mod envoy;
+mod judge;
 
 // Not every test binary runs Envoy.
 #[allow(unused_imports)]
 pub use envoy::*;
+#[allow(unused_imports)]
+pub use judge::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
