@@ -8,6 +8,7 @@
 //! command-line layer over them; [`synth`] writes synthetic meshes for benchmarks
 //! and tests.
 
+pub mod certs;
 pub mod cli;
 pub mod emit;
 pub mod findings;

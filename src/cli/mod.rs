@@ -1,5 +1,6 @@
 //! The command line: one module per subcommand over the library.
 
+mod certs;
 mod completions;
 mod schema;
 mod validate;
@@ -63,6 +64,9 @@ impl Color {
 pub enum Command {
     /// Check resources as Kuma would and report findings.
     Validate(validate::Args),
+    /// Issue each sidecar's mTLS identity certificate and its mesh's CA bundle
+    /// (builtin or provided CA) into a secrets directory, with Envoy SDS files.
+    Certs(certs::Args),
     /// Write the JSON Schema of every kind, for editors and other tools.
     Schema(schema::Args),
     /// Print a shell completion script.
@@ -97,6 +101,7 @@ fn run() -> i32 {
     };
     match cli.command {
         Command::Validate(args) => validate::run(args, cli.color),
+        Command::Certs(args) => certs::run(args, cli.color),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
     }
