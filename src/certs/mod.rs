@@ -124,6 +124,38 @@ impl Summary {
     }
 }
 
+/// What a certificate says, for tests and tools that check issued files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertInfo {
+    /// URI SANs in certificate order.
+    pub uris: Vec<String>,
+    /// Validity bounds, Unix seconds.
+    pub not_before: i64,
+    pub not_after: i64,
+    pub is_ca: bool,
+    /// Issuer equals subject (a root).
+    pub self_issued: bool,
+}
+
+/// Every certificate in a PEM text (a leaf file lists the leaf first).
+pub fn inspect_pem(text: &str) -> Result<Vec<CertInfo>, String> {
+    let blocks = pem::parse_all(text)?;
+    blocks
+        .iter()
+        .filter(|b| b.label == "CERTIFICATE")
+        .map(|b| {
+            let c = x509::parse(&b.der).map_err(|e| format!("not a valid X.509 certificate: {e}"))?;
+            Ok(CertInfo {
+                uris: c.uris.clone(),
+                not_before: c.not_before,
+                not_after: c.not_after,
+                is_ca: c.is_ca,
+                self_issued: c.self_issued(),
+            })
+        })
+        .collect()
+}
+
 /// Why a run stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
