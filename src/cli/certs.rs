@@ -49,7 +49,8 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub validity: Option<i64>,
 
-    /// `text`: the summary line on stderr. `json`: also the summary as JSON on stdout.
+    /// `text`: the summary line on stderr. `json`: also the summary as JSON on
+    /// stdout (nothing on stdout when the run fails).
     #[arg(long, short, value_enum, default_value_t = SummaryFormat::Text)]
     pub format: SummaryFormat,
 

@@ -64,8 +64,12 @@ impl Color {
 pub enum Command {
     /// Check resources as Kuma would and report findings.
     Validate(validate::Args),
-    /// Issue each sidecar's mTLS identity certificate and its mesh's CA bundle
-    /// (builtin or provided CA) into a secrets directory, with Envoy SDS files.
+    /// Issue sidecar mTLS certificates and mesh CA bundles for Envoy (SDS files).
+    ///
+    /// Each sidecar Dataplane in a mesh with mTLS gets an identity certificate
+    /// signed by the mesh's CA (builtin: created once in the secrets directory;
+    /// provided: read from the Mesh's conf.cert/conf.key), so a static Envoy
+    /// deployment of meshc's configs needs no other tool.
     Certs(certs::Args),
     /// Write the JSON Schema of every kind, for editors and other tools.
     Schema(schema::Args),
