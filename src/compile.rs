@@ -28,9 +28,10 @@ pub struct Selection {
 impl Selection {
     pub fn keeps(&self, id: &ProxyId) -> bool {
         let name_ok = self.proxies.is_empty()
-            || self.proxies.iter().any(|p| {
-                *p == id.name || *p == id.core_name() || *p == format!("{}/{}", id.mesh, id.core_name())
-            });
+            || self
+                .proxies
+                .iter()
+                .any(|p| *p == id.name || *p == id.core_name() || *p == format!("{}/{}", id.mesh, id.core_name()));
         let mesh_ok = self.meshes.is_empty() || self.meshes.contains(&id.mesh);
         let shard_ok = self.shard.is_none_or(|(i, n)| shard_of(id, n) == i);
         name_ok && mesh_ok && shard_ok

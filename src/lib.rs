@@ -8,6 +8,7 @@
 //! command-line layer over them; [`synth`] writes synthetic meshes for benchmarks
 //! and tests.
 
+pub mod certs;
 pub mod cli;
 pub mod compile;
 pub mod emit;
@@ -18,5 +19,5 @@ pub mod plan;
 pub mod rules;
 pub mod source;
 pub mod synth;
-pub mod world;
 pub mod validate;
+pub mod world;

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Envoy, EchoConfig, HttpEcho, free_port, http_get};
+use common::{EchoConfig, Envoy, HttpEcho, free_port, http_get};
 
 struct Ports {
     client_out: u16,
@@ -20,11 +20,8 @@ struct Ports {
 }
 
 fn world(ports: &Ports, echo_port: u16, mtls: bool) -> String {
-    let mtls_block = if mtls {
-        "mtls:\n  enabledBackend: ca-1\n  backends:\n    - name: ca-1\n      type: builtin\n"
-    } else {
-        ""
-    };
+    let mtls_block =
+        if mtls { "mtls:\n  enabledBackend: ca-1\n  backends:\n    - name: ca-1\n      type: builtin\n" } else { "" };
     format!(
         "type: Mesh
 name: e2e
@@ -133,7 +130,9 @@ fn request_through_client(mtls: bool) {
         let r = http_get(client_addr, "server", "/through/the/mesh", Duration::from_secs(5))?;
         if r.0 == 200 { Ok(r) } else { Err(format!("status {}: {}", r.0, r.2)) }
     })
-    .unwrap_or_else(|e| panic!("request through the client sidecar: {e}\nclient log:\n{}\nserver log:\n{}", client.log(), server.log()));
+    .unwrap_or_else(|e| {
+        panic!("request through the client sidecar: {e}\nclient log:\n{}\nserver log:\n{}", client.log(), server.log())
+    });
     assert_eq!(status, 200);
     assert!(body.contains("path: /through/the/mesh"), "the server saw the request: {body}");
     assert!(echo.requests() >= 1);

@@ -1,5 +1,6 @@
 //! The command line: one module per subcommand over the library.
 
+mod certs;
 mod compile;
 mod completions;
 mod diff;
@@ -70,6 +71,13 @@ pub enum Command {
     Compile(compile::Args),
     /// Show what `meshc compile` would change in a directory, as a unified diff.
     Diff(diff::Args),
+    /// Issue sidecar mTLS certificates and mesh CA bundles for Envoy (SDS files).
+    ///
+    /// Each sidecar Dataplane in a mesh with mTLS gets an identity certificate
+    /// signed by the mesh's CA (builtin: created once in the secrets directory;
+    /// provided: read from the Mesh's conf.cert/conf.key), so a static Envoy
+    /// deployment of meshc's configs needs no other tool.
+    Certs(certs::Args),
     /// Write the JSON Schema of every kind, for editors and other tools.
     Schema(schema::Args),
     /// Print a shell completion script.
@@ -106,6 +114,7 @@ fn run() -> i32 {
         Command::Validate(args) => validate::run(args, cli.color),
         Command::Compile(args) => compile::run(args, cli.color),
         Command::Diff(args) => diff::run(args, cli.color),
+        Command::Certs(args) => certs::run(args, cli.color),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
     }

@@ -9,8 +9,7 @@ use envoy_types::pb::envoy::config::cluster::v3::{
     cluster::LbPolicy,
 };
 use envoy_types::pb::envoy::config::core::v3::{
-    BindConfig, HttpProtocolOptions as CommonHttpOptions, Http2ProtocolOptions, Locality, SocketAddress,
-    socket_address,
+    BindConfig, Http2ProtocolOptions, HttpProtocolOptions as CommonHttpOptions, Locality, SocketAddress, socket_address,
 };
 use envoy_types::pb::envoy::config::endpoint::v3::{
     ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
@@ -81,7 +80,10 @@ fn lb_endpoint(address: &str, port: u32, weight: u32, tags: &crate::model::commo
 fn load_assignment(name: &str, endpoints: &[world::Endpoint]) -> ClusterLoadAssignment {
     let mut groups: BTreeMap<(u32, Option<&str>), Vec<LbEndpoint>> = BTreeMap::new();
     for e in endpoints {
-        groups.entry((e.priority, e.zone.as_deref())).or_default().push(lb_endpoint(&e.address, e.port, e.weight, &e.tags));
+        groups
+            .entry((e.priority, e.zone.as_deref()))
+            .or_default()
+            .push(lb_endpoint(&e.address, e.port, e.weight, &e.tags));
     }
     ClusterLoadAssignment {
         cluster_name: name.to_string(),
@@ -113,7 +115,11 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Cluster {
         c.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(http2_options(i.protocol)));
     }
     if plan.transparent_proxy.is_some() {
-        let source = if i.workload_address.contains(':') { INBOUND_PASSTHROUGH_SOURCE_V6 } else { INBOUND_PASSTHROUGH_SOURCE_V4 };
+        let source = if i.workload_address.contains(':') {
+            INBOUND_PASSTHROUGH_SOURCE_V6
+        } else {
+            INBOUND_PASSTHROUGH_SOURCE_V4
+        };
         c.upstream_bind_config = Some(bind(source));
     }
     c
@@ -170,4 +176,3 @@ pub fn passthrough(tp: &TransparentProxy) -> Vec<Cluster> {
     }
     out
 }
-

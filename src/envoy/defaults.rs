@@ -15,8 +15,15 @@ pub const CONNECTION_IDLE_TIMEOUT_SECS: i64 = 3600;
 /// Answer TTL of the DNS listener.
 pub const DNS_TTL_SECS: i64 = 30;
 /// Kuma's `ipam.knownInternalCIDRs` (HCM `internal_address_config`).
-pub const INTERNAL_CIDRS: &[(&str, u32)] =
-    &[("10.0.0.0", 8), ("192.168.0.0", 16), ("172.16.0.0", 12), ("127.0.0.1", 32), ("fc00::", 7), ("fd00::", 8), ("::1", 128)];
+pub const INTERNAL_CIDRS: &[(&str, u32)] = &[
+    ("10.0.0.0", 8),
+    ("192.168.0.0", 16),
+    ("172.16.0.0", 12),
+    ("127.0.0.1", 32),
+    ("fc00::", 7),
+    ("fd00::", 8),
+    ("::1", 128),
+];
 /// The system CA bundle used to verify external services when `caCert` is unset
 /// (Debian's and Ubuntu's path).
 pub const SYSTEM_CA_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";

@@ -1,8 +1,6 @@
 //! Small constructors for the envoy-types messages every module uses.
 
-use envoy_types::pb::envoy::config::core::v3::{
-    Address, Metadata, SocketAddress, address, socket_address,
-};
+use envoy_types::pb::envoy::config::core::v3::{Address, Metadata, SocketAddress, address, socket_address};
 use envoy_types::pb::envoy::config::listener::v3::{Filter, filter};
 use envoy_types::pb::google::protobuf::{Any, Duration, Struct, Value, value};
 use prost::{Message, Name};
@@ -43,10 +41,8 @@ pub fn network_filter<T: Name + Message>(name: &str, config: T) -> Filter {
 
 /// `filter_metadata[key]` = the string map.
 pub fn metadata(key: &str, values: &StringMap) -> Metadata {
-    let fields = values
-        .iter()
-        .map(|(k, v)| (k.clone(), Value { kind: Some(value::Kind::StringValue(v.clone())) }))
-        .collect();
+    let fields =
+        values.iter().map(|(k, v)| (k.clone(), Value { kind: Some(value::Kind::StringValue(v.clone())) })).collect();
     Metadata { filter_metadata: [(key.to_string(), Struct { fields })].into(), ..Default::default() }
 }
 

@@ -152,7 +152,10 @@ pub struct ClusterPlan {
 pub enum ClusterTls {
     None,
     /// Kuma mTLS to another sidecar.
-    Mesh { sni: String, sans: Vec<San> },
+    Mesh {
+        sni: String,
+        sans: Vec<San>,
+    },
     /// TLS origination to an external service (MeshExternalService `tls`).
     External(Box<ExternalTls>),
 }
@@ -268,7 +271,8 @@ pub fn plan_sidecar(world: &World, dp: Proxy, opts: &Options) -> (ProxyPlan, Vec
     });
     let inbounds = inbounds(dp);
     let mut findings = Vec::new();
-    let (outbounds, clusters) = outbounds::plan(world, dp, &mesh, mtls.is_some(), &inbounds, &opts.secrets_dir, &mut findings);
+    let (outbounds, clusters) =
+        outbounds::plan(world, dp, &mesh, mtls.is_some(), &inbounds, &opts.secrets_dir, &mut findings);
     let dns = transparent_proxy.as_ref().map(|_| DnsPlan { port: DNS_PORT, records: dns_records(world, &outbounds) });
     let node_cluster = dp.spec.identifying_service().unwrap_or(&id.name).to_string();
     let plan = ProxyPlan {

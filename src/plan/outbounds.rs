@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use super::{ClusterPlan, ClusterTls, Destination, InboundPlan, OutboundPlan, San, bracket, external_spec, external_tls};
+use super::{
+    ClusterPlan, ClusterTls, Destination, InboundPlan, OutboundPlan, San, bracket, external_spec, external_tls,
+};
 use crate::findings::{Finding, Location, Target, codes};
 use crate::model::common::StringMap;
 use crate::model::dataplane::{Outbound, TransparentProxying};
@@ -63,7 +65,10 @@ pub fn plan(
             }
         };
         if occupied(address, port) || !taken.insert((address, port)) {
-            skip(format!("outbound {}:{port} is left out: another listener of this proxy uses it", bracket(&address.to_string())));
+            skip(format!(
+                "outbound {}:{port} is left out: another listener of this proxy uses it",
+                bracket(&address.to_string())
+            ));
             continue;
         }
         let (o, c) = match resolved {
@@ -121,7 +126,10 @@ fn backend_ref_matches(r: &crate::model::dataplane::ReachableBackendRef, s: &Ser
         return false;
     }
     let name_ok = match &r.name {
-        Some(n) => (*n == s.name || *n == s.display_name) && r.namespace.as_ref().is_none_or(|ns| s.namespace.as_ref() == Some(ns)),
+        Some(n) => {
+            (*n == s.name || *n == s.display_name)
+                && r.namespace.as_ref().is_none_or(|ns| s.namespace.as_ref() == Some(ns))
+        }
         None => !r.labels.is_empty() && labels_match(&s.labels, Some(&r.labels)),
     };
     let port_ok = match (r.port, port) {
@@ -169,7 +177,9 @@ fn resolve_explicit<'w, 'a>(
         None => world
             .services
             .iter()
-            .find(|s| s.mesh == mesh && s.kind == kind && !b.labels.is_empty() && labels_match(&s.labels, Some(&b.labels)))
+            .find(|s| {
+                s.mesh == mesh && s.kind == kind && !b.labels.is_empty() && labels_match(&s.labels, Some(&b.labels))
+            })
             .ok_or_else(|| format!("no {} has the labels of the backendRef", kind.name()))?,
     };
     let port = match b.port.and_then(|p| u32::try_from(p).ok()) {

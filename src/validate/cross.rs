@@ -7,9 +7,9 @@ use crate::findings::{Finding, Target, codes};
 use crate::model::common::TargetRefKind;
 use crate::model::meta::labels;
 use crate::model::{Form, Kind, Resource, Scope, Spec};
-use crate::world::effective_labels;
 use crate::rules::select::{self, Proxy};
 use crate::validate::violations::Path;
+use crate::world::effective_labels;
 
 use super::Options;
 

@@ -184,8 +184,7 @@ pub fn generated_mesh_services<'a>(
                          name (an RFC 1035 label); only the legacy `{svc}.mesh` outbound reaches it"
                     );
                     findings.push(
-                        Finding::new(codes::SERVICE_NOT_GENERATED, msg, location)
-                            .with_resource(dp.resource.meta.id()),
+                        Finding::new(codes::SERVICE_NOT_GENERATED, msg, location).with_resource(dp.resource.meta.id()),
                     );
                 }
                 continue;
@@ -264,7 +263,8 @@ pub fn legacy_services<'a>(mesh: &str, dataplanes: &[Proxy<'a>]) -> Vec<Service<
         .map(|(name, (mut endpoints, protocols))| {
             endpoints.sort();
             // Kuma's protocol of a service: the one all its inbounds agree on, else TCP.
-            let protocol = if protocols.len() == 1 { *protocols.first().unwrap_or(&Protocol::Tcp) } else { Protocol::Tcp };
+            let protocol =
+                if protocols.len() == 1 { *protocols.first().unwrap_or(&Protocol::Tcp) } else { Protocol::Tcp };
             Service {
                 kind: ServiceKind::Legacy,
                 mesh: mesh.to_string(),

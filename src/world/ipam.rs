@@ -75,7 +75,8 @@ pub fn assign(services: &mut [Service], cidrs: &Cidrs, findings: &mut Vec<Findin
             }
             None => {
                 if let Some(r) = s.resource {
-                    let location = Location::pointer(r.meta.file, r.meta.doc, r.meta.name_pointer.clone(), Target::Value);
+                    let location =
+                        Location::pointer(r.meta.file, r.meta.doc, r.meta.name_pointer.clone(), Target::Value);
                     let msg = format!("no free VIP left in {net} for this {}", s.kind.name());
                     findings.push(Finding::new(codes::VIP_EXHAUSTED, msg, location).with_resource(r.meta.id()));
                 }

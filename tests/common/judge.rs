@@ -39,10 +39,8 @@ pub fn envoy_accepts(out: &Path, inputs: &[&Path]) -> Result<usize, Vec<String>>
     for b in &files {
         provide_external_secrets(b, cwd.path());
     }
-    let failures: Vec<String> = files
-        .iter()
-        .filter_map(|b| validate(b, cwd.path()).err().map(|e| format!("{}: {e}", b.display())))
-        .collect();
+    let failures: Vec<String> =
+        files.iter().filter_map(|b| validate(b, cwd.path()).err().map(|e| format!("{}: {e}", b.display()))).collect();
     if failures.is_empty() { Ok(files.len()) } else { Err(failures) }
 }
 
