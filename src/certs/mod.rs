@@ -27,9 +27,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::emit::{ProxyId, ProxyKind, layout::escape_segment};
+use crate::emit::{ProxyId, layout::escape_segment};
 use crate::model::common::parse_go_duration;
-use crate::model::meta::Form;
 use crate::model::{Meta, Resource, Spec};
 use ca::{Ca, DataSourceError};
 use fsio::Mode;
@@ -178,13 +177,7 @@ impl Failure {
 /// The ProxyId of a Dataplane. The namespace is part of the identity only in
 /// Kubernetes form, matching [`Meta::core_name`].
 pub fn proxy_id(meta: &Meta) -> ProxyId {
-    ProxyId {
-        mesh: meta.mesh.clone().unwrap_or_else(|| "default".into()),
-        zone: meta.zone().map(str::to_string),
-        namespace: meta.namespace.clone().filter(|_| meta.form == Form::Kubernetes),
-        name: meta.name.clone(),
-        kind: ProxyKind::Dataplane,
-    }
+    ProxyId::of_dataplane(meta)
 }
 
 /// Kuma's `mesh.ParseDuration` in seconds: Go durations plus whole days (`30d`)

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
+use super::input::InputArgs;
 use super::{Color, exit};
 use crate::certs::{self, Options as CertOptions};
 use crate::findings::render::{self, Format, TextOptions};
 use crate::findings::{Level, Report, codes};
-use crate::source::Limits;
-use crate::validate::{self, Options};
+use crate::validate;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -36,9 +36,8 @@ wanted SANs and more than a third of its validity left is kept. Input is
 validated first, as `meshc validate` does; if there are errors they are printed
 and nothing is written. Keys and certificates are never printed.")]
 pub struct Args {
-    /// Files or directories to read (`-` for stdin).
-    #[arg(value_name = "PATH", default_value = ".")]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
 
     /// The secrets directory to write (created 0700 if missing).
     #[arg(long, value_name = "SECRETS_DIR")]
@@ -53,30 +52,6 @@ pub struct Args {
     /// stdout (nothing on stdout when the run fails).
     #[arg(long, short, value_enum, default_value_t = SummaryFormat::Text)]
     pub format: SummaryFormat,
-
-    /// Skip documents that are not kuma.io resources instead of reporting MESH1001.
-    #[arg(long)]
-    pub ignore_unknown: bool,
-
-    /// Kuma's system namespace on Kubernetes: policies there have the `system` role.
-    #[arg(long, value_name = "NS", default_value = "kuma-system")]
-    pub system_namespace: String,
-
-    /// Do not assume that the `default` mesh exists (Kuma creates it at start-up).
-    #[arg(long)]
-    pub no_default_mesh: bool,
-
-    /// Largest file read, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_file_size)]
-    pub max_file_size: u64,
-
-    /// Deepest nesting of a YAML document.
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_depth)]
-    pub max_depth: usize,
-
-    /// Most nodes in one YAML document, counting every use of an alias.
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_nodes)]
-    pub max_nodes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -90,14 +65,8 @@ fn parse_duration(s: &str) -> Result<i64, String> {
 }
 
 pub fn run(args: Args, color: Color) -> i32 {
-    let opts = Options {
-        limits: Limits { max_file_size: args.max_file_size, max_depth: args.max_depth, max_nodes: args.max_nodes },
-        ignore_unknown: args.ignore_unknown,
-        system_namespace: args.system_namespace.clone(),
-        default_mesh_exists: !args.no_default_mesh,
-        suppressions: Vec::new(),
-    };
-    let outcome = validate::run(&args.paths, &opts);
+    args.input.apply_jobs();
+    let outcome = validate::run(&args.input.paths, &args.input.options());
     let blocked = outcome.unreadable || outcome.findings.iter().any(|f| f.level >= Level::Error);
     if blocked {
         let report = Report { findings: &outcome.findings, files: &outcome.files, resources: &outcome.resources };

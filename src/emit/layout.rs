@@ -43,6 +43,18 @@ pub struct ProxyId {
 }
 
 impl ProxyId {
+    /// The identity of a Dataplane: the namespace counts only for resources in
+    /// Kubernetes form (as in Kuma's core name).
+    pub fn of_dataplane(meta: &crate::model::meta::Meta) -> ProxyId {
+        ProxyId {
+            mesh: meta.mesh.clone().unwrap_or_else(|| "default".into()),
+            zone: meta.zone().map(str::to_string),
+            namespace: meta.namespace.clone().filter(|_| meta.form == crate::model::meta::Form::Kubernetes),
+            name: meta.name.clone(),
+            kind: ProxyKind::Dataplane,
+        }
+    }
+
     /// Kuma's core name: `<name>.<namespace>` for namespaced resources.
     pub fn core_name(&self) -> String {
         match &self.namespace {

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::emit::{ProxyId, ProxyKind};
+use crate::emit::ProxyId;
 use crate::findings::Finding;
 use crate::model::common::StringMap;
 use crate::model::dataplane::IpFamilyMode;
@@ -230,13 +230,7 @@ pub fn plan_all(
 
 /// The output identity of a Dataplane.
 pub fn proxy_id(r: &Resource) -> ProxyId {
-    ProxyId {
-        mesh: r.meta.mesh.clone().unwrap_or_default(),
-        zone: r.meta.zone().map(str::to_string),
-        namespace: r.meta.namespace.clone(),
-        name: r.meta.name.clone(),
-        kind: ProxyKind::Dataplane,
-    }
+    ProxyId::of_dataplane(&r.meta)
 }
 
 /// Plan one sidecar.
