@@ -96,8 +96,11 @@ fn validation_errors_write_nothing_and_keep_the_previous_output() {
     let out = tmp.path().join("out");
     assert!(run(&["compile", s(&input), "--out", s(&out)]).status.success());
     let before = snapshot(&out);
-    std::fs::write(input.join("broken.yaml"), "type: MeshTimeout\nname: t\nmesh: plain\nspec:\n  targetRef:\n    kind: Nope\n")
-        .unwrap();
+    std::fs::write(
+        input.join("broken.yaml"),
+        "type: MeshTimeout\nname: t\nmesh: plain\nspec:\n  targetRef:\n    kind: Nope\n",
+    )
+    .unwrap();
     let r = run(&["compile", s(&input), "--out", s(&out)]);
     assert_eq!(r.status.code(), Some(1), "{}", String::from_utf8_lossy(&r.stderr));
     assert!(String::from_utf8_lossy(&r.stderr).contains("nothing was compiled"));
@@ -143,7 +146,11 @@ fn an_unwritable_location_fails_and_keeps_the_previous_output() {
     let r = common::run_bounded(cmd, None, std::time::Duration::from_secs(60));
     chmod(&parent, 0o755);
     assert_eq!(r.status.code(), Some(3), "stderr: {}", String::from_utf8_lossy(&r.stderr));
-    assert!(String::from_utf8_lossy(&r.stderr).contains("nothing was written"), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("nothing was written"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     assert_eq!(snapshot(&out), before, "the previous output changed");
     let leftovers: Vec<_> = std::fs::read_dir(&parent).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, vec![std::ffi::OsString::from("out")], "temporary files left behind");

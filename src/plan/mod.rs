@@ -410,7 +410,7 @@ pub fn external_tls(
 }
 
 /// The MeshExternalService spec behind a service, if it is one.
-pub fn external_spec<'a>(r: Option<&'a Resource>) -> Option<&'a MeshExternalService> {
+pub fn external_spec(r: Option<&Resource>) -> Option<&MeshExternalService> {
     match r.map(|r| &r.spec) {
         Some(Some(Spec::MeshExternalService(m))) => Some(m),
         _ => None,

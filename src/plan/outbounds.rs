@@ -81,7 +81,7 @@ pub fn plan(
         clusters.entry(c.name.clone()).or_insert(c);
         outbounds.push(o);
     }
-    outbounds.sort_by(|a, b| (a.address, a.port).cmp(&(b.address, b.port)));
+    outbounds.sort_by_key(|o| (o.address, o.port));
     (outbounds, clusters.into_values().collect())
 }
 
@@ -104,7 +104,7 @@ impl<'a> Reachable<'a> {
 
     fn allows(&self, s: &Service) -> bool {
         match s.kind {
-            ServiceKind::Legacy => self.services.is_none_or(|list| list.iter().any(|n| *n == s.name)),
+            ServiceKind::Legacy => self.services.is_none_or(|list| list.contains(&s.name)),
             ServiceKind::MeshService if self.mode == MeshServicesMode::Disabled => false,
             ServiceKind::MeshService if self.mode == MeshServicesMode::ReachableBackends && self.backends.is_none() => {
                 false
