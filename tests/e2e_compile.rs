@@ -159,3 +159,92 @@ fn request_reaches_the_server_without_mtls() {
 fn request_reaches_the_server_with_builtin_mtls() {
     request_through_client(true);
 }
+
+/// A DNS query for the A record of `name`; the addresses in the answer.
+fn dns_a(server: SocketAddr, name: &str) -> Result<Vec<std::net::Ipv4Addr>, String> {
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend(label.as_bytes());
+    }
+    q.extend([0, 0, 1, 0, 1]);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    socket.set_read_timeout(Some(Duration::from_secs(2))).map_err(|e| e.to_string())?;
+    socket.send_to(&q, server).map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 512];
+    let n = socket.recv(&mut buf).map_err(|e| format!("no DNS answer: {e}"))?;
+    let r = &buf[..n];
+    let answers = u16::from_be_bytes([r[6], r[7]]) as usize;
+    // Skip the header and the echoed question, then read each answer record.
+    let mut i = q.len();
+    let mut out = Vec::new();
+    for _ in 0..answers {
+        i += if r[i] & 0xc0 == 0xc0 { 2 } else { r[i..].iter().position(|b| *b == 0).ok_or("bad name")? + 1 };
+        let (kind, len) = (u16::from_be_bytes([r[i], r[i + 1]]), u16::from_be_bytes([r[i + 8], r[i + 9]]) as usize);
+        i += 10;
+        if kind == 1 && len == 4 {
+            out.push(std::net::Ipv4Addr::new(r[i], r[i + 1], r[i + 2], r[i + 3]));
+        }
+        i += len;
+    }
+    Ok(out)
+}
+
+/// `meshc compile examples/<any> --out out` then `envoy -c out/<bootstrap>` runs:
+/// every transparent-proxy sidecar of the examples starts and becomes ready (its
+/// listeners bind and its SDS certificates load), and the DNS listener of the
+/// MeshExternalService client answers the documentation's hostname with its VIP.
+#[test]
+fn example_sidecars_start_in_envoy() {
+    if common::envoy().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dirs: Vec<_> = std::fs::read_dir(common::root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && !p.ends_with("invalid"))
+        .collect();
+    dirs.sort();
+    let mut started = 0;
+    let mut dns_checked = false;
+    for dir in &dirs {
+        let out = tmp.path().join(dir.file_name().unwrap());
+        let r = common::run(&[
+            "compile",
+            dir.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--secrets-dir",
+            "secrets",
+            "-q",
+        ]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let cwd = common::deployment(&out, &[dir.as_path()]);
+        for bootstrap in common::bootstraps(&out) {
+            let config = common::read_config(&bootstrap);
+            let listeners = config["static_resources"]["listeners"].as_array().cloned().unwrap_or_default();
+            if !listeners.iter().any(|l| l["name"] == "outbound:passthrough:ipv4") {
+                continue; // binds the host's own addresses: runs only there
+            }
+            let admin = config["admin"]["address"]["socket_address"]["port_value"].as_u64().unwrap() as u16;
+            let envoy = Envoy::start(&bootstrap, cwd.path(), admin)
+                .unwrap_or_else(|e| panic!("{} does not start: {e}", bootstrap.display()));
+            started += 1;
+            let text = std::fs::read_to_string(&bootstrap).unwrap();
+            if text.contains("mes-http.svc.meshext.local") {
+                let answer = common::eventually(Duration::from_secs(10), || {
+                    dns_a(([127, 0, 0, 1], 15053).into(), "mes-http.svc.meshext.local")
+                        .and_then(|a| if a.is_empty() { Err("no A record".into()) } else { Ok(a) })
+                })
+                .unwrap_or_else(|e| panic!("DNS: {e}\n{}", envoy.log()));
+                assert_eq!(answer[0].octets()[0], 242, "a MeshExternalService VIP: {answer:?}");
+                assert!(text.contains(&format!("\"{}\"", answer[0])), "the VIP has an outbound listener");
+                dns_checked = true;
+            }
+            drop(envoy);
+        }
+    }
+    assert!(started >= 10, "{started} example sidecars started");
+    assert!(dns_checked, "the MeshExternalService example answered DNS");
+}

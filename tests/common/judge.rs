@@ -28,6 +28,16 @@ pub fn bootstraps(out: &Path) -> Vec<PathBuf> {
 /// `--secrets-dir secrets`) in a scratch working directory holding `secrets/`.
 /// Returns one message per rejected proxy.
 pub fn envoy_accepts(out: &Path, inputs: &[&Path]) -> Result<usize, Vec<String>> {
+    let cwd = deployment(out, inputs);
+    let files = bootstraps(out);
+    let failures: Vec<String> =
+        files.iter().filter_map(|b| validate(b, cwd.path()).err().map(|e| format!("{}: {e}", b.display()))).collect();
+    if failures.is_empty() { Ok(files.len()) } else { Err(failures) }
+}
+
+/// A scratch working directory for Envoy with everything a host running `out`
+/// needs: `secrets/` from `meshc certs` and the external-service secret files.
+pub fn deployment(out: &Path, inputs: &[&Path]) -> tempfile::TempDir {
     let cwd = tempfile::tempdir().expect("tempdir");
     let mut args = vec!["certs".to_string()];
     args.extend(inputs.iter().map(|p| p.display().to_string()));
@@ -35,24 +45,25 @@ pub fn envoy_accepts(out: &Path, inputs: &[&Path]) -> Result<usize, Vec<String>>
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let certs = super::run(&argv);
     assert!(certs.status.success(), "meshc certs failed: {}", String::from_utf8_lossy(&certs.stderr));
-    let files = bootstraps(out);
-    for b in &files {
-        provide_external_secrets(b, cwd.path());
+    for b in bootstraps(out) {
+        provide_external_secrets(&b, cwd.path());
     }
-    let failures: Vec<String> =
-        files.iter().filter_map(|b| validate(b, cwd.path()).err().map(|e| format!("{}: {e}", b.display()))).collect();
-    if failures.is_empty() { Ok(files.len()) } else { Err(failures) }
+    cwd
+}
+
+/// A bootstrap file read back as JSON.
+pub fn read_config(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).expect("config");
+    let loaded = meshc::source::load_texts(vec![("config".into(), text)], &Default::default());
+    loaded.documents.into_iter().next().expect("one document").value
 }
 
 /// MeshExternalService `secret` data sources are files under
 /// `secrets/meshes/<mesh>/secrets/`: write a throwaway certificate or key there,
 /// whichever the config expects.
 fn provide_external_secrets(bootstrap: &Path, cwd: &Path) {
-    let text = std::fs::read_to_string(bootstrap).expect("bootstrap");
-    let loaded = meshc::source::load_texts(vec![("bootstrap".into(), text)], &Default::default());
-    let Some(doc) = loaded.documents.first() else { return };
     let mut wanted = Vec::new();
-    collect_files(&doc.value, None, &mut wanted);
+    collect_files(&read_config(bootstrap), None, &mut wanted);
     let pair = rcgen::generate_simple_self_signed(vec!["external.example".to_string()]).expect("rcgen");
     for (role, path) in wanted {
         if !path.starts_with(&format!("{SECRETS}/meshes/")) || !path.contains("/secrets/") {
