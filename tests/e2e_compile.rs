@@ -1,7 +1,7 @@
 //! End to end: compile a small mesh, start two real Envoys from the output (a
 //! client sidecar with an explicit outbound, a server sidecar in front of an
-//! HTTP server on 127.0.0.1) and send a request through both, with mTLS off and
-//! with builtin mTLS on (certificates from `meshc certs`).
+//! HTTP or TCP server on 127.0.0.1) and send traffic through both, with mTLS off,
+//! STRICT and PERMISSIVE (certificates from `meshc certs`).
 
 mod common;
 
@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{EchoConfig, Envoy, HttpEcho, free_port, http_get};
+use common::{EchoConfig, Envoy, HttpEcho, TcpEcho, free_port, http_get};
 
 struct Ports {
     client_out: u16,
@@ -19,9 +19,21 @@ struct Ports {
     server_admin: u16,
 }
 
-fn world(ports: &Ports, echo_port: u16, mtls: bool) -> String {
-    let mtls_block =
-        if mtls { "mtls:\n  enabledBackend: ca-1\n  backends:\n    - name: ca-1\n      type: builtin\n" } else { "" };
+#[derive(Clone, Copy, PartialEq)]
+enum Mtls {
+    Off,
+    Strict,
+    Permissive,
+}
+
+fn world(ports: &Ports, echo_port: u16, mtls: Mtls, protocol: &str) -> String {
+    let mtls_block = match mtls {
+        Mtls::Off => "",
+        Mtls::Strict => "mtls:\n  enabledBackend: ca-1\n  backends:\n    - name: ca-1\n      type: builtin\n",
+        Mtls::Permissive => {
+            "mtls:\n  enabledBackend: ca-1\n  backends:\n    - name: ca-1\n      type: builtin\n      mode: PERMISSIVE\n"
+        }
+    };
     format!(
         "type: Mesh
 name: e2e
@@ -39,7 +51,7 @@ networking:
       serviceAddress: 127.0.0.1
       tags:
         kuma.io/service: server
-        kuma.io/protocol: http
+        kuma.io/protocol: {protocol}
   admin:
     port: {server_admin}
 ---
@@ -72,7 +84,7 @@ spec:
   ports:
     - port: 80
       targetPort: {server_in}
-      appProtocol: http
+      appProtocol: {protocol}
 ",
         server_in = ports.server_in,
         server_admin = ports.server_admin,
@@ -92,21 +104,12 @@ fn bootstrap_of(out: &Path, name: &str) -> std::path::PathBuf {
     out.join(entry["bootstrap"].as_str().expect("bootstrap path"))
 }
 
-fn request_through_client(mtls: bool) {
-    if common::envoy().is_none() {
-        return;
-    }
+/// Compile the two-sidecar world, issue certificates when mTLS is on, start both
+/// Envoys. Returns them with the scratch directory they run in.
+fn start_world(ports: &Ports, upstream_port: u16, mtls: Mtls, protocol: &str) -> (tempfile::TempDir, Envoy, Envoy) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let echo = HttpEcho::start(EchoConfig::default());
-    let ports = Ports {
-        client_out: free_port(),
-        client_in: free_port(),
-        client_admin: free_port(),
-        server_in: free_port(),
-        server_admin: free_port(),
-    };
     let input = dir.path().join("input.yaml");
-    std::fs::write(&input, world(&ports, echo.port(), mtls)).expect("write input");
+    std::fs::write(&input, world(ports, upstream_port, mtls, protocol)).expect("write input");
     let out = dir.path().join("out");
     let secrets = dir.path().join("secrets");
     let compiled = common::run(&[
@@ -118,12 +121,32 @@ fn request_through_client(mtls: bool) {
         secrets.to_str().unwrap(),
     ]);
     assert!(compiled.status.success(), "compile: {}", String::from_utf8_lossy(&compiled.stderr));
-    if mtls {
+    if mtls != Mtls::Off {
         let certs = common::run(&["certs", input.to_str().unwrap(), "--out", secrets.to_str().unwrap()]);
         assert!(certs.status.success(), "certs: {}", String::from_utf8_lossy(&certs.stderr));
     }
     let server = Envoy::start(&bootstrap_of(&out, "server-01"), dir.path(), ports.server_admin).expect("server envoy");
     let client = Envoy::start(&bootstrap_of(&out, "client-01"), dir.path(), ports.client_admin).expect("client envoy");
+    (dir, server, client)
+}
+
+fn ports() -> Ports {
+    Ports {
+        client_out: free_port(),
+        client_in: free_port(),
+        client_admin: free_port(),
+        server_in: free_port(),
+        server_admin: free_port(),
+    }
+}
+
+fn request_through_client(mtls: Mtls) {
+    if common::envoy().is_none() {
+        return;
+    }
+    let echo = HttpEcho::start(EchoConfig::default());
+    let ports = ports();
+    let (_dir, server, client) = start_world(&ports, echo.port(), mtls, "http");
 
     let client_addr: SocketAddr = ([127, 0, 0, 1], ports.client_out).into();
     let (status, _, body) = common::eventually(Duration::from_secs(20), || {
@@ -139,25 +162,60 @@ fn request_through_client(mtls: bool) {
 
     let server_addr: SocketAddr = ([127, 0, 0, 1], ports.server_in).into();
     let direct = http_get(server_addr, "server", "/plaintext", Duration::from_secs(5));
-    if mtls {
+    if mtls == Mtls::Strict {
         // STRICT: a plaintext client is refused by the server sidecar.
         assert!(direct.is_err() || direct.as_ref().is_ok_and(|r| r.0 != 200), "plaintext got through: {direct:?}");
-        let stats = server.admin_get("/stats?filter=ssl.handshake").expect("stats");
-        assert!(stats.lines().any(|l| l.ends_with("ssl.handshake: 1") || l.contains("ssl.handshake: ")), "{stats}");
     } else {
-        let (status, _, _) = direct.expect("the server sidecar answers plaintext without mTLS");
+        // Off, or PERMISSIVE: the plaintext chain still serves.
+        let (status, _, _) = direct.expect("the server sidecar answers plaintext");
         assert_eq!(status, 200);
+    }
+    if mtls != Mtls::Off {
+        // The request through the client sidecar was Kuma mTLS: the server's TLS
+        // chain completed a handshake.
+        let stats = server.admin_get("/stats?filter=ssl.handshake").expect("stats");
+        let handshakes: u64 = stats
+            .lines()
+            .filter(|l| l.starts_with("listener.") && l.contains("ssl.handshake:"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        assert!(handshakes >= 1, "no TLS handshake on the server's inbound:\n{stats}");
     }
 }
 
 #[test]
 fn request_reaches_the_server_without_mtls() {
-    request_through_client(false);
+    request_through_client(Mtls::Off);
 }
 
 #[test]
-fn request_reaches_the_server_with_builtin_mtls() {
-    request_through_client(true);
+fn request_reaches_the_server_with_strict_mtls() {
+    request_through_client(Mtls::Strict);
+}
+
+#[test]
+fn request_reaches_the_server_with_permissive_mtls() {
+    request_through_client(Mtls::Permissive);
+}
+
+/// A TCP service: the client's outbound is a TCP proxy over Kuma mTLS to the
+/// server's inbound TCP proxy in front of a TCP echo.
+#[test]
+fn tcp_bytes_go_through_both_sidecars_with_mtls() {
+    if common::envoy().is_none() {
+        return;
+    }
+    let echo = TcpEcho::start();
+    let ports = ports();
+    let (_dir, server, client) = start_world(&ports, echo.port(), Mtls::Strict, "tcp");
+    let client_addr: SocketAddr = ([127, 0, 0, 1], ports.client_out).into();
+    let got = common::eventually(Duration::from_secs(20), || {
+        common::tcp_roundtrip(client_addr, b"ping over the mesh", Duration::from_secs(5))
+    })
+    .unwrap_or_else(|e| {
+        panic!("TCP through the client sidecar: {e}\nclient:\n{}\nserver:\n{}", client.log(), server.log())
+    });
+    assert_eq!(got, b"ping over the mesh");
 }
 
 /// A DNS query for the A record of `name`; the addresses in the answer.
