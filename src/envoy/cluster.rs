@@ -9,7 +9,8 @@ use envoy_types::pb::envoy::config::cluster::v3::{
     cluster::LbPolicy,
 };
 use envoy_types::pb::envoy::config::core::v3::{
-    BindConfig, Http2ProtocolOptions, HttpProtocolOptions as CommonHttpOptions, Locality, SocketAddress, socket_address,
+    BindConfig, Http1ProtocolOptions, Http2ProtocolOptions, HttpProtocolOptions as CommonHttpOptions, Locality,
+    SocketAddress, socket_address,
 };
 use envoy_types::pb::envoy::config::endpoint::v3::{
     ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
@@ -44,8 +45,14 @@ fn base(name: &str, kind: DiscoveryType) -> Cluster {
     }
 }
 
-/// Explicit HTTP/2 to the upstream, with Kuma's connection idle timeout for HTTP.
-fn http2_options(protocol: Protocol) -> HttpProtocolOptions {
+/// Explicit HTTP/1.1 (for `http`) or HTTP/2 (otherwise) to the upstream, with
+/// Kuma's connection idle timeout for HTTP protocols.
+fn http_options(protocol: Protocol) -> HttpProtocolOptions {
+    let config = if protocol == Protocol::Http {
+        explicit_http_config::ProtocolConfig::HttpProtocolOptions(Http1ProtocolOptions::default())
+    } else {
+        explicit_http_config::ProtocolConfig::Http2ProtocolOptions(Http2ProtocolOptions::default())
+    };
     HttpProtocolOptions {
         common_http_protocol_options: protocol.is_http().then(|| CommonHttpOptions {
             idle_timeout: Some(secs(CONNECTION_IDLE_TIMEOUT_SECS)),
@@ -54,11 +61,7 @@ fn http2_options(protocol: Protocol) -> HttpProtocolOptions {
             ..Default::default()
         }),
         upstream_protocol_options: Some(http_protocol_options::UpstreamProtocolOptions::ExplicitHttpConfig(
-            http_protocol_options::ExplicitHttpConfig {
-                protocol_config: Some(explicit_http_config::ProtocolConfig::Http2ProtocolOptions(
-                    Http2ProtocolOptions::default(),
-                )),
-            },
+            http_protocol_options::ExplicitHttpConfig { protocol_config: Some(config) },
         )),
         ..Default::default()
     }
@@ -111,8 +114,9 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Cluster {
         }],
         ..Default::default()
     });
-    if matches!(i.protocol, Protocol::Http2 | Protocol::Grpc) {
-        c.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(http2_options(i.protocol)));
+    // The application speaks its own protocol: HTTP/1.1 for http, HTTP/2 for http2 and grpc.
+    if i.protocol.is_http() {
+        c.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(http_options(i.protocol)));
     }
     if plan.transparent_proxy.is_some() {
         let source = if i.workload_address.contains(':') {
@@ -142,7 +146,14 @@ pub fn outbound(plan: &ProxyPlan, c: &ClusterPlan) -> Cluster {
     let mut cluster = base(&c.name, if dns { DiscoveryType::StrictDns } else { DiscoveryType::Static });
     cluster.load_assignment = Some(load_assignment(&c.name, &c.endpoints));
     if c.http2 {
-        cluster.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(http2_options(c.protocol)));
+        // Between sidecars (and to HTTP/2 external services) the upstream is HTTP/2,
+        // whatever the application protocol.
+        let protocol = if c.protocol == Protocol::Http { Protocol::Http2 } else { c.protocol };
+        let mut options = http_options(protocol);
+        if c.protocol.is_http() {
+            options.common_http_protocol_options = http_options(Protocol::Http).common_http_protocol_options;
+        }
+        cluster.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(options));
     }
     cluster.transport_socket = match (&c.tls, &plan.mtls) {
         (ClusterTls::Mesh { sni, sans }, Some(mtls)) => Some(tls::mesh_upstream(mtls, sni, sans)),

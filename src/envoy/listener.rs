@@ -1,7 +1,7 @@
 //! Listeners: one per inbound (to the local application), one per outbound
 //! (to a service), and the passthrough listeners of a transparent proxy.
 
-use envoy_types::pb::envoy::config::core::v3::{CidrRange, TrafficDirection};
+use envoy_types::pb::envoy::config::core::v3::{CidrRange, HttpProtocolOptions, TrafficDirection};
 use envoy_types::pb::envoy::config::listener::v3::{
     Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter, listener_filter,
 };
@@ -57,6 +57,10 @@ fn hcm(stat_prefix: &str, route_config: RouteConfiguration) -> HttpConnectionMan
         }],
         route_specifier: Some(http_connection_manager::RouteSpecifier::RouteConfig(route_config)),
         request_headers_timeout: Some(Duration::default()),
+        common_http_protocol_options: Some(HttpProtocolOptions {
+            idle_timeout: Some(Duration::default()),
+            ..Default::default()
+        }),
         internal_address_config: Some(http_connection_manager::InternalAddressConfig {
             cidr_ranges: INTERNAL_CIDRS
                 .iter()
@@ -128,6 +132,7 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Listener {
         traffic_direction: TrafficDirection::Inbound as i32,
         metadata: (!i.tags.is_empty()).then(|| metadata(TAGS_METADATA, &i.tags)),
         bind_to_port: plan.transparent_proxy.is_some().then_some(BoolValue { value: false }),
+        enable_reuse_port: Some(BoolValue { value: true }),
         ..Default::default()
     };
     match &plan.mtls {
@@ -204,27 +209,55 @@ pub fn outbound(_plan: &ProxyPlan, o: &OutboundPlan) -> Listener {
 /// The listeners iptables redirects to: `outbound:passthrough:*` (15001) and
 /// `inbound:passthrough:*` (15006), which hand connections to the virtual
 /// listeners by original destination, else pass them through.
+///
+/// The inbound one only passes the proxy's declared inbound ports (one chain
+/// each, matched by destination port, as Kuma does): a connection to any other
+/// port of the application finds no chain and is closed, so nothing reaches the
+/// application around its inbound listeners.
 pub fn passthrough(plan: &ProxyPlan, tp: &TransparentProxy) -> Vec<Listener> {
-    let _ = plan;
+    let mut inbound_ports: Vec<u32> = plan.inbounds.iter().map(|i| i.port).collect();
+    inbound_ports.sort_unstable();
+    inbound_ports.dedup();
     let mut out = Vec::new();
     for (enabled, family, any_address) in [(tp.ipv4, "ipv4", "0.0.0.0"), (tp.ipv6, "ipv6", "::")] {
         if !enabled {
             continue;
         }
-        for (direction, port, traffic) in [
-            ("outbound", tp.redirect_port_outbound, TrafficDirection::Outbound),
-            ("inbound", tp.redirect_port_inbound, TrafficDirection::Inbound),
-        ] {
-            let name = format!("{direction}:passthrough:{family}");
-            out.push(Listener {
-                name: name.clone(),
-                address: Some(socket(any_address, port)),
-                traffic_direction: traffic as i32,
-                use_original_dst: Some(BoolValue { value: true }),
-                filter_chains: vec![FilterChain { filters: vec![tcp(&sanitize(&name), &name)], ..Default::default() }],
+        let outbound = format!("outbound:passthrough:{family}");
+        out.push(Listener {
+            name: outbound.clone(),
+            address: Some(socket(any_address, tp.redirect_port_outbound)),
+            traffic_direction: TrafficDirection::Outbound as i32,
+            use_original_dst: Some(BoolValue { value: true }),
+            filter_chains: vec![FilterChain {
+                filters: vec![tcp(&sanitize(&outbound), &outbound)],
                 ..Default::default()
-            });
+            }],
+            ..Default::default()
+        });
+        if inbound_ports.is_empty() {
+            continue;
         }
+        let inbound = format!("inbound:passthrough:{family}");
+        out.push(Listener {
+            name: inbound.clone(),
+            address: Some(socket(any_address, tp.redirect_port_inbound)),
+            traffic_direction: TrafficDirection::Inbound as i32,
+            use_original_dst: Some(BoolValue { value: true }),
+            enable_reuse_port: Some(BoolValue { value: true }),
+            filter_chains: inbound_ports
+                .iter()
+                .map(|port| FilterChain {
+                    filter_chain_match: Some(FilterChainMatch {
+                        destination_port: Some(UInt32Value { value: *port }),
+                        ..Default::default()
+                    }),
+                    filters: vec![tcp(&sanitize(&inbound), &inbound)],
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        });
     }
     out
 }

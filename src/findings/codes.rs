@@ -166,6 +166,19 @@ codes! {
     /// A Dataplane outbound cannot be built (its backend or port does not resolve,
     /// or it collides with another listener of the proxy). The outbound is left out.
     OUTBOUND_SKIPPED = "MESH5006", Warning, "outbound left out";
+    /// A Dataplane outbound's `backendRef.labels` match several services. Like
+    /// Kuma, meshc uses one of them (the first by identity); name the service to
+    /// be sure which.
+    AMBIGUOUS_BACKEND_REF = "MESH5007", Warning, "backendRef matches several services";
+    /// A sidecar's address is a DNS name. Kuma resolves it when the proxy
+    /// connects; offline there is nothing to resolve, and Envoy needs an IP
+    /// address to listen on. The proxy is not compiled; its services still reach
+    /// it by name.
+    PROXY_ADDRESS_NOT_IP = "MESH5008", Warning, "proxy address is not an IP address";
+    /// Dataplanes of one `kuma.io/service` declare different inbound ports or
+    /// protocols. The MeshService generated for it (as a Universal zone does) takes
+    /// the ports of the first Dataplane by name, as Kuma does.
+    GENERATED_SERVICE_CONFLICT = "MESH5009", Warning, "Dataplanes of a service disagree";
 
     // ---- MESH9xxx: meshc itself ------------------------------------------------------------
     /// meshc failed internally. Please report it with the input that caused it.

@@ -31,8 +31,10 @@ pub fn plan(
     let mut clusters: BTreeMap<String, ClusterPlan> = BTreeMap::new();
     let mut taken: BTreeSet<(IpAddr, u32)> = BTreeSet::new();
     let occupied = |ip: IpAddr, port: u32| inbounds.iter().any(|i| i.port == port && i.address.parse() == Ok(ip));
+    let mut collisions: Vec<String> = Vec::new();
     if dp.spec.uses_transparent_proxy() {
-        let reach = Reachable::of(dp.spec.transparent_proxying(), mesh.mesh_services_mode());
+        let namespace = dp.resource.meta.namespace.as_deref();
+        let reach = Reachable::of(dp.spec.transparent_proxying(), mesh.mesh_services_mode(), namespace);
         for s in world.services_of(mesh_name).filter(|s| reach.allows(s)) {
             for port in s.ports.iter().filter(|p| reach.allows_port(s, p)) {
                 for vip in &s.vips {
@@ -40,36 +42,48 @@ pub fn plan(
                         continue;
                     }
                     let (o, c) = outbound(s, port, (*vip, port.port), false, mtls, secrets_dir);
-                    clusters.entry(c.name.clone()).or_insert(c);
+                    if let Err(why) = add_cluster(&mut clusters, c) {
+                        collisions.push(why);
+                        continue;
+                    }
                     outbounds.push(o);
                 }
             }
         }
     }
     for (i, o) in dp.spec.outbounds().iter().enumerate() {
-        let mut skip = |why: String| {
+        let finding = |code, suffix: &str, why: String| {
             let r = &dp.resource.meta;
-            let pointer = format!("{}/networking/outbound/{i}", r.spec_pointer);
+            let pointer = format!("{}/networking/outbound/{i}{suffix}", r.spec_pointer);
             let location = Location::pointer(r.file, r.doc, pointer, Target::Value);
-            findings.push(Finding::new(codes::OUTBOUND_SKIPPED, why, location).with_resource(r.id()));
+            Finding::new(code, why, location).with_resource(r.id())
         };
+        let skip = |findings: &mut Vec<Finding>, why: String| findings.push(finding(codes::OUTBOUND_SKIPPED, "", why));
         let Some((address, port)) = listen_address(o) else {
-            skip("outbound is left out: its address or port is not valid".into());
+            skip(findings, "outbound is left out: its address or port is not valid".into());
             continue;
         };
-        let resolved = match resolve_explicit(world, mesh_name, o, dp.resource.meta.namespace.as_deref()) {
-            Ok(r) => r,
-            Err(why) => {
-                skip(format!("outbound {}:{port} is left out: {why}", bracket(&address.to_string())));
-                continue;
-            }
-        };
+        let mut ambiguous = None;
+        let resolved =
+            match resolve_explicit(world, mesh_name, o, dp.resource.meta.namespace.as_deref(), &mut ambiguous) {
+                Ok(r) => r,
+                Err(why) => {
+                    skip(findings, format!("outbound {}:{port} is left out: {why}", bracket(&address.to_string())));
+                    continue;
+                }
+            };
         if occupied(address, port) || !taken.insert((address, port)) {
-            skip(format!(
-                "outbound {}:{port} is left out: another listener of this proxy uses it",
-                bracket(&address.to_string())
-            ));
+            skip(
+                findings,
+                format!(
+                    "outbound {}:{port} is left out: another listener of this proxy uses it",
+                    bracket(&address.to_string())
+                ),
+            );
             continue;
+        }
+        if let Some(why) = ambiguous {
+            findings.push(finding(codes::AMBIGUOUS_BACKEND_REF, "/backendRef/labels", why));
         }
         let (o, c) = match resolved {
             Explicit::Service(s, p) => outbound(s, p, (address, port), true, mtls, secrets_dir),
@@ -78,38 +92,83 @@ pub fn plan(
                 outbound(&empty, &empty.ports[0].clone(), (address, port), true, mtls, secrets_dir)
             }
         };
-        clusters.entry(c.name.clone()).or_insert(c);
+        if let Err(why) = add_cluster(&mut clusters, c) {
+            skip(findings, format!("outbound {}:{port} is left out: {why}", bracket(&address.to_string())));
+            taken.remove(&(address, port));
+            continue;
+        }
         outbounds.push(o);
+    }
+    collisions.sort();
+    collisions.dedup();
+    for why in collisions {
+        let r = &dp.resource.meta;
+        let location = Location::pointer(r.file, r.doc, r.name_pointer.clone(), Target::Value);
+        findings.push(
+            Finding::new(codes::OUTBOUND_SKIPPED, format!("an outbound is left out: {why}"), location)
+                .with_resource(r.id()),
+        );
     }
     outbounds.sort_by_key(|o| (o.address, o.port));
     (outbounds, clusters.into_values().collect())
 }
 
+/// Cluster names meshc gives its own clusters; no service may take one.
+const RESERVED_CLUSTER_PREFIXES: &[&str] = &["localhost:", "inbound:", "outbound:", "kuma:"];
+
+/// Add an outbound's cluster, shared when it is the same destination, refused
+/// when another destination (or one of meshc's own clusters) has its name.
+fn add_cluster(clusters: &mut BTreeMap<String, ClusterPlan>, c: ClusterPlan) -> Result<(), String> {
+    if RESERVED_CLUSTER_PREFIXES.iter().any(|p| c.name.starts_with(p)) {
+        return Err(format!("its cluster name `{}` is reserved for the proxy's own clusters", c.name));
+    }
+    match clusters.get(&c.name) {
+        None => {
+            clusters.insert(c.name.clone(), c);
+            Ok(())
+        }
+        Some(existing) if existing.endpoints == c.endpoints && existing.protocol == c.protocol => Ok(()),
+        Some(_) => {
+            Err(format!("two destinations get the cluster name `{}` (services with the same display name?)", c.name))
+        }
+    }
+}
+
 /// What `transparentProxying.reachableServices` / `reachableBackends` and the
 /// mesh's `meshServices.mode` leave reachable.
+/// Kuma's `resolveVIPOutbounds` (`pkg/xds/sync/dataplane_proxy_builder.go`):
+/// - legacy `kuma.io/service` outbounds exist unless the mode is `Exclusive`, and
+///   `reachableServices`, when set, lists the ones kept;
+/// - real-resource outbounds (MeshService, MeshExternalService,
+///   MeshMultiZoneService): with `reachableBackends`, exactly its refs; else none
+///   when `reachableServices` is set or the mode is `ReachableBackends`; else all
+///   (but no MeshService outbounds when the mode is `Disabled`).
 struct Reachable<'a> {
     services: Option<&'a [String]>,
     backends: Option<&'a [crate::model::dataplane::ReachableBackendRef]>,
     mode: MeshServicesMode,
+    /// The proxy's namespace: the default of a ref without one.
+    namespace: Option<&'a str>,
 }
 
 impl<'a> Reachable<'a> {
-    fn of(tp: Option<&'a TransparentProxying>, mode: MeshServicesMode) -> Self {
+    fn of(tp: Option<&'a TransparentProxying>, mode: MeshServicesMode, namespace: Option<&'a str>) -> Self {
         Reachable {
             services: tp.map(|t| t.reachable_services.as_slice()).filter(|s| !s.is_empty()),
             backends: tp.and_then(|t| t.reachable_backends.as_ref()).map(|b| b.refs.as_slice()),
             mode,
+            namespace,
         }
     }
 
     fn allows(&self, s: &Service) -> bool {
-        match s.kind {
-            ServiceKind::Legacy => self.services.is_none_or(|list| list.contains(&s.name)),
-            ServiceKind::MeshService if self.mode == MeshServicesMode::Disabled => false,
-            ServiceKind::MeshService if self.mode == MeshServicesMode::ReachableBackends && self.backends.is_none() => {
-                false
-            }
-            _ => self.backends.is_none_or(|refs| refs.iter().any(|r| backend_ref_matches(r, s, None))),
+        if s.kind == ServiceKind::Legacy {
+            return self.mode != MeshServicesMode::Exclusive && self.services.is_none_or(|l| l.contains(&s.name));
+        }
+        match self.backends {
+            Some(refs) => refs.iter().any(|r| backend_ref_matches(r, s, None, self.namespace)),
+            None if self.services.is_some() || self.mode == MeshServicesMode::ReachableBackends => false,
+            None => !(s.kind == ServiceKind::MeshService && self.mode == MeshServicesMode::Disabled),
         }
     }
 
@@ -117,19 +176,21 @@ impl<'a> Reachable<'a> {
         if s.kind == ServiceKind::Legacy {
             return true;
         }
-        self.backends.is_none_or(|refs| refs.iter().any(|r| backend_ref_matches(r, s, Some(p.port))))
+        self.backends.is_none_or(|refs| refs.iter().any(|r| backend_ref_matches(r, s, Some(p.port), self.namespace)))
     }
 }
 
-fn backend_ref_matches(r: &crate::model::dataplane::ReachableBackendRef, s: &Service, port: Option<u32>) -> bool {
+fn backend_ref_matches(
+    r: &crate::model::dataplane::ReachableBackendRef,
+    s: &Service,
+    port: Option<u32>,
+    proxy_namespace: Option<&str>,
+) -> bool {
     if r.kind.as_deref() != Some(s.kind.name()) {
         return false;
     }
     let name_ok = match &r.name {
-        Some(n) => {
-            (*n == s.name || *n == s.display_name)
-                && r.namespace.as_ref().is_none_or(|ns| s.namespace.as_ref() == Some(ns))
-        }
+        Some(n) => *n == s.name && s.namespace.as_deref() == r.namespace.as_deref().or(proxy_namespace),
         None => !r.labels.is_empty() && labels_match(&s.labels, Some(&r.labels)),
     };
     let port_ok = match (r.port, port) {
@@ -155,6 +216,7 @@ fn resolve_explicit<'w, 'a>(
     mesh: &str,
     o: &Outbound,
     namespace: Option<&str>,
+    ambiguous: &mut Option<String>,
 ) -> Result<Explicit<'w, 'a>, String> {
     let Some(b) = &o.backend_ref else {
         let name = o.service().ok_or("it names neither a backendRef nor a `kuma.io/service` tag")?;
@@ -170,17 +232,28 @@ fn resolve_explicit<'w, 'a>(
         other => return Err(format!("backendRef kind {other:?} is not supported")),
     };
     let service = match &b.name {
-        Some(name) => world
-            .find(mesh, kind, name, namespace)
-            .or_else(|| world.find(mesh, kind, name, None))
-            .ok_or_else(|| format!("{} `{name}` is not in the input", kind.name()))?,
-        None => world
-            .services
-            .iter()
-            .find(|s| {
+        // A name resolves in the proxy's own namespace, as Kuma's KRI does.
+        Some(name) => world.find(mesh, kind, name, namespace).ok_or_else(|| match namespace {
+            Some(ns) => format!("{} `{name}` is not in the input (in namespace `{ns}`)", kind.name()),
+            None => format!("{} `{name}` is not in the input", kind.name()),
+        })?,
+        None => {
+            let mut matching = world.services.iter().filter(|s| {
                 s.mesh == mesh && s.kind == kind && !b.labels.is_empty() && labels_match(&s.labels, Some(&b.labels))
-            })
-            .ok_or_else(|| format!("no {} has the labels of the backendRef", kind.name()))?,
+            });
+            let first =
+                matching.next().ok_or_else(|| format!("no {} has the labels of the backendRef", kind.name()))?;
+            let others: Vec<String> = matching.map(|s| format!("`{}`", s.qualified_name())).collect();
+            if !others.is_empty() {
+                *ambiguous = Some(format!(
+                    "the backendRef labels match several {}s: `{}` is used, not {}",
+                    kind.name(),
+                    first.qualified_name(),
+                    others.join(", ")
+                ));
+            }
+            first
+        }
     };
     let port = match b.port.and_then(|p| u32::try_from(p).ok()) {
         Some(p) => service.port(p).ok_or_else(|| format!("{} `{}` has no port {p}", kind.name(), service.name))?,

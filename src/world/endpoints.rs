@@ -26,13 +26,21 @@ pub fn is_healthy(inbound: &Inbound) -> bool {
     state_ok && inbound.health.as_ref().and_then(|h| h.ready) != Some(false)
 }
 
+/// An inbound as others reach it (Kuma's `ToInboundInterface`): the Dataplane's
+/// `advertisedAddress` when set (behind NAT), else the inbound's address, else the
+/// Dataplane's; the zone of the inbound's `kuma.io/zone` tag, else of the Dataplane.
 fn endpoint_of(dp: &Proxy, networking: &Networking, inbound: &Inbound) -> Option<Endpoint> {
-    let address = inbound.dataplane_address(networking);
+    let address = networking
+        .advertised_address
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| inbound.dataplane_address(networking));
     let port = u32::try_from(inbound.port?).ok()?;
+    let zone = inbound.tags.get(labels::ZONE).map(String::as_str).or(dp.resource.meta.zone());
     Some(Endpoint {
         address: address.to_string(),
         port,
-        zone: dp.resource.meta.zone().map(str::to_string),
+        zone: zone.map(str::to_string),
         priority: 0,
         weight: 1,
         tags: inbound.tags.clone(),
@@ -65,8 +73,13 @@ fn status_vips(r: &Resource) -> Vec<IpAddr> {
     vips.iter().filter_map(|v| v.get("ip")?.as_str()?.parse().ok()).collect()
 }
 
-fn same_zone(a: Option<&str>, b: Option<&str>) -> bool {
-    a == b
+/// A MeshService with a `kuma.io/zone` label takes no Dataplane labelled with
+/// another zone; otherwise zones do not filter (Kuma's `fillLocalMeshServices`).
+fn zone_compatible(service: Option<&str>, dataplane: Option<&str>) -> bool {
+    match (service, dataplane) {
+        (Some(s), Some(d)) => s == d,
+        _ => true,
+    }
 }
 
 /// A MeshService written in the input, with the endpoints of the Dataplanes it selects.
@@ -82,7 +95,7 @@ pub fn mesh_service<'a>(r: &'a Resource, ms: &MeshService, dataplanes: &[Proxy])
     let selected: Vec<&Proxy> = dataplanes
         .iter()
         .filter(|dp| local && dp.resource.meta.mesh == r.meta.mesh)
-        .filter(|dp| same_zone(dp.resource.meta.zone(), r.meta.zone()))
+        .filter(|dp| zone_compatible(r.meta.zone(), dp.resource.meta.zone()))
         .filter(|dp| !dp.spec.is_gateway())
         .filter(|dp| match (tags, dp_name, dp_labels) {
             (Some(t), _, _) => dp.spec.inbounds().iter().any(|i| tags_match(&i.tags, t)),
@@ -100,10 +113,9 @@ pub fn mesh_service<'a>(r: &'a Resource, ms: &MeshService, dataplanes: &[Proxy])
         let mut endpoints = Vec::new();
         for dp in &selected {
             let Some(net) = dp.spec.networking() else { continue };
+            // Every healthy inbound of a selected Dataplane whose port is the target,
+            // whatever its own tags (as Kuma does).
             for inbound in net.inbounds().iter().filter(|i| is_healthy(i)) {
-                if tags.is_some_and(|t| !tags_match(&inbound.tags, t)) {
-                    continue;
-                }
                 let target_matches = match &port.target_port {
                     Some(IntOrString::Int(n)) => inbound.port == Some(*n),
                     Some(IntOrString::String(name)) => inbound.name.as_deref() == Some(name.as_str()),
@@ -144,8 +156,11 @@ pub fn mesh_service<'a>(r: &'a Resource, ms: &MeshService, dataplanes: &[Proxy])
     s
 }
 
-/// MeshServices a Universal zone generates, one per `kuma.io/service` value of the
-/// mesh's Universal Dataplanes that has no MeshService of that name yet.
+/// MeshServices a Universal zone generates (Kuma's `meshservice/generate`): one
+/// per (zone, `kuma.io/service` value) of the mesh's Universal sidecars that has
+/// no MeshService of that name yet. Its ports are those of the first Dataplane by
+/// name (port = targetPort = the inbound port); a Dataplane whose inbounds for the
+/// service disagree is reported, and its matching ports still become endpoints.
 pub fn generated_mesh_services<'a>(
     mesh: &str,
     dataplanes: &[Proxy<'a>],
@@ -157,88 +172,128 @@ pub fn generated_mesh_services<'a>(
         .filter(|s| s.mesh == mesh && s.kind == ServiceKind::MeshService && s.namespace.is_none())
         .map(|s| s.name.as_str())
         .collect();
-    // service name -> port -> (port name, protocol, endpoints, zone)
-    let mut by_service: BTreeMap<String, BTreeMap<u32, ServicePort>> = BTreeMap::new();
-    let mut zones: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut sorted: Vec<&Proxy> = dataplanes
+        .iter()
+        .filter(|dp| dp.resource.meta.mesh.as_deref() == Some(mesh))
+        .filter(|dp| dp.resource.meta.form == crate::model::meta::Form::Universal && !dp.spec.is_gateway())
+        .collect();
+    sorted.sort_by(|a, b| a.resource.meta.name.cmp(&b.resource.meta.name));
+    // (zone, service) -> the Dataplanes providing it, in name order
+    let mut groups: BTreeMap<(Option<String>, String), Vec<&Proxy>> = BTreeMap::new();
     let mut reported = BTreeSet::new();
-    for dp in dataplanes.iter().filter(|dp| dp.resource.meta.mesh.as_deref() == Some(mesh)) {
-        if dp.resource.meta.namespace.is_some() || dp.spec.is_gateway() {
-            continue;
-        }
+    for dp in sorted {
         let Some(net) = dp.spec.networking() else { continue };
-        for inbound in net.inbounds().iter().filter(|i| !i.is_ignored()) {
-            let Some(svc) = inbound.service() else { continue };
+        let services: BTreeSet<&str> =
+            net.inbounds().iter().filter(|i| !i.is_ignored()).filter_map(Inbound::service).collect();
+        for svc in services {
             if taken.contains(svc) {
                 continue;
             }
             if !is_dns1035_label(svc) {
                 if reported.insert(svc.to_string()) {
-                    let location = Location::pointer(
-                        dp.resource.meta.file,
-                        dp.resource.meta.doc,
-                        format!("{}/networking/inbound", dp.resource.meta.spec_pointer),
-                        Target::Value,
-                    );
-                    let msg = format!(
-                        "no MeshService is generated for `kuma.io/service: {svc}`: it is not a valid MeshService \
+                    findings.push(dataplane_finding(
+                        dp,
+                        codes::SERVICE_NOT_GENERATED,
+                        format!(
+                            "no MeshService is generated for `kuma.io/service: {svc}`: it is not a valid MeshService \
                          name (an RFC 1035 label); only the legacy `{svc}.mesh` outbound reaches it"
-                    );
-                    findings.push(
-                        Finding::new(codes::SERVICE_NOT_GENERATED, msg, location).with_resource(dp.resource.meta.id()),
-                    );
+                        ),
+                    ));
                 }
                 continue;
             }
-            let Some(port) = inbound.port.and_then(|p| u32::try_from(p).ok()) else { continue };
-            zones.entry(svc.to_string()).or_insert_with(|| dp.resource.meta.zone().map(str::to_string));
-            let entry = by_service.entry(svc.to_string()).or_default().entry(port).or_insert_with(|| ServicePort {
-                port,
-                name: inbound.name.clone().filter(|n| !n.is_empty()),
-                protocol: Protocol::parse(inbound.protocol()),
+            let zone = dp.resource.meta.zone().map(str::to_string);
+            groups.entry((zone, svc.to_string())).or_default().push(dp);
+        }
+    }
+    groups.into_iter().map(|((zone, name), dps)| generated_service(mesh, zone, name, &dps, findings)).collect()
+}
+
+fn service_ports(dp: &Proxy, service: &str) -> Vec<ServicePort> {
+    let mut ports: Vec<ServicePort> = dp
+        .spec
+        .inbounds()
+        .iter()
+        .filter(|i| !i.is_ignored() && i.service() == Some(service))
+        .filter_map(|i| {
+            Some(ServicePort {
+                port: u32::try_from(i.port?).ok()?,
+                name: i.name.clone().filter(|n| !n.is_empty()),
+                protocol: Protocol::parse(i.protocol()),
                 endpoints: Vec::new(),
-            });
-            if is_healthy(inbound)
-                && let Some(e) = endpoint_of(dp, net, inbound)
-            {
-                entry.endpoints.push(e);
+            })
+        })
+        .collect();
+    ports.sort_by_key(|p| p.port);
+    ports.dedup_by_key(|p| p.port);
+    ports
+}
+
+fn generated_service<'a>(
+    mesh: &str,
+    zone: Option<String>,
+    name: String,
+    dps: &[&Proxy<'a>],
+    findings: &mut Vec<Finding>,
+) -> Service<'a> {
+    let mut ports = service_ports(dps[0], &name);
+    for dp in &dps[1..] {
+        let theirs = service_ports(dp, &name);
+        let same = theirs.len() == ports.len()
+            && theirs.iter().zip(&ports).all(|(a, b)| a.port == b.port && a.protocol == b.protocol);
+        if !same {
+            findings.push(dataplane_finding(
+                dp,
+                codes::GENERATED_SERVICE_CONFLICT,
+                format!(
+                    "the inbounds of `kuma.io/service: {name}` differ from those of `{}`, which define the generated \
+                 MeshService `{name}`: only the ports they share become endpoints",
+                    dps[0].resource.meta.name
+                ),
+            ));
+        }
+    }
+    for dp in dps {
+        let Some(net) = dp.spec.networking() else { continue };
+        for inbound in net.inbounds().iter().filter(|i| is_healthy(i) && i.service() == Some(name.as_str())) {
+            let Some(e) = endpoint_of(dp, net, inbound) else { continue };
+            if let Some(p) = ports.iter_mut().find(|p| p.port == e.port) {
+                p.endpoints.push(e);
             }
         }
     }
-    by_service
-        .into_iter()
-        .map(|(name, ports)| {
-            let mut labels = StringMap::new();
-            labels.insert(labels::ORIGIN.into(), "zone".into());
-            labels.insert(labels::ENV.into(), "universal".into());
-            labels.insert("kuma.io/managed-by".into(), "meshservice-generator".into());
-            let zone = zones.get(&name).cloned().flatten();
-            if let Some(z) = &zone {
-                labels.insert(labels::ZONE.into(), z.clone());
-            }
-            let ports = ports
-                .into_values()
-                .map(|mut p| {
-                    p.endpoints.sort();
-                    p
-                })
-                .collect();
-            Service {
-                kind: ServiceKind::MeshService,
-                mesh: mesh.to_string(),
-                identities: vec![format!("spiffe://{mesh}/{name}")],
-                display_name: name.clone(),
-                name,
-                namespace: None,
-                zone,
-                labels,
-                generated: true,
-                ports,
-                vips: Vec::new(),
-                hostnames: Vec::new(),
-                resource: None,
-            }
-        })
-        .collect()
+    for p in &mut ports {
+        p.endpoints.sort();
+    }
+    let mut labels = StringMap::new();
+    labels.insert(labels::ORIGIN.into(), "zone".into());
+    labels.insert(labels::ENV.into(), "universal".into());
+    labels.insert("kuma.io/managed-by".into(), "meshservice-generator".into());
+    if let Some(z) = &zone {
+        labels.insert(labels::ZONE.into(), z.clone());
+    }
+    Service {
+        kind: ServiceKind::MeshService,
+        mesh: mesh.to_string(),
+        identities: vec![format!("spiffe://{mesh}/{name}")],
+        display_name: name.clone(),
+        name,
+        namespace: None,
+        zone,
+        labels,
+        generated: true,
+        ports,
+        vips: Vec::new(),
+        hostnames: Vec::new(),
+        resource: None,
+    }
+}
+
+fn dataplane_finding(dp: &Proxy, code: crate::findings::Code, message: String) -> Finding {
+    let meta = &dp.resource.meta;
+    let location =
+        Location::pointer(meta.file, meta.doc, format!("{}/networking/inbound", meta.spec_pointer), Target::Value);
+    Finding::new(code, message, location).with_resource(meta.id())
 }
 
 /// Legacy `kuma.io/service` services of a mesh: one per tag value, on port 80 of
@@ -250,10 +305,10 @@ pub fn legacy_services<'a>(mesh: &str, dataplanes: &[Proxy<'a>]) -> Vec<Service<
         for inbound in net.inbounds().iter().filter(|i| !i.is_ignored()) {
             let Some(svc) = inbound.service() else { continue };
             let entry = by_service.entry(svc.to_string()).or_default();
-            entry.1.insert(Protocol::parse(inbound.protocol()));
             if is_healthy(inbound)
                 && let Some(e) = endpoint_of(dp, net, inbound)
             {
+                entry.1.insert(Protocol::parse(inbound.protocol()));
                 entry.0.push(e);
             }
         }

@@ -28,10 +28,15 @@ pub struct Generator<'a> {
     pub resource: Option<&'a Resource>,
 }
 
-/// Kuma's default generators of a Universal zone control plane
-/// (`pkg/defaults/hostname_generator.go`).
+/// Kuma's default generators of a zone control plane
+/// (`pkg/defaults/hostname_generator.go`). `local-universal-mesh-service` exists
+/// only on Universal zones; meshc keeps it to Universal-form services
+/// (`kuma.io/env: universal`), so Kubernetes MeshServices of different namespaces
+/// do not all claim `<name>.svc.mesh.local`.
 pub fn defaults() -> Vec<Generator<'static>> {
     let zone_origin: StringMap = [(labels::ORIGIN.to_string(), "zone".to_string())].into();
+    let mut universal = zone_origin.clone();
+    universal.insert(labels::ENV.to_string(), "universal".to_string());
     vec![
         Generator {
             name: "local-mesh-external-service".into(),
@@ -44,7 +49,7 @@ pub fn defaults() -> Vec<Generator<'static>> {
         Generator {
             name: "local-universal-mesh-service".into(),
             kind: ServiceKind::MeshService,
-            match_labels: zone_origin,
+            match_labels: universal,
             template: "{{ .DisplayName }}.svc.mesh.local".into(),
             origin_zone: true,
             resource: None,

@@ -45,7 +45,7 @@ pub struct World<'a> {
     pub meshes: BTreeMap<String, Mesh>,
     /// Every destination service, sorted by [`Service::key`].
     pub services: Vec<Service<'a>>,
-    /// Every Dataplane of a known mesh, in input order.
+    /// Every Dataplane of a known mesh that can be compiled, in input order.
     pub dataplanes: Vec<Proxy<'a>>,
     /// Problems found while resolving (hostname collisions, VIP conflicts...).
     pub findings: Vec<Finding>,
@@ -78,9 +78,9 @@ impl<'a> World<'a> {
             if mode != MeshServicesMode::Disabled {
                 services.extend(endpoints::generated_mesh_services(name, &dataplanes, &services, &mut findings));
             }
-            if mode != MeshServicesMode::Exclusive {
-                services.extend(endpoints::legacy_services(name, &dataplanes));
-            }
+            // Legacy endpoints exist in every mode (explicit outbounds may use them);
+            // the mode only decides which VIP outbounds a transparent proxy gets.
+            services.extend(endpoints::legacy_services(name, &dataplanes));
         }
         let multi_zone: Vec<Service> = resources
             .iter()
@@ -92,6 +92,8 @@ impl<'a> World<'a> {
             .collect();
         services.extend(multi_zone);
         services.sort_by(|a, b| a.key().cmp(&b.key()));
+        let mut dataplanes = dataplanes;
+        dataplanes.retain(|dp| listens_on_ips(dp, &mut findings));
         ipam::assign(&mut services, &opts.cidrs, &mut findings);
         hostnames::assign(&mut services, resources, &mut findings);
         World { meshes, services, dataplanes, findings }
@@ -108,12 +110,9 @@ impl<'a> World<'a> {
 
     /// A service by kind and name (and namespace, for Kubernetes resources).
     pub fn find(&self, mesh: &str, kind: ServiceKind, name: &str, namespace: Option<&str>) -> Option<&Service<'a>> {
-        self.services.iter().find(|s| {
-            s.mesh == mesh
-                && s.kind == kind
-                && (s.name == name || s.display_name == name || s.qualified_name() == name)
-                && (namespace.is_none() || s.namespace.as_deref() == namespace)
-        })
+        self.services
+            .iter()
+            .find(|s| s.mesh == mesh && s.kind == kind && s.name == name && s.namespace.as_deref() == namespace)
     }
 }
 
@@ -128,6 +127,31 @@ pub fn effective_labels(meta: &Meta) -> StringMap {
     };
     out.entry(labels::ENV.to_string()).or_insert_with(|| env.to_string());
     out
+}
+
+/// A sidecar must listen on IP addresses: a Dataplane whose address (or an
+/// inbound's) is a DNS name still backs its services (by name), but gets no
+/// config of its own (MESH5008).
+fn listens_on_ips(dp: &Proxy, findings: &mut Vec<Finding>) -> bool {
+    let Some(net) = dp.spec.networking() else { return true };
+    let is_ip = |a: &str| a.parse::<std::net::IpAddr>().is_ok();
+    let bad = std::iter::once(net.address.as_deref().unwrap_or_default())
+        .chain(net.inbound.iter().filter_map(|i| i.address.as_deref()))
+        .find(|a| !a.is_empty() && !is_ip(a));
+    let Some(bad) = bad else { return true };
+    let meta = &dp.resource.meta;
+    let location = crate::findings::Location::pointer(
+        meta.file,
+        meta.doc,
+        format!("{}/networking/address", meta.spec_pointer),
+        crate::findings::Target::Value,
+    );
+    let msg = format!(
+        "`{bad}` is a DNS name: Kuma resolves it when the proxy connects, but offline there is nothing to \
+         resolve and Envoy listens on IP addresses, so this proxy is not compiled (its services still reach it)"
+    );
+    findings.push(Finding::new(crate::findings::codes::PROXY_ADDRESS_NOT_IP, msg, location).with_resource(meta.id()));
+    false
 }
 
 /// Whether `have` holds every pair of `want` (an absent or empty selector matches all).

@@ -65,6 +65,24 @@ impl Protocol {
         }
     }
 
+    /// The protocols a protocol can also be spoken as, most specific first
+    /// (Kuma's `protocolStacks`).
+    fn stack(self) -> &'static [Protocol] {
+        match self {
+            Protocol::Grpc => &[Protocol::Grpc, Protocol::Http2, Protocol::Tcp],
+            Protocol::Http2 => &[Protocol::Http2, Protocol::Tcp],
+            Protocol::Http => &[Protocol::Http, Protocol::Tcp],
+            Protocol::Kafka => &[Protocol::Kafka, Protocol::Tcp],
+            Protocol::Tcp => &[Protocol::Tcp],
+        }
+    }
+
+    /// Kuma's `GetCommonProtocol`: the most specific protocol both can speak
+    /// (grpc and http2 give http2; http and http2 give tcp).
+    pub fn common(self, other: Protocol) -> Protocol {
+        self.stack().iter().copied().find(|p| other.stack().contains(p)).unwrap_or(Protocol::Tcp)
+    }
+
     /// HTTP, HTTP/2 and gRPC get an HTTP connection manager; the rest a TCP proxy.
     pub fn is_http(self) -> bool {
         matches!(self, Protocol::Http | Protocol::Http2 | Protocol::Grpc)
