@@ -1,6 +1,12 @@
 //! The whole pipeline behind `meshc compile`, `meshc diff` and the benchmarks:
 //! read and validate, resolve the world, plan every selected proxy, build its
 //! Envoy config. Writing is the caller's (see [`crate::emit`]).
+//!
+//! Two entry points: [`run`] keeps every plan and `Bootstrap` (goldens, tests,
+//! `explain`); [`run_rendered`] turns each proxy into file bytes on the worker
+//! that planned it and drops the plan and message at once, which is what keeps
+//! a 10,000-sidecar compile's memory near the size of its output
+//! (`cargo bench --bench compile`).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -8,7 +14,7 @@ use std::time::{Duration, Instant};
 use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
 use rayon::prelude::*;
 
-use crate::emit::ProxyId;
+use crate::emit::{self, EmitError, ProxyId, ProxyOutput, Tree};
 use crate::findings::{Finding, Level};
 use crate::plan::ProxyPlan;
 use crate::validate::{self, Outcome};
@@ -72,6 +78,10 @@ pub struct Timings {
     pub plan: Duration,
     #[serde(serialize_with = "secs")]
     pub envoy: Duration,
+    /// Envoy messages to file bytes ([`run_rendered`] only; for [`run`] the
+    /// caller's rendering counts as `write`).
+    #[serde(serialize_with = "secs")]
+    pub render: Duration,
     #[serde(serialize_with = "secs")]
     pub write: Duration,
 }
@@ -81,7 +91,7 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl Timings {
-    pub fn stages(&self) -> [(&'static str, Duration); 7] {
+    pub fn stages(&self) -> [(&'static str, Duration); 8] {
         [
             ("read", self.read),
             ("validate", self.validate),
@@ -89,6 +99,7 @@ impl Timings {
             ("rules", self.rules),
             ("plan", self.plan),
             ("envoy", self.envoy),
+            ("render", self.render),
             ("write", self.write),
         ]
     }
@@ -125,8 +136,7 @@ pub fn run_texts(texts: Vec<(String, String)>, opts: &Options) -> Compiled {
 
 fn compile_outcome(mut outcome: Outcome, opts: &Options) -> Compiled {
     let mut timings = Timings { read: outcome.read_time, validate: outcome.check_time, ..Default::default() };
-    let stops = outcome.unreadable || outcome.findings.iter().any(|f| f.level == Level::Error);
-    if stops {
+    if stops(&outcome) {
         return Compiled { outcome, proxies: Vec::new(), timings };
     }
     let mut later: Vec<Finding> = Vec::new();
@@ -150,10 +160,169 @@ fn compile_outcome(mut outcome: Outcome, opts: &Options) -> Compiled {
         })
         .collect();
     timings.envoy = start.elapsed();
+    add_later_findings(&mut outcome, later, opts);
+    Compiled { outcome, proxies, timings }
+}
+
+/// Validation errors (or unreadable input) stop a compile before the world stage.
+fn stops(outcome: &Outcome) -> bool {
+    outcome.unreadable || outcome.findings.iter().any(|f| f.level == Level::Error)
+}
+
+/// Findings of the world and plan stages join the validation findings, sorted.
+fn add_later_findings(outcome: &mut Outcome, mut later: Vec<Finding>, opts: &Options) {
     if !later.is_empty() {
         validate::finish_findings(&mut later, &outcome.resources, &outcome.files, &opts.validate);
         outcome.findings.extend(later);
         crate::findings::sort(&mut outcome.findings, &outcome.files);
     }
-    Compiled { outcome, proxies, timings }
+}
+
+/// What [`run_rendered`] produced: the proxies as files, not as messages.
+pub struct Rendered {
+    /// The validation outcome; its findings include those of later stages.
+    pub outcome: Outcome,
+    /// The compiled proxies, sorted.
+    pub proxies: Vec<ProxyId>,
+    /// Every output file plus the manifest (empty when the input has errors), or
+    /// why rendering failed.
+    pub tree: Result<Tree, EmitError>,
+    pub timings: Timings,
+}
+
+impl Rendered {
+    /// Validation errors stop a compile: nothing is planned or written.
+    pub fn has_errors(&self) -> bool {
+        stops(&self.outcome)
+    }
+}
+
+/// [`run`] and [`emit::render`] in one pass that never holds more than one plan
+/// and `Bootstrap` per worker thread: each proxy is planned, built and rendered
+/// on one worker, and only its file bytes are kept. The tree is byte-identical to
+/// rendering [`run`]'s output.
+///
+/// Plan, envoy and render overlap in time, so their timings are the stage's wall
+/// time split in proportion to the time the workers spent in each.
+pub fn run_rendered(paths: &[PathBuf], opts: &Options, emit_opts: &emit::Options) -> Rendered {
+    let outcome = validate::run(paths, &opts.validate);
+    render_outcome(outcome, opts, emit_opts)
+}
+
+fn render_outcome(mut outcome: Outcome, opts: &Options, emit_opts: &emit::Options) -> Rendered {
+    let mut timings = Timings { read: outcome.read_time, validate: outcome.check_time, ..Default::default() };
+    if stops(&outcome) {
+        return Rendered { outcome, proxies: Vec::new(), tree: Ok(Tree::new()), timings };
+    }
+    let mut later: Vec<Finding> = Vec::new();
+    let start = Instant::now();
+    let world = World::build(&outcome.resources, &opts.world);
+    timings.world = start.elapsed();
+    later.extend(world.findings.iter().cloned());
+
+    // Per proxy: (identity, its files, and the time spent planning, building, rendering).
+    let start = Instant::now();
+    let keep = |id: &ProxyId| opts.selection.keeps(id);
+    let (results, findings) = crate::plan::plan_each(&world, &opts.plan, &keep, &|plan| {
+        let planned = Instant::now();
+        let bootstrap = crate::envoy::bootstrap(&plan);
+        let built = Instant::now();
+        let id = plan.id.clone();
+        drop(plan);
+        let rendered = emit::render_one(ProxyOutput { id: id.clone(), bootstrap }, emit_opts);
+        (id, rendered, built - planned, built.elapsed())
+    });
+    let wall = start.elapsed();
+    drop(world);
+    later.extend(findings);
+
+    let envoy: Duration = results.iter().map(|r| r.2).sum();
+    let render: Duration = results.iter().map(|r| r.3).sum();
+    // What is not envoy or render (summed over workers) was planning.
+    let busy = wall.as_secs_f64() * rayon::current_num_threads().min(results.len()).max(1) as f64;
+    let share = |d: Duration| wall.mul_f64((d.as_secs_f64() / busy).min(1.0));
+    timings.envoy = share(envoy);
+    timings.render = share(render);
+    timings.plan = wall.saturating_sub(timings.envoy + timings.render);
+
+    let mut proxies = Vec::with_capacity(results.len());
+    let mut rendered = Vec::with_capacity(results.len());
+    let mut first_error: Option<(ProxyId, EmitError)> = None;
+    for (id, r, _, _) in results {
+        match r {
+            Ok(r) => rendered.push(r),
+            // The first failing proxy in sorted order, whatever the thread count.
+            Err(e) if first_error.as_ref().is_none_or(|(first, _)| id < *first) => first_error = Some((id.clone(), e)),
+            Err(_) => {}
+        }
+        proxies.push(id);
+    }
+    proxies.sort();
+    let tree = match first_error {
+        Some((_, e)) => Err(e),
+        None => {
+            let start = Instant::now();
+            let tree = emit::assemble(rendered, emit_opts);
+            timings.render += start.elapsed();
+            tree
+        }
+    };
+    add_later_findings(&mut outcome, later, opts);
+    Rendered { outcome, proxies, tree, timings }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{self, Form, SynthConfig};
+
+    fn options() -> Options {
+        Options {
+            validate: Default::default(),
+            world: Default::default(),
+            plan: crate::plan::Options { secrets_dir: "secrets".into() },
+            selection: Default::default(),
+        }
+    }
+
+    /// The streaming pipeline writes exactly what rendering `run`'s output writes.
+    #[test]
+    fn run_rendered_matches_run_then_render() {
+        for (form, format) in [(Form::Universal, emit::Format::Bootstrap), (Form::Mixed, emit::Format::Xds)] {
+            let cfg = SynthConfig { form, services: 8, zones: 2, reachable_backends: 3, ..SynthConfig::default() };
+            let texts = synth::generate(&cfg);
+            let emit_opts = emit::Options { format, out_dir: "out".into(), ..Default::default() };
+
+            let compiled = run_texts(texts.clone(), &options());
+            let outputs = compiled
+                .proxies
+                .iter()
+                .map(|(plan, bootstrap)| ProxyOutput { id: plan.id.clone(), bootstrap: bootstrap.clone() })
+                .collect();
+            let expected = emit::render(outputs, &emit_opts).expect("render");
+
+            let mut outcome = validate::run_texts(texts, &options().validate);
+            outcome.read_time = Duration::ZERO;
+            let rendered = render_outcome(outcome, &options(), &emit_opts);
+            assert!(!rendered.has_errors());
+            let ids: Vec<&ProxyId> = compiled.proxies.iter().map(|(p, _)| &p.id).collect();
+            assert_eq!(rendered.proxies.iter().collect::<Vec<_>>(), ids);
+            assert_eq!(rendered.tree.expect("tree"), expected, "{form:?} {format:?}");
+            assert_eq!(
+                rendered.outcome.findings.len(),
+                compiled.outcome.findings.len(),
+                "the same findings from later stages"
+            );
+        }
+    }
+
+    /// Input errors stop the streaming pipeline before anything is planned.
+    #[test]
+    fn run_rendered_stops_on_errors() {
+        let texts = vec![("m.yaml".to_string(), "type: Mesh\nname: m\nmtls: {enabledBackend: nope}\n".to_string())];
+        let outcome = validate::run_texts(texts, &options().validate);
+        let rendered = render_outcome(outcome, &options(), &emit::Options::default());
+        assert!(rendered.has_errors());
+        assert!(rendered.proxies.is_empty() && rendered.tree.is_ok_and(|t| t.is_empty()));
+    }
 }

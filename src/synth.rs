@@ -67,6 +67,13 @@ pub struct SynthConfig {
     /// Seed of the pseudo-random choices (protocols, ports, policy shapes, targets).
     pub seed: u64,
     pub form: Form,
+    /// MeshServices each Dataplane lists in `transparentProxying.reachableBackends.refs`
+    /// (the services after its own, wrapping; at most `services - 1`). 0 (the default)
+    /// writes no `reachableBackends`, so every service of the mesh is reachable: fine for
+    /// validation, but a compiled sidecar then has an outbound per service, which is
+    /// quadratic in the mesh size. The compile benchmark sets it to 20, as a real mesh
+    /// with a few hundred services would.
+    pub reachable_backends: usize,
 }
 
 impl Default for SynthConfig {
@@ -81,6 +88,7 @@ impl Default for SynthConfig {
             multizone_services: 1,
             seed: 1,
             form: Form::Universal,
+            reachable_backends: 0,
         }
     }
 }
@@ -147,12 +155,41 @@ impl SynthConfig {
             multizone_services: (services / 25).max(1),
             seed,
             form: Form::Universal,
+            reachable_backends: 0,
         };
         let mut services = 1;
         while at(services + 1).expected_resources() <= target {
             services += 1;
         }
         at(services)
+    }
+}
+
+impl SynthConfig {
+    /// Parameters for a compile benchmark of about `sidecars` sidecars: one mesh,
+    /// 5 Dataplanes per service over 3 zones, each reaching `reachable` MeshServices
+    /// (`reachableBackends`), and the same policy, external and multi-zone service
+    /// density as [`SynthConfig::for_target`]. `sidecars` is rounded up to a multiple of 5.
+    pub fn for_sidecars(sidecars: usize, reachable: usize, seed: u64) -> SynthConfig {
+        let services = sidecars.div_ceil(5).max(1);
+        SynthConfig {
+            meshes: 1,
+            services,
+            dataplanes_per_service: 5,
+            zones: 3,
+            policies_per_kind: (services / 12).max(1),
+            external_services: (services / 10).max(1),
+            multizone_services: (services / 25).max(1),
+            seed,
+            form: Form::Universal,
+            reachable_backends: reachable,
+        }
+    }
+
+    /// Number of sidecars (Dataplanes) generated.
+    pub fn sidecars(&self) -> usize {
+        let c = self.normalized();
+        c.meshes * c.services * c.dataplanes_per_service
     }
 }
 
@@ -764,8 +801,8 @@ impl Gen<'_> {
             let pod_hash = format!("{:08x}", self.rng.next_u64() as u32)[..7].to_string();
             services.push(Svc { name, form, ns, team, ports, pod_hash });
         }
-        for svc in &services {
-            self.service(&mesh, svc);
+        for s in 0..services.len() {
+            self.service(&mesh, &services, s);
         }
 
         // External and multi-zone services.
@@ -825,9 +862,15 @@ impl Gen<'_> {
         ports
     }
 
-    /// A MeshService and its Dataplanes, in one file.
-    fn service(&mut self, mesh: &str, svc: &Svc) {
+    /// A MeshService and its Dataplanes, in one file (`services[s]`).
+    fn service(&mut self, mesh: &str, services: &[Svc], s: usize) {
         let cfg = self.cfg;
+        let svc = &services[s];
+        let mut transparent = map! { "redirectPortInbound" => 15006u16, "redirectPortOutbound" => 15001u16 };
+        let refs = reachable_refs(services, s, cfg.reachable_backends);
+        if !refs.is_empty() {
+            transparent.push("reachableBackends", map! { "refs" => Y::Seq(refs) });
+        }
         let k8s = svc.form == Form::Kubernetes;
         let selector = match &svc.ns {
             Some(ns) => map! { "app" => svc.name.as_str(), "k8s.kuma.io/namespace" => ns.as_str() },
@@ -879,7 +922,7 @@ impl Gen<'_> {
                 "networking" => map! {
                     "address" => address,
                     "inbound" => Y::Seq(inbound),
-                    "transparentProxying" => map! { "redirectPortInbound" => 15006u16, "redirectPortOutbound" => 15001u16 },
+                    "transparentProxying" => transparent.clone(),
                     "admin" => map! { "port" => 9901u16 },
                 },
             };
@@ -930,6 +973,23 @@ impl Gen<'_> {
         let lbl = labels(&[("app", &mz.name), ("env", "production")]);
         resource(mz.form, "MeshMultiZoneService", &mz.name, Some(mesh), ns, lbl, spec)
     }
+}
+
+/// `reachableBackends.refs` of the Dataplanes of `services[s]`: the `n` services
+/// after it (wrapping, never itself), by name, with the namespace on Kubernetes.
+/// No RNG draw, so the rest of the mesh is the same whatever `n` is.
+fn reachable_refs(services: &[Svc], s: usize, n: usize) -> Vec<Y> {
+    let n = n.min(services.len().saturating_sub(1));
+    (1..=n)
+        .map(|k| {
+            let other = &services[(s + k) % services.len()];
+            let mut r = map! { "kind" => "MeshService", "name" => other.name.as_str() };
+            if let Some(ns) = &other.ns {
+                r.push("namespace", ns.as_str());
+            }
+            r
+        })
+        .collect()
 }
 
 /// What policies of one mesh can refer to.
@@ -1674,6 +1734,46 @@ mod tests {
         assert_eq!(kebab("MeshHTTPRoute"), "mesh-httproute");
         assert_eq!(kebab("MeshTLS"), "mesh-tls");
         assert_eq!(kebab("MeshLoadBalancingStrategy"), "mesh-load-balancing-strategy");
+    }
+
+    /// `reachable_backends` adds refs to the Dataplanes only: no RNG draw, so every
+    /// other file is byte-identical, and the mesh still validates clean and compiles
+    /// with exactly the listed services as outbound destinations.
+    #[test]
+    fn reachable_backends_validate_and_compile() {
+        for form in [Form::Universal, Form::Kubernetes, Form::Mixed] {
+            let base = SynthConfig { form, ..small() };
+            let cfg = SynthConfig { reachable_backends: 4, ..base.clone() };
+            let (plain, reach) = (generate(&base), generate(&cfg));
+            assert_eq!(plain.len(), reach.len());
+            for ((p1, t1), (p2, t2)) in plain.iter().zip(&reach) {
+                assert_eq!(p1, p2);
+                assert_eq!(t1 == t2, !p1.contains("/services/"), "{p1}");
+            }
+            let opts = crate::compile::Options {
+                validate: Default::default(),
+                world: Default::default(),
+                plan: crate::plan::Options { secrets_dir: "/s".into() },
+                selection: Default::default(),
+            };
+            let compiled = crate::compile::run_texts(reach, &opts);
+            let findings: Vec<String> = compiled.outcome.findings.iter().map(|f| f.message.clone()).collect();
+            assert!(findings.is_empty(), "{form:?}: {findings:#?}");
+            assert_eq!(compiled.proxies.len(), cfg.sidecars());
+            for (plan, _) in &compiled.proxies {
+                let mut names: Vec<&str> = plan.outbounds.iter().map(|o| o.destination.name.as_str()).collect();
+                names.dedup();
+                assert_eq!(names.len(), 4, "{}: {names:?}", plan.id);
+                let own = |n: &&str| plan.node_cluster == *n || plan.node_cluster.starts_with(&format!("{n}_"));
+                assert!(!names.iter().any(own), "{}: reaches itself", plan.id);
+            }
+        }
+    }
+
+    #[test]
+    fn for_sidecars_counts() {
+        let cfg = SynthConfig::for_sidecars(10_000, 20, 1);
+        assert_eq!((cfg.services, cfg.sidecars(), cfg.reachable_backends), (2_000, 10_000, 20));
     }
 
     /// Every generated resource validates clean: no finding at all, in every form.

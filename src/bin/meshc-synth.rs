@@ -24,6 +24,7 @@ P policies per kind, E external services, X multi-zone services):
 Examples:
   meshc-synth --services 50 --dataplanes-per-service 4 --zones 3 --out /tmp/mesh
   meshc-synth --target 100000 --seed 7 --out /tmp/mesh-100k
+  meshc-synth --services 2000 --dataplanes-per-service 5 --reachable-backends 20 --out /tmp/mesh-10k-sidecars
   meshc validate --quiet /tmp/mesh"
 )]
 struct Args {
@@ -59,6 +60,11 @@ struct Args {
     #[arg(long)]
     multizone_services: Option<usize>,
 
+    /// MeshServices each Dataplane may reach (`transparentProxying.reachableBackends`);
+    /// 0 = every service of the mesh (no `reachableBackends`).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    reachable_backends: usize,
+
     /// Seed of the pseudo-random choices.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -87,7 +93,9 @@ fn main() -> ExitCode {
         FormArg::Mixed => Form::Mixed,
     };
     let cfg = match args.target {
-        Some(n) => SynthConfig { form, ..SynthConfig::for_target(n, args.seed) },
+        Some(n) => {
+            SynthConfig { form, reachable_backends: args.reachable_backends, ..SynthConfig::for_target(n, args.seed) }
+        }
         None => SynthConfig {
             meshes: args.meshes,
             services: args.services,
@@ -98,6 +106,7 @@ fn main() -> ExitCode {
             multizone_services: args.multizone_services.unwrap_or((args.services / 25).max(1)),
             seed: args.seed,
             form,
+            reachable_backends: args.reachable_backends,
         },
     };
     match write(&cfg, &args.out) {

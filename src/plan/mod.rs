@@ -211,21 +211,38 @@ pub fn plan_all(
     opts: &Options,
     keep: &(dyn Fn(&ProxyId) -> bool + Sync),
 ) -> (Vec<ProxyPlan>, Vec<Finding>) {
+    let (mut plans, findings) = plan_each(world, opts, keep, &|p| p);
+    plans.sort_by(|a, b| a.id.cmp(&b.id));
+    (plans, findings)
+}
+
+/// [`plan_all`], handing each plan to `then` on the worker thread that built it,
+/// so that a caller can turn plans into output without ever holding all of them
+/// (10,000 sidecars' plans and Envoy messages are gigabytes; their YAML is not).
+/// The results come in input order of the Dataplanes, not sorted.
+pub fn plan_each<T: Send>(
+    world: &World,
+    opts: &Options,
+    keep: &(dyn Fn(&ProxyId) -> bool + Sync),
+    then: &(dyn Fn(ProxyPlan) -> T + Sync),
+) -> (Vec<T>, Vec<Finding>) {
     use rayon::prelude::*;
-    let results: Vec<(ProxyPlan, Vec<Finding>)> = world
+    let results: Vec<(T, Vec<Finding>)> = world
         .dataplanes
         .par_iter()
         .filter(|dp| !dp.spec.is_gateway() && keep(&proxy_id(dp.resource)))
-        .map(|dp| plan_sidecar(world, *dp, opts))
+        .map(|dp| {
+            let (plan, findings) = plan_sidecar(world, *dp, opts);
+            (then(plan), findings)
+        })
         .collect();
-    let mut plans = Vec::with_capacity(results.len());
+    let mut out = Vec::with_capacity(results.len());
     let mut findings = Vec::new();
-    for (p, f) in results {
-        plans.push(p);
+    for (t, f) in results {
+        out.push(t);
         findings.extend(f);
     }
-    plans.sort_by(|a, b| a.id.cmp(&b.id));
-    (plans, findings)
+    (out, findings)
 }
 
 /// The output identity of a Dataplane.
