@@ -8,8 +8,8 @@ use clap::ValueEnum;
 
 use super::input::InputArgs;
 use super::{Color, exit};
-use crate::compile::{self, Compiled, Selection, Timings};
-use crate::emit::{self, Comparison, ProxyOutput, Tree};
+use crate::compile::{self, Rendered, Selection, Timings};
+use crate::emit::{self, Comparison, Tree};
 use crate::findings::render::{self, Format as FindingsFormat, TextOptions};
 use crate::findings::{Level, Report};
 use crate::world::Cidrs;
@@ -177,16 +177,18 @@ impl CompileInput {
         !self.proxy.is_empty() || !self.mesh.is_empty() || self.shard.is_some()
     }
 
-    /// Read, validate and compile; print findings (human format).
-    pub fn compile(&self, color: Color) -> Compiled {
+    /// Read, validate, compile and render (for output directory `out`); print
+    /// findings (human format). Each proxy is rendered as soon as it is built, so
+    /// no more than one `Bootstrap` per worker is ever in memory.
+    pub fn compile(&self, color: Color, out: &std::path::Path) -> Rendered {
         self.input.apply_jobs();
-        let compiled = compile::run(&self.input.paths, &self.options());
+        let compiled = compile::run_rendered(&self.input.paths, &self.options(), &self.emit_options(out));
         self.print_findings(&compiled, color);
         compiled
     }
 
     /// The exit status when the run must stop before writing: unreadable input or errors.
-    pub fn stop_status(&self, compiled: &Compiled) -> Option<i32> {
+    pub fn stop_status(&self, compiled: &Rendered) -> Option<i32> {
         let status = if compiled.outcome.unreadable {
             exit::UNREADABLE
         } else if compiled.has_errors() {
@@ -203,7 +205,7 @@ impl CompileInput {
         Some(status)
     }
 
-    fn print_findings(&self, compiled: &Compiled, color: Color) {
+    fn print_findings(&self, compiled: &Rendered, color: Color) {
         if self.json() {
             return;
         }
@@ -218,23 +220,18 @@ impl CompileInput {
         let _ = render::write(FindingsFormat::Text, &report, &text, &mut std::io::sink(), &mut stderr.lock());
     }
 
-    /// Render every compiled proxy into files.
-    pub fn render(&self, compiled: &Compiled, out: &std::path::Path) -> Result<Tree, String> {
-        let outputs: Vec<ProxyOutput> = compiled
-            .proxies
-            .iter()
-            .map(|(plan, bootstrap)| ProxyOutput { id: plan.id.clone(), bootstrap: bootstrap.clone() })
-            .collect();
-        emit::render(outputs, &self.emit_options(out)).map_err(|e| e.to_string())
+    /// Every compiled proxy's files (taken out of `compiled`).
+    pub fn render(&self, compiled: &mut Rendered) -> Result<Tree, String> {
+        std::mem::replace(&mut compiled.tree, Ok(Tree::new())).map_err(|e| e.to_string())
     }
 
     /// A comparison narrowed to the selected proxies (the manifest lists them all,
     /// so it is left out when only some are compiled).
-    pub fn narrow(&self, compiled: &Compiled, comparison: Comparison) -> Comparison {
+    pub fn narrow(&self, compiled: &Rendered, comparison: Comparison) -> Comparison {
         if !self.selects_subset() {
             return comparison;
         }
-        let dirs: Vec<String> = compiled.proxies.iter().map(|(p, _)| format!("proxies/{}/", p.id.dir())).collect();
+        let dirs: Vec<String> = compiled.proxies.iter().map(|id| format!("proxies/{}/", id.dir())).collect();
         let mut narrowed = Comparison::default();
         for f in comparison.files {
             if dirs.iter().any(|d| f.path.starts_with(d.as_str())) {
@@ -254,7 +251,7 @@ impl CompileInput {
 pub fn run(args: Args, color: Color) -> i32 {
     let input = &args.input;
     let dir = args.out.display().to_string();
-    let mut compiled = input.compile(color);
+    let mut compiled = input.compile(color, &args.out);
     if let Some(status) = input.stop_status(&compiled) {
         if input.json() {
             print_json(&compiled, None, None, &dir, args.check);
@@ -262,7 +259,7 @@ pub fn run(args: Args, color: Color) -> i32 {
         return status;
     }
     let started = Instant::now();
-    let tree = match input.render(&compiled, &args.out) {
+    let tree = match input.render(&mut compiled) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
@@ -321,13 +318,13 @@ pub fn run(args: Args, color: Color) -> i32 {
 }
 
 pub fn print_json(
-    compiled: &Compiled,
+    compiled: &Rendered,
     comparison: Option<&Comparison>,
     stats: Option<&emit::WriteStats>,
     dir: &str,
     check: bool,
 ) {
-    let proxies: Vec<_> = compiled.proxies.iter().map(|(p, _)| &p.id).collect();
+    let proxies: Vec<_> = compiled.proxies.iter().collect();
     let doc = serde_json::json!({
         "out": dir,
         "check": check,

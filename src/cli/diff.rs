@@ -35,12 +35,12 @@ pub struct Args {
 
 pub fn run(args: Args, color: Color) -> i32 {
     let input = &args.input;
-    let compiled = input.compile(color);
+    let mut compiled = input.compile(color, &args.against);
     if let Some(status) = input.stop_status(&compiled) {
         return status;
     }
     let dir = args.against.display().to_string();
-    let tree = match input.render(&compiled, &args.against) {
+    let tree = match input.render(&mut compiled) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
