@@ -49,21 +49,7 @@ fn render_in_pool(threads: usize, outputs: Vec<ProxyOutput>, opts: &Options) -> 
 
 /// Every file under `dir` with its bytes, by path relative to `dir`.
 fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                files.push((rel, fs::read(&path).unwrap()));
-            }
-        }
-    }
-    files.sort();
-    files
+    common::read_tree(dir).into_iter().collect()
 }
 
 fn entries(dir: &Path) -> Vec<String> {
