@@ -209,10 +209,78 @@ pub fn run_rendered(paths: &[PathBuf], opts: &Options, emit_opts: &emit::Options
     render_outcome(outcome, opts, emit_opts)
 }
 
-fn render_outcome(mut outcome: Outcome, opts: &Options, emit_opts: &emit::Options) -> Rendered {
+fn render_outcome(outcome: Outcome, opts: &Options, emit_opts: &emit::Options) -> Rendered {
+    let (outcome, proxies, result, mut timings) = stream(outcome, opts, emit_opts, None);
+    if stops(&outcome) {
+        return Rendered { outcome, proxies, tree: Ok(Tree::new()), timings };
+    }
+    let start = Instant::now();
+    let tree = result.and_then(|rendered| emit::assemble(rendered, emit_opts));
+    timings.render += start.elapsed();
+    Rendered { outcome, proxies, tree, timings }
+}
+
+/// What [`run_written`] produced.
+pub struct Written {
+    /// The validation outcome; its findings include those of later stages.
+    pub outcome: Outcome,
+    /// The compiled proxies, sorted.
+    pub proxies: Vec<ProxyId>,
+    /// What was written (nothing when the input has errors), or why nothing was.
+    pub written: Result<emit::WriteStats, EmitError>,
+    pub timings: Timings,
+}
+
+impl Written {
+    pub fn has_errors(&self) -> bool {
+        stops(&self.outcome)
+    }
+}
+
+/// [`run_rendered`] writing each proxy's files into `out`'s temporary directory
+/// as soon as they are rendered (see [`emit::StreamingWrite`]), so memory never
+/// holds the whole output; then the manifest and the atomic swap. Nothing is
+/// touched when the input has errors, and a failure leaves `out` as it was.
+pub fn run_written(paths: &[PathBuf], opts: &Options, emit_opts: &emit::Options, out: &std::path::Path) -> Written {
+    let outcome = validate::run(paths, &opts.validate);
+    if stops(&outcome) {
+        let timings = Timings { read: outcome.read_time, validate: outcome.check_time, ..Default::default() };
+        return Written { outcome, proxies: Vec::new(), written: Ok(Default::default()), timings };
+    }
+    let sink = match emit::StreamingWrite::begin(out) {
+        Ok(sink) => sink,
+        Err(e) => {
+            let timings = Timings { read: outcome.read_time, validate: outcome.check_time, ..Default::default() };
+            return Written { outcome, proxies: Vec::new(), written: Err(e), timings };
+        }
+    };
+    let (outcome, proxies, result, mut timings) = stream(outcome, opts, emit_opts, Some(&sink));
+    if stops(&outcome) {
+        // An error of a later stage (no free VIP, ...): drop the temporary tree.
+        return Written { outcome, proxies, written: Ok(Default::default()), timings };
+    }
+    let start = Instant::now();
+    let written = result.and_then(|rendered| emit::finish(rendered, emit_opts, sink));
+    timings.write += start.elapsed();
+    Written { outcome, proxies, written, timings }
+}
+
+type Streamed = Result<Vec<emit::RenderedProxy>, EmitError>;
+/// One proxy through the per-proxy stages: identity, files, and the time spent
+/// building Envoy messages, rendering and writing.
+type ProxyResult = (ProxyId, Result<emit::RenderedProxy, EmitError>, Duration, Duration, Duration);
+
+/// World, then per proxy on one worker: plan, Envoy messages, file bytes (and,
+/// with a sink, the files written and their bytes dropped).
+fn stream(
+    mut outcome: Outcome,
+    opts: &Options,
+    emit_opts: &emit::Options,
+    sink: Option<&emit::StreamingWrite>,
+) -> (Outcome, Vec<ProxyId>, Streamed, Timings) {
     let mut timings = Timings { read: outcome.read_time, validate: outcome.check_time, ..Default::default() };
     if stops(&outcome) {
-        return Rendered { outcome, proxies: Vec::new(), tree: Ok(Tree::new()), timings };
+        return (outcome, Vec::new(), Ok(Vec::new()), timings);
     }
     let mut later: Vec<Finding> = Vec::new();
     let start = Instant::now();
@@ -220,7 +288,8 @@ fn render_outcome(mut outcome: Outcome, opts: &Options, emit_opts: &emit::Option
     timings.world = start.elapsed();
     later.extend(world.findings.iter().cloned());
 
-    // Per proxy: (identity, its files, and the time spent planning, building, rendering).
+    // Per proxy: identity, rendered files (or the error), and the time spent
+    // building Envoy messages, rendering and writing.
     let start = Instant::now();
     let keep = |id: &ProxyId| opts.selection.keeps(id);
     let (results, findings) = crate::plan::plan_each(&world, &opts.plan, &keep, &|plan| {
@@ -229,26 +298,34 @@ fn render_outcome(mut outcome: Outcome, opts: &Options, emit_opts: &emit::Option
         let built = Instant::now();
         let id = plan.id.clone();
         drop(plan);
-        let rendered = emit::render_one(ProxyOutput { id: id.clone(), bootstrap }, emit_opts);
-        (id, rendered, built - planned, built.elapsed())
+        let mut rendered = emit::render_one(ProxyOutput { id: id.clone(), bootstrap }, emit_opts);
+        let done = Instant::now();
+        if let (Some(sink), Ok(r)) = (sink, &mut rendered)
+            && let Err(e) = r.spill(sink)
+        {
+            rendered = Err(e);
+        }
+        (id, rendered, built - planned, done - built, done.elapsed())
     });
     let wall = start.elapsed();
     drop(world);
     later.extend(findings);
 
-    let envoy: Duration = results.iter().map(|r| r.2).sum();
-    let render: Duration = results.iter().map(|r| r.3).sum();
-    // What is not envoy or render (summed over workers) was planning.
+    let sum = |f: fn(&ProxyResult) -> Duration| results.iter().map(f).sum::<Duration>();
+    let (envoy, render, write) = (sum(|r| r.2), sum(|r| r.3), sum(|r| r.4));
+    // Stages overlap on the workers: each gets the share of the wall time the
+    // workers spent in it; what is not envoy, render or write was planning.
     let busy = wall.as_secs_f64() * rayon::current_num_threads().min(results.len()).max(1) as f64;
     let share = |d: Duration| wall.mul_f64((d.as_secs_f64() / busy).min(1.0));
     timings.envoy = share(envoy);
     timings.render = share(render);
-    timings.plan = wall.saturating_sub(timings.envoy + timings.render);
+    timings.write = share(write);
+    timings.plan = wall.saturating_sub(timings.envoy + timings.render + timings.write);
 
     let mut proxies = Vec::with_capacity(results.len());
     let mut rendered = Vec::with_capacity(results.len());
     let mut first_error: Option<(ProxyId, EmitError)> = None;
-    for (id, r, _, _) in results {
+    for (id, r, ..) in results {
         match r {
             Ok(r) => rendered.push(r),
             // The first failing proxy in sorted order, whatever the thread count.
@@ -258,17 +335,13 @@ fn render_outcome(mut outcome: Outcome, opts: &Options, emit_opts: &emit::Option
         proxies.push(id);
     }
     proxies.sort();
-    let tree = match first_error {
-        Some((_, e)) => Err(e),
-        None => {
-            let start = Instant::now();
-            let tree = emit::assemble(rendered, emit_opts);
-            timings.render += start.elapsed();
-            tree
-        }
-    };
     add_later_findings(&mut outcome, later, opts);
-    Rendered { outcome, proxies, tree, timings }
+    // Two proxies in one directory show up as a failed write of the second: say why.
+    let result = match (emit::check_unique_dirs(proxies.iter()), first_error) {
+        (Err(e), _) | (Ok(()), Some((_, e))) => Err(e),
+        (Ok(()), None) => Ok(rendered),
+    };
+    (outcome, proxies, result, timings)
 }
 
 #[cfg(test)]

@@ -9,9 +9,11 @@ use clap::ValueEnum;
 use super::input::InputArgs;
 use super::{Color, exit};
 use crate::compile::{self, Rendered, Selection, Timings};
+use crate::emit::ProxyId;
 use crate::emit::{self, Comparison, Tree};
 use crate::findings::render::{self, Format as FindingsFormat, TextOptions};
 use crate::findings::{Level, Report};
+use crate::validate::Outcome;
 use crate::world::Cidrs;
 
 /// Where `meshc certs` output is expected on the hosts, unless `--secrets-dir` says otherwise.
@@ -183,18 +185,18 @@ impl CompileInput {
     pub fn compile(&self, color: Color, out: &std::path::Path) -> Rendered {
         self.input.apply_jobs();
         let compiled = compile::run_rendered(&self.input.paths, &self.options(), &self.emit_options(out));
-        self.print_findings(&compiled, color);
+        self.print_findings(&compiled.outcome, color);
         compiled
     }
 
     /// The exit status when the run must stop before writing: unreadable input or errors.
-    pub fn stop_status(&self, compiled: &Rendered) -> Option<i32> {
-        let status = if compiled.outcome.unreadable {
+    pub fn stop_status(&self, outcome: &Outcome, proxies: &[ProxyId]) -> Option<i32> {
+        let status = if outcome.unreadable {
             exit::UNREADABLE
-        } else if compiled.has_errors() {
+        } else if outcome.findings.iter().any(|f| f.level == Level::Error) {
             exit::FINDINGS
         } else {
-            if self.selects_subset() && compiled.proxies.is_empty() && !self.json() {
+            if self.selects_subset() && proxies.is_empty() && !self.json() {
                 eprintln!("warning: no proxy matches --proxy / --mesh / --shard");
             }
             return None;
@@ -205,11 +207,10 @@ impl CompileInput {
         Some(status)
     }
 
-    fn print_findings(&self, compiled: &Rendered, color: Color) {
+    fn print_findings(&self, o: &Outcome, color: Color) {
         if self.json() {
             return;
         }
-        let o = &compiled.outcome;
         let shown: Vec<_> = o.findings.iter().filter(|f| !self.quiet || f.level == Level::Error).cloned().collect();
         if shown.is_empty() {
             return;
@@ -249,12 +250,53 @@ impl CompileInput {
 }
 
 pub fn run(args: Args, color: Color) -> i32 {
+    if args.check {
+        return check(&args, color);
+    }
+    let input = &args.input;
+    let dir = args.out.display().to_string();
+    input.input.apply_jobs();
+    let written = compile::run_written(&input.input.paths, &input.options(), &input.emit_options(&args.out), &args.out);
+    input.print_findings(&written.outcome, color);
+    let summary = Summary { outcome: &written.outcome, proxies: &written.proxies, timings: &written.timings };
+    if let Some(status) = input.stop_status(&written.outcome, &written.proxies) {
+        if input.json() {
+            print_json(&summary, None, None, &dir, false);
+        }
+        return status;
+    }
+    let stats = match &written.written {
+        Ok(s) => *s,
+        Err(e) => {
+            eprintln!("error: nothing was written to {dir}: {e}");
+            return exit::UNREADABLE;
+        }
+    };
+    if input.json() {
+        print_json(&summary, None, Some(&stats), &dir, false);
+    } else {
+        let n = written.proxies.len();
+        eprintln!(
+            "compiled {n} prox{} into {dir} ({} files, {})",
+            if n == 1 { "y" } else { "ies" },
+            stats.files,
+            human_bytes(stats.bytes)
+        );
+        print_timings(args.timings, &written.timings);
+    }
+    exit::CLEAN
+}
+
+/// `--check`: render in memory and compare with DIR; write nothing.
+fn check(args: &Args, color: Color) -> i32 {
     let input = &args.input;
     let dir = args.out.display().to_string();
     let mut compiled = input.compile(color, &args.out);
-    if let Some(status) = input.stop_status(&compiled) {
+    if let Some(status) = input.stop_status(&compiled.outcome, &compiled.proxies) {
         if input.json() {
-            print_json(&compiled, None, None, &dir, args.check);
+            let summary =
+                Summary { outcome: &compiled.outcome, proxies: &compiled.proxies, timings: &compiled.timings };
+            print_json(&summary, None, None, &dir, true);
         }
         return status;
     }
@@ -266,65 +308,47 @@ pub fn run(args: Args, color: Color) -> i32 {
             return exit::UNREADABLE;
         }
     };
-    if args.check {
-        let comparison = match emit::compare(&args.out, &tree) {
-            Ok(c) => input.narrow(&compiled, c),
-            Err(e) => {
-                eprintln!("error: cannot compare with {dir}: {e}");
-                return exit::UNREADABLE;
-            }
-        };
-        compiled.timings.write = started.elapsed();
-        let stale = !comparison.is_up_to_date();
-        match input.json() {
-            true => print_json(&compiled, Some(&comparison), None, &dir, args.check),
-            false => {
-                if stale {
-                    eprintln!("error: {dir} is stale: {}", comparison.summary());
-                    for f in comparison.differing() {
-                        eprintln!("  {:<8} {}", format!("{:?}", f.status).to_lowercase(), f.path);
-                    }
-                    eprintln!("run `meshc compile` without --check to update it, or `meshc diff` to see the changes");
-                } else {
-                    eprintln!("{dir} is up to date ({} proxies)", compiled.proxies.len());
-                }
-                print_timings(args.timings, &compiled.timings);
-            }
-        }
-        return if stale { exit::FINDINGS } else { exit::CLEAN };
-    }
-    let stats = match emit::write_atomic(&args.out, &tree) {
-        Ok(s) => s,
+    let comparison = match emit::compare(&args.out, &tree) {
+        Ok(c) => input.narrow(&compiled, c),
         Err(e) => {
-            eprintln!("error: nothing was written to {dir}: {e}");
+            eprintln!("error: cannot compare with {dir}: {e}");
             return exit::UNREADABLE;
         }
     };
     compiled.timings.write = started.elapsed();
-    match input.json() {
-        true => print_json(&compiled, None, Some(&stats), &dir, false),
-        false => {
-            eprintln!(
-                "compiled {} prox{} into {dir} ({} files, {})",
-                compiled.proxies.len(),
-                if compiled.proxies.len() == 1 { "y" } else { "ies" },
-                stats.files,
-                human_bytes(stats.bytes)
-            );
-            print_timings(args.timings, &compiled.timings);
+    let stale = !comparison.is_up_to_date();
+    let summary = Summary { outcome: &compiled.outcome, proxies: &compiled.proxies, timings: &compiled.timings };
+    if input.json() {
+        print_json(&summary, Some(&comparison), None, &dir, true);
+    } else {
+        if stale {
+            eprintln!("error: {dir} is stale: {}", comparison.summary());
+            for f in comparison.differing() {
+                eprintln!("  {:<8} {}", format!("{:?}", f.status).to_lowercase(), f.path);
+            }
+            eprintln!("run `meshc compile` without --check to update it, or `meshc diff` to see the changes");
+        } else {
+            eprintln!("{dir} is up to date ({} proxies)", compiled.proxies.len());
         }
+        print_timings(args.timings, &compiled.timings);
     }
-    exit::CLEAN
+    if stale { exit::FINDINGS } else { exit::CLEAN }
+}
+
+/// What the JSON message reports about a run.
+pub struct Summary<'a> {
+    pub outcome: &'a Outcome,
+    pub proxies: &'a [ProxyId],
+    pub timings: &'a Timings,
 }
 
 pub fn print_json(
-    compiled: &Rendered,
+    run: &Summary,
     comparison: Option<&Comparison>,
     stats: Option<&emit::WriteStats>,
     dir: &str,
     check: bool,
 ) {
-    let proxies: Vec<_> = compiled.proxies.iter().collect();
     let doc = serde_json::json!({
         "out": dir,
         "check": check,
@@ -334,11 +358,11 @@ pub fn print_json(
             "files": c.differing().map(|f| serde_json::json!({"path": f.path, "status": f.status})).collect::<Vec<_>>(),
         })),
         "written": stats.map(|s| serde_json::json!({"files": s.files, "bytes": s.bytes})),
-        "proxies": proxies,
-        "findings": compiled.outcome.findings.iter().map(|f| serde_json::json!({
+        "proxies": run.proxies,
+        "findings": run.outcome.findings.iter().map(|f| serde_json::json!({
             "code": f.code.id, "level": f.level.to_string(), "message": f.message,
         })).collect::<Vec<_>>(),
-        "timings": compiled.timings,
+        "timings": run.timings,
     });
     let stdout = std::io::stdout();
     let _ = writeln!(stdout.lock(), "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());

@@ -36,7 +36,7 @@ pub struct Args {
 pub fn run(args: Args, color: Color) -> i32 {
     let input = &args.input;
     let mut compiled = input.compile(color, &args.against);
-    if let Some(status) = input.stop_status(&compiled) {
+    if let Some(status) = input.stop_status(&compiled.outcome, &compiled.proxies) {
         return status;
     }
     let dir = args.against.display().to_string();

@@ -28,7 +28,7 @@ pub use compare::{Comparison, FileComparison, Status, compare};
 pub use error::EmitError;
 pub use layout::{ProxyId, ProxyKind};
 pub use tree::Tree;
-pub use write::{WriteStats, write_atomic};
+pub use write::{StreamingWrite, WriteStats, write_atomic};
 
 /// One proxy's complete configuration, as the envoy stage built it.
 #[derive(Debug, Clone)]
@@ -132,8 +132,30 @@ pub fn assemble(mut rendered: Vec<RenderedProxy>, opts: &Options) -> Result<Tree
     Ok(tree)
 }
 
+impl RenderedProxy {
+    /// Writes this proxy's files into `sink` and lets go of their bytes; the
+    /// manifest entry stays for [`finish`].
+    pub fn spill(&mut self, sink: &StreamingWrite) -> Result<(), EmitError> {
+        for (path, bytes) in std::mem::take(&mut self.files) {
+            sink.put(&path, &bytes)?;
+        }
+        Ok(())
+    }
+}
+
+/// Completes a [`StreamingWrite`] whose proxies were [`RenderedProxy::spill`]ed:
+/// the manifest, then the swap.
+pub fn finish(mut rendered: Vec<RenderedProxy>, opts: &Options, sink: StreamingWrite) -> Result<WriteStats, EmitError> {
+    rendered.sort_by(|a, b| a.id.cmp(&b.id));
+    check_unique_dirs(rendered.iter().map(|r| &r.id))?;
+    let entries: Vec<manifest::Entry> = rendered.into_iter().map(|r| r.entry).collect();
+    let manifest = manifest::render(opts.format, &opts.secrets_dir, &entries)
+        .map_err(|message| EmitError::Serialize { proxy: "the manifest".into(), message })?;
+    sink.commit(&[(tree::MANIFEST, &manifest)])
+}
+
 /// Two proxies in one directory would overwrite each other: refuse. `ids` are sorted.
-fn check_unique_dirs<'a>(ids: impl Iterator<Item = &'a ProxyId>) -> Result<(), EmitError> {
+pub fn check_unique_dirs<'a>(ids: impl Iterator<Item = &'a ProxyId>) -> Result<(), EmitError> {
     let mut seen: HashMap<String, &ProxyId> = HashMap::new();
     for id in ids {
         let dir = id.dir();

@@ -67,6 +67,81 @@ fn write_inner(dir: &Path, tree: &Tree, fail: Option<FailPoint>) -> Result<Write
     Ok(stats)
 }
 
+/// A write whose files arrive one by one, from any thread, straight into the
+/// temporary directory (so a large output never has to be held in memory);
+/// [`StreamingWrite::commit`] swaps it in like [`write_atomic`]. Dropped
+/// without a commit (an error, a panic), it removes the temporary directory and
+/// DIR stays as it was.
+pub struct StreamingWrite {
+    target: Target,
+    staging: Staging,
+    state: std::sync::Mutex<(WriteStats, std::collections::BTreeSet<String>)>,
+}
+
+impl StreamingWrite {
+    /// Checks that `dir` may be replaced and creates the temporary directory.
+    pub fn begin(dir: &Path) -> Result<StreamingWrite, EmitError> {
+        let target = Target::resolve(dir)?;
+        if target.exists {
+            check_replaceable(&target.path)?;
+        }
+        let staging = Staging::create(&target)?;
+        Ok(StreamingWrite { target, staging, state: Default::default() })
+    }
+
+    /// Writes one file (relative path, `/`-separated). A path written twice is an error.
+    pub fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), EmitError> {
+        super::tree::check_rel_path(rel)?;
+        let path = join(&self.staging.path, rel);
+        if let Some((parent, _)) = rel.rsplit_once('/') {
+            let parent_path = join(&self.staging.path, parent);
+            create_dir_all(&parent_path).map_err(|e| EmitError::io(parent_path, "create", e))?;
+            self.lock().1.insert(parent.to_string());
+        }
+        write_file(&path, bytes).map_err(|e| EmitError::io(&path, "write", e))?;
+        let mut state = self.lock();
+        state.0.files += 1;
+        state.0.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (WriteStats, std::collections::BTreeSet<String>)> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes the last files (the manifest), syncs every directory and swaps the
+    /// tree in.
+    pub fn commit(self, last: &[(&str, &[u8])]) -> Result<WriteStats, EmitError> {
+        for (rel, bytes) in last {
+            self.put(rel, bytes)?;
+        }
+        let (stats, dirs) = std::mem::take(&mut *self.lock());
+        for dir in ancestors(&dirs).iter().rev().map(|d| join(&self.staging.path, d)).chain([self.staging.path.clone()])
+        {
+            sync_dir(&dir).map_err(|e| EmitError::io(dir, "sync", e))?;
+        }
+        swap(&self.staging.path, &self.target)?;
+        let _ = sync_dir(&self.target.parent);
+        Ok(stats)
+    }
+}
+
+/// Every directory of `dirs` and all their ancestors (relative paths).
+fn ancestors(dirs: &std::collections::BTreeSet<String>) -> std::collections::BTreeSet<&str> {
+    let mut all = std::collections::BTreeSet::new();
+    for dir in dirs {
+        let mut end = dir.len();
+        loop {
+            all.insert(&dir[..end]);
+            match dir[..end].rfind('/') {
+                Some(i) => end = i,
+                None => break,
+            }
+        }
+    }
+    all
+}
+
 fn injected(point: FailPoint) -> EmitError {
     EmitError::Injected { point: format!("{point:?}") }
 }
@@ -183,18 +258,8 @@ fn fill(root: &Path, tree: &Tree, fail: Option<FailPoint>) -> Result<WriteStats,
         stats.files += 1;
         stats.bytes += bytes.len() as u64;
     }
-    let mut all_dirs = std::collections::BTreeSet::new();
-    for dir in dirs {
-        let mut end = dir.len();
-        loop {
-            all_dirs.insert(&dir[..end]);
-            match dir[..end].rfind('/') {
-                Some(i) => end = i,
-                None => break,
-            }
-        }
-    }
-    for dir in all_dirs.iter().rev().map(|d| join(root, d)).chain([root.to_path_buf()]) {
+    let dirs: std::collections::BTreeSet<String> = dirs.into_iter().map(str::to_string).collect();
+    for dir in ancestors(&dirs).iter().rev().map(|d| join(root, d)).chain([root.to_path_buf()]) {
         sync_dir(&dir).map_err(|e| EmitError::io(dir, "sync", e))?;
     }
     Ok(stats)
@@ -333,6 +398,36 @@ mod tests {
             fs::read_dir(parent).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn a_streaming_write_is_all_or_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        write_atomic(&out, &tree("v1")).unwrap();
+        let before = snapshot(&out);
+        // Files written from several threads, then abandoned (an error, a panic).
+        let sink = StreamingWrite::begin(&out).unwrap();
+        std::thread::scope(|s| {
+            for i in 0..4 {
+                let sink = &sink;
+                s.spawn(move || sink.put(&format!("proxies/m/p{i}/bootstrap.yaml"), b"v2").unwrap());
+            }
+        });
+        assert!(sink.put("proxies/m/p0/bootstrap.yaml", b"again").is_err(), "a path written twice");
+        assert!(sink.put("../escape", b"x").is_err());
+        drop(sink);
+        assert_eq!(snapshot(&out), before);
+        assert_eq!(siblings(tmp.path()), ["out"]);
+        // Committed: exactly the new files.
+        let sink = StreamingWrite::begin(&out).unwrap();
+        sink.put("proxies/m/p0/bootstrap.yaml", b"v2").unwrap();
+        let stats = sink.commit(&[(MANIFEST, b"{\"format\": \"bootstrap\", \"proxies\": []}\n")]).unwrap();
+        assert_eq!(stats.files, 2);
+        let names: Vec<String> =
+            snapshot(&out).into_iter().map(|(p, _)| p.strip_prefix(&out).unwrap().display().to_string()).collect();
+        assert_eq!(names, ["manifest.json", "proxies/m/p0/bootstrap.yaml"]);
+        assert_eq!(siblings(tmp.path()), ["out"]);
     }
 
     #[test]

@@ -82,8 +82,50 @@ fn zone_compatible(service: Option<&str>, dataplane: Option<&str>) -> bool {
     }
 }
 
+/// Dataplanes by (mesh, inbound tag, value) and by (mesh, name), so that a
+/// MeshService looks only at the Dataplanes that can match it (as Kuma's
+/// `indexDpsForMatching` does): selection stays linear in a large mesh.
+pub struct DataplaneIndex<'a> {
+    by_tag: std::collections::HashMap<(&'a str, &'a str, &'a str), Vec<usize>>,
+    by_name: std::collections::HashMap<(&'a str, &'a str), Vec<usize>>,
+}
+
+impl<'a> DataplaneIndex<'a> {
+    pub fn new(dataplanes: &[Proxy<'a>]) -> Self {
+        let mut index = DataplaneIndex { by_tag: Default::default(), by_name: Default::default() };
+        for (i, dp) in dataplanes.iter().enumerate() {
+            let mesh = dp.resource.meta.mesh.as_deref().unwrap_or_default();
+            index.by_name.entry((mesh, dp.resource.meta.name.as_str())).or_default().push(i);
+            for inbound in dp.spec.inbounds() {
+                for (k, v) in &inbound.tags {
+                    let list = index.by_tag.entry((mesh, k.as_str(), v.as_str())).or_default();
+                    if list.last() != Some(&i) {
+                        list.push(i);
+                    }
+                }
+            }
+        }
+        index
+    }
+
+    /// The Dataplanes a selector can match, in input order (`None`: all of them).
+    fn candidates(&self, mesh: &'a str, tags: Option<&'a StringMap>, name: Option<&'a str>) -> Option<&[usize]> {
+        const NONE: &[usize] = &[];
+        if let Some(tags) = tags {
+            let lists = tags.iter().map(|(k, v)| self.by_tag.get(&(mesh, k.as_str(), v.as_str())));
+            return Some(lists.map(|l| l.map_or(NONE, Vec::as_slice)).min_by_key(|l| l.len()).unwrap_or(NONE));
+        }
+        name.map(|n| self.by_name.get(&(mesh, n)).map_or(NONE, Vec::as_slice))
+    }
+}
+
 /// A MeshService written in the input, with the endpoints of the Dataplanes it selects.
-pub fn mesh_service<'a>(r: &'a Resource, ms: &MeshService, dataplanes: &[Proxy]) -> Service<'a> {
+pub fn mesh_service<'a>(
+    r: &'a Resource,
+    ms: &'a MeshService,
+    dataplanes: &[Proxy<'a>],
+    index: &DataplaneIndex<'a>,
+) -> Service<'a> {
     let mut s = base(r, ServiceKind::MeshService);
     let sel = ms.selector.as_ref();
     let tags = sel.and_then(|s| s.dataplane_tags.as_ref());
@@ -92,8 +134,14 @@ pub fn mesh_service<'a>(r: &'a Resource, ms: &MeshService, dataplanes: &[Proxy])
     // Remote MeshServices (synced from another zone) are reached through that zone's
     // ingress; only local ones get Dataplane endpoints.
     let local = matches!(r.meta.origin(), None | Some("zone"));
-    let selected: Vec<&Proxy> = dataplanes
-        .iter()
+    let mesh = r.meta.mesh.as_deref().unwrap_or_default();
+    // A `dataplaneRef` by core name (`name.namespace`) is not in the name index.
+    let by_name = dp_name.filter(|n| r.meta.namespace.is_none() || !n.contains('.'));
+    let candidates: Box<dyn Iterator<Item = &Proxy>> = match index.candidates(mesh, tags, by_name) {
+        Some(list) => Box::new(list.iter().map(|&i| &dataplanes[i])),
+        None => Box::new(dataplanes.iter()),
+    };
+    let selected: Vec<&Proxy> = candidates
         .filter(|dp| local && dp.resource.meta.mesh == r.meta.mesh)
         .filter(|dp| zone_compatible(r.meta.zone(), dp.resource.meta.zone()))
         .filter(|dp| !dp.spec.is_gateway())

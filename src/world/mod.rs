@@ -66,9 +66,10 @@ impl<'a> World<'a> {
         let dataplanes: Vec<Proxy> = resources.iter().filter(in_known_mesh).filter_map(Proxy::of).collect();
         let mut findings = Vec::new();
         let mut services = Vec::new();
+        let index = endpoints::DataplaneIndex::new(&dataplanes);
         for r in resources.iter().filter(in_known_mesh) {
             match &r.spec {
-                Some(Spec::MeshService(ms)) => services.push(endpoints::mesh_service(r, ms, &dataplanes)),
+                Some(Spec::MeshService(ms)) => services.push(endpoints::mesh_service(r, ms, &dataplanes, &index)),
                 Some(Spec::MeshExternalService(mes)) => services.push(endpoints::external_service(r, mes)),
                 _ => {}
             }
@@ -91,6 +92,7 @@ impl<'a> World<'a> {
             })
             .collect();
         services.extend(multi_zone);
+        drop(index);
         services.sort_by(|a, b| a.key().cmp(&b.key()));
         let mut dataplanes = dataplanes;
         dataplanes.retain(|dp| listens_on_ips(dp, &mut findings));
