@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long)]
     pub check: bool,
 
-    /// Print the time each stage took (read, validate, world, rules, plan, envoy, write).
+    /// Print the time each stage took (read, validate, world, rules, plan, envoy, render, write).
     #[arg(long)]
     pub timings: bool,
 }
