@@ -284,7 +284,9 @@ pub fn plan_sidecar(world: &World, dp: Proxy, opts: &Options) -> (ProxyPlan, Vec
     let mut findings = Vec::new();
     let (outbounds, clusters) =
         outbounds::plan(world, dp, &mesh, mtls.is_some(), &inbounds, &opts.secrets_dir, &mut findings);
-    let dns = transparent_proxy.as_ref().map(|_| DnsPlan { port: DNS_PORT, records: dns_records(world, &outbounds) });
+    let dns = transparent_proxy
+        .as_ref()
+        .map(|_| DnsPlan { port: DNS_PORT, records: dns_records(world, &mesh_name, &outbounds) });
     let node_cluster = dp.spec.identifying_service().unwrap_or(&id.name).to_string();
     let plan = ProxyPlan {
         node_id: format!("{mesh_name}.{}", id.core_name()),
@@ -349,10 +351,10 @@ pub fn bracket(address: &str) -> String {
     if address.contains(':') { format!("[{address}]") } else { address.to_string() }
 }
 
-fn dns_records(world: &World, outbounds: &[OutboundPlan]) -> Vec<(String, Vec<IpAddr>)> {
+fn dns_records(world: &World, mesh: &str, outbounds: &[OutboundPlan]) -> Vec<(String, Vec<IpAddr>)> {
     let mut records: std::collections::BTreeMap<String, Vec<IpAddr>> = Default::default();
     for o in outbounds {
-        let Some(s) = world.find_destination(&o.destination) else { continue };
+        let Some(s) = world.find_destination(mesh, &o.destination) else { continue };
         for h in &s.hostnames {
             let vips = records.entry(h.clone()).or_default();
             for v in &s.vips {

@@ -35,7 +35,7 @@ pub fn plan(
     if dp.spec.uses_transparent_proxy() {
         let namespace = dp.resource.meta.namespace.as_deref();
         let reach = Reachable::of(dp.spec.transparent_proxying(), mesh.mesh_services_mode(), namespace);
-        for s in world.services_of(mesh_name).filter(|s| reach.allows(s)) {
+        for s in reach.candidates(world, mesh_name).into_iter().filter(|s| reach.allows(s)) {
             for port in s.ports.iter().filter(|p| reach.allows_port(s, p)) {
                 for vip in &s.vips {
                     if occupied(*vip, port.port) || !taken.insert((*vip, port.port)) {
@@ -159,6 +159,36 @@ impl<'a> Reachable<'a> {
             mode,
             namespace,
         }
+    }
+
+    /// The services worth checking with [`Reachable::allows`], in world order:
+    /// with name refs (`reachableServices`, `reachableBackends`), just those, found
+    /// by key, so a proxy that reaches 20 services does not scan thousands.
+    fn candidates<'w, 'r>(&self, world: &'w World<'r>, mesh: &str) -> Vec<&'w Service<'r>> {
+        let named_refs = self.backends.is_some_and(|refs| refs.iter().all(|r| r.name.is_some()));
+        let legacy_by_name = self.services.is_some() || self.mode == MeshServicesMode::Exclusive;
+        if !(named_refs && legacy_by_name) {
+            return world.services.iter().filter(|s| s.mesh == mesh).collect();
+        }
+        let mut positions: Vec<usize> = Vec::new();
+        if self.mode != MeshServicesMode::Exclusive {
+            for name in self.services.unwrap_or_default() {
+                positions.extend(world.position(mesh, ServiceKind::Legacy, name, None));
+            }
+        }
+        for r in self.backends.unwrap_or_default() {
+            let kind = match r.kind.as_deref() {
+                Some("MeshService") => ServiceKind::MeshService,
+                Some("MeshExternalService") => ServiceKind::MeshExternalService,
+                Some("MeshMultiZoneService") => ServiceKind::MeshMultiZoneService,
+                _ => continue,
+            };
+            let Some(name) = r.name.as_deref() else { continue };
+            positions.extend(world.position(mesh, kind, name, r.namespace.as_deref().or(self.namespace)));
+        }
+        positions.sort_unstable();
+        positions.dedup();
+        positions.into_iter().map(|i| &world.services[i]).collect()
     }
 
     fn allows(&self, s: &Service) -> bool {

@@ -49,6 +49,8 @@ pub struct World<'a> {
     pub dataplanes: Vec<Proxy<'a>>,
     /// Problems found while resolving (hostname collisions, VIP conflicts...).
     pub findings: Vec<Finding>,
+    /// (mesh, kind, namespace, name) -> position in `services`.
+    by_key: std::collections::HashMap<(String, ServiceKind, Option<String>, String), usize>,
 }
 
 impl<'a> World<'a> {
@@ -98,7 +100,12 @@ impl<'a> World<'a> {
         dataplanes.retain(|dp| listens_on_ips(dp, &mut findings));
         ipam::assign(&mut services, &opts.cidrs, &mut findings);
         hostnames::assign(&mut services, resources, &mut findings);
-        World { meshes, services, dataplanes, findings }
+        let by_key = services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((s.mesh.clone(), s.kind, s.namespace.clone(), s.name.clone()), i))
+            .collect();
+        World { meshes, services, dataplanes, findings, by_key }
     }
 
     pub fn mesh(&self, name: &str) -> Option<&Mesh> {
@@ -112,9 +119,13 @@ impl<'a> World<'a> {
 
     /// A service by kind and name (and namespace, for Kubernetes resources).
     pub fn find(&self, mesh: &str, kind: ServiceKind, name: &str, namespace: Option<&str>) -> Option<&Service<'a>> {
-        self.services
-            .iter()
-            .find(|s| s.mesh == mesh && s.kind == kind && s.name == name && s.namespace.as_deref() == namespace)
+        self.position(mesh, kind, name, namespace).map(|i| &self.services[i])
+    }
+
+    /// Where a service is in [`World::services`].
+    pub fn position(&self, mesh: &str, kind: ServiceKind, name: &str, namespace: Option<&str>) -> Option<usize> {
+        let key = (mesh.to_string(), kind, namespace.map(str::to_string), name.to_string());
+        self.by_key.get(&key).copied()
     }
 }
 
@@ -165,8 +176,8 @@ pub fn labels_match(have: &StringMap, want: Option<&StringMap>) -> bool {
 pub const SERVICE_KINDS: [Kind; 3] = [Kind::MeshService, Kind::MeshExternalService, Kind::MeshMultiZoneService];
 
 impl<'a> World<'a> {
-    /// The service an outbound plan points at.
-    pub fn find_destination(&self, d: &crate::plan::Destination) -> Option<&Service<'a>> {
-        self.services.iter().find(|s| s.kind == d.kind && s.name == d.name && s.namespace == d.namespace)
+    /// The service an outbound plan of a proxy in `mesh` points at.
+    pub fn find_destination(&self, mesh: &str, d: &crate::plan::Destination) -> Option<&Service<'a>> {
+        self.find(mesh, d.kind, &d.name, d.namespace.as_deref())
     }
 }
