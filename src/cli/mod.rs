@@ -28,10 +28,12 @@ const LONG_ABOUT: &str = "\
 meshc reads Kuma service-mesh resources (Mesh, Dataplane, MeshService, \
 MeshExternalService, MeshTrafficPermission, MeshTimeout, MeshHTTPRoute and the \
 other targetRef policies) from YAML or JSON files, in Kubernetes or Universal \
-form, and checks them the way Kuma's control plane would, offline.
+form, checks them the way Kuma's control plane would, and compiles every sidecar's \
+static Envoy configuration (`meshc compile`), offline.
 
-Exit status: 0 clean, 1 findings at or above --fail-level, 2 usage error, \
-3 input could not be read or internal error.";
+Exit status: 0 clean, 1 findings at or above --fail-level (compile: error \
+findings or a stale --check; diff: something would change), 2 usage error, \
+3 input could not be read, output could not be written, or internal error.";
 
 /// Offline validator and compiler for Kuma service-mesh resources.
 #[derive(Debug, Parser)]
