@@ -221,14 +221,25 @@ impl CompileInput {
         let _ = render::write(FindingsFormat::Text, &report, &text, &mut std::io::sink(), &mut stderr.lock());
     }
 
-    /// Every compiled proxy's files (taken out of `compiled`).
-    pub fn render(&self, compiled: &mut Rendered) -> Result<Tree, String> {
-        std::mem::replace(&mut compiled.tree, Ok(Tree::new())).map_err(|e| e.to_string())
+    /// What writing `compiled` into `dir` would change (narrowed to the selected
+    /// proxies); the error is printed and turned into an exit status.
+    pub fn compare_with(&self, compiled: &mut Rendered, dir: &std::path::Path) -> Result<Comparison, i32> {
+        let tree = std::mem::replace(&mut compiled.tree, Ok(Tree::new())).map_err(|e| {
+            eprintln!("error: {e}");
+            exit::UNREADABLE
+        })?;
+        match emit::compare(dir, &tree) {
+            Ok(c) => Ok(self.narrow(compiled, c)),
+            Err(e) => {
+                eprintln!("error: cannot compare with {}: {e}", dir.display());
+                Err(exit::UNREADABLE)
+            }
+        }
     }
 
     /// A comparison narrowed to the selected proxies (the manifest lists them all,
     /// so it is left out when only some are compiled).
-    pub fn narrow(&self, compiled: &Rendered, comparison: Comparison) -> Comparison {
+    fn narrow(&self, compiled: &Rendered, comparison: Comparison) -> Comparison {
         if !self.selects_subset() {
             return comparison;
         }
@@ -301,19 +312,9 @@ fn check(args: &Args, color: Color) -> i32 {
         return status;
     }
     let started = Instant::now();
-    let tree = match input.render(&mut compiled) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::UNREADABLE;
-        }
-    };
-    let comparison = match emit::compare(&args.out, &tree) {
-        Ok(c) => input.narrow(&compiled, c),
-        Err(e) => {
-            eprintln!("error: cannot compare with {dir}: {e}");
-            return exit::UNREADABLE;
-        }
+    let comparison = match input.compare_with(&mut compiled, &args.out) {
+        Ok(c) => c,
+        Err(status) => return status,
     };
     compiled.timings.write = started.elapsed();
     let stale = !comparison.is_up_to_date();

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use super::compile::CompileInput;
 use super::{Color, exit};
-use crate::emit;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -40,19 +39,9 @@ pub fn run(args: Args, color: Color) -> i32 {
         return status;
     }
     let dir = args.against.display().to_string();
-    let tree = match input.render(&mut compiled) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::UNREADABLE;
-        }
-    };
-    let comparison = match emit::compare(&args.against, &tree) {
-        Ok(c) => input.narrow(&compiled, c),
-        Err(e) => {
-            eprintln!("error: cannot compare with {dir}: {e}");
-            return exit::UNREADABLE;
-        }
+    let comparison = match input.compare_with(&mut compiled, &args.against) {
+        Ok(c) => c,
+        Err(status) => return status,
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

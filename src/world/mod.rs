@@ -25,7 +25,7 @@ use crate::findings::Finding;
 use crate::model::common::StringMap;
 use crate::model::mesh::{Mesh, MeshServicesMode};
 use crate::model::meta::{Form, Meta, labels};
-use crate::model::{Kind, Resource, Spec};
+use crate::model::{Resource, Spec};
 use crate::rules::select::Proxy;
 
 pub use ipam::Cidrs;
@@ -112,11 +112,6 @@ impl<'a> World<'a> {
         self.meshes.get(name)
     }
 
-    /// The services of one mesh.
-    pub fn services_of<'s>(&'s self, mesh: &'s str) -> impl Iterator<Item = &'s Service<'a>> + 's {
-        self.services.iter().filter(move |s| s.mesh == mesh)
-    }
-
     /// A service by kind and name (and namespace, for Kubernetes resources).
     pub fn find(&self, mesh: &str, kind: ServiceKind, name: &str, namespace: Option<&str>) -> Option<&Service<'a>> {
         self.position(mesh, kind, name, namespace).map(|i| &self.services[i])
@@ -171,9 +166,6 @@ fn listens_on_ips(dp: &Proxy, findings: &mut Vec<Finding>) -> bool {
 pub fn labels_match(have: &StringMap, want: Option<&StringMap>) -> bool {
     want.is_none_or(|w| w.iter().all(|(k, v)| have.get(k) == Some(v)))
 }
-
-/// The kinds whose resources become services.
-pub const SERVICE_KINDS: [Kind; 3] = [Kind::MeshService, Kind::MeshExternalService, Kind::MeshMultiZoneService];
 
 impl<'a> World<'a> {
     /// The service an outbound plan of a proxy in `mesh` points at.
