@@ -1,5 +1,25 @@
-//! The rules stage: which policies reach which proxy. For now, selection of
-//! Dataplanes by a policy's top-level targetRef (reference §3.3), used by
-//! validation to report policies that select nothing.
+//! The rules stage: which policies reach a proxy, in Kuma's order, merged, with
+//! the origin of every merged value (reference §3.3–§3.7).
+//!
+//! - [`select`]: does a policy's top-level targetRef select a proxy, and which inbounds.
+//! - [`policy`]: a policy as kind-agnostic sections of JSON confs.
+//! - [`sort`]: Kuma's ordering of matched policies and `to[]` entries.
+//! - [`merge`]: JSON merge patch with `Append*` lists and MeshHTTPRoute's rules.
 
+pub mod merge;
+pub mod policy;
 pub mod select;
+pub mod sort;
+
+use serde::Serialize;
+
+pub use policy::{Policy, Section};
+
+/// Where a merged conf came from: a policy (index into the policy list the view
+/// was built from), the section of it, and the item's index in that section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Origin {
+    pub policy: usize,
+    pub section: Section,
+    pub index: usize,
+}

@@ -25,12 +25,39 @@ impl<'a> Proxy<'a> {
 /// Looks up a MeshHTTPRoute by display name (for top-level `kind: MeshHTTPRoute`).
 pub type RouteLookup<'a> = dyn Fn(&str) -> Option<&'a Resource> + 'a;
 
+/// What a policy's top-level targetRef selects of one proxy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Indices into the proxy's `networking.inbound[]`.
+    pub inbounds: Vec<usize>,
+    /// Indices into the proxy's embedded `networking.listeners[]`.
+    pub listeners: Vec<usize>,
+    /// A delegated gateway (or a builtin one, as a whole) is selected.
+    pub gateway: bool,
+}
+
+impl Selection {
+    /// Kuma's "the policy matches the proxy": anything at all is selected.
+    pub fn is_empty(&self) -> bool {
+        self.inbounds.is_empty() && self.listeners.is_empty() && !self.gateway
+    }
+}
+
 /// Whether `policy` (with top-level `target`, `None` meaning Mesh) selects `proxy`.
 pub fn selects(policy: &Resource, target: Option<&TargetRef>, proxy: Proxy, routes: &RouteLookup) -> bool {
-    if !zone_allows(policy, proxy.resource) || !namespace_allows(policy, proxy.resource) {
-        return false;
+    !selection(policy, target, proxy, routes).is_empty()
+}
+
+/// What `policy` (with top-level `target`, `None` meaning Mesh) selects of
+/// `proxy`: the pre-filters by mesh, zone and namespace, then the targetRef.
+pub fn selection(policy: &Resource, target: Option<&TargetRef>, proxy: Proxy, routes: &RouteLookup) -> Selection {
+    if policy.meta.mesh != proxy.resource.meta.mesh
+        || !zone_allows(policy, proxy.resource)
+        || !namespace_allows(policy, proxy.resource)
+    {
+        return Selection::default();
     }
-    selects_by_ref(policy, target, proxy, routes, 0)
+    select_by_ref(policy, target, proxy, routes, 0)
 }
 
 /// Producer policies reach every zone; others with `kuma.io/origin: zone` only their zone.
@@ -54,37 +81,47 @@ fn namespace_allows(policy: &Resource, dp: &Resource) -> bool {
     }
 }
 
-fn selects_by_ref(
+/// Kuma's `inboundsSelectedByTags`: non-ignored inbounds whose tags match, and
+/// the gateway when its tags match.
+fn by_tags(dp: &Dataplane, tags: &StringMap) -> Selection {
+    let inbounds =
+        dp.inbounds().iter().enumerate().filter(|(_, i)| !i.is_ignored() && tags_match(&i.tags, tags)).map(|(n, _)| n);
+    Selection {
+        inbounds: inbounds.collect(),
+        listeners: Vec::new(),
+        gateway: dp.gateway().is_some_and(|g| tags_match(&g.tags, tags)),
+    }
+}
+
+fn select_by_ref(
     policy: &Resource,
     target: Option<&TargetRef>,
     proxy: Proxy,
     routes: &RouteLookup,
     depth: u8,
-) -> bool {
+) -> Selection {
     let mesh_ref = TargetRef::mesh();
     let r = target.unwrap_or(&mesh_ref);
     let dp = proxy.spec;
     let proxy_type = if dp.is_gateway() { ProxyType::Gateway } else { ProxyType::Sidecar };
     let type_ok = r.proxy_types.as_ref().is_none_or(|t| t.is_empty() || t.iter().any(|p| p.is(proxy_type)));
-    let inbound_tags = || dp.inbounds().iter().filter(|i| !i.is_ignored()).map(|i| &i.tags);
-    let gateway_tags = || dp.gateway().map(|g| &g.tags);
     match r.kind() {
-        None => false,
-        Some(TargetRefKind::Mesh) => type_ok,
-        Some(TargetRefKind::MeshSubset) => {
-            let tags = r.tags.clone().unwrap_or_default();
-            type_ok
-                && (inbound_tags().any(|t| tags_match(t, &tags))
-                    || gateway_tags().is_some_and(|t| tags_match(t, &tags)))
+        None => Selection::default(),
+        Some(TargetRefKind::Mesh | TargetRefKind::MeshSubset) if !type_ok => Selection::default(),
+        Some(TargetRefKind::Mesh) => {
+            let mut s = by_tags(dp, &StringMap::new());
+            s.listeners = (0..dp.listeners().len()).collect();
+            s
         }
+        Some(TargetRefKind::MeshSubset) => by_tags(dp, &r.tags.clone().unwrap_or_default()),
         Some(TargetRefKind::MeshService | TargetRefKind::MeshServiceSubset) => {
             let mut tags = r.tags.clone().unwrap_or_default();
             tags.insert("kuma.io/service".into(), r.name().to_string());
-            inbound_tags().any(|t| tags_match(t, &tags)) || gateway_tags().is_some_and(|t| tags_match(t, &tags))
+            by_tags(dp, &tags)
         }
         Some(TargetRefKind::Dataplane) => {
             if dp.is_builtin_gateway() {
-                return false;
+                return Selection::default();
             }
             let meta = &proxy.resource.meta;
             let by_identity = if r.has_labels() {
@@ -97,20 +134,40 @@ fn selects_by_ref(
             } else {
                 true
             };
-            by_identity
-                && r.section_name.as_deref().filter(|s| !s.is_empty()).is_none_or(|section| {
-                    dp.inbounds().iter().any(|i| i.section_name() == section)
-                        || dp.listeners().iter().any(|l| l.section_name() == section)
-                })
+            if !by_identity {
+                return Selection::default();
+            }
+            let section = r.section_name.as_deref().filter(|s| !s.is_empty());
+            let wanted = |name: String| section.is_none_or(|s| s == name);
+            Selection {
+                inbounds: dp
+                    .inbounds()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, i)| !i.is_ignored() && wanted(i.section_name()))
+                    .map(|(n, _)| n)
+                    .collect(),
+                listeners: dp
+                    .listeners()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| wanted(l.section_name()))
+                    .map(|(n, _)| n)
+                    .collect(),
+                gateway: false,
+            }
         }
         Some(TargetRefKind::MeshHTTPRoute) => {
             // The route's own targetRef decides; an unresolvable route selects nothing.
-            let Some(route) = routes(r.name()) else { return false };
-            let Some(view) = route.spec.as_ref().and_then(Spec::policy) else { return false };
-            depth < 4 && selects_by_ref(policy, view.target_ref, proxy, routes, depth + 1)
+            let Some(route) = routes(r.name()) else { return Selection::default() };
+            let Some(view) = route.spec.as_ref().and_then(Spec::policy) else { return Selection::default() };
+            if depth >= 4 {
+                return Selection::default();
+            }
+            select_by_ref(policy, view.target_ref, proxy, routes, depth + 1)
         }
-        Some(TargetRefKind::MeshGateway) => dp.is_builtin_gateway(),
-        Some(TargetRefKind::MeshExternalService | TargetRefKind::MeshMultiZoneService) => false,
+        Some(TargetRefKind::MeshGateway) => Selection { gateway: dp.is_builtin_gateway(), ..Default::default() },
+        Some(TargetRefKind::MeshExternalService | TargetRefKind::MeshMultiZoneService) => Selection::default(),
     }
 }
 

@@ -1,0 +1,121 @@
+//! Kuma's ordering of matched policies (reference §3.4): ascending, least
+//! specific first, so that later entries win when merged.
+//!
+//! `SortByTargetRef` (`core/matchers/dataplane.go`), `CompareByPolicyAttributes`
+//! (`core/rules/sort/sort.go`) and `CompareByToEntry` (`core/rules/outbound/sort.go`).
+
+use std::cmp::Ordering;
+
+use crate::model::common::{TargetRef, TargetRefKind};
+
+use super::policy::Policy;
+
+/// Origin rank: `global` < no label < `zone` (`ResourceOrigin.Compare`).
+fn origin_rank(p: &Policy) -> u8 {
+    match p.resource.meta.origin() {
+        Some("global") => 1,
+        Some("zone") => 3,
+        _ => 2,
+    }
+}
+
+/// `CompareDataplaneKind`: among `Dataplane` refs, by name beats by labels, and
+/// with `sectionName` beats without.
+fn dataplane_specificity(r: &TargetRef) -> (u8, u8) {
+    let by_name = u8::from(!r.name().is_empty());
+    let section = u8::from(r.section_name.as_deref().is_some_and(|s| !s.is_empty()));
+    (by_name, section)
+}
+
+/// The policy-level steps shared by every view: top-level kind, Dataplane
+/// specificity, origin, role (`CompareByPolicyAttributes`).
+pub fn compare_attributes(a: &Policy, b: &Policy) -> Ordering {
+    let (ka, kb) = (a.top_kind(), b.top_kind());
+    ka.specificity()
+        .cmp(&kb.specificity())
+        .then_with(|| {
+            if ka == TargetRefKind::Dataplane && kb == TargetRefKind::Dataplane {
+                dataplane_specificity(&a.top).cmp(&dataplane_specificity(&b.top))
+            } else {
+                Ordering::Equal
+            }
+        })
+        .then_with(|| origin_rank(a).cmp(&origin_rank(b)))
+        .then_with(|| a.role().cmp(&b.role()))
+}
+
+/// Display name reversed: the lexicographically smaller name sorts later and wins.
+pub fn compare_names(a: &Policy, b: &Policy) -> Ordering {
+    b.name().cmp(a.name())
+}
+
+/// The order of policies matched by a proxy (`SortByTargetRef`), which also
+/// orders inbound rules and single-item rules.
+pub fn compare_policies(a: &Policy, b: &Policy) -> Ordering {
+    compare_attributes(a, b)
+        .then_with(|| {
+            if a.top_kind() == TargetRefKind::MeshGateway && b.top_kind() == TargetRefKind::MeshGateway {
+                let tags = |p: &Policy| p.top.tags.as_ref().map_or(0, |t| t.len());
+                tags(a).cmp(&tags(b))
+            } else {
+                Ordering::Equal
+            }
+        })
+        .then_with(|| compare_names(a, b))
+}
+
+/// `CompareByToEntry`: the `to[]` item's kind, then for MeshService an item with
+/// `sectionName` beats one without.
+pub fn compare_to_refs(a: &TargetRef, b: &TargetRef) -> Ordering {
+    let kind = |r: &TargetRef| r.kind().map_or(0, TargetRefKind::specificity);
+    kind(a).cmp(&kind(b)).then_with(|| {
+        if a.is(TargetRefKind::MeshService) && b.is(TargetRefKind::MeshService) {
+            let section = |r: &TargetRef| u8::from(r.section_name.as_deref().is_some_and(|s| !s.is_empty()));
+            section(a).cmp(&section(b))
+        } else {
+            Ordering::Equal
+        }
+    })
+}
+
+/// The order of outbound (`to[]`) entries for resource rules: policy attributes,
+/// then the entry's targetRef, then the reversed display name. Stable, so within
+/// one policy a later `to[]` item wins.
+pub fn compare_to_entries(a: (&Policy, &TargetRef), b: (&Policy, &TargetRef)) -> Ordering {
+    compare_attributes(a.0, b.0).then_with(|| compare_to_refs(a.1, b.1)).then_with(|| compare_names(a.0, b.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Resource;
+
+    fn policies(yaml: &str) -> Vec<Resource> {
+        crate::validate::run_texts(vec![("t.yaml".into(), yaml.into())], &Default::default()).resources
+    }
+
+    fn names(mut list: Vec<Policy>) -> Vec<String> {
+        list.sort_by(compare_policies);
+        list.iter().map(|p| p.name().to_string()).collect()
+    }
+
+    #[test]
+    fn smaller_name_sorts_last_and_wins() {
+        let rs = policies(
+            "type: MeshTimeout\nname: aaa\nmesh: default\nspec:\n  targetRef: {kind: Mesh}\n  to: [{targetRef: {kind: Mesh}, default: {idleTimeout: 1s}}]\n---\n\
+             type: MeshTimeout\nname: bbb\nmesh: default\nspec:\n  targetRef: {kind: Mesh}\n  to: [{targetRef: {kind: Mesh}, default: {idleTimeout: 2s}}]\n",
+        );
+        let list = rs.iter().filter_map(Policy::of).collect();
+        assert_eq!(names(list), ["bbb", "aaa"]);
+    }
+
+    #[test]
+    fn top_level_kind_dominates_origin_and_name() {
+        let rs = policies(
+            "type: MeshTimeout\nname: a-mesh\nmesh: default\nlabels: {kuma.io/origin: zone}\nspec:\n  targetRef: {kind: Mesh}\n  to: [{targetRef: {kind: Mesh}, default: {idleTimeout: 1s}}]\n---\n\
+             type: MeshTimeout\nname: z-subset\nmesh: default\nlabels: {kuma.io/origin: global}\nspec:\n  targetRef: {kind: MeshSubset, tags: {a: b}}\n  to: [{targetRef: {kind: Mesh}, default: {idleTimeout: 2s}}]\n",
+        );
+        let list = rs.iter().filter_map(Policy::of).collect();
+        assert_eq!(names(list), ["a-mesh", "z-subset"]);
+    }
+}
