@@ -6,6 +6,7 @@
 //! - [`sort`]: Kuma's ordering of matched policies and `to[]` entries.
 //! - [`merge`]: JSON merge patch with `Append*` lists and MeshHTTPRoute's rules.
 
+pub mod inbound;
 pub mod merge;
 pub mod policy;
 pub mod select;

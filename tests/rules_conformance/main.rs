@@ -12,4 +12,5 @@
 mod common;
 
 mod fixture;
+mod inbound_rules;
 mod report;
