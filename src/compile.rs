@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use crate::emit::{self, EmitError, ProxyId, ProxyOutput, Tree};
 use crate::findings::{Finding, Level};
 use crate::plan::ProxyPlan;
+use crate::rules::proxy::PolicySet;
 use crate::validate::{self, Outcome};
 use crate::world::{self, World};
 
@@ -146,8 +147,16 @@ fn compile_outcome(mut outcome: Outcome, opts: &Options) -> Compiled {
         timings.world = start.elapsed();
         later.extend(world.findings.iter().cloned());
         let start = Instant::now();
-        let (plans, findings) = crate::plan::plan_all(&world, &opts.plan, &|id| opts.selection.keeps(id));
-        timings.plan = start.elapsed();
+        let implicit = crate::rules::defaults::for_meshes(&outcome.resources);
+        let policies = PolicySet::new(&outcome.resources, &implicit);
+        timings.rules = start.elapsed();
+        let start = Instant::now();
+        let (plans, findings) = crate::plan::plan_all(&world, &policies, &opts.plan, &|id| opts.selection.keeps(id));
+        let wall = start.elapsed();
+        let rules: Duration = plans.iter().map(|p| p.rules_time).sum();
+        let rules = share_of(wall, rules, plans.len());
+        timings.rules += rules;
+        timings.plan = wall.saturating_sub(rules);
         later.extend(findings);
         plans
     };
@@ -162,6 +171,16 @@ fn compile_outcome(mut outcome: Outcome, opts: &Options) -> Compiled {
     timings.envoy = start.elapsed();
     add_later_findings(&mut outcome, later, opts);
     Compiled { outcome, proxies, timings }
+}
+
+/// The part of a parallel stage's `wall` time that `busy` (summed over the
+/// workers that ran `jobs` jobs) stands for.
+fn share_of(wall: Duration, busy: Duration, jobs: usize) -> Duration {
+    let capacity = wall.as_secs_f64() * rayon::current_num_threads().min(jobs).max(1) as f64;
+    if capacity == 0.0 {
+        return Duration::ZERO;
+    }
+    wall.mul_f64((busy.as_secs_f64() / capacity).min(1.0))
 }
 
 /// Validation errors (or unreadable input) stop a compile before the world stage.
@@ -267,8 +286,8 @@ pub fn run_written(paths: &[PathBuf], opts: &Options, emit_opts: &emit::Options,
 
 type Streamed = Result<Vec<emit::RenderedProxy>, EmitError>;
 /// One proxy through the per-proxy stages: identity, files, and the time spent
-/// building Envoy messages, rendering and writing.
-type ProxyResult = (ProxyId, Result<emit::RenderedProxy, EmitError>, Duration, Duration, Duration);
+/// building Envoy messages, rendering, writing and matching policies.
+type ProxyResult = (ProxyId, Result<emit::RenderedProxy, EmitError>, Duration, Duration, Duration, Duration);
 
 /// World, then per proxy on one worker: plan, Envoy messages, file bytes (and,
 /// with a sink, the files written and their bytes dropped).
@@ -287,13 +306,18 @@ fn stream(
     let world = World::build(&outcome.resources, &opts.world);
     timings.world = start.elapsed();
     later.extend(world.findings.iter().cloned());
+    let start = Instant::now();
+    let implicit = crate::rules::defaults::for_meshes(&outcome.resources);
+    let policies = PolicySet::new(&outcome.resources, &implicit);
+    timings.rules = start.elapsed();
 
     // Per proxy: identity, rendered files (or the error), and the time spent
     // building Envoy messages, rendering and writing.
     let start = Instant::now();
     let keep = |id: &ProxyId| opts.selection.keeps(id);
-    let (results, findings) = crate::plan::plan_each(&world, &opts.plan, &keep, &|plan| {
+    let (results, findings) = crate::plan::plan_each(&world, &policies, &opts.plan, &keep, &|plan| {
         let planned = Instant::now();
+        let rules_time = plan.rules_time;
         let bootstrap = crate::envoy::bootstrap(&plan);
         let built = Instant::now();
         let id = plan.id.clone();
@@ -305,22 +329,22 @@ fn stream(
         {
             rendered = Err(e);
         }
-        (id, rendered, built - planned, done - built, done.elapsed())
+        (id, rendered, built - planned, done - built, done.elapsed(), rules_time)
     });
     let wall = start.elapsed();
     drop(world);
     later.extend(findings);
 
     let sum = |f: fn(&ProxyResult) -> Duration| results.iter().map(f).sum::<Duration>();
-    let (envoy, render, write) = (sum(|r| r.2), sum(|r| r.3), sum(|r| r.4));
+    let (envoy, render, write, rules) = (sum(|r| r.2), sum(|r| r.3), sum(|r| r.4), sum(|r| r.5));
     // Stages overlap on the workers: each gets the share of the wall time the
-    // workers spent in it; what is not envoy, render or write was planning.
-    let busy = wall.as_secs_f64() * rayon::current_num_threads().min(results.len()).max(1) as f64;
-    let share = |d: Duration| wall.mul_f64((d.as_secs_f64() / busy).min(1.0));
+    // workers spent in it; what is not rules, envoy, render or write was planning.
+    let share = |d: Duration| share_of(wall, d, results.len());
     timings.envoy = share(envoy);
     timings.render = share(render);
     timings.write = share(write);
-    timings.plan = wall.saturating_sub(timings.envoy + timings.render + timings.write);
+    timings.rules += share(rules);
+    timings.plan = wall.saturating_sub(timings.envoy + timings.render + timings.write + share(rules));
 
     let mut proxies = Vec::with_capacity(results.len());
     let mut rendered = Vec::with_capacity(results.len());
@@ -353,7 +377,7 @@ mod tests {
         Options {
             validate: Default::default(),
             world: Default::default(),
-            plan: crate::plan::Options { secrets_dir: "secrets".into() },
+            plan: crate::plan::Options { secrets_dir: "secrets".into(), shadow: false },
             selection: Default::default(),
         }
     }

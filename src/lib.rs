@@ -13,6 +13,7 @@ pub mod cli;
 pub mod compile;
 pub mod emit;
 pub mod envoy;
+pub mod explain;
 pub mod findings;
 pub mod model;
 pub mod plan;

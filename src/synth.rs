@@ -1757,7 +1757,7 @@ mod tests {
             let opts = crate::compile::Options {
                 validate: Default::default(),
                 world: Default::default(),
-                plan: crate::plan::Options { secrets_dir: "/s".into() },
+                plan: crate::plan::Options { secrets_dir: "/s".into(), shadow: false },
                 selection: Default::default(),
             };
             let compiled = crate::compile::run_texts(reach, &opts);

@@ -68,7 +68,7 @@ fn plans_match_snapshots() {
         let mut opts = compile::Options {
             validate: Default::default(),
             world: meshc::world::Options { default_mesh_exists: true, ..Default::default() },
-            plan: meshc::plan::Options { secrets_dir: common::SECRETS.into() },
+            plan: meshc::plan::Options { secrets_dir: common::SECRETS.into(), shadow: false },
             selection: Default::default(),
         };
         opts.validate.default_mesh_exists = true;

@@ -155,7 +155,7 @@ impl CompileInput {
                 default_mesh_exists: validate.default_mesh_exists,
             },
             validate,
-            plan: crate::plan::Options { secrets_dir: self.secrets_dir.clone() },
+            plan: crate::plan::Options { secrets_dir: self.secrets_dir.clone(), shadow: false },
             selection: Selection { proxies: self.proxy.clone(), meshes: self.mesh.clone(), shard: self.shard },
         }
     }

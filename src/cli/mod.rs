@@ -4,6 +4,7 @@ mod certs;
 mod compile;
 mod completions;
 mod diff;
+mod explain;
 mod input;
 mod schema;
 mod validate;
@@ -73,6 +74,12 @@ pub enum Command {
     Compile(compile::Args),
     /// Show what `meshc compile` would change in a directory, as a unified diff.
     Diff(diff::Args),
+    /// Show which policies reach a proxy and what they merge into, field by field.
+    ///
+    /// For each inbound and outbound of a sidecar, and each policy kind: the
+    /// effective configuration and which policy, section and item set each field
+    /// (Kuma's inspect API and shadow mode, without a control plane).
+    Explain(explain::Args),
     /// Issue sidecar mTLS certificates and mesh CA bundles for Envoy (SDS files).
     ///
     /// Each sidecar Dataplane in a mesh with mTLS gets an identity certificate
@@ -116,6 +123,7 @@ fn run() -> i32 {
         Command::Validate(args) => validate::run(args, cli.color),
         Command::Compile(args) => compile::run(args, cli.color),
         Command::Diff(args) => diff::run(args, cli.color),
+        Command::Explain(args) => explain::run(args, cli.color),
         Command::Certs(args) => certs::run(args, cli.color),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),

@@ -20,6 +20,8 @@ use crate::model::dataplane::IpFamilyMode;
 use crate::model::mesh::MtlsMode;
 use crate::model::mesh_external_service::MeshExternalService;
 use crate::model::{Resource, Spec};
+use crate::rules::effective::Effective;
+use crate::rules::proxy::PolicySet;
 use crate::rules::select::Proxy;
 use crate::world::{Endpoint, Protocol, ServiceKind, World};
 
@@ -36,6 +38,8 @@ pub const INBOUND_PASSTHROUGH_SOURCE_V6: &str = "::6";
 pub struct Options {
     /// Where the proxies will find `meshc certs` output (`--secrets-dir`).
     pub secrets_dir: String,
+    /// Count `kuma.io/effect: shadow` policies as applied (`explain --shadow`).
+    pub shadow: bool,
 }
 
 /// Everything one sidecar's Envoy config is built from.
@@ -57,6 +61,12 @@ pub struct ProxyPlan {
     pub clusters: Vec<ClusterPlan>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns: Option<DnsPlan>,
+    /// Proxy-wide policies (MeshTrace, MeshMetric, MeshPassthrough, MeshProxyPatch).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<Effective>,
+    /// Time spent matching and merging policies (the `rules` stage).
+    #[serde(skip)]
+    pub rules_time: std::time::Duration,
 }
 
 /// Mesh mTLS as this proxy uses it.
@@ -103,6 +113,12 @@ pub struct InboundPlan {
     pub service: String,
     pub section: String,
     pub tags: StringMap,
+    /// Index into the Dataplane's `networking.inbound[]`.
+    #[serde(skip)]
+    pub index: usize,
+    /// The effective inbound policies, per kind.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<Effective>,
 }
 
 /// Traffic from the local application to a service.
@@ -120,6 +136,9 @@ pub struct OutboundPlan {
     pub destination: Destination,
     /// Listener metadata `io.kuma.tags`.
     pub tags: StringMap,
+    /// The effective outbound policies, per kind.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<Effective>,
 }
 
 /// The service an outbound reaches.
@@ -208,10 +227,11 @@ pub struct DnsPlan {
 /// be built.
 pub fn plan_all(
     world: &World,
+    policies: &PolicySet,
     opts: &Options,
     keep: &(dyn Fn(&ProxyId) -> bool + Sync),
 ) -> (Vec<ProxyPlan>, Vec<Finding>) {
-    let (mut plans, findings) = plan_each(world, opts, keep, &|p| p);
+    let (mut plans, findings) = plan_each(world, policies, opts, keep, &|p| p);
     plans.sort_by(|a, b| a.id.cmp(&b.id));
     (plans, findings)
 }
@@ -222,6 +242,7 @@ pub fn plan_all(
 /// The results come in input order of the Dataplanes, not sorted.
 pub fn plan_each<T: Send>(
     world: &World,
+    policies: &PolicySet,
     opts: &Options,
     keep: &(dyn Fn(&ProxyId) -> bool + Sync),
     then: &(dyn Fn(ProxyPlan) -> T + Sync),
@@ -232,7 +253,7 @@ pub fn plan_each<T: Send>(
         .par_iter()
         .filter(|dp| !dp.spec.is_gateway() && keep(&proxy_id(dp.resource)))
         .map(|dp| {
-            let (plan, findings) = plan_sidecar(world, *dp, opts);
+            let (plan, findings) = plan_sidecar(world, policies, *dp, opts);
             (then(plan), findings)
         })
         .collect();
@@ -251,7 +272,7 @@ pub fn proxy_id(r: &Resource) -> ProxyId {
 }
 
 /// Plan one sidecar.
-pub fn plan_sidecar(world: &World, dp: Proxy, opts: &Options) -> (ProxyPlan, Vec<Finding>) {
+pub fn plan_sidecar(world: &World, policies: &PolicySet, dp: Proxy, opts: &Options) -> (ProxyPlan, Vec<Finding>) {
     let id = proxy_id(dp.resource);
     let mesh_name = id.mesh.clone();
     let mesh = world.mesh(&mesh_name).cloned().unwrap_or_default();
@@ -280,7 +301,13 @@ pub fn plan_sidecar(world: &World, dp: Proxy, opts: &Options) -> (ProxyPlan, Vec
             passthrough: mesh.passthrough(),
         }
     });
-    let inbounds = inbounds(dp);
+    let rules_start = std::time::Instant::now();
+    let rules = crate::rules::proxy::for_proxy(policies, dp, opts.shadow);
+    let mut inbounds = inbounds(dp);
+    for inbound in &mut inbounds {
+        inbound.policies = rules.inbound(policies, inbound.index);
+    }
+    let rules_time = rules_start.elapsed();
     let mut findings = Vec::new();
     let (outbounds, clusters) =
         outbounds::plan(world, dp, &mesh, mtls.is_some(), &inbounds, &opts.secrets_dir, &mut findings);
@@ -305,6 +332,8 @@ pub fn plan_sidecar(world: &World, dp: Proxy, opts: &Options) -> (ProxyPlan, Vec
         outbounds,
         clusters,
         dns,
+        policies: Vec::new(),
+        rules_time,
     };
     (plan, findings)
 }
@@ -322,8 +351,9 @@ fn inbounds(dp: Proxy) -> Vec<InboundPlan> {
     let Some(net) = dp.spec.networking() else { return Vec::new() };
     net.inbounds()
         .iter()
-        .filter(|i| !i.is_ignored())
-        .filter_map(|i| {
+        .enumerate()
+        .filter(|(_, i)| !i.is_ignored())
+        .filter_map(|(index, i)| {
             let address = i.dataplane_address(net).to_string();
             let port = to_port(i.port?)?;
             let workload_port = to_port(i.workload_port())?;
@@ -341,6 +371,8 @@ fn inbounds(dp: Proxy) -> Vec<InboundPlan> {
                 service: i.service().unwrap_or_default().to_string(),
                 section: i.section_name(),
                 tags: i.tags.clone(),
+                index,
+                policies: Vec::new(),
             })
         })
         .collect()

@@ -425,6 +425,7 @@ fn outbound(
         cluster: cluster.clone(),
         destination,
         tags,
+        policies: Vec::new(),
     };
     let http2 = !external || matches!(port.protocol, Protocol::Http2 | Protocol::Grpc);
     let c = ClusterPlan { name: cluster, protocol: port.protocol, http2, endpoints: port.endpoints.clone(), tls };

@@ -25,7 +25,9 @@ pub struct InboundRule {
 /// that selected it.
 pub fn inbound_rules(policies: &[Policy], selected: &[usize]) -> Vec<InboundRule> {
     let mut order: Vec<usize> = selected.to_vec();
-    order.sort_by(|&a, &b| compare_attributes(&policies[a], &policies[b]).then_with(|| compare_names(&policies[a], &policies[b])));
+    order.sort_by(|&a, &b| {
+        compare_attributes(&policies[a], &policies[b]).then_with(|| compare_names(&policies[a], &policies[b]))
+    });
     let mut rules = Vec::new();
     for p in order {
         let policy = &policies[p];

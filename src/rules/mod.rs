@@ -6,9 +6,12 @@
 //! - [`sort`]: Kuma's ordering of matched policies and `to[]` entries.
 //! - [`merge`]: JSON merge patch with `Append*` lists and MeshHTTPRoute's rules.
 
+pub mod defaults;
+pub mod effective;
 pub mod inbound;
 pub mod merge;
 pub mod policy;
+pub mod proxy;
 pub mod select;
 pub mod sort;
 
