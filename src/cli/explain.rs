@@ -19,6 +19,7 @@ Examples:
   meshc explain backend-01 policies/                  # every inbound and outbound, every policy kind
   meshc explain default/backend-01 policies/ --format json | jq '.[0].inbounds'
   meshc explain backend-01 policies/ --shadow         # what kuma.io/effect: shadow policies would change
+  meshc explain --all policies/                       # every sidecar
   meshc explain --policy MeshTimeout/timeout-backend policies/   # the proxies a policy reaches
 
 PROXY is a Dataplane's `name`, `name.namespace` or `mesh/name`. For each inbound and
@@ -44,6 +45,10 @@ pub struct Args {
     #[arg(long, value_name = "KIND/NAME")]
     pub policy: Option<String>,
 
+    /// Explain every sidecar of the input (PROXY is then the first PATH).
+    #[arg(long, conflicts_with = "policy")]
+    pub all: bool,
+
     /// Count `kuma.io/effect: shadow` policies as applied and show what they change.
     #[arg(long)]
     pub shadow: bool,
@@ -61,7 +66,7 @@ pub enum Format {
 }
 
 pub fn run(mut args: Args, color: Color) -> i32 {
-    if args.policy.is_some()
+    if (args.policy.is_some() || args.all)
         && let Some(path) = args.proxy.take()
     {
         // `explain --policy K/N PATH...`: the positional is a path.
@@ -97,13 +102,15 @@ pub fn run(mut args: Args, color: Color) -> i32 {
             }
         }
     } else {
-        let Some(proxy) = &args.proxy else {
-            eprintln!("error: name a PROXY to explain, or a policy with --policy KIND/NAME (see --help)");
+        let proxy = args.proxy.clone().unwrap_or_default();
+        if proxy.is_empty() && !args.all {
+            eprintln!("error: name a PROXY to explain, use --all, or a policy with --policy KIND/NAME (see --help)");
             return exit::USAGE;
-        };
-        let selection = Selection { proxies: vec![proxy.clone()], ..Default::default() };
+        }
+        let proxies = if args.all { Vec::new() } else { vec![proxy.clone()] };
+        let selection = Selection { proxies, ..Default::default() };
         let (list, _) = explain::explain(&outcome.resources, &world_opts, &plan_opts, &selection);
-        if list.is_empty() {
+        if list.is_empty() && !args.all {
             eprintln!("error: no sidecar Dataplane `{proxy}` in the input{}", known_proxies(&outcome.resources));
             return exit::USAGE;
         }
@@ -175,7 +182,7 @@ pub fn explanation_text(e: &Explanation, shadow: bool) -> String {
             let _ = writeln!(s, "  nothing");
         }
         for c in &e.shadow_changes {
-            let show = |v: &Option<serde_json::Value>| v.as_ref().map_or("(unset)".to_string(), |v| v.to_string());
+            let show = |v: &Option<serde_json::Value>| v.as_ref().map_or("(unset)".to_string(), scalar);
             let _ = writeln!(s, "  {} {} {}: {} -> {}", c.place, c.kind, c.field, show(&c.before), show(&c.after));
         }
     }
@@ -193,10 +200,7 @@ fn effective_text(s: &mut String, list: &[Effective]) {
             .fields
             .iter()
             .map(|(pointer, &origin)| {
-                let value = e.conf.pointer(pointer).map_or_else(String::new, |v| match v {
-                    serde_json::Value::String(x) => x.clone(),
-                    other => other.to_string(),
-                });
+                let value = e.conf.pointer(pointer).map_or_else(String::new, scalar);
                 let field = if pointer.is_empty() { "(whole)".to_string() } else { dotted(pointer) };
                 (format!("{field}: {value}"), e.origins.get(origin).map(|o| o.label()).unwrap_or_default())
             })
@@ -208,6 +212,14 @@ fn effective_text(s: &mut String, list: &[Effective]) {
         for o in e.overridden() {
             let _ = writeln!(s, "    overridden: {}", o.label());
         }
+    }
+}
+
+/// A value as people write it in YAML: strings unquoted.
+fn scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(x) => x.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -1,0 +1,156 @@
+//! `meshc explain` on every example and golden input, in text and JSON; every
+//! field's origin must name a policy item that really sets that field.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use meshc::rules::{Policy, Section};
+
+fn inputs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    for base in ["examples", "testdata/golden"] {
+        for e in std::fs::read_dir(common::root().join(base)).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if !p.is_dir() || name == "invalid" {
+                continue;
+            }
+            let input = if p.join("input").is_dir() { p.join("input") } else { p };
+            if base == "examples" || name.starts_with("rules-") || name.starts_with("compile-") {
+                dirs.push(input);
+            }
+        }
+    }
+    dirs.sort();
+    dirs
+}
+
+/// The conf a policy item contributes, found by its origin.
+fn item_conf<'a>(policy: &'a Policy, section: &str, index: usize) -> Option<&'a Value> {
+    match section {
+        "to" => policy.to.get(index).map(|i| &i.conf),
+        "from" => policy.from.get(index).map(|i| &i.conf),
+        "rules" => policy.rules.get(index).map(|i| &i.conf),
+        "default" => policy.single.as_ref(),
+        _ => None,
+    }
+}
+
+fn check_origins(input: &Path, doc: &Value) -> Vec<String> {
+    let outcome = meshc::validate::run(&[input.to_path_buf()], &Default::default());
+    let implicit = meshc::rules::defaults::for_meshes(&outcome.resources);
+    let set = meshc::rules::proxy::PolicySet::new(&outcome.resources, &implicit);
+    let label = |i: usize| {
+        meshc::rules::effective::OriginRef::of(
+            &set,
+            meshc::rules::Origin { policy: i, section: Section::Default, index: 0 },
+        )
+        .policy
+    };
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for proxy in doc.as_array().unwrap() {
+        let places = proxy["inbounds"].as_array().unwrap().iter().chain(proxy["outbounds"].as_array().unwrap());
+        let lists = places.map(|p| &p["policies"]).chain(std::iter::once(&proxy["proxy_wide"]));
+        for effective in lists.filter_map(Value::as_array).flatten() {
+            let origins = effective["origins"].as_array().unwrap();
+            for (field, origin) in effective["fields"].as_object().unwrap() {
+                let o = &origins[origin.as_u64().unwrap() as usize];
+                let name = o["policy"].as_str().unwrap();
+                let Some(p) = (0..set.policies.len()).find(|&i| label(i) == name) else {
+                    problems.push(format!("{}: origin {name} is not a policy of the input", input.display()));
+                    continue;
+                };
+                let conf =
+                    item_conf(&set.policies[p], o["section"].as_str().unwrap(), o["index"].as_u64().unwrap() as usize);
+                let value = conf.and_then(|c| c.pointer(field));
+                if value.is_none() || effective["conf"].pointer(field) != value {
+                    problems.push(format!(
+                        "{}: {field} = {:?} is attributed to {name} {}[{}], which sets {value:?}",
+                        input.display(),
+                        effective["conf"].pointer(field),
+                        o["section"],
+                        o["index"]
+                    ));
+                }
+                checked += 1;
+            }
+        }
+    }
+    if input.to_string_lossy().contains("rules-") {
+        assert!(checked > 0, "{}: no attributed field at all", input.display());
+    }
+    problems
+}
+
+#[test]
+fn explain_answers_for_every_proxy_in_text_and_json_with_true_origins() {
+    let mut problems = Vec::new();
+    for input in inputs() {
+        let path = input.display().to_string();
+        let text = common::run(&["explain", "--all", &path]);
+        assert!(text.status.success(), "{path}: {}", String::from_utf8_lossy(&text.stderr));
+        let json = common::run(&["explain", "--all", &path, "--format", "json"]);
+        assert!(json.status.success(), "{path}: {}", String::from_utf8_lossy(&json.stderr));
+        let doc: Value = serde_json::from_slice(&json.stdout).unwrap();
+        let proxies = doc.as_array().unwrap();
+        let text = String::from_utf8(text.stdout).unwrap();
+        assert_eq!(
+            text.matches("\nDataplane ").count() + usize::from(text.starts_with("Dataplane ")),
+            proxies.len(),
+            "{path}"
+        );
+        problems.extend(check_origins(&input, &doc));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn explain_one_proxy_by_each_name_form() {
+    let input = common::root().join("testdata/golden/rules-ordering/input").display().to_string();
+    for name in ["backend-01", "default/backend-01"] {
+        let out = common::run(&["explain", name, &input]);
+        assert!(out.status.success(), "{name}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.starts_with("Dataplane backend-01 (mesh default)"), "{text}");
+        assert!(text.contains("http.requestTimeout: 6s     <- MeshTimeout/f-dataplane-section from[0]"), "{text}");
+    }
+}
+
+#[test]
+fn unknown_proxy_is_a_usage_error_that_lists_proxies() {
+    let input = common::root().join("testdata/golden/rules-ordering/input").display().to_string();
+    let out = common::run(&["explain", "nope", &input]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no sidecar Dataplane `nope`") && err.contains("default/backend-01"), "{err}");
+}
+
+#[test]
+fn policy_reach_lists_proxies_and_inbounds() {
+    let input = common::root().join("testdata/golden/rules-ordering/input").display().to_string();
+    let out = common::run(&["explain", "--policy", "MeshTimeout/f-dataplane-section", &input, "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reach = doc.as_array().unwrap();
+    assert_eq!(reach.len(), 1, "{doc}");
+    assert_eq!(reach[0]["proxy"]["name"], "backend-01");
+    assert_eq!(reach[0]["inbounds"], serde_json::json!(["inbound:10.0.0.1:8080"]));
+    let missing = common::run(&["explain", "--policy", "MeshTimeout/none", &input]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn shadow_policies_change_nothing_without_the_flag() {
+    let input = common::root().join("testdata/golden/rules-shadow/input").display().to_string();
+    let plain = common::run(&["explain", "api-01", &input]);
+    let text = String::from_utf8(plain.stdout).unwrap();
+    assert!(text.contains("http.requestTimeout: 10s") && !text.contains("candidate"), "{text}");
+    let shadow = common::run(&["explain", "api-01", &input, "--shadow"]);
+    let text = String::from_utf8(shadow.stdout).unwrap();
+    assert!(text.contains("MeshTimeout/candidate from[0] (shadow)"), "{text}");
+    assert!(text.contains("http.requestTimeout: 10s -> 2s"), "{text}");
+}
