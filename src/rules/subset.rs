@@ -191,9 +191,7 @@ pub fn intersect(a: &[Tag], b: &[Tag]) -> bool {
     if a.is_empty() || b.is_empty() {
         return true;
     }
-    a.iter()
-        .filter(|t| !t.not)
-        .all(|t| b.iter().filter(|o| !o.not && o.key == t.key).all(|o| o.value == t.value))
+    a.iter().filter(|t| !t.not).all(|t| b.iter().filter(|o| !o.not && o.key == t.key).all(|o| o.value == t.value))
 }
 
 /// `Subset.ContainsElement`: whether a proxy with `tags` is in the subset.
@@ -489,8 +487,12 @@ mod tests {
             ]
         );
         assert_eq!(rules[0].conf, json!({"a": 1, "c": 3}));
-        assert!(rules.iter().all(|r| !(r.subset.contains(&tag("env", "dev", false))
-            && r.subset.contains(&tag("env", "prod", false)))));
+        assert!(
+            rules
+                .iter()
+                .all(|r| !(r.subset.contains(&tag("env", "dev", false))
+                    && r.subset.contains(&tag("env", "prod", false))))
+        );
     }
 
     #[test]
