@@ -12,3 +12,4 @@ mod common;
 
 mod fixture;
 mod report;
+mod subset_rules;
