@@ -5,6 +5,8 @@
 //! - [`policy`]: a policy as kind-agnostic sections of JSON confs.
 //! - [`sort`]: Kuma's ordering of matched policies and `to[]` entries.
 //! - [`merge`]: JSON merge patch with `Append*` lists and MeshHTTPRoute's rules.
+//! - [`subset`]: Kuma's legacy tag-subset `from`/`to` rules.
+//! - [`single`]: the one merged conf of single-item policies.
 
 pub mod defaults;
 pub mod effective;
@@ -13,7 +15,9 @@ pub mod merge;
 pub mod policy;
 pub mod proxy;
 pub mod select;
+pub mod single;
 pub mod sort;
+pub mod subset;
 
 use serde::Serialize;
 

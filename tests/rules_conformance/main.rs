@@ -13,3 +13,4 @@ mod common;
 mod fixture;
 mod inbound_rules;
 mod report;
+mod subset_rules;
