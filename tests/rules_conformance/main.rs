@@ -8,7 +8,6 @@
 //! does not pass.
 
 #[path = "../common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 mod fixture;
