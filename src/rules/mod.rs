@@ -5,9 +5,11 @@
 //! - [`policy`]: a policy as kind-agnostic sections of JSON confs.
 //! - [`sort`]: Kuma's ordering of matched policies and `to[]` entries.
 //! - [`merge`]: JSON merge patch with `Append*` lists and MeshHTTPRoute's rules.
+//! - [`resource`]: outbound rules keyed by the real resource a `to[]` entry names.
 
 pub mod merge;
 pub mod policy;
+pub mod resource;
 pub mod select;
 pub mod sort;
 

@@ -12,3 +12,4 @@ mod common;
 
 mod fixture;
 mod report;
+mod resource_rules;
