@@ -7,6 +7,7 @@
 //! - [`merge`]: JSON merge patch with `Append*` lists and MeshHTTPRoute's rules.
 //! - [`subset`]: Kuma's legacy tag-subset `from`/`to` rules.
 //! - [`single`]: the one merged conf of single-item policies.
+//! - [`resource`]: outbound rules keyed by the real resource a `to[]` entry names.
 
 pub mod defaults;
 pub mod effective;
@@ -14,6 +15,7 @@ pub mod inbound;
 pub mod merge;
 pub mod policy;
 pub mod proxy;
+pub mod resource;
 pub mod select;
 pub mod single;
 pub mod sort;

@@ -13,4 +13,5 @@ mod common;
 mod fixture;
 mod inbound_rules;
 mod report;
+mod resource_rules;
 mod subset_rules;
