@@ -148,7 +148,8 @@ fn compile_outcome(mut outcome: Outcome, opts: &Options) -> Compiled {
         later.extend(world.findings.iter().cloned());
         let start = Instant::now();
         let implicit = crate::rules::defaults::for_meshes(&outcome.resources);
-        let policies = PolicySet::new(&outcome.resources, &implicit);
+        let candidates = crate::rules::resource::world_candidates(&world, &outcome.resources);
+        let policies = PolicySet::new(&outcome.resources, &implicit, candidates);
         timings.rules = start.elapsed();
         let start = Instant::now();
         let (plans, findings) = crate::plan::plan_all(&world, &policies, &opts.plan, &|id| opts.selection.keeps(id));
@@ -308,7 +309,8 @@ fn stream(
     later.extend(world.findings.iter().cloned());
     let start = Instant::now();
     let implicit = crate::rules::defaults::for_meshes(&outcome.resources);
-    let policies = PolicySet::new(&outcome.resources, &implicit);
+    let candidates = crate::rules::resource::world_candidates(&world, &outcome.resources);
+    let policies = PolicySet::new(&outcome.resources, &implicit, candidates);
     timings.rules = start.elapsed();
 
     // Per proxy: identity, rendered files (or the error), and the time spent

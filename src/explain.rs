@@ -81,7 +81,7 @@ pub fn explain(
 ) -> (Vec<Explanation>, Vec<Finding>) {
     let world = World::build(resources, world_opts);
     let implicit = crate::rules::defaults::for_meshes(resources);
-    let policies = PolicySet::new(resources, &implicit);
+    let policies = PolicySet::new(resources, &implicit, crate::rules::resource::world_candidates(&world, resources));
     let mut findings = world.findings.clone();
     let mut out = Vec::new();
     for dp in world.dataplanes.iter().filter(|dp| !dp.spec.is_gateway()) {
@@ -213,7 +213,7 @@ pub fn reach(
         .ok_or_else(|| format!("`{kind}` is not a policy kind"))?;
     let world = World::build(resources, world_opts);
     let implicit = crate::rules::defaults::for_meshes(resources);
-    let set = PolicySet::new(resources, &implicit);
+    let set = PolicySet::new(resources, &implicit, crate::rules::resource::world_candidates(&world, resources));
     let wanted: Vec<usize> = (0..set.policies.len())
         .filter(|&i| {
             let p = &set.policies[i];

@@ -42,7 +42,7 @@ fn item_conf<'a>(policy: &'a Policy, section: &str, index: usize) -> Option<&'a 
 fn check_origins(input: &Path, doc: &Value) -> Vec<String> {
     let outcome = meshc::validate::run(&[input.to_path_buf()], &Default::default());
     let implicit = meshc::rules::defaults::for_meshes(&outcome.resources);
-    let set = meshc::rules::proxy::PolicySet::new(&outcome.resources, &implicit);
+    let set = meshc::rules::proxy::PolicySet::new(&outcome.resources, &implicit, Vec::new());
     let label = |i: usize| {
         meshc::rules::effective::OriginRef::of(
             &set,
@@ -66,8 +66,16 @@ fn check_origins(input: &Path, doc: &Value) -> Vec<String> {
                 };
                 let conf =
                     item_conf(&set.policies[p], o["section"].as_str().unwrap(), o["index"].as_u64().unwrap() as usize);
-                let value = conf.and_then(|c| c.pointer(field));
-                if value.is_none() || effective["conf"].pointer(field) != value {
+                let merged = effective["conf"].pointer(field);
+                // An element of a concatenated `append*` list sits at another index in its own conf.
+                let (parent, last) = field.rsplit_once('/').unwrap_or(("", field));
+                let appended = parent.rsplit('/').next().is_some_and(|k| k.starts_with("append")) && last.parse::<usize>().is_ok();
+                let value = if appended {
+                    conf.and_then(|c| c.pointer(parent)).and_then(Value::as_array).and_then(|l| l.iter().find(|v| Some(*v) == merged))
+                } else {
+                    conf.and_then(|c| c.pointer(field))
+                };
+                if value.is_none() || merged != value {
                     problems.push(format!(
                         "{}: {field} = {:?} is attributed to {name} {}[{}], which sets {value:?}",
                         input.display(),

@@ -195,7 +195,14 @@ fn effective_text(s: &mut String, list: &[Effective]) {
         let _ = writeln!(s, "  no policies");
     }
     for e in list {
-        let _ = writeln!(s, "  {}", e.kind);
+        match &e.when {
+            Some(when) => {
+                let _ = writeln!(s, "  {} ({when})", e.kind);
+            }
+            None => {
+                let _ = writeln!(s, "  {}", e.kind);
+            }
+        }
         let rows: Vec<(String, String)> = e
             .fields
             .iter()

@@ -307,10 +307,18 @@ pub fn plan_sidecar(world: &World, policies: &PolicySet, dp: Proxy, opts: &Optio
     for inbound in &mut inbounds {
         inbound.policies = rules.inbound(policies, inbound.index);
     }
-    let rules_time = rules_start.elapsed();
+    let mut rules_time = rules_start.elapsed();
     let mut findings = Vec::new();
-    let (outbounds, clusters) =
+    let (mut outbounds, clusters) =
         outbounds::plan(world, dp, &mesh, mtls.is_some(), &inbounds, &opts.secrets_dir, &mut findings);
+    let rules_start = std::time::Instant::now();
+    for o in &mut outbounds {
+        let service = world.find_destination(&mesh_name, &o.destination);
+        let candidate = service.and_then(crate::rules::resource::Candidate::of_service);
+        o.policies = rules.outbound(policies, candidate.as_ref(), &o.destination.section, &o.destination.name);
+    }
+    let proxy_wide = rules.proxy_wide(policies);
+    rules_time += rules_start.elapsed();
     let dns = transparent_proxy
         .as_ref()
         .map(|_| DnsPlan { port: DNS_PORT, records: dns_records(world, &mesh_name, &outbounds) });
@@ -332,7 +340,7 @@ pub fn plan_sidecar(world: &World, policies: &PolicySet, dp: Proxy, opts: &Optio
         outbounds,
         clusters,
         dns,
-        policies: Vec::new(),
+        policies: proxy_wide,
         rules_time,
     };
     (plan, findings)

@@ -74,6 +74,11 @@ impl OriginRef {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Effective {
     pub kind: &'static str,
+    /// The traffic this conf is for when not all of it: the clients of a
+    /// `from` rule (`from kuma.io/service=web`), a rule's match, the
+    /// destinations of a legacy `to` rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
     pub conf: Value,
     /// The confs merged into `conf`, in merge order (the last wins).
     pub origins: Vec<OriginRef>,
@@ -95,10 +100,16 @@ impl Effective {
         let fields = merge::attribute(&conf, &values);
         Effective {
             kind: kind.name(),
+            when: None,
             conf,
             origins: confs.iter().map(|(o, _)| OriginRef::of(set, *o)).collect(),
             fields,
         }
+    }
+
+    /// The same conf, for the traffic `when` describes.
+    pub fn when(self, when: Option<String>) -> Effective {
+        Effective { when, ..self }
     }
 
     /// Origins that set no field of the result: everything they said was

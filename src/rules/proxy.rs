@@ -5,24 +5,33 @@ use std::collections::BTreeMap;
 
 use crate::model::{Kind, Resource};
 
-use super::Origin;
+use serde_json::Value;
+
 use super::effective::Effective;
 use super::inbound::inbound_rules;
-use super::policy::Policy;
+use super::policy::{Policy, from_as_rules};
+use super::resource::{self, Candidate, Targets};
 use super::select::{self, Proxy, Selection};
+use super::single::single_rule;
 use super::sort::compare_policies;
+use super::subset::{self, SubsetItem, SubsetRule};
+use super::{Origin, Section};
 
 /// Every policy of the input (and the implicit mesh defaults), parsed once and
 /// indexed by mesh and kind. [`super::Origin::policy`] indexes `policies`.
 pub struct PolicySet<'a> {
     pub policies: Vec<Policy<'a>>,
+    /// What `to[]` entries can resolve to (see [`resource::world_candidates`]).
+    pub candidates: Vec<Candidate>,
+    targets: Targets,
     by_mesh: BTreeMap<(String, Kind), Vec<usize>>,
     routes: BTreeMap<&'a str, Vec<&'a Resource>>,
 }
 
 impl<'a> PolicySet<'a> {
-    /// The policies of `resources`, then of `implicit` (Kuma's mesh defaults).
-    pub fn new(resources: &'a [Resource], implicit: &'a [Resource]) -> PolicySet<'a> {
+    /// The policies of `resources`, then of `implicit` (Kuma's mesh defaults),
+    /// with the resources their `to[]` entries may name.
+    pub fn new(resources: &'a [Resource], implicit: &'a [Resource], candidates: Vec<Candidate>) -> PolicySet<'a> {
         let mut policies: Vec<Policy<'a>> = resources.iter().chain(implicit).filter_map(Policy::of).collect();
         // Input order must not matter: equal policies in Kuma's order stay in identity order.
         policies.sort_by(|a, b| identity(a.resource).cmp(&identity(b.resource)));
@@ -35,7 +44,8 @@ impl<'a> PolicySet<'a> {
                 routes.entry(mesh).or_default().push(p.resource);
             }
         }
-        PolicySet { policies, by_mesh, routes }
+        let targets = resource::resolve_targets(&policies, &candidates);
+        PolicySet { policies, candidates, targets, by_mesh, routes }
     }
 
     /// The policy kinds present in `mesh`, in kind order.
@@ -113,31 +123,142 @@ pub fn matched(set: &PolicySet, kind: Kind, proxy: Proxy, shadow: bool) -> Match
     out
 }
 
-/// Every policy kind's matches for one proxy.
-#[derive(Debug, Clone, Default)]
+/// Every policy kind's matches for one proxy, and the views built from them.
+#[derive(Debug, Default)]
 pub struct ProxyRules {
     pub kinds: Vec<Matched>,
+    /// Per entry of `kinds`: the `to[]` entries of its policies in merge order.
+    entries: Vec<Vec<Origin>>,
+    /// Per entry of `kinds`: the legacy `to` rules, built on first use.
+    to_rules: Vec<std::cell::OnceCell<Vec<SubsetRule>>>,
 }
 
 /// Match every policy of the proxy's mesh against it (Kuma's `MatchedPolicies`
 /// for each policy type).
 pub fn for_proxy(set: &PolicySet, proxy: Proxy, shadow: bool) -> ProxyRules {
     let mesh = proxy.resource.meta.mesh.as_deref().unwrap_or_default();
-    ProxyRules { kinds: set.kinds(mesh).into_iter().map(|k| matched(set, k, proxy, shadow)).collect() }
+    let kinds: Vec<Matched> = set.kinds(mesh).into_iter().map(|k| matched(set, k, proxy, shadow)).collect();
+    let entries = kinds.iter().map(|m| resource::sorted_entries(&set.policies, &m.policies)).collect();
+    let to_rules = kinds.iter().map(|_| std::cell::OnceCell::new()).collect();
+    ProxyRules { kinds, entries, to_rules }
+}
+
+/// ` from kuma.io/service=web, !version=v1`: the clients a subset rule covers.
+fn describe_subset(direction: &str, subset: &[subset::Tag]) -> String {
+    if subset.is_empty() {
+        return format!("{direction} all");
+    }
+    let tags: Vec<String> =
+        subset.iter().map(|t| format!("{}{}={}", if t.not { "!" } else { "" }, t.key, t.value)).collect();
+    format!("{direction} {}", tags.join(", "))
 }
 
 impl ProxyRules {
-    /// Per policy kind, the effective conf of the catch-all inbound rules of
-    /// inbound `index` (`networking.inbound[index]`).
+    /// Per policy kind, the effective confs of inbound `index`
+    /// (`networking.inbound[index]`): the catch-all inbound rules merged, each
+    /// rule with a client match, and the legacy `from` rules of kinds that do not
+    /// read `from` as rules (MeshTrafficPermission, MeshFaultInjection).
     pub fn inbound(&self, set: &PolicySet, index: usize) -> Vec<Effective> {
         let mut out = Vec::new();
         for m in &self.kinds {
             let (Some(kind), Some(selected)) = (m.kind, m.by_inbound.get(&index)) else { continue };
             let rules = inbound_rules(&set.policies, selected);
-            let all: Vec<(Origin, &serde_json::Value)> =
+            let all: Vec<(Origin, &Value)> =
                 rules.iter().filter(|r| r.matched.is_none()).map(|r| (r.origin, &r.conf)).collect();
             out.extend(Effective::merge(set, kind, &all));
+            for r in rules.iter().filter(|r| r.matched.is_some()) {
+                let when = r.matched.as_ref().map(|m| format!("match {m}"));
+                out.extend(Effective::merge(set, kind, &[(r.origin, &r.conf)]).map(|e| e.when(when)));
+            }
+            if from_as_rules(kind) {
+                continue;
+            }
+            let items: Vec<SubsetItem> = selected
+                .iter()
+                .filter(|&&p| set.policies[p].rules.is_empty())
+                .flat_map(|&p| {
+                    set.policies[p].from.iter().map(move |item| SubsetItem {
+                        origin: Origin { policy: p, section: Section::From, index: item.index },
+                        target_ref: std::borrow::Cow::Borrowed(&item.target_ref),
+                        conf: &item.conf,
+                        kind,
+                    })
+                })
+                .collect();
+            for rule in subset::from_rules(&items) {
+                out.push(subset_effective(set, kind, &rule, &items, "from"));
+            }
         }
         out
     }
+
+    /// Per policy kind, the effective conf of an outbound to `dest` (port
+    /// `section`): the real-resource rule, or for a legacy `kuma.io/service`
+    /// destination (`dest` `None`) the legacy `to` rule of `service`.
+    pub fn outbound(&self, set: &PolicySet, dest: Option<&Candidate>, section: &str, service: &str) -> Vec<Effective> {
+        let mut out = Vec::new();
+        for (k, m) in self.kinds.iter().enumerate() {
+            let Some(kind) = m.kind else { continue };
+            if let Some(dest) = dest {
+                let rule =
+                    resource::rule_for(&set.policies, &self.entries[k], &set.targets, &set.candidates, dest, section);
+                if let Some(rule) = rule {
+                    let confs: Vec<(Origin, &Value)> =
+                        rule.origins.iter().map(|o| (*o, &set.policies[o.policy].to[o.index].conf)).collect();
+                    for conf in rule.confs {
+                        out.push(Effective::attributed(set, kind, conf, &confs));
+                    }
+                }
+                continue;
+            }
+            let items: Vec<SubsetItem> = self.entries[k]
+                .iter()
+                .map(|o| {
+                    let item = &set.policies[o.policy].to[o.index];
+                    SubsetItem {
+                        origin: *o,
+                        target_ref: std::borrow::Cow::Borrowed(&item.target_ref),
+                        conf: &item.conf,
+                        kind,
+                    }
+                })
+                .collect();
+            if items.is_empty() {
+                continue;
+            }
+            let rules = self.to_rules[k].get_or_init(|| subset::to_rules(&items));
+            let tags = crate::model::common::StringMap::from([("kuma.io/service".to_string(), service.to_string())]);
+            if let Some(rule) = subset::compute(rules, &tags) {
+                out.push(subset_effective(set, kind, rule, &items, "to"));
+            }
+        }
+        out
+    }
+
+    /// The proxy-wide confs of single-item kinds (MeshPassthrough, MeshTrace,
+    /// MeshMetric, MeshProxyPatch).
+    pub fn proxy_wide(&self, set: &PolicySet) -> Vec<Effective> {
+        let mut out = Vec::new();
+        for m in &self.kinds {
+            let Some(kind) = m.kind.filter(|k| super::policy::is_single_item(*k)) else { continue };
+            let Some(rule) = single_rule(&set.policies, &m.policies) else { continue };
+            let confs: Vec<(Origin, &Value)> =
+                rule.origins.iter().filter_map(|o| Some((*o, set.policies[o.policy].single.as_ref()?))).collect();
+            out.push(Effective::attributed(set, kind, rule.conf, &confs));
+        }
+        out
+    }
+}
+
+/// A subset rule as an [`Effective`]: its origins are the items merged into it.
+fn subset_effective(
+    set: &PolicySet,
+    kind: Kind,
+    rule: &SubsetRule,
+    items: &[SubsetItem],
+    direction: &str,
+) -> Effective {
+    let confs: Vec<(Origin, &Value)> =
+        rule.origins.iter().filter_map(|o| Some((*o, items.iter().find(|i| i.origin == *o)?.conf))).collect();
+    Effective::attributed(set, kind, rule.conf.clone(), &confs).when(Some(describe_subset(direction, &rule.subset)))
 }

@@ -140,6 +140,24 @@ impl Candidate {
     }
 }
 
+/// The candidates of a resolved world: its meshes, its services (MeshService,
+/// MeshExternalService, MeshMultiZoneService as resolved, generated ones
+/// included) and the MeshHTTPRoutes of the input.
+pub fn world_candidates(world: &crate::world::World, resources: &[Resource]) -> Vec<Candidate> {
+    let meshes = world.meshes.keys().map(|name| Candidate {
+        kind: TargetRefKind::Mesh,
+        mesh: name.clone(),
+        name: name.clone(),
+        namespace: None,
+        zone: None,
+        labels: StringMap::new(),
+        sections: Vec::new(),
+    });
+    let services = world.services.iter().filter_map(Candidate::of_service);
+    let routes = resources.iter().filter(|r| r.meta.kind == Kind::MeshHTTPRoute).filter_map(Candidate::of_resource);
+    meshes.chain(services).chain(routes).collect()
+}
+
 /// Kuma's resource identifier (KRI) of a real resource, or of a section of it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ResourceKey {
@@ -218,12 +236,11 @@ impl ResourceRules {
 
 /// The `to[]` entries of `policies` in Kuma's merge order (`outbound.Sort`):
 /// least specific first. Stable, so within a policy a later entry wins.
-pub fn sorted_entries(policies: &[Policy]) -> Vec<Origin> {
-    let mut entries: Vec<Origin> = policies
+pub fn sorted_entries(policies: &[Policy], matched: &[usize]) -> Vec<Origin> {
+    let mut entries: Vec<Origin> = matched
         .iter()
-        .enumerate()
-        .flat_map(|(p, policy)| {
-            policy.to.iter().map(move |item| Origin { policy: p, section: Section::To, index: item.index })
+        .flat_map(|&p| {
+            policies[p].to.iter().map(move |item| Origin { policy: p, section: Section::To, index: item.index })
         })
         .collect();
     entries.sort_by(|a, b| compare_entries(policies, a, b));
@@ -248,8 +265,8 @@ struct Resolved {
 /// Kuma's `BuildRules` for `to[]` entries: `policies` are the policies of one
 /// kind matched by a proxy; those with a top-level MeshHTTPRoute are left out
 /// (they use the tag-subset rules).
-pub fn resource_rules(policies: &[Policy], candidates: &[Candidate]) -> ResourceRules {
-    let entries: Vec<Origin> = sorted_entries(policies)
+pub fn resource_rules(policies: &[Policy], matched: &[usize], candidates: &[Candidate]) -> ResourceRules {
+    let entries: Vec<Origin> = sorted_entries(policies, matched)
         .into_iter()
         .filter(|o| policies[o.policy].top_kind() != TargetRefKind::MeshHTTPRoute)
         .collect();
@@ -321,6 +338,51 @@ fn build_rule(policies: &[Policy], key: ResourceKey, relevant: &[Origin]) -> Opt
         }
     }
     Some(ResourceRule { key, confs: merge::merge(strategy, &confs), origins, origin_by_matches })
+}
+
+/// Where each `to[]` entry of every policy resolves. Resolution depends on the
+/// policy and the resources, not on the proxy, so it is done once per input.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    by_entry: std::collections::HashMap<(usize, usize), Vec<(usize, String)>>,
+}
+
+/// Resolve every `to[]` entry of `policies` against `candidates`.
+pub fn resolve_targets(policies: &[Policy], candidates: &[Candidate]) -> Targets {
+    let mut by_entry = std::collections::HashMap::new();
+    for (p, policy) in policies.iter().enumerate() {
+        for item in &policy.to {
+            by_entry.insert((p, item.index), resolve(&item.target_ref, policy, candidates));
+        }
+    }
+    Targets { by_entry }
+}
+
+/// The rule of one destination (`dest`, port `section` or empty) from the
+/// sorted `entries` (see [`sorted_entries`]) of the matched policies: what
+/// [`resource_rules`] followed by [`ResourceRules::compute`] gives, computed
+/// for that destination alone (a proxy reaches few of the resources the
+/// policies name).
+pub fn rule_for(
+    policies: &[Policy],
+    entries: &[Origin],
+    targets: &Targets,
+    candidates: &[Candidate],
+    dest: &Candidate,
+    section: &str,
+) -> Option<ResourceRule> {
+    let relevant: Vec<Origin> = entries
+        .iter()
+        .filter(|o| policies[o.policy].top_kind() != TargetRefKind::MeshHTTPRoute)
+        .filter(|o| {
+            targets.by_entry.get(&(o.policy, o.index)).into_iter().flatten().any(|(candidate, s)| {
+                let r = Resolved { entry: **o, candidate: *candidate, section: s.clone() };
+                is_relevant(&r, candidates, dest, section)
+            })
+        })
+        .copied()
+        .collect();
+    build_rule(policies, dest.key(section), &relevant)
 }
 
 /// Kuma's `isRelevant`: does an entry resolved to `r` configure `other` (section `section`)?
@@ -423,7 +485,20 @@ mod tests {
         let rs = resources(&format!("{WORLD}---\n{policies_yaml}"));
         let candidates: Vec<Candidate> = rs.iter().filter_map(Candidate::of_resource).collect();
         let policies: Vec<Policy> = rs.iter().filter_map(Policy::of).collect();
-        let rules = resource_rules(&policies, &candidates);
+        let all: Vec<usize> = (0..policies.len()).collect();
+        let rules = resource_rules(&policies, &all, &candidates);
+        // The per-destination computation agrees with the whole table and its fallbacks.
+        let (entries, targets) = (sorted_entries(&policies, &all), resolve_targets(&policies, &candidates));
+        for c in candidates.iter().filter(|c| c.kind != TargetRefKind::Mesh) {
+            let sections = std::iter::once(String::new())
+                .chain(c.sections.iter().map(|(n, p)| n.clone().unwrap_or_else(|| p.to_string())));
+            for section in sections {
+                let table = rules.compute(&c.key(&section)).map(|r| (r.confs.clone(), r.origins.clone()));
+                let one =
+                    rule_for(&policies, &entries, &targets, &candidates, c, &section).map(|r| (r.confs, r.origins));
+                assert_eq!(table, one, "{} section {section:?}", c.name);
+            }
+        }
         (rs, rules)
     }
 
@@ -483,7 +558,7 @@ mod tests {
         ));
         let candidates: Vec<Candidate> = rs.iter().filter_map(Candidate::of_resource).collect();
         let policies: Vec<Policy> = rs.iter().filter_map(Policy::of).collect();
-        let rules = resource_rules(&policies, &candidates);
+        let rules = resource_rules(&policies, &(0..policies.len()).collect::<Vec<_>>(), &candidates);
         let kris: Vec<String> = rules.rules.keys().map(ResourceKey::kri).collect();
         assert_eq!(kris, ["kri_msvc_mesh-1__ns_web_main"]);
     }

@@ -17,12 +17,12 @@ pub struct SingleRule {
     pub origins: Vec<Origin>,
 }
 
-/// Merge the `default` of every policy in `policies` (already in merge order;
-/// `Origin::policy` indexes this slice). Policies without a single-item default
-/// are skipped; `None` when none has one.
-pub fn single_rule(policies: &[Policy]) -> Option<SingleRule> {
+/// Merge the `default` of the `matched` policies (indices into `policies`, in
+/// merge order; `Origin::policy` indexes `policies`). Policies without a
+/// single-item default are skipped; `None` when none has one.
+pub fn single_rule(policies: &[Policy], matched: &[usize]) -> Option<SingleRule> {
     let items: Vec<(usize, &Value)> =
-        policies.iter().enumerate().filter_map(|(i, p)| p.single.as_ref().map(|c| (i, c))).collect();
+        matched.iter().filter_map(|&i| policies[i].single.as_ref().map(|c| (i, c))).collect();
     let kind = policies.get(items.first()?.0)?.kind();
     let confs: Vec<&Value> = items.iter().map(|(_, c)| *c).collect();
     let conf = merge::merge_one(Strategy::of(kind), &confs)?;

@@ -35,7 +35,7 @@ fn sort() {
     for (name, input) in cases(&testdata("sort"), ".input.yaml") {
         let rs = resources(&input);
         let policies = matched(&rs);
-        let got: Vec<Value> = sorted_entries(&policies)
+        let got: Vec<Value> = sorted_entries(&policies, &(0..policies.len()).collect::<Vec<_>>())
             .iter()
             .map(|o| {
                 let p = &policies[o.policy];
@@ -181,7 +181,7 @@ fn resource_rules_case(input: &Path, golden_path: &Path, env: &str) -> Result<()
     as_created(&mut rs, env).ok_or_else(|| format!("unknown environment {env}"))?;
     let policies = matched(&rs);
     let candidates: Vec<Candidate> = rs.iter().filter_map(Candidate::of_resource).collect();
-    let rules = resource_rules(&policies, &candidates);
+    let rules = resource_rules(&policies, &(0..policies.len()).collect::<Vec<_>>(), &candidates);
     let got: Map<String, Value> = rules.rules.values().map(|r| (r.key.kri(), rule_json(r, &policies))).collect();
     let want: Map<String, Value> = golden(golden_path)
         .as_object()

@@ -128,7 +128,7 @@ fn build_to(resources: &[Resource]) -> Result<Value, String> {
 
 fn build_single(resources: &[Resource]) -> Result<Value, String> {
     let policies = policies(resources);
-    let Some(rule) = single_rule(&policies) else { return Ok(json!([])) };
+    let Some(rule) = single_rule(&policies, &(0..policies.len()).collect::<Vec<_>>()) else { return Ok(json!([])) };
     let as_subset_rule = SubsetRule { subset: Vec::new(), conf: rule.conf, origins: rule.origins };
     Ok(normalize_got(&[as_subset_rule], &policies))
 }
