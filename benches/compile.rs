@@ -1,7 +1,8 @@
 //! `cargo bench --bench compile`: time the release `meshc compile --timings` on
 //! synthetic meshes of 2,500, 5,000 and 10,000 sidecars (`SynthConfig::for_sidecars`:
 //! 5 Dataplanes per service, each reaching 20 MeshServices through
-//! `reachableBackends`, builtin mTLS on), and compare with how long
+//! `reachableBackends`, builtin mTLS on, at least 1,000 policies of mixed kinds and
+//! targetRef shapes on top of the mesh-wide and per-kind ones), and compare with how long
 //! `envoy --mode validate` takes to load a few of the bootstraps it wrote.
 //!
 //! Per size it prints wall time, peak RSS of the `meshc` process (`wait4`'s
@@ -15,6 +16,8 @@
 //! Environment:
 //! - `MESHC_BENCH_SIZES=2500,5000,10000` sidecars per size (rounded up to a multiple of 5);
 //! - `MESHC_BENCH_REACHABLE=20` MeshServices each sidecar reaches;
+//! - `MESHC_BENCH_POLICIES` policies of the weighted mix (`SynthConfig::policies`),
+//!   at least 1,000 (default `max(1000, sidecars / 10)`, as `for_sidecars` picks);
 //! - `MESHC_BENCH_RUNS=1` compile runs per size (the fastest is reported);
 //! - `MESHC_BENCH_SAMPLE=5` proxies validated by Envoy;
 //! - `MESHC_BENCH_SEED=1` the generator's seed;
@@ -159,7 +162,8 @@ fn manifest_bootstraps(out: &Path) -> Vec<String> {
 
 /// `cargo test`: a tiny mesh compiles, and every sidecar is in the manifest.
 fn smoke(meshc: &Path) {
-    let cfg = SynthConfig::for_sidecars(20, 3, 1);
+    // A tiny mesh: a few of the weighted mix are enough to see them compile.
+    let cfg = SynthConfig { policies: 40, ..SynthConfig::for_sidecars(20, 3, 1) };
     let tmp = tempfile::tempdir().expect("tempdir");
     let mesh = tmp.path().join("mesh");
     synth::write_files(&mesh, &synth::generate(&cfg)).expect("write mesh");
@@ -201,19 +205,28 @@ fn main() {
     let runs = env_one("MESHC_BENCH_RUNS", 1).max(1);
     let sample = env_one("MESHC_BENCH_SAMPLE", 5).max(1);
     let seed = env_one("MESHC_BENCH_SEED", 1) as u64;
+    // Never under 1,000 (the rules stage is measured at that scale); unset keeps
+    // `for_sidecars`'s `max(1000, sidecars / 10)`.
+    let policies =
+        std::env::var("MESHC_BENCH_POLICIES").ok().map(|_| env_one("MESHC_BENCH_POLICIES", 1_000).max(1_000));
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     println!("meshc: {}", meshc.display());
     println!(
         "{cores} cores; {} run(s) per size, fastest kept; `meshc compile --timings --secrets-dir S --out OUT MESH`",
         runs
     );
-    println!("mesh: 1 mesh, 5 Dataplanes per service over 3 zones, {reachable} reachableBackends each, builtin mTLS\n");
+    println!(
+        "mesh: 1 mesh, 5 Dataplanes per service over 3 zones, {reachable} reachableBackends each, builtin mTLS, 1,000+ policies of mixed kinds\n"
+    );
 
     let mut rows: Vec<Row> = Vec::new();
     // The largest size's directory stays for the Envoy sample.
     let mut kept: Option<(tempfile::TempDir, usize)> = None;
     for &size in &sizes {
-        let cfg = SynthConfig::for_sidecars(size, reachable, seed);
+        let mut cfg = SynthConfig::for_sidecars(size, reachable, seed);
+        if let Some(n) = policies {
+            cfg.policies = n;
+        }
         let tmp = tempfile::tempdir().expect("tempdir");
         let (mesh, out, secrets) = (tmp.path().join("mesh"), tmp.path().join("out"), tmp.path().join("secrets"));
         let t = Instant::now();
@@ -221,9 +234,10 @@ fn main() {
         let input_bytes: usize = files.iter().map(|(_, t)| t.len()).sum();
         synth::write_files(&mesh, &files).expect("write mesh");
         println!(
-            "size {}: {} services, {} resources, {} files, {:.1} MiB of YAML (generated and written in {:.2?})",
+            "size {}: {} services, {} policies, {} resources, {} files, {:.1} MiB of YAML (generated and written in {:.2?})",
             cfg.sidecars(),
             cfg.services,
+            cfg.policy_count(),
             cfg.expected_resources(),
             files.len(),
             input_bytes as f64 / MIB,

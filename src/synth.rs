@@ -14,17 +14,26 @@
 //! meshes/<mesh>/policies/<kind>/<name>.yaml  one policy per file
 //! ```
 //!
+//! Policies come in two sets: `policies_per_kind` of each of the 16 kinds (the
+//! first of each mesh-wide), and `policies` more of a weighted mix
+//! ([`POLICY_MIX`]: mostly permissions, timeouts, retries, routes, circuit
+//! breakers and health checks) with more targetRef shapes: top-level `Mesh`,
+//! `MeshSubset` by tags, `MeshService`, `Dataplane` by labels (with a
+//! `sectionName` on inbound policies), and `to` the whole `Mesh` or a
+//! `MeshService` by name, with or without `sectionName`.
+//!
 //! Every resource is meant to validate clean (no finding) under Kuma 2.14's rules.
 //! The same [`SynthConfig`] (seed included) always yields the same bytes.
 //!
 //! # Resource count
 //!
 //! With `M = meshes`, `S = services`, `D = dataplanes_per_service`, `Z = zones`,
-//! `P = policies_per_kind`, `E = external_services`, `X = multizone_services`
-//! (all per mesh except `Z`; `M`, `S` and `Z` are raised to at least 1):
+//! `P = policies_per_kind`, `Q = policies`, `E = external_services`,
+//! `X = multizone_services` (all per mesh except `Z`; `M`, `S` and `Z` are raised
+//! to at least 1):
 //!
 //! ```text
-//! total = HG + 2·Z + M · (1 + S·(1 + D) + E + X + 16·P)
+//! total = HG + 2·Z + M · (1 + S·(1 + D) + E + X + 16·P + Q)
 //! HG    = 1 + (E > 0) + (X > 0)         HostnameGenerators (one per selected kind)
 //! ```
 //!
@@ -60,6 +69,9 @@ pub struct SynthConfig {
     pub zones: usize,
     /// Policies of each of the 16 policy kinds, per mesh.
     pub policies_per_kind: usize,
+    /// More policies per mesh, of the kinds in [`POLICY_MIX`] (cycled), with more
+    /// targetRef shapes (see the module docs).
+    pub policies: usize,
     /// MeshExternalServices per mesh.
     pub external_services: usize,
     /// MeshMultiZoneServices per mesh.
@@ -86,6 +98,7 @@ impl Default for SynthConfig {
             dataplanes_per_service: 3,
             zones: 2,
             policies_per_kind: 2,
+            policies: 0,
             external_services: 2,
             multizone_services: 1,
             seed: 1,
@@ -115,6 +128,32 @@ pub const POLICY_KINDS: [&str; 16] = [
     "MeshProxyPatch",
 ];
 
+/// Kinds of the [`SynthConfig::policies`] policies, cycled: a production mesh
+/// has mostly permissions, timeouts, retries, routes, circuit breakers and health
+/// checks, some of the rest, and its observability policies mesh-wide only.
+pub const POLICY_MIX: [&str; 20] = [
+    "MeshTrafficPermission",
+    "MeshTimeout",
+    "MeshRetry",
+    "MeshHTTPRoute",
+    "MeshCircuitBreaker",
+    "MeshTrafficPermission",
+    "MeshHealthCheck",
+    "MeshTimeout",
+    "MeshLoadBalancingStrategy",
+    "MeshAccessLog",
+    "MeshTrafficPermission",
+    "MeshRetry",
+    "MeshHTTPRoute",
+    "MeshCircuitBreaker",
+    "MeshPassthrough",
+    "MeshTimeout",
+    "MeshTCPRoute",
+    "MeshRateLimit",
+    "MeshFaultInjection",
+    "MeshTLS",
+];
+
 impl SynthConfig {
     /// The configuration with `meshes`, `services` and `zones` raised to at least 1.
     pub fn normalized(&self) -> SynthConfig {
@@ -138,7 +177,8 @@ impl SynthConfig {
             + c.services * (1 + c.dataplanes_per_service)
             + c.external_services
             + c.multizone_services
-            + POLICY_KINDS.len() * c.policies_per_kind;
+            + POLICY_KINDS.len() * c.policies_per_kind
+            + c.policies;
         c.hostname_generators() + 2 * c.zones + c.meshes * per_mesh
     }
 
@@ -153,6 +193,7 @@ impl SynthConfig {
             dataplanes_per_service: 6,
             zones: 3,
             policies_per_kind: (services / 12).max(1),
+            policies: 0,
             external_services: (services / 10).max(1),
             multizone_services: (services / 25).max(1),
             seed,
@@ -171,7 +212,10 @@ impl SynthConfig {
     /// Parameters for a compile benchmark of about `sidecars` sidecars: one mesh,
     /// 5 Dataplanes per service over 3 zones, each reaching `reachable` MeshServices
     /// (`reachableBackends`), and the same policy, external and multi-zone service
-    /// density as [`SynthConfig::for_target`]. `sidecars` is rounded up to a multiple of 5.
+    /// density as [`SynthConfig::for_target`], plus [`SynthConfig::policies`] =
+    /// `max(1000, sidecars / 10)` policies of the weighted mix, so that the rules
+    /// stage always has over a thousand policies to select, sort and merge.
+    /// `sidecars` is rounded up to a multiple of 5.
     pub fn for_sidecars(sidecars: usize, reachable: usize, seed: u64) -> SynthConfig {
         let services = sidecars.div_ceil(5).max(1);
         SynthConfig {
@@ -180,12 +224,19 @@ impl SynthConfig {
             dataplanes_per_service: 5,
             zones: 3,
             policies_per_kind: (services / 12).max(1),
+            policies: (sidecars / 10).max(1000),
             external_services: (services / 10).max(1),
             multizone_services: (services / 25).max(1),
             seed,
             form: Form::Universal,
             reachable_backends: reachable,
         }
+    }
+
+    /// Number of policies generated.
+    pub fn policy_count(&self) -> usize {
+        let c = self.normalized();
+        c.meshes * (POLICY_KINDS.len() * c.policies_per_kind + c.policies)
     }
 
     /// Number of sidecars (Dataplanes) generated.
@@ -836,10 +887,21 @@ impl Gen<'_> {
         let world = World { mesh: &mesh, sfx: &sfx, services: &services, externals: &externals, multizone: &multizone };
         for (k, kind) in POLICY_KINDS.iter().enumerate() {
             for p in 0..cfg.policies_per_kind {
-                let (name, doc) = self.policy(&world, k, p);
+                let (name, doc) = self.policy(&world, k, p, false);
                 let dir = kebab(kind);
                 self.add(format!("meshes/{mesh}/policies/{dir}/{name}.yaml"), &[doc]);
             }
+        }
+        // The weighted mix, numbered per kind after the ones above (names stay unique).
+        let mut next = [cfg.policies_per_kind; POLICY_KINDS.len()];
+        for i in 0..cfg.policies {
+            let kind = POLICY_MIX[i % POLICY_MIX.len()];
+            let k = POLICY_KINDS.iter().position(|x| *x == kind).unwrap_or(0);
+            let p = next[k];
+            next[k] += 1;
+            let (name, doc) = self.policy(&world, k, p, true);
+            let dir = kebab(POLICY_KINDS[k]);
+            self.add(format!("meshes/{mesh}/policies/{dir}/{name}.yaml"), &[doc]);
         }
     }
 
@@ -1078,8 +1140,9 @@ enum Placement {
 }
 
 impl Gen<'_> {
-    /// One policy of kind `POLICY_KINDS[k]`: its name and document.
-    fn policy(&mut self, w: &World, k: usize, p: usize) -> (String, Y) {
+    /// One policy of kind `POLICY_KINDS[k]`: its name and document; `vary` adds
+    /// the targetRef shapes of the weighted mix.
+    fn policy(&mut self, w: &World, k: usize, p: usize, vary: bool) -> (String, Y) {
         let kind = POLICY_KINDS[k];
         let svc = &w.services[self.rng.below(w.services.len())];
         let client = &w.services[self.rng.below(w.services.len())];
@@ -1123,6 +1186,10 @@ impl Gen<'_> {
             "MeshMetric" => ("metrics", self.metric(svc, p)),
             _ => ("patch", self.proxy_patch(svc, p)),
         };
+        let mut spec = spec;
+        if vary && p > 0 {
+            self.vary_targets(kind, &pol, placement, svc, client, &mut spec);
+        }
         let name =
             if mesh_wide { format!("{prefix}-mesh-wide{}", w.sfx) } else { format!("{prefix}-{}-{p}", svc.name) };
         let doc = resource(pol.form, kind, &name, Some(pol.mesh), pol.ns.as_deref(), vec![], spec);
@@ -1640,6 +1707,95 @@ impl Gen<'_> {
     }
 }
 
+impl Gen<'_> {
+    /// More targetRef shapes than the base generator writes, without changing what
+    /// a policy is about: a top-level `Dataplane` by labels (the service's proxies)
+    /// becomes a `MeshSubset` by its `kuma.io/service` tag or, where the kind allows
+    /// it, a `MeshService` of that tag, or gets a `sectionName` (its primary inbound) on an
+    /// inbound policy; a mesh-wide policy `to` one `MeshService` becomes one from a
+    /// client's proxies `to` the whole `Mesh`, or names the service's port.
+    fn vary_targets(
+        &mut self,
+        kind: &str,
+        pol: &PolicyCtx,
+        placement: Placement,
+        svc: &Svc,
+        client: &Svc,
+        spec: &mut Y,
+    ) {
+        let roll = self.rng.below(100);
+        let inbound = field(spec, "rules").is_some() || field(spec, "from").is_some();
+        if field(spec, "targetRef") == Some(&tr_dataplanes(svc)) {
+            // Inbound rate limits and faults must not reach gateways: a subset says
+            // `proxyTypes: [Sidecar]`, and a MeshService (which may be a gateway's) is out.
+            let sidecars_only = matches!(kind, "MeshRateLimit" | "MeshFaultInjection");
+            let top_service_ok = !sidecars_only && !matches!(kind, "MeshTLS" | "MeshPassthrough");
+            let top = match roll {
+                0..=29 => {
+                    let mut r = tr_subset(svc.service_tag(svc.primary()));
+                    if sidecars_only {
+                        r.push("proxyTypes", seq!["Sidecar"]);
+                    }
+                    r
+                }
+                // Top-level MeshService is one of Kuma's "old kinds": it selects the
+                // inbounds tagged `kuma.io/service: <name>`.
+                30..=54 if top_service_ok => map! { "kind" => "MeshService", "name" => svc.service_tag(svc.primary()) },
+                55..=69 if inbound => {
+                    let mut r = tr_dataplanes(svc);
+                    r.push("sectionName", svc.primary().name);
+                    r
+                }
+                _ => return,
+            };
+            set_field(spec, "targetRef", top);
+            return;
+        }
+        let system = placement == Placement::System;
+        let outbound = matches!(kind, "MeshTimeout" | "MeshRetry" | "MeshCircuitBreaker" | "MeshHealthCheck");
+        if !(system && outbound && field(spec, "targetRef") == Some(&tr_mesh())) {
+            return;
+        }
+        let Some(Y::Seq(to)) = field_mut(spec, "to") else { return };
+        let Some(item) = to.first_mut() else { return };
+        if field(item, "targetRef") != Some(&ms_ref(pol, svc, None)) {
+            return;
+        }
+        match roll {
+            0..=24 => {
+                set_field(item, "targetRef", tr_mesh());
+                let top =
+                    if roll < 12 { tr_dataplanes(client) } else { tr_subset(client.service_tag(client.primary())) };
+                set_field(spec, "targetRef", top);
+            }
+            25..=59 if svc.ports.len() > 1 => set_field(item, "targetRef", ms_ref(pol, svc, Some(svc.primary().name))),
+            _ => {}
+        }
+    }
+}
+
+/// The value of `key` in a mapping.
+fn field<'a>(y: &'a Y, key: &str) -> Option<&'a Y> {
+    match y {
+        Y::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+fn field_mut<'a>(y: &'a mut Y, key: &str) -> Option<&'a mut Y> {
+    match y {
+        Y::Map(entries) => entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+/// Replace the value of `key` in a mapping (in place, keeping the key order).
+fn set_field(y: &mut Y, key: &str, value: Y) {
+    if let Some(v) = field_mut(y, key) {
+        *v = value;
+    }
+}
+
 /// A `sectionName` for a multi-port service, sometimes.
 fn section(svc: &Svc, variant: usize) -> Option<&'static str> {
     (svc.ports.len() > 1 && variant.is_multiple_of(2)).then(|| svc.primary().name)
@@ -1673,6 +1829,8 @@ mod tests {
             SynthConfig { external_services: 0, multizone_services: 0, policies_per_kind: 0, ..small() },
             SynthConfig { meshes: 0, services: 0, zones: 0, dataplanes_per_service: 0, ..small() },
             SynthConfig { multizone_services: 30, external_services: 11, form: Form::Kubernetes, ..small() },
+            SynthConfig { policies: 45, form: Form::Mixed, ..small() },
+            SynthConfig { policies: 7, policies_per_kind: 0, ..small() },
         ];
         for cfg in configs {
             let files = generate(&cfg);
@@ -1778,6 +1936,64 @@ mod tests {
     fn for_sidecars_counts() {
         let cfg = SynthConfig::for_sidecars(10_000, 20, 1);
         assert_eq!((cfg.services, cfg.sidecars(), cfg.reachable_backends), (2_000, 10_000, 20));
+        assert_eq!(cfg.policies, 1_000);
+        assert_eq!(cfg.policy_count(), 16 * 166 + 1_000);
+        assert_eq!(SynthConfig::for_sidecars(20_000, 20, 1).policies, 2_000);
+        assert_eq!(SynthConfig::for_sidecars(2_500, 20, 1).policies, 1_000);
+    }
+
+    #[test]
+    fn policy_mix_kinds_are_policy_kinds() {
+        for kind in POLICY_MIX {
+            assert!(POLICY_KINDS.contains(&kind), "{kind}");
+        }
+    }
+
+    /// The weighted mix validates clean in every form, and has every targetRef
+    /// shape it promises.
+    #[test]
+    fn policy_mix_validates_clean_with_every_shape() {
+        let mut tops = std::collections::BTreeSet::new();
+        let mut tos = std::collections::BTreeSet::new();
+        for (form, seed) in [(Form::Universal, 1), (Form::Kubernetes, 5), (Form::Mixed, 9)] {
+            let cfg = SynthConfig { form, seed, policies: 400, ..small() };
+            let out = crate::validate::run_texts(generate(&cfg), &Default::default());
+            assert_eq!(out.resources.len(), cfg.expected_resources());
+            let findings: Vec<String> = out
+                .findings
+                .iter()
+                .map(|f| format!("{:?} {} {:?} {:?} {}", f.level, f.code.id, f.resource, f.field, f.message))
+                .collect();
+            assert!(findings.is_empty(), "{form:?}: {findings:#?}");
+            let policies: Vec<serde_json::Value> = out
+                .resources
+                .iter()
+                .filter(|r| r.meta.kind.is_policy())
+                .filter_map(|r| r.spec.as_ref().map(|s| s.to_json()))
+                .collect();
+            assert_eq!(policies.len(), cfg.policy_count());
+            let shape = |t: &serde_json::Value| {
+                let kind = t["kind"].as_str().unwrap_or("Mesh").to_string();
+                match (t.get("sectionName"), t.get("labels"), t.get("tags")) {
+                    (Some(_), _, _) => format!("{kind}+sectionName"),
+                    (_, Some(_), _) => format!("{kind}+labels"),
+                    (_, _, Some(_)) => format!("{kind}+tags"),
+                    _ => kind,
+                }
+            };
+            for spec in &policies {
+                tops.insert(shape(&spec["targetRef"]));
+                for item in spec["to"].as_array().into_iter().flatten() {
+                    tos.insert(shape(&item["targetRef"]));
+                }
+            }
+        }
+        for want in ["Mesh", "MeshSubset+tags", "MeshService", "Dataplane+labels", "Dataplane+sectionName"] {
+            assert!(tops.contains(want), "top-level {want}: {tops:?}");
+        }
+        for want in ["Mesh", "MeshService", "MeshService+sectionName"] {
+            assert!(tos.contains(want), "to {want}: {tos:?}");
+        }
     }
 
     /// Every generated resource validates clean: no finding at all, in every form.

@@ -17,14 +17,15 @@ Every resource is valid Kuma 2.14, so `meshc validate DIR` should report nothing
 The same options (seed included) always write the same bytes.
 
 Resource count (M meshes, S services, D dataplanes per service, Z zones,
-P policies per kind, E external services, X multi-zone services):
-  HG + 2*Z + M * (1 + S*(1 + D) + E + X + 16*P)
+P policies per kind, Q more policies, E external services, X multi-zone services):
+  HG + 2*Z + M * (1 + S*(1 + D) + E + X + 16*P + Q)
   where HG = 1 + (E > 0) + (X > 0) HostnameGenerators.
 
 Examples:
   meshc-synth --services 50 --dataplanes-per-service 4 --zones 3 --out /tmp/mesh
   meshc-synth --target 100000 --seed 7 --out /tmp/mesh-100k
   meshc-synth --services 2000 --dataplanes-per-service 5 --reachable-backends 20 --out /tmp/mesh-10k-sidecars
+  meshc-synth --services 200 --policies 1000 --out /tmp/mesh-1k-policies
   meshc validate --quiet /tmp/mesh"
 )]
 struct Args {
@@ -51,6 +52,11 @@ struct Args {
     /// Policies of each of the 16 policy kinds, per mesh [default: services / 5, at least 1].
     #[arg(long)]
     policies_per_kind: Option<usize>,
+
+    /// More policies per mesh, a weighted mix of kinds (mostly permissions, timeouts,
+    /// retries, routes, circuit breakers, health checks) and targetRef shapes.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    policies: usize,
 
     /// MeshExternalServices per mesh [default: services / 10, at least 1].
     #[arg(long)]
@@ -94,7 +100,8 @@ fn main() -> ExitCode {
     };
     let cfg = match args.target {
         Some(n) => {
-            SynthConfig { form, reachable_backends: args.reachable_backends, ..SynthConfig::for_target(n, args.seed) }
+            let base = SynthConfig::for_target(n, args.seed);
+            SynthConfig { form, reachable_backends: args.reachable_backends, policies: args.policies, ..base }
         }
         None => SynthConfig {
             meshes: args.meshes,
@@ -102,6 +109,7 @@ fn main() -> ExitCode {
             dataplanes_per_service: args.dataplanes_per_service,
             zones: args.zones,
             policies_per_kind: args.policies_per_kind.unwrap_or((args.services / 5).max(1)),
+            policies: args.policies,
             external_services: args.external_services.unwrap_or((args.services / 10).max(1)),
             multizone_services: args.multizone_services.unwrap_or((args.services / 25).max(1)),
             seed: args.seed,
@@ -112,7 +120,7 @@ fn main() -> ExitCode {
     match write(&cfg, &args.out) {
         Ok(files) => {
             println!(
-                "{} resources in {files} files written to {} ({} meshes, {} services, {} dataplanes per service, {} zones, {} policies per kind)",
+                "{} resources in {files} files written to {} ({} meshes, {} services, {} dataplanes per service, {} zones, {} policies per kind, {} policies in all)",
                 cfg.expected_resources(),
                 args.out.display(),
                 cfg.meshes.max(1),
@@ -120,6 +128,7 @@ fn main() -> ExitCode {
                 cfg.dataplanes_per_service,
                 cfg.zones.max(1),
                 cfg.policies_per_kind,
+                cfg.policy_count(),
             );
             ExitCode::SUCCESS
         }

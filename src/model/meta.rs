@@ -22,7 +22,17 @@ pub mod labels {
     pub const ENV: &str = "kuma.io/env";
     /// meshc's own: codes to suppress on this resource (label or annotation).
     pub const SUPPRESS: &str = "meshc.io/suppress";
+    /// meshc's own annotation on resources meshc made up (not read from any file):
+    /// why they exist, e.g. `mesh-default`. Only [`super::IMPLICIT_FILE`] makes a
+    /// resource implicit; a user writing this annotation changes nothing.
+    pub const IMPLICIT: &str = "meshc.io/implicit";
 }
+
+/// The `file` of resources meshc made up rather than read (the policies Kuma
+/// creates with every mesh): no input file has this index, so no finding or
+/// suppression keyed by `(file, doc)` can land on a user's document, and
+/// positions of such resources never resolve.
+pub const IMPLICIT_FILE: usize = usize::MAX;
 
 /// Which of Kuma's two YAML forms a document uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +97,16 @@ impl Meta {
     /// `kuma.io/effect: shadow`: ignored for real config.
     pub fn is_shadow(&self) -> bool {
         self.label(labels::EFFECT) == Some("shadow")
+    }
+
+    /// Made up by meshc (a Kuma mesh default policy), not read from the input.
+    pub fn is_implicit(&self) -> bool {
+        self.file == IMPLICIT_FILE
+    }
+
+    /// Why an implicit resource exists (the `meshc.io/implicit` annotation).
+    pub fn implicit_reason(&self) -> Option<&str> {
+        self.annotations.get(labels::IMPLICIT).map(String::as_str).filter(|_| self.is_implicit())
     }
 
     /// Finding codes suppressed on this resource by `meshc.io/suppress`.
