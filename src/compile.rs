@@ -147,7 +147,7 @@ fn compile_outcome(mut outcome: Outcome, opts: &Options) -> Compiled {
         timings.world = start.elapsed();
         later.extend(world.findings.iter().cloned());
         let start = Instant::now();
-        let implicit = crate::rules::defaults::for_meshes(&outcome.resources);
+        let implicit = crate::rules::defaults::for_meshes(&outcome.resources, opts.world.default_mesh_exists);
         let candidates = crate::rules::resource::world_candidates(&world, &outcome.resources);
         let policies = PolicySet::new(&outcome.resources, &implicit, candidates);
         timings.rules = start.elapsed();
@@ -308,7 +308,7 @@ fn stream(
     timings.world = start.elapsed();
     later.extend(world.findings.iter().cloned());
     let start = Instant::now();
-    let implicit = crate::rules::defaults::for_meshes(&outcome.resources);
+    let implicit = crate::rules::defaults::for_meshes(&outcome.resources, opts.world.default_mesh_exists);
     let candidates = crate::rules::resource::world_candidates(&world, &outcome.resources);
     let policies = PolicySet::new(&outcome.resources, &implicit, candidates);
     timings.rules = start.elapsed();

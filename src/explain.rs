@@ -80,7 +80,7 @@ pub fn explain(
     selection: &Selection,
 ) -> (Vec<Explanation>, Vec<Finding>) {
     let world = World::build(resources, world_opts);
-    let implicit = crate::rules::defaults::for_meshes(resources);
+    let implicit = crate::rules::defaults::for_meshes(resources, world_opts.default_mesh_exists);
     let policies = PolicySet::new(resources, &implicit, crate::rules::resource::world_candidates(&world, resources));
     let mut findings = world.findings.clone();
     let mut out = Vec::new();
@@ -212,7 +212,7 @@ pub fn reach(
         .filter(|k| k.is_policy())
         .ok_or_else(|| format!("`{kind}` is not a policy kind"))?;
     let world = World::build(resources, world_opts);
-    let implicit = crate::rules::defaults::for_meshes(resources);
+    let implicit = crate::rules::defaults::for_meshes(resources, world_opts.default_mesh_exists);
     let set = PolicySet::new(resources, &implicit, crate::rules::resource::world_candidates(&world, resources));
     let wanted: Vec<usize> = (0..set.policies.len())
         .filter(|&i| {

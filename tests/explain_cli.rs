@@ -41,7 +41,7 @@ fn item_conf<'a>(policy: &'a Policy, section: &str, index: usize) -> Option<&'a 
 
 fn check_origins(input: &Path, doc: &Value) -> Vec<String> {
     let outcome = meshc::validate::run(&[input.to_path_buf()], &Default::default());
-    let implicit = meshc::rules::defaults::for_meshes(&outcome.resources);
+    let implicit = meshc::rules::defaults::for_meshes(&outcome.resources, true);
     let set = meshc::rules::proxy::PolicySet::new(&outcome.resources, &implicit, Vec::new());
     let label = |i: usize| {
         meshc::rules::effective::OriginRef::of(
@@ -69,9 +69,12 @@ fn check_origins(input: &Path, doc: &Value) -> Vec<String> {
                 let merged = effective["conf"].pointer(field);
                 // An element of a concatenated `append*` list sits at another index in its own conf.
                 let (parent, last) = field.rsplit_once('/').unwrap_or(("", field));
-                let appended = parent.rsplit('/').next().is_some_and(|k| k.starts_with("append")) && last.parse::<usize>().is_ok();
+                let appended =
+                    parent.rsplit('/').next().is_some_and(|k| k.starts_with("append")) && last.parse::<usize>().is_ok();
                 let value = if appended {
-                    conf.and_then(|c| c.pointer(parent)).and_then(Value::as_array).and_then(|l| l.iter().find(|v| Some(*v) == merged))
+                    conf.and_then(|c| c.pointer(parent))
+                        .and_then(Value::as_array)
+                        .and_then(|l| l.iter().find(|v| Some(*v) == merged))
                 } else {
                     conf.and_then(|c| c.pointer(field))
                 };

@@ -119,12 +119,6 @@ spec:
             maxInterval: 250ms
 ";
 
-/// [`for_meshes_with`] the `default` mesh assumed to exist (meshc's default, as
-/// Kuma creates it at start-up).
-pub fn for_meshes(resources: &[Resource]) -> Vec<Resource> {
-    for_meshes_with(resources, true)
-}
-
 /// The default policies of every mesh that exists: each Mesh resource of
 /// `resources`, and the `default` mesh when `default_mesh_exists` (as
 /// [`World::build`](crate::world::World::build) decides; `--no-default-mesh`
@@ -132,7 +126,7 @@ pub fn for_meshes(resources: &[Resource]) -> Vec<Resource> {
 /// fixed order, minus those its `skipCreatingInitialPolicies` skips and those the
 /// input already has (same kind, mesh and name: a user who edited a default
 /// keeps theirs, as Kuma never overwrites an existing one).
-pub fn for_meshes_with(resources: &[Resource], default_mesh_exists: bool) -> Vec<Resource> {
+pub fn for_meshes(resources: &[Resource], default_mesh_exists: bool) -> Vec<Resource> {
     let mut meshes: BTreeMap<&str, &[String]> = BTreeMap::new();
     for r in resources {
         if let Some(Spec::Mesh(m)) = &r.spec {
@@ -239,7 +233,7 @@ mod tests {
     #[test]
     fn one_set_per_mesh_with_kuma_names() {
         let input = read("type: Mesh\nname: prod\n---\ntype: Mesh\nname: dev\n");
-        let defaults = for_meshes(&input);
+        let defaults = for_meshes(&input, true);
         assert_eq!(
             names(&defaults),
             [
@@ -267,7 +261,7 @@ mod tests {
 
     #[test]
     fn specs_are_kumas() {
-        let defaults = for_meshes(&read("type: Mesh\nname: m\n"));
+        let defaults = for_meshes(&read("type: Mesh\nname: m\n"), true);
         let by_name = |n: &str| spec(defaults.iter().find(|r| r.meta.name == n).expect(n));
         let timeout = by_name("mesh-timeout-all-m");
         assert_eq!(timeout["targetRef"], json!({"kind": "Mesh", "proxyTypes": ["Sidecar"]}));
@@ -313,7 +307,7 @@ mod tests {
              ---\ntype: Mesh\nname: c\nskipCreatingInitialPolicies: [meshtimeout, MeshTrace]\n",
         );
         assert_eq!(
-            names(&for_meshes(&input)),
+            names(&for_meshes(&input, true)),
             [
                 "MeshCircuitBreaker/mesh-circuit-breaker-all-a",
                 // Kuma compares type names exactly: `meshtimeout` skips nothing.
@@ -334,7 +328,7 @@ mod tests {
              ---\ntype: MeshCircuitBreaker\nname: mesh-circuit-breaker-all-m\nmesh: other\n\
              spec: {targetRef: {kind: Mesh}, to: [{targetRef: {kind: Mesh}, default: {connectionLimits: {maxConnections: 1}}}]}\n",
         );
-        let defaults = for_meshes_with(&input, false);
+        let defaults = for_meshes(&input, false);
         let names = names(&defaults);
         assert!(!names.contains(&"MeshRetry/mesh-retry-all-m".to_string()), "{names:?}");
         // Same name in another mesh does not count.
@@ -349,7 +343,7 @@ mod tests {
              namespace: kuma-system\n  labels: {kuma.io/mesh: default}\n\
              spec: {targetRef: {kind: Mesh}, to: [{targetRef: {kind: Mesh}, default: {tcp: {maxConnectAttempt: 1}}}]}\n",
         );
-        let names = names(&for_meshes(&input));
+        let names = names(&for_meshes(&input, true));
         assert_eq!(names.len(), 3, "{names:?}");
     }
 
@@ -358,12 +352,12 @@ mod tests {
         let dp = "type: Dataplane\nname: dp\nmesh: default\nnetworking:\n  address: 10.0.0.1\n  \
                   inbound: [{port: 80, tags: {kuma.io/service: web}}]\n";
         let input = read(dp);
-        assert_eq!(for_meshes(&input).len(), 4);
-        assert!(for_meshes_with(&input, false).is_empty(), "default mesh not assumed");
-        assert!(for_meshes(&[]).is_empty(), "default mesh not used");
+        assert_eq!(for_meshes(&input, true).len(), 4);
+        assert!(for_meshes(&input, false).is_empty(), "default mesh not assumed");
+        assert!(for_meshes(&[], true).is_empty(), "default mesh not used");
         // Defined explicitly: its own skip list applies.
         let defined = read(&format!("type: Mesh\nname: default\nskipCreatingInitialPolicies: ['*']\n---\n{dp}"));
-        assert!(for_meshes(&defined).is_empty());
+        assert!(for_meshes(&defined, true).is_empty());
     }
 
     /// Odd but accepted mesh names never break the YAML: name and mesh are values,
@@ -371,7 +365,7 @@ mod tests {
     #[test]
     fn mesh_names_are_not_templated_text() {
         let input = read("type: Mesh\nname: 'a_b.c'\n");
-        let defaults = for_meshes_with(&input, false);
+        let defaults = for_meshes(&input, false);
         assert_eq!(defaults.len(), 4);
         assert_eq!(defaults[0].meta.name, "mesh-timeout-all-a_b.c");
     }
