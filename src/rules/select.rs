@@ -81,11 +81,12 @@ fn namespace_allows(policy: &Resource, dp: &Resource) -> bool {
     }
 }
 
-/// Kuma's `inboundsSelectedByTags`: non-ignored inbounds whose tags match, and
-/// the gateway when its tags match.
+/// Kuma's `inboundsSelectedByTags`: inbounds whose tags match, and the gateway
+/// when its tags match. `Ignored` inbounds count too (Kuma 2.14.3, kumahq/kuma
+/// #16323): an inbound warming up gets its policies before it turns `Ready`, so
+/// that it never serves without them (`matchedpolicies/dataplanepolicies/07`).
 fn by_tags(dp: &Dataplane, tags: &StringMap) -> Selection {
-    let inbounds =
-        dp.inbounds().iter().enumerate().filter(|(_, i)| !i.is_ignored() && tags_match(&i.tags, tags)).map(|(n, _)| n);
+    let inbounds = dp.inbounds().iter().enumerate().filter(|(_, i)| tags_match(&i.tags, tags)).map(|(n, _)| n);
     Selection {
         inbounds: inbounds.collect(),
         listeners: Vec::new(),
@@ -179,4 +180,32 @@ pub fn tags_match(have: &StringMap, want: &StringMap) -> bool {
 /// The Dataplanes of a set of resources.
 pub fn proxies(resources: &[Resource]) -> Vec<Proxy<'_>> {
     resources.iter().filter(|r| r.meta.kind == Kind::Dataplane).filter_map(Proxy::of).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resources(yaml: &str) -> Vec<Resource> {
+        crate::validate::run_texts(vec![("t.yaml".into(), yaml.into())], &Default::default()).resources
+    }
+
+    fn select(yaml: &str) -> Selection {
+        let rs = resources(yaml);
+        let proxy = proxies(&rs).into_iter().next().expect("a Dataplane");
+        let policy = rs.iter().find(|r| r.meta.kind.is_policy()).expect("a policy");
+        let view = policy.spec.as_ref().and_then(Spec::policy).expect("a policy spec");
+        selection(policy, view.target_ref, proxy, &|_| None)
+    }
+
+    #[test]
+    fn ignored_inbounds_are_selected_by_tags() {
+        let s = select(
+            "type: Dataplane\nname: dp-1\nmesh: m\nnetworking:\n  address: 1.1.1.1\n  inbound:\n  \
+             - {port: 8080, state: Ignored, tags: {kuma.io/service: web, version: v1}}\n---\n\
+             type: MeshTimeout\nname: t\nmesh: m\nspec:\n  targetRef: {kind: MeshServiceSubset, name: web, tags: {version: v1}}\n  \
+             to: [{targetRef: {kind: Mesh}, default: {idleTimeout: 1s}}]\n",
+        );
+        assert_eq!(s.inbounds, vec![0]);
+    }
 }
