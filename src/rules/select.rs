@@ -155,7 +155,9 @@ fn select_by_ref(
                     .filter(|(_, l)| wanted(l.section_name()))
                     .map(|(n, _)| n)
                     .collect(),
-                gateway: false,
+                // A delegated gateway selected by identity is selected as a whole
+                // (`matchedpolicies/dataplane-kind/delegated-gateway-select-by-labels`).
+                gateway: dp.is_delegated_gateway(),
             }
         }
         Some(TargetRefKind::MeshHTTPRoute) => {
@@ -207,5 +209,16 @@ mod tests {
              to: [{targetRef: {kind: Mesh}, default: {idleTimeout: 1s}}]\n",
         );
         assert_eq!(s.inbounds, vec![0]);
+    }
+
+    #[test]
+    fn dataplane_kind_selects_a_delegated_gateway() {
+        let s = select(
+            "type: Dataplane\nname: kong\nmesh: m\nlabels: {app: kong}\nnetworking:\n  address: 1.1.1.1\n  \
+             gateway: {type: DELEGATED, tags: {kuma.io/service: kong}}\n---\n\
+             type: MeshTimeout\nname: t\nmesh: m\nspec:\n  targetRef: {kind: Dataplane, labels: {app: kong}}\n  \
+             to: [{targetRef: {kind: Mesh}, default: {idleTimeout: 1s}}]\n",
+        );
+        assert!(s.gateway && !s.is_empty());
     }
 }
