@@ -197,13 +197,9 @@ pub fn attribute(merged: &Value, confs: &[&Value]) -> BTreeMap<String, usize> {
 }
 
 fn attribute_at(value: &Value, confs: &[&Value], path: &mut Vec<String>, out: &mut BTreeMap<String, usize>) {
-    let at = |c: &Value| -> Option<Value> {
-        let mut cur = c;
-        for seg in path.iter() {
-            cur = cur.get(seg)?;
-        }
-        Some(cur.clone())
-    };
+    fn at<'v>(c: &'v Value, path: &[String]) -> Option<&'v Value> {
+        path.iter().try_fold(c, |cur, seg| cur.get(seg))
+    }
     let pointer = |path: &[String]| {
         path.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect::<String>()
     };
@@ -218,7 +214,7 @@ fn attribute_at(value: &Value, confs: &[&Value], path: &mut Vec<String>, out: &m
         Value::Array(items) if path.last().is_some_and(|k| is_append_key(k)) => {
             let mut i = 0;
             for (c, conf) in confs.iter().enumerate() {
-                let n = at(conf).as_ref().and_then(Value::as_array).map_or(0, Vec::len);
+                let n = at(conf, path).and_then(Value::as_array).map_or(0, Vec::len);
                 for _ in 0..n {
                     if i < items.len() {
                         out.insert(format!("{}/{i}", pointer(path)), c);
@@ -228,7 +224,7 @@ fn attribute_at(value: &Value, confs: &[&Value], path: &mut Vec<String>, out: &m
             }
         }
         _ => {
-            if let Some(c) = confs.iter().rposition(|c| at(c).is_some()) {
+            if let Some(c) = confs.iter().rposition(|c| at(c, path).is_some()) {
                 out.insert(pointer(path), c);
             }
         }

@@ -126,6 +126,17 @@ impl Candidate {
         }
     }
 
+    /// The same resource as `other` (its key without section), without building keys.
+    fn same_resource(&self, other: &Candidate) -> bool {
+        self.kind == other.kind
+            && self.name == other.name
+            && (self.kind == TargetRefKind::Mesh
+                || (self.mesh == other.mesh
+                    && self.zone.as_deref().unwrap_or_default() == other.zone.as_deref().unwrap_or_default()
+                    && self.namespace.as_deref().unwrap_or_default()
+                        == other.namespace.as_deref().unwrap_or_default()))
+    }
+
     /// Kuma's section name of the port `section` designates (by name, or by
     /// number written as a string): the port's name, else its number.
     fn find_section(&self, section: &str) -> Option<String> {
@@ -392,13 +403,9 @@ fn is_relevant(r: &Resolved, candidates: &[Candidate], other: &Candidate, sectio
         TargetRefKind::Mesh if other.kind == TargetRefKind::Mesh => own.name == other.name,
         TargetRefKind::Mesh => own.name == other.mesh,
         TargetRefKind::MeshService | TargetRefKind::MeshMultiZoneService => {
-            other.kind == own.kind
-                && (own.key(&r.section) == other.key(section)
-                    || (own.key("") == other.key("") && r.section.is_empty() && !section.is_empty()))
+            own.same_resource(other) && (r.section == section || (r.section.is_empty() && !section.is_empty()))
         }
-        TargetRefKind::MeshExternalService | TargetRefKind::MeshHTTPRoute => {
-            other.kind == own.kind && own.key("") == other.key("")
-        }
+        TargetRefKind::MeshExternalService | TargetRefKind::MeshHTTPRoute => own.same_resource(other),
         _ => false,
     }
 }
