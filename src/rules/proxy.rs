@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::common::TargetRefKind;
 use crate::model::{Kind, Resource};
 
 use serde_json::Value;
@@ -211,18 +212,7 @@ impl ProxyRules {
                 }
                 continue;
             }
-            let items: Vec<SubsetItem> = self.entries[k]
-                .iter()
-                .map(|o| {
-                    let item = &set.policies[o.policy].to[o.index];
-                    SubsetItem {
-                        origin: *o,
-                        target_ref: std::borrow::Cow::Borrowed(&item.target_ref),
-                        conf: &item.conf,
-                        kind,
-                    }
-                })
-                .collect();
+            let items = legacy_to_items(set, m);
             if items.is_empty() {
                 continue;
             }
@@ -250,6 +240,39 @@ impl ProxyRules {
     }
 }
 
+/// The `to[]` items the legacy tag-subset `to` rules are built from (Kuma's
+/// `legacyBuildToRules`): the matched policies in their order (`SortByTargetRef`)
+/// and each policy's items in written order, with no per-entry sort (unlike the
+/// real-resource rules, a `to: Mesh` item written after a `to: MeshService` one
+/// overrides it). Policies with a `to` MeshHTTPRoute entry are left out; a
+/// policy whose top-level targetRef is a MeshHTTPRoute contributes one item per
+/// route rule, keyed by the rule's matches hash (so it configures that route
+/// only, not every outbound), or nothing when the route does not resolve.
+pub fn legacy_to_items<'s>(set: &'s PolicySet, m: &Matched) -> Vec<SubsetItem<'s>> {
+    let Some(kind) = m.kind else { return Vec::new() };
+    let mut items = Vec::new();
+    for &p in &m.policies {
+        let policy = &set.policies[p];
+        if policy.to.iter().any(|i| i.target_ref.kind() == Some(TargetRefKind::MeshHTTPRoute)) {
+            continue;
+        }
+        if policy.top_kind() == TargetRefKind::MeshHTTPRoute {
+            let mesh = policy.resource.meta.mesh.as_deref().unwrap_or_default();
+            let Some(route) = set.route(mesh, policy.top.name()) else { continue };
+            let spec = route.spec.as_ref().map(|s| s.to_json()).unwrap_or(Value::Null);
+            items.extend(subset::route_to_items(p, kind, &policy.to, &spec));
+            continue;
+        }
+        items.extend(policy.to.iter().map(|item| SubsetItem {
+            origin: Origin { policy: p, section: Section::To, index: item.index },
+            target_ref: std::borrow::Cow::Borrowed(&item.target_ref),
+            conf: &item.conf,
+            kind,
+        }));
+    }
+    items
+}
+
 /// A subset rule as an [`Effective`]: its origins are the items merged into it.
 fn subset_effective(
     set: &PolicySet,
@@ -261,4 +284,59 @@ fn subset_effective(
     let confs: Vec<(Origin, &Value)> =
         rule.origins.iter().filter_map(|o| Some((*o, items.iter().find(|i| i.origin == *o)?.conf))).collect();
     Effective::attributed(set, kind, rule.conf.clone(), &confs).when(Some(describe_subset(direction, &rule.subset)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn resources(yaml: &str) -> Vec<Resource> {
+        crate::validate::run_texts(vec![("t.yaml".into(), yaml.into())], &Default::default()).resources
+    }
+
+    const WORLD: &str = "type: Mesh\nname: m\n---\n\
+        type: Dataplane\nname: dp\nmesh: m\nnetworking:\n  address: 10.0.0.1\n  inbound:\n\
+        \x20 - {port: 80, tags: {kuma.io/service: web}}\n";
+
+    /// The MeshTimeout conf of the legacy outbound to `service` of the one proxy.
+    fn legacy_timeout(policies: &str, service: &str) -> Option<Value> {
+        let rs = resources(&format!("{WORLD}---\n{policies}"));
+        let set = PolicySet::new(&rs, &[], Vec::new());
+        let dp = rs.iter().find_map(Proxy::of)?;
+        let rules = for_proxy(&set, dp, false);
+        let out = rules.outbound(&set, None, "", service);
+        out.into_iter().find(|e| e.kind == Kind::MeshTimeout.name()).map(|e| e.conf)
+    }
+
+    #[test]
+    fn legacy_to_items_keep_written_order_within_a_policy() {
+        // Kuma's legacy `to` rules merge items in policy order, then written order:
+        // the `Mesh` item written last overrides the `MeshService` one.
+        let conf = legacy_timeout(
+            "type: MeshTimeout\nname: mt\nmesh: m\nspec:\n  targetRef: {kind: Mesh}\n  to:\n\
+             \x20 - {targetRef: {kind: MeshService, name: foo}, default: {idleTimeout: 1s}}\n\
+             \x20 - {targetRef: {kind: Mesh}, default: {idleTimeout: 2s}}\n",
+            "foo",
+        );
+        assert_eq!(conf, Some(json!({"idleTimeout": "2s"})));
+    }
+
+    #[test]
+    fn route_targeted_policies_configure_their_route_only() {
+        let route = "type: MeshHTTPRoute\nname: r\nmesh: m\nspec:\n  targetRef: {kind: Mesh}\n  to:\n\
+             \x20 - targetRef: {kind: MeshService, name: backend}\n    rules:\n\
+             \x20   - {matches: [{path: {type: PathPrefix, value: /api}}], default: {backendRefs: [{kind: MeshService, name: backend}]}}\n---\n\
+             type: MeshTimeout\nname: on-route\nmesh: m\nspec:\n  targetRef: {kind: MeshHTTPRoute, name: r}\n  to:\n\
+             \x20 - {targetRef: {kind: Mesh}, default: {http: {requestTimeout: 15s}}}\n";
+        assert_eq!(legacy_timeout(route, "other"), None, "not every outbound of the proxy");
+        assert_eq!(legacy_timeout(route, "backend"), None, "only the route's own rule (by matches hash)");
+        let items = {
+            let rs = resources(&format!("{WORLD}---\n{route}"));
+            let set = PolicySet::new(&rs, &[], Vec::new());
+            let dp = rs.iter().find_map(Proxy::of).map(|p| matched(&set, Kind::MeshTimeout, p, false));
+            dp.map(|m| legacy_to_items(&set, &m).iter().map(|i| i.target_ref.kind()).collect::<Vec<_>>())
+        };
+        assert_eq!(items, Some(vec![Some(TargetRefKind::MeshServiceSubset)]));
+    }
 }

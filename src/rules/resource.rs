@@ -133,8 +133,7 @@ impl Candidate {
             && (self.kind == TargetRefKind::Mesh
                 || (self.mesh == other.mesh
                     && self.zone.as_deref().unwrap_or_default() == other.zone.as_deref().unwrap_or_default()
-                    && self.namespace.as_deref().unwrap_or_default()
-                        == other.namespace.as_deref().unwrap_or_default()))
+                    && self.namespace.as_deref().unwrap_or_default() == other.namespace.as_deref().unwrap_or_default()))
     }
 
     /// Kuma's section name of the port `section` designates (by name, or by

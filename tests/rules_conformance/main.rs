@@ -12,6 +12,7 @@ mod common;
 
 mod fixture;
 mod inbound_rules;
+mod inspect_rules;
 mod matched_policies;
 mod report;
 mod resource_rules;
