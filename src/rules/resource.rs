@@ -314,7 +314,7 @@ pub fn resource_rules(policies: &[Policy], matched: &[usize], candidates: &[Cand
         let relevant: Vec<Origin> = near
             .into_iter()
             .map(|i| &resolved[i])
-            .filter(|r| is_relevant(r, candidates, other, &key.section))
+            .filter(|r| is_relevant(&candidates[r.candidate], &r.section, other, &key.section))
             .map(|r| r.entry)
             .collect();
         if let Some(rule) = build_rule(policies, key.clone(), &relevant) {
@@ -354,17 +354,22 @@ fn build_rule(policies: &[Policy], key: ResourceKey, relevant: &[Origin]) -> Opt
 /// policy and the resources, not on the proxy, so it is done once per input.
 #[derive(Debug, Clone, Default)]
 pub struct Targets {
-    by_entry: std::collections::HashMap<(usize, usize), Vec<(usize, String)>>,
+    /// `[policy][to item]` -> (candidate, section) pairs.
+    by_entry: Vec<Vec<Vec<(usize, String)>>>,
+}
+
+impl Targets {
+    fn of(&self, o: &Origin) -> &[(usize, String)] {
+        self.by_entry.get(o.policy).and_then(|items| items.get(o.index)).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// Resolve every `to[]` entry of `policies` against `candidates`.
 pub fn resolve_targets(policies: &[Policy], candidates: &[Candidate]) -> Targets {
-    let mut by_entry = std::collections::HashMap::new();
-    for (p, policy) in policies.iter().enumerate() {
-        for item in &policy.to {
-            by_entry.insert((p, item.index), resolve(&item.target_ref, policy, candidates));
-        }
-    }
+    let by_entry = policies
+        .iter()
+        .map(|policy| policy.to.iter().map(|item| resolve(&item.target_ref, policy, candidates)).collect())
+        .collect();
     Targets { by_entry }
 }
 
@@ -384,25 +389,20 @@ pub fn rule_for(
     let relevant: Vec<Origin> = entries
         .iter()
         .filter(|o| policies[o.policy].top_kind() != TargetRefKind::MeshHTTPRoute)
-        .filter(|o| {
-            targets.by_entry.get(&(o.policy, o.index)).into_iter().flatten().any(|(candidate, s)| {
-                let r = Resolved { entry: **o, candidate: *candidate, section: s.clone() };
-                is_relevant(&r, candidates, dest, section)
-            })
-        })
+        .filter(|o| targets.of(o).iter().any(|(candidate, s)| is_relevant(&candidates[*candidate], s, dest, section)))
         .copied()
         .collect();
     build_rule(policies, dest.key(section), &relevant)
 }
 
-/// Kuma's `isRelevant`: does an entry resolved to `r` configure `other` (section `section`)?
-fn is_relevant(r: &Resolved, candidates: &[Candidate], other: &Candidate, section: &str) -> bool {
-    let own = &candidates[r.candidate];
+/// Kuma's `isRelevant`: does an entry resolved to `own` (section `own_section`)
+/// configure `other` (section `section`)?
+fn is_relevant(own: &Candidate, own_section: &str, other: &Candidate, section: &str) -> bool {
     match own.kind {
         TargetRefKind::Mesh if other.kind == TargetRefKind::Mesh => own.name == other.name,
         TargetRefKind::Mesh => own.name == other.mesh,
         TargetRefKind::MeshService | TargetRefKind::MeshMultiZoneService => {
-            own.same_resource(other) && (r.section == section || (r.section.is_empty() && !section.is_empty()))
+            own.same_resource(other) && (own_section == section || (own_section.is_empty() && !section.is_empty()))
         }
         TargetRefKind::MeshExternalService | TargetRefKind::MeshHTTPRoute => own.same_resource(other),
         _ => false,
