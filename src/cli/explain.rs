@@ -168,12 +168,12 @@ pub fn explanation_text(e: &Explanation, shadow: bool) -> String {
         let _ = writeln!(s, "  none");
     }
     for k in &e.matched {
-        let _ = writeln!(s, "  {}: {}", k.kind, k.policies.join(", "));
+        let _ = writeln!(s, "  {}: {}", k.kind, names(k));
     }
     if !e.unmatched.is_empty() {
         let _ = writeln!(s, "policies of mesh {} that select nothing of this proxy:", p.mesh);
         for k in &e.unmatched {
-            let _ = writeln!(s, "  {}: {}", k.kind, k.policies.join(", "));
+            let _ = writeln!(s, "  {}: {}", k.kind, names(k));
         }
     }
     if shadow {
@@ -187,6 +187,12 @@ pub fn explanation_text(e: &Explanation, shadow: bool) -> String {
         }
     }
     s
+}
+
+/// The policies of one kind without the repeated `Kind/` prefix.
+fn names(k: &explain::KindPolicies) -> String {
+    let prefix = format!("{}/", k.kind);
+    k.policies.iter().map(|p| p.strip_prefix(&prefix).unwrap_or(p)).collect::<Vec<_>>().join(", ")
 }
 
 /// Each kind's fields with the origin that set them, then the overridden confs.
