@@ -313,9 +313,8 @@ pub fn plan_sidecar(world: &World, policies: &PolicySet, dp: Proxy, opts: &Optio
         outbounds::plan(world, dp, &mesh, mtls.is_some(), &inbounds, &opts.secrets_dir, &mut findings);
     let rules_start = std::time::Instant::now();
     for o in &mut outbounds {
-        let service = world.find_destination(&mesh_name, &o.destination);
-        let candidate = service.and_then(crate::rules::resource::Candidate::of_service);
-        o.policies = rules.outbound(policies, candidate.as_ref(), &o.destination.section, &o.destination.name);
+        let candidate = world.find_destination(&mesh_name, &o.destination).and_then(|s| policies.candidate_of(s));
+        o.policies = rules.outbound(policies, candidate, &o.destination.section, &o.destination.name);
     }
     let proxy_wide = rules.proxy_wide(policies);
     rules_time += rules_start.elapsed();

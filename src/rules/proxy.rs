@@ -24,8 +24,10 @@ pub struct PolicySet<'a> {
     pub policies: Vec<Policy<'a>>,
     /// What `to[]` entries can resolve to (see [`resource::world_candidates`]).
     pub candidates: Vec<Candidate>,
+    /// Candidate identity -> index into `candidates`.
+    candidate_index: std::collections::HashMap<(TargetRefKind, String, String, String, String), usize>,
     targets: Targets,
-    by_mesh: BTreeMap<(String, Kind), Vec<usize>>,
+    by_mesh: BTreeMap<(String, Kind), KindIndex>,
     routes: BTreeMap<&'a str, Vec<&'a Resource>>,
 }
 
@@ -36,17 +38,25 @@ impl<'a> PolicySet<'a> {
         let mut policies: Vec<Policy<'a>> = resources.iter().chain(implicit).filter_map(Policy::of).collect();
         // Input order must not matter: equal policies in Kuma's order stay in identity order.
         policies.sort_by(|a, b| identity(a.resource).cmp(&identity(b.resource)));
-        let mut by_mesh: BTreeMap<(String, Kind), Vec<usize>> = BTreeMap::new();
+        let mut by_mesh: BTreeMap<(String, Kind), KindIndex> = BTreeMap::new();
         let mut routes: BTreeMap<&str, Vec<&Resource>> = BTreeMap::new();
         for (i, p) in policies.iter().enumerate() {
             let mesh = p.resource.meta.mesh.as_deref().unwrap_or_default();
-            by_mesh.entry((mesh.to_string(), p.kind())).or_default().push(i);
+            by_mesh.entry((mesh.to_string(), p.kind())).or_default().add(i, p);
             if p.kind() == Kind::MeshHTTPRoute {
                 routes.entry(mesh).or_default().push(p.resource);
             }
         }
         let targets = resource::resolve_targets(&policies, &candidates);
-        PolicySet { policies, candidates, targets, by_mesh, routes }
+        let candidate_index = candidates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let (kind, mesh, zone, namespace, name) = c.identity();
+                ((kind, mesh.to_string(), zone.to_string(), namespace.to_string(), name.to_string()), i)
+            })
+            .collect();
+        PolicySet { policies, candidates, candidate_index, targets, by_mesh, routes }
     }
 
     /// The policy kinds present in `mesh`, in kind order.
@@ -60,7 +70,31 @@ impl<'a> PolicySet<'a> {
 
     /// The policies of one kind in `mesh` (indices into `policies`).
     pub fn of(&self, mesh: &str, kind: Kind) -> &[usize] {
-        self.by_mesh.get(&(mesh.to_string(), kind)).map_or(&[], Vec::as_slice)
+        self.by_mesh.get(&(mesh.to_string(), kind)).map_or(&[], |k| k.all.as_slice())
+    }
+
+    /// The policies of one kind in `mesh` that may select `proxy` (ascending):
+    /// those whose top-level targetRef names another service or Dataplane are
+    /// left out without running the selection.
+    fn candidates(&self, mesh: &str, kind: Kind, proxy: Proxy) -> Vec<usize> {
+        let Some(index) = self.by_mesh.get(&(mesh.to_string(), kind)) else { return Vec::new() };
+        let mut out = index.always.clone();
+        let services = proxy.spec.inbounds().iter().map(|i| &i.tags).chain(proxy.spec.gateway().map(|g| &g.tags));
+        for service in services.filter_map(|tags| tags.get("kuma.io/service")) {
+            out.extend(index.by_service.get(service).into_iter().flatten());
+        }
+        out.extend(index.by_name.get(proxy.resource.meta.display_name()).into_iter().flatten());
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The candidate of a world service (`None` for legacy `kuma.io/service` ones).
+    pub fn candidate_of(&self, service: &crate::world::Service) -> Option<usize> {
+        let c = Candidate::of_service(service)?;
+        let (kind, mesh, zone, namespace, name) = c.identity();
+        let key = (kind, mesh.to_string(), zone.to_string(), namespace.to_string(), name.to_string());
+        self.candidate_index.get(&key).copied()
     }
 
     /// Kuma's `IsReferenced` for a top-level `MeshHTTPRoute` name in `mesh`.
@@ -78,6 +112,31 @@ impl<'a> PolicySet<'a> {
         let mesh = p.resource.meta.mesh.as_deref().unwrap_or_default();
         let lookup = |name: &str| self.route(mesh, name);
         select::selection(p.resource, Some(&p.top), proxy, &lookup)
+    }
+}
+
+/// The policies of one mesh and kind, by what their top-level targetRef names.
+#[derive(Debug, Default)]
+struct KindIndex {
+    all: Vec<usize>,
+    /// Mesh, MeshSubset, Dataplane by labels, MeshHTTPRoute, ...: selection decides.
+    always: Vec<usize>,
+    /// MeshService / MeshServiceSubset by `kuma.io/service` name.
+    by_service: std::collections::HashMap<String, Vec<usize>>,
+    /// Dataplane by name.
+    by_name: std::collections::HashMap<String, Vec<usize>>,
+}
+
+impl KindIndex {
+    fn add(&mut self, i: usize, p: &Policy) {
+        use crate::model::common::TargetRefKind as K;
+        self.all.push(i);
+        let name = p.top.name().to_string();
+        match p.top_kind() {
+            K::MeshService | K::MeshServiceSubset => self.by_service.entry(name).or_default().push(i),
+            K::Dataplane if !p.top.has_labels() && !name.is_empty() => self.by_name.entry(name).or_default().push(i),
+            _ => self.always.push(i),
+        }
     }
 }
 
@@ -102,18 +161,24 @@ pub struct Matched {
 pub fn matched(set: &PolicySet, kind: Kind, proxy: Proxy, shadow: bool) -> Matched {
     let mesh = proxy.resource.meta.mesh.as_deref().unwrap_or_default();
     let mut out = Matched { kind: Some(kind), ..Default::default() };
-    for &i in set.of(mesh, kind) {
+    for i in set.candidates(mesh, kind, proxy) {
         if set.policies[i].is_shadow() && !shadow {
             continue;
         }
         let s = set.selection(i, proxy);
         if s.is_empty() {
-            out.unmatched.push(i);
             continue;
         }
         out.policies.push(i);
         for inbound in s.inbounds {
             out.by_inbound.entry(inbound).or_default().push(i);
+        }
+    }
+    // Both ascending: everything of the kind that did not match.
+    let mut matched = out.policies.iter().peekable();
+    for &i in set.of(mesh, kind) {
+        if matched.next_if_eq(&&i).is_none() && (shadow || !set.policies[i].is_shadow()) {
+            out.unmatched.push(i);
         }
     }
     let order = |a: &usize, b: &usize| compare_policies(&set.policies[*a], &set.policies[*b]);
@@ -132,6 +197,42 @@ pub struct ProxyRules {
     entries: Vec<Vec<Origin>>,
     /// Per entry of `kinds`: the legacy `to` rules, built on first use.
     to_rules: Vec<std::cell::OnceCell<Vec<SubsetRule>>>,
+    /// Per entry of `kinds`: its entries by the resource they resolve to, built on first use.
+    entry_index: Vec<std::cell::OnceCell<EntryIndex>>,
+}
+
+/// Positions in a kind's sorted entries, by what they resolve to: the
+/// entries that name the mesh apply to every destination, the others only to
+/// the resource they name.
+#[derive(Debug, Default)]
+struct EntryIndex {
+    mesh: Vec<usize>,
+    by_candidate: std::collections::HashMap<usize, Vec<usize>>,
+}
+
+impl EntryIndex {
+    fn new(set: &PolicySet, entries: &[Origin]) -> EntryIndex {
+        let mut index = EntryIndex::default();
+        for (pos, o) in entries.iter().enumerate() {
+            for (candidate, _) in set.targets.of(o) {
+                if set.candidates[*candidate].kind == TargetRefKind::Mesh {
+                    index.mesh.push(pos);
+                } else {
+                    index.by_candidate.entry(*candidate).or_default().push(pos);
+                }
+            }
+        }
+        index
+    }
+
+    /// The entries (in merge order) that may configure `candidate`.
+    fn near(&self, entries: &[Origin], candidate: usize) -> Vec<Origin> {
+        let mut positions: Vec<usize> = self.mesh.clone();
+        positions.extend(self.by_candidate.get(&candidate).into_iter().flatten());
+        positions.sort_unstable();
+        positions.dedup();
+        positions.into_iter().map(|p| entries[p]).collect()
+    }
 }
 
 /// Match every policy of the proxy's mesh against it (Kuma's `MatchedPolicies`
@@ -141,7 +242,8 @@ pub fn for_proxy(set: &PolicySet, proxy: Proxy, shadow: bool) -> ProxyRules {
     let kinds: Vec<Matched> = set.kinds(mesh).into_iter().map(|k| matched(set, k, proxy, shadow)).collect();
     let entries = kinds.iter().map(|m| resource::sorted_entries(&set.policies, &m.policies)).collect();
     let to_rules = kinds.iter().map(|_| std::cell::OnceCell::new()).collect();
-    ProxyRules { kinds, entries, to_rules }
+    let entry_index = kinds.iter().map(|_| std::cell::OnceCell::new()).collect();
+    ProxyRules { kinds, entries, to_rules, entry_index }
 }
 
 /// ` from kuma.io/service=web, !version=v1`: the clients a subset rule covers.
@@ -193,16 +295,19 @@ impl ProxyRules {
         out
     }
 
-    /// Per policy kind, the effective conf of an outbound to `dest` (port
-    /// `section`): the real-resource rule, or for a legacy `kuma.io/service`
-    /// destination (`dest` `None`) the legacy `to` rule of `service`.
-    pub fn outbound(&self, set: &PolicySet, dest: Option<&Candidate>, section: &str, service: &str) -> Vec<Effective> {
+    /// Per policy kind, the effective conf of an outbound to `dest` (an index
+    /// into the set's candidates; port `section`): the real-resource rule, or
+    /// for a legacy `kuma.io/service` destination (`dest` `None`) the legacy
+    /// `to` rule of `service`.
+    pub fn outbound(&self, set: &PolicySet, dest: Option<usize>, section: &str, service: &str) -> Vec<Effective> {
         let mut out = Vec::new();
         for (k, m) in self.kinds.iter().enumerate() {
             let Some(kind) = m.kind else { continue };
             if let Some(dest) = dest {
-                let rule =
-                    resource::rule_for(&set.policies, &self.entries[k], &set.targets, &set.candidates, dest, section);
+                let index = self.entry_index[k].get_or_init(|| EntryIndex::new(set, &self.entries[k]));
+                let near = index.near(&self.entries[k], dest);
+                let (candidates, targets) = (&set.candidates, &set.targets);
+                let rule = resource::rule_for(&set.policies, &near, targets, candidates, &candidates[dest], section);
                 if let Some(rule) = rule {
                     let confs: Vec<(Origin, &Value)> =
                         rule.origins.iter().map(|o| (*o, &set.policies[o.policy].to[o.index].conf)).collect();

@@ -110,6 +110,17 @@ impl Candidate {
         })
     }
 
+    /// The candidate a world service stands for in `candidates` (by identity).
+    pub fn identity(&self) -> (TargetRefKind, &str, &str, &str, &str) {
+        (
+            self.kind,
+            &self.mesh,
+            self.zone.as_deref().unwrap_or_default(),
+            self.namespace.as_deref().unwrap_or_default(),
+            &self.name,
+        )
+    }
+
     /// The identity of this resource, or of one of its sections.
     pub fn key(&self, section: &str) -> ResourceKey {
         if self.kind == TargetRefKind::Mesh {
@@ -359,7 +370,8 @@ pub struct Targets {
 }
 
 impl Targets {
-    fn of(&self, o: &Origin) -> &[(usize, String)] {
+    /// The (candidate, section) pairs a `to[]` entry resolves to.
+    pub fn of(&self, o: &Origin) -> &[(usize, String)] {
         self.by_entry.get(o.policy).and_then(|items| items.get(o.index)).map_or(&[], Vec::as_slice)
     }
 }
