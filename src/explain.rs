@@ -158,11 +158,17 @@ fn places(plan: &ProxyPlan) -> Vec<(String, &[Effective])> {
 /// The fields that differ between the plan without and with shadow policies.
 fn changes(real: &ProxyPlan, shadow: &ProxyPlan) -> Vec<ShadowChange> {
     let mut out = Vec::new();
-    let before: std::collections::BTreeMap<(String, &str), &Effective> =
-        places(real).into_iter().flat_map(|(p, list)| list.iter().map(move |e| ((p.clone(), e.kind), e))).collect();
-    let after: std::collections::BTreeMap<(String, &str), &Effective> =
-        places(shadow).into_iter().flat_map(|(p, list)| list.iter().map(move |e| ((p.clone(), e.kind), e))).collect();
-    let keys: std::collections::BTreeSet<&(String, &str)> = before.keys().chain(after.keys()).collect();
+    type Key<'e> = (String, &'static str, Option<&'e str>);
+    fn keyed(plan: &ProxyPlan) -> Vec<(Key<'_>, &Effective)> {
+        let mut out = Vec::new();
+        for (p, list) in places(plan) {
+            out.extend(list.iter().map(|e| ((p.clone(), e.kind, e.when.as_deref()), e)));
+        }
+        out
+    }
+    let before: std::collections::BTreeMap<Key, &Effective> = keyed(real).into_iter().collect();
+    let after: std::collections::BTreeMap<Key, &Effective> = keyed(shadow).into_iter().collect();
+    let keys: std::collections::BTreeSet<&Key> = before.keys().chain(after.keys()).collect();
     for key in keys {
         let b = before.get(key).map(|e| &e.conf);
         let a = after.get(key).map(|e| &e.conf);
@@ -175,13 +181,11 @@ fn changes(real: &ProxyPlan, shadow: &ProxyPlan) -> Vec<ShadowChange> {
             let vb = b.and_then(|c| c.pointer(field)).cloned();
             let va = a.and_then(|c| c.pointer(field)).cloned();
             if vb != va {
-                out.push(ShadowChange {
-                    place: key.0.clone(),
-                    kind: key.1,
-                    field: dotted(field),
-                    before: vb,
-                    after: va,
-                });
+                let place = match key.2 {
+                    Some(when) => format!("{} ({when})", key.0),
+                    None => key.0.clone(),
+                };
+                out.push(ShadowChange { place, kind: key.1, field: dotted(field), before: vb, after: va });
             }
         }
     }
@@ -208,9 +212,11 @@ pub fn reach(
     let (kind, name) = policy
         .split_once('/')
         .ok_or_else(|| format!("`{policy}`: expected KIND/NAME, e.g. MeshTimeout/timeout-backend"))?;
-    let kind = crate::model::Kind::from_name(kind)
-        .filter(|k| k.is_policy())
-        .ok_or_else(|| format!("`{kind}` is not a policy kind"))?;
+    let kind = crate::model::Kind::ALL
+        .iter()
+        .copied()
+        .find(|k| k.is_policy() && k.name().eq_ignore_ascii_case(kind))
+        .ok_or_else(|| format!("`{kind}` is not a policy kind (e.g. MeshTimeout, MeshTrafficPermission)"))?;
     let world = World::build(resources, world_opts);
     let implicit = crate::rules::defaults::for_meshes(resources, world_opts.default_mesh_exists);
     let set = PolicySet::new(resources, &implicit, crate::rules::resource::world_candidates(&world, resources));
@@ -224,6 +230,9 @@ pub fn reach(
     if wanted.is_empty() {
         return Err(format!("no {} named `{name}` in the input", kind.name()));
     }
+    // A shadow policy is asked about for what it would do.
+    let shadow = plan_opts.shadow || wanted.iter().any(|&i| set.policies[i].is_shadow());
+    let plan_opts = &plan::Options { shadow, ..plan_opts.clone() };
     let labels: Vec<String> = wanted
         .iter()
         .map(|&i| OriginRef::of(&set, Origin { policy: i, section: Section::Default, index: 0 }).policy)
@@ -235,10 +244,14 @@ pub fn reach(
             continue;
         }
         let (plan, _) = plan::plan_sidecar(&world, &set, *dp, plan_opts);
-        let from_policy =
-            |list: &[Effective]| list.iter().any(|e| e.origins.iter().any(|o| labels.contains(&o.policy)));
+        // A place counts when a field of its effective conf comes from the policy.
+        let from_policy = |list: &[Effective]| {
+            list.iter()
+                .any(|e| e.fields.values().any(|&o| e.origins.get(o).is_some_and(|o| labels.contains(&o.policy))))
+        };
+        let inbound_policy = wanted.iter().any(|&i| set.policies[i].affects_inbounds());
         let selected: std::collections::BTreeSet<usize> =
-            selections.iter().flat_map(|s| s.inbounds.iter().copied()).collect();
+            selections.iter().filter(|_| inbound_policy).flat_map(|s| s.inbounds.iter().copied()).collect();
         out.push(Reach {
             proxy: plan.id.clone(),
             inbounds: plan.inbounds.iter().filter(|i| selected.contains(&i.index)).map(|i| i.name.clone()).collect(),

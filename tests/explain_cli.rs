@@ -165,3 +165,57 @@ fn shadow_policies_change_nothing_without_the_flag() {
     assert!(text.contains("MeshTimeout/candidate from[0] (shadow)"), "{text}");
     assert!(text.contains("http.requestTimeout: 10s -> 2s"), "{text}");
 }
+
+fn explain_text(yaml: &str, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    common::write(dir.path(), "in.yaml", yaml);
+    let input = dir.path().display().to_string();
+    let mut all = vec!["explain", "--all", &input];
+    all.extend(args);
+    let out = common::run(&all);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const WEB: &str = "type: Dataplane\nmesh: default\nname: web\nnetworking:\n  address: 10.0.0.1\n  inbound:\n  - port: 8080\n    tags: {kuma.io/service: web, kuma.io/protocol: http}\n";
+
+#[test]
+fn shadow_changes_are_found_in_every_client_group() {
+    let yaml = format!(
+        "type: Mesh\nname: default\nskipCreatingInitialPolicies: ['*']\n---\n{WEB}---\n\
+         type: MeshTrafficPermission\nname: mtp\nmesh: default\nspec:\n  from:\n\
+         \x20 - {{targetRef: {{kind: MeshService, name: a}}, default: {{action: Allow}}}}\n\
+         \x20 - {{targetRef: {{kind: MeshService, name: b}}, default: {{action: Allow}}}}\n---\n\
+         type: MeshTrafficPermission\nname: a-shadow\nmesh: default\nlabels: {{kuma.io/effect: shadow}}\nspec:\n  from:\n\
+         \x20 - {{targetRef: {{kind: MeshService, name: b}}, default: {{action: Deny}}}}\n"
+    );
+    let text = explain_text(&yaml, &["--shadow"]);
+    assert!(text.contains("(from kuma.io/service=b) MeshTrafficPermission action: Allow -> Deny"), "{text}");
+    assert!(!text.contains("kuma.io/service=a) MeshTrafficPermission action"), "{text}");
+}
+
+#[test]
+fn mesh_defaults_lose_to_a_users_global_policy() {
+    let yaml = format!(
+        "{WEB}---\ntype: MeshTimeout\nname: global-timeout\nmesh: default\nlabels: {{kuma.io/origin: global}}\nspec:\n  from:\n\
+         \x20 - {{targetRef: {{kind: Mesh}}, default: {{idleTimeout: 5s}}}}\n"
+    );
+    let text = explain_text(&yaml, &[]);
+    assert!(text.contains("idleTimeout: 5s"), "{text}");
+    assert!(text.contains("<- MeshTimeout/global-timeout from[0]"), "{text}");
+}
+
+#[test]
+fn policy_reach_counts_only_places_the_policy_configures() {
+    let input = common::root().join("testdata/golden/rules-ordering/input").display().to_string();
+    // A `to`-only policy reaches outbounds, not the inbounds its targetRef selects.
+    let out = common::run(&["explain", "--policy", "meshtimeout/a-mesh-wide", &input, "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let backend = doc.as_array().unwrap().iter().find(|r| r["proxy"]["name"] == "backend-01").unwrap();
+    assert_eq!(backend["outbounds"], serde_json::json!(["outbound:127.0.0.1:10001"]), "{doc}");
+    // 0-from-global is overridden on every field: it reaches nothing.
+    let out = common::run(&["explain", "--policy", "MeshTimeout/0-from-global", &input, "--format", "json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc.as_array().unwrap().iter().all(|r| r["outbounds"].as_array().unwrap().is_empty()), "{doc}");
+}

@@ -89,10 +89,8 @@ pub fn run(mut args: Args, color: Color) -> i32 {
     }
     let world_opts =
         crate::world::Options { default_mesh_exists: validate_opts.default_mesh_exists, ..Default::default() };
-    let plan_opts = crate::plan::Options {
-        secrets_dir: super::compile::DEFAULT_SECRETS_DIR.to_string(),
-        shadow: args.shadow || args.policy.is_some(),
-    };
+    let plan_opts =
+        crate::plan::Options { secrets_dir: super::compile::DEFAULT_SECRETS_DIR.to_string(), shadow: args.shadow };
     let written = if let Some(policy) = &args.policy {
         match explain::reach(&outcome.resources, &world_opts, &plan_opts, policy) {
             Ok(reach) => print(args.format, &reach, || reach_text(policy, &reach)),

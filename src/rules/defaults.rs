@@ -192,6 +192,11 @@ fn build(template: &Value, name: &str, mesh: &str, index: usize) -> Option<Resou
     let (resource, _findings) = validate::check_document(doc, &validate::Options::default());
     let mut resource = resource?;
     resource.meta.annotations.insert(labels::IMPLICIT.into(), REASON.into());
+    // In a multizone Kuma the defaults are created on Global and reach zones as
+    // `kuma.io/origin: global`: the least important origin, so they never win
+    // over a user's policy of the same specificity (ties with the user's own
+    // global policies go by name, as in Kuma).
+    resource.meta.labels.insert(labels::ORIGIN.into(), "global".into());
     Some(resource)
 }
 

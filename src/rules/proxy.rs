@@ -100,10 +100,7 @@ impl<'a> PolicySet<'a> {
     /// Kuma's `IsReferenced` for a top-level `MeshHTTPRoute` name in `mesh`.
     pub fn route(&self, mesh: &str, name: &str) -> Option<&'a Resource> {
         let list = self.routes.get(mesh)?;
-        list.iter()
-            .copied()
-            .find(|r| r.meta.display_name() == name)
-            .or_else(|| list.iter().copied().find(|r| r.meta.name == name))
+        list.iter().copied().find(|r| r.meta.display_name() == name)
     }
 
     /// What `policy` selects of `proxy`.

@@ -75,7 +75,7 @@ fn zone_allows(policy: &Resource, dp: &Resource) -> bool {
 fn namespace_allows(policy: &Resource, dp: &Resource) -> bool {
     match policy.role {
         PolicyRole::Consumer | PolicyRole::WorkloadOwner => {
-            policy.meta.label(labels::NAMESPACE) == dp.meta.label(labels::NAMESPACE)
+            policy.meta.label(labels::NAMESPACE).is_some_and(|ns| dp.meta.label(labels::NAMESPACE) == Some(ns))
         }
         PolicyRole::System | PolicyRole::Producer => true,
     }

@@ -30,18 +30,21 @@ fn dataplane_specificity(r: &TargetRef) -> (u8, u8) {
 /// The policy-level steps shared by every view: top-level kind, Dataplane
 /// specificity, origin, role (`CompareByPolicyAttributes`).
 pub fn compare_attributes(a: &Policy, b: &Policy) -> Ordering {
-    let (ka, kb) = (a.top_kind(), b.top_kind());
-    ka.specificity()
-        .cmp(&kb.specificity())
-        .then_with(|| {
-            if ka == TargetRefKind::Dataplane && kb == TargetRefKind::Dataplane {
-                dataplane_specificity(&a.top).cmp(&dataplane_specificity(&b.top))
-            } else {
-                Ordering::Equal
-            }
-        })
+    a.top_kind()
+        .specificity()
+        .cmp(&b.top_kind().specificity())
+        .then_with(|| compare_dataplane_refs(a, b))
         .then_with(|| origin_rank(a).cmp(&origin_rank(b)))
         .then_with(|| a.role().cmp(&b.role()))
+}
+
+/// Both top-level `Dataplane`: [`dataplane_specificity`] decides.
+fn compare_dataplane_refs(a: &Policy, b: &Policy) -> Ordering {
+    if a.top_kind() == TargetRefKind::Dataplane && b.top_kind() == TargetRefKind::Dataplane {
+        dataplane_specificity(&a.top).cmp(&dataplane_specificity(&b.top))
+    } else {
+        Ordering::Equal
+    }
 }
 
 /// Display name reversed: the lexicographically smaller name sorts later and wins.
@@ -52,15 +55,21 @@ pub fn compare_names(a: &Policy, b: &Policy) -> Ordering {
 /// The order of policies matched by a proxy (`SortByTargetRef`), which also
 /// orders inbound rules and single-item rules.
 pub fn compare_policies(a: &Policy, b: &Policy) -> Ordering {
-    compare_attributes(a, b)
+    // As `compare_attributes`, with the MeshGateway tag count between origin and role.
+    let (ka, kb) = (a.top_kind(), b.top_kind());
+    ka.specificity()
+        .cmp(&kb.specificity())
+        .then_with(|| compare_dataplane_refs(a, b))
+        .then_with(|| origin_rank(a).cmp(&origin_rank(b)))
         .then_with(|| {
-            if a.top_kind() == TargetRefKind::MeshGateway && b.top_kind() == TargetRefKind::MeshGateway {
+            if ka == TargetRefKind::MeshGateway && kb == TargetRefKind::MeshGateway {
                 let tags = |p: &Policy| p.top.tags.as_ref().map_or(0, |t| t.len());
                 tags(a).cmp(&tags(b))
             } else {
                 Ordering::Equal
             }
         })
+        .then_with(|| a.role().cmp(&b.role()))
         .then_with(|| compare_names(a, b))
 }
 
