@@ -71,7 +71,13 @@ fn check_origins(input: &Path, doc: &Value) -> Vec<String> {
                 let (parent, last) = field.rsplit_once('/').unwrap_or(("", field));
                 let appended =
                     parent.rsplit('/').next().is_some_and(|k| k.starts_with("append")) && last.parse::<usize>().is_ok();
-                let value = if appended {
+                let route_rule = effective["kind"] == "MeshHTTPRoute" && parent == "/rules";
+                let value = if route_rule {
+                    // A route rule is credited to the conf whose rule has the same matches.
+                    let matches = merged.and_then(|m| m.get("matches"));
+                    let rules = conf.and_then(|c| c.get("rules")).and_then(Value::as_array);
+                    rules.and_then(|l| l.iter().find(|r| r.get("matches") == matches)).and(merged)
+                } else if appended {
                     conf.and_then(|c| c.pointer(parent))
                         .and_then(Value::as_array)
                         .and_then(|l| l.iter().find(|v| Some(*v) == merged))

@@ -109,6 +109,10 @@ pub fn run(mut args: Args, color: Color) -> i32 {
         let selection = Selection { proxies, ..Default::default() };
         let (list, _) = explain::explain(&outcome.resources, &world_opts, &plan_opts, &selection);
         if list.is_empty() && !args.all {
+            if is_gateway(&outcome.resources, &selection) {
+                eprintln!("error: `{proxy}` is a gateway Dataplane: explain covers sidecars only for now");
+                return exit::USAGE;
+            }
             eprintln!("error: no sidecar Dataplane `{proxy}` in the input{}", known_proxies(&outcome.resources));
             return exit::USAGE;
         }
@@ -126,6 +130,14 @@ fn print<T: serde::Serialize>(format: Format, value: &T, text: impl FnOnce() -> 
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(value).unwrap_or_default()),
         Format::Yaml => write!(out, "{}", serde_saphyr::to_string(value).unwrap_or_default()),
     }
+}
+
+/// Whether the proxy `selection` names is a gateway Dataplane.
+fn is_gateway(resources: &[crate::model::Resource], selection: &Selection) -> bool {
+    resources
+        .iter()
+        .filter_map(crate::rules::select::Proxy::of)
+        .any(|p| p.spec.is_gateway() && selection.keeps(&crate::plan::proxy_id(p.resource)))
 }
 
 /// ` (proxies: a, b, c ...)` to help a user who mistyped.

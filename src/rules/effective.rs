@@ -97,7 +97,7 @@ impl Effective {
     /// A merged conf with its origins and per-field attribution.
     pub fn attributed(set: &PolicySet, kind: Kind, conf: Value, confs: &[(Origin, &Value)]) -> Effective {
         let values: Vec<&Value> = confs.iter().map(|(_, v)| *v).collect();
-        let fields = merge::attribute(&conf, &values);
+        let fields = merge::attribute(Strategy::of(kind), &conf, &values);
         Effective {
             kind: kind.name(),
             when: None,

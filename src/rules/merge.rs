@@ -190,19 +190,48 @@ fn merge_by_matches(rules: Vec<Value>) -> Vec<Value> {
 /// Which conf set each leaf of a merged value: JSON pointer -> index into
 /// `confs`. A leaf is a scalar, a replaced list or an empty object; elements
 /// of a concatenated list are attributed one by one.
-pub fn attribute(merged: &Value, confs: &[&Value]) -> BTreeMap<String, usize> {
+///
+/// With a `by_key` strategy (MeshHTTPRoute), each merged rule is attributed as
+/// a whole to the last conf with a rule of the same `matches` (Kuma's
+/// `OriginByMatches`).
+pub fn attribute(strategy: Strategy, merged: &Value, confs: &[&Value]) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
-    attribute_at(merged, confs, &mut Vec::new(), &mut out);
+    let Some(key) = strategy.by_key else {
+        attribute_at(merged, confs, &mut Vec::new(), &mut out);
+        return out;
+    };
+    let Some(obj) = merged.as_object() else { return out };
+    for (field, value) in obj {
+        let mut path = vec![field.clone()];
+        match value.as_array() {
+            Some(rules) if field == key => {
+                for (i, rule) in rules.iter().enumerate() {
+                    let matches = rule.get("matches");
+                    let same = |r: &Value| r.get("matches") == matches;
+                    let owner = confs
+                        .iter()
+                        .rposition(|c| c.get(key).and_then(Value::as_array).is_some_and(|list| list.iter().any(same)));
+                    if let Some(c) = owner {
+                        out.insert(format!("/{}/{i}", escape(field)), c);
+                    }
+                }
+            }
+            _ => attribute_at(value, confs, &mut path, &mut out),
+        }
+    }
     out
+}
+
+/// A JSON pointer segment.
+fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
 }
 
 fn attribute_at(value: &Value, confs: &[&Value], path: &mut Vec<String>, out: &mut BTreeMap<String, usize>) {
     fn at<'v>(c: &'v Value, path: &[String]) -> Option<&'v Value> {
         path.iter().try_fold(c, |cur, seg| cur.get(seg))
     }
-    let pointer = |path: &[String]| {
-        path.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect::<String>()
-    };
+    let pointer = |path: &[String]| path.iter().map(|s| format!("/{}", escape(s))).collect::<String>();
     match value {
         Value::Object(obj) if !obj.is_empty() => {
             for (k, v) in obj {
@@ -280,11 +309,24 @@ mod tests {
     }
 
     #[test]
+    fn http_route_rules_are_attributed_one_by_one() {
+        let m = |p: &str| json!([{"path": {"type": "PathPrefix", "value": p}}]);
+        let a = json!({"rules": [{"matches": m("/a"), "default": {"x": 1}}]});
+        let b = json!({"rules": [{"matches": m("/b"), "default": {"x": 2}}]});
+        let strategy = Strategy::of(Kind::MeshHTTPRoute);
+        let merged = merge_one(strategy, &[&a, &b]).unwrap();
+        let who = attribute(strategy, &merged, &[&a, &b]);
+        let owner = |p: &str| merged["rules"].as_array().unwrap().iter().position(|r| r["matches"] == m(p)).unwrap();
+        assert_eq!(who[&format!("/rules/{}", owner("/a"))], 0);
+        assert_eq!(who[&format!("/rules/{}", owner("/b"))], 1);
+    }
+
+    #[test]
     fn attribution_names_the_last_setter_of_each_leaf() {
         let a = json!({"http": {"requestTimeout": "1s"}, "idleTimeout": "5s"});
         let b = json!({"http": {"requestTimeout": "2s"}});
         let merged = merge_plain(&[a.clone(), b.clone()]);
-        let who = attribute(&merged, &[&a, &b]);
+        let who = attribute(Strategy::default(), &merged, &[&a, &b]);
         assert_eq!(who["/http/requestTimeout"], 1);
         assert_eq!(who["/idleTimeout"], 0);
     }
