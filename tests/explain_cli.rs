@@ -225,3 +225,22 @@ fn policy_reach_counts_only_places_the_policy_configures() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc.as_array().unwrap().iter().all(|r| r["outbounds"].as_array().unwrap().is_empty()), "{doc}");
 }
+
+#[test]
+fn a_policy_on_a_route_configures_the_routes_outbound_only() {
+    let yaml = "type: Mesh\nname: default\nskipCreatingInitialPolicies: ['*']\nmeshServices: {mode: Exclusive}\n---\n\
+        type: Dataplane\nmesh: default\nname: web\nnetworking:\n  address: 10.0.0.1\n  inbound:\n  - port: 8080\n    tags: {kuma.io/service: web, kuma.io/protocol: http}\n  transparentProxying: {redirectPortInbound: 15006, redirectPortOutbound: 15001}\n---\n\
+        type: Dataplane\nmesh: default\nname: backend\nnetworking:\n  address: 10.0.0.2\n  inbound:\n  - port: 8080\n    tags: {kuma.io/service: backend, kuma.io/protocol: http}\n---\n\
+        type: Dataplane\nmesh: default\nname: other\nnetworking:\n  address: 10.0.0.3\n  inbound:\n  - port: 8080\n    tags: {kuma.io/service: other, kuma.io/protocol: http}\n---\n\
+        type: MeshHTTPRoute\nname: route-a\nmesh: default\nspec:\n  targetRef: {kind: Mesh}\n  to:\n  - targetRef: {kind: MeshService, name: backend}\n    rules:\n    - matches: [{path: {type: PathPrefix, value: /a}}]\n      default: {backendRefs: [{kind: MeshService, name: other, port: 8080}]}\n---\n\
+        type: MeshTimeout\nname: on-route\nmesh: default\nspec:\n  targetRef: {kind: MeshHTTPRoute, name: route-a}\n  to:\n  - {targetRef: {kind: Mesh}, default: {http: {requestTimeout: 3s}}}\n";
+    let text = explain_text(yaml, &[]);
+    let web = &text[text.find("Dataplane web").unwrap()..];
+    let backend_out = &web[web.find("MeshService backend").unwrap()..];
+    let backend_out = &backend_out[..backend_out.find("\n\n").unwrap()];
+    assert!(backend_out.contains("MeshTimeout (route MeshHTTPRoute/route-a)"), "{backend_out}");
+    assert!(backend_out.contains("http.requestTimeout: 3s  <- MeshTimeout/on-route to[0]"), "{backend_out}");
+    let other_out = &web[web.find("MeshService other").unwrap()..];
+    let other_out = &other_out[..other_out.find("\n\n").unwrap()];
+    assert!(!other_out.contains("on-route"), "{other_out}");
+}

@@ -252,7 +252,7 @@ fn reach_text(policy: &str, reach: &[Reach]) -> String {
         let _ = writeln!(s, "{policy} reaches no proxy");
         return s;
     }
-    let _ = writeln!(s, "{policy} reaches {} proxy(ies):", reach.len());
+    let _ = writeln!(s, "{policy} selects {} proxy(ies):", reach.len());
     for r in reach {
         let _ = writeln!(s, "  {}/{}", r.proxy.mesh, r.proxy.core_name());
         for i in &r.inbounds {
@@ -263,6 +263,9 @@ fn reach_text(policy: &str, reach: &[Reach]) -> String {
         }
         if r.proxy_wide {
             let _ = writeln!(s, "    proxy-wide");
+        }
+        if r.inbounds.is_empty() && r.outbounds.is_empty() && !r.proxy_wide {
+            let _ = writeln!(s, "    (selected, but sets nothing here: overridden, or no destination it names)");
         }
     }
     s

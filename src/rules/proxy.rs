@@ -28,7 +28,8 @@ pub struct PolicySet<'a> {
     candidate_index: std::collections::HashMap<(TargetRefKind, String, String, String, String), usize>,
     targets: Targets,
     by_mesh: BTreeMap<(String, Kind), KindIndex>,
-    routes: BTreeMap<&'a str, Vec<&'a Resource>>,
+    /// MeshHTTPRoutes by mesh: (resource, index into `policies`).
+    routes: BTreeMap<&'a str, Vec<(&'a Resource, usize)>>,
 }
 
 impl<'a> PolicySet<'a> {
@@ -39,12 +40,12 @@ impl<'a> PolicySet<'a> {
         // Input order must not matter: equal policies in Kuma's order stay in identity order.
         policies.sort_by(|a, b| identity(a.resource).cmp(&identity(b.resource)));
         let mut by_mesh: BTreeMap<(String, Kind), KindIndex> = BTreeMap::new();
-        let mut routes: BTreeMap<&str, Vec<&Resource>> = BTreeMap::new();
+        let mut routes: BTreeMap<&str, Vec<(&Resource, usize)>> = BTreeMap::new();
         for (i, p) in policies.iter().enumerate() {
             let mesh = p.resource.meta.mesh.as_deref().unwrap_or_default();
             by_mesh.entry((mesh.to_string(), p.kind())).or_default().add(i, p);
             if p.kind() == Kind::MeshHTTPRoute {
-                routes.entry(mesh).or_default().push(p.resource);
+                routes.entry(mesh).or_default().push((p.resource, i));
             }
         }
         let targets = resource::resolve_targets(&policies, &candidates);
@@ -99,8 +100,12 @@ impl<'a> PolicySet<'a> {
 
     /// Kuma's `IsReferenced` for a top-level `MeshHTTPRoute` name in `mesh`.
     pub fn route(&self, mesh: &str, name: &str) -> Option<&'a Resource> {
-        let list = self.routes.get(mesh)?;
-        list.iter().copied().find(|r| r.meta.display_name() == name)
+        self.route_policy(mesh, name).map(|i| self.policies[i].resource)
+    }
+
+    /// The MeshHTTPRoute a top-level `MeshHTTPRoute` name refers to, as an index into `policies`.
+    pub fn route_policy(&self, mesh: &str, name: &str) -> Option<usize> {
+        self.routes.get(mesh)?.iter().find(|(r, _)| r.meta.display_name() == name).map(|(_, i)| *i)
     }
 
     /// What `policy` selects of `proxy`.
@@ -312,6 +317,7 @@ impl ProxyRules {
                         out.push(Effective::attributed(set, kind, conf, &confs));
                     }
                 }
+                out.extend(route_confs(set, kind, m, dest));
                 continue;
             }
             let items = legacy_to_items(set, m);
@@ -373,6 +379,39 @@ pub fn legacy_to_items<'s>(set: &'s PolicySet, m: &Matched) -> Vec<SubsetItem<'s
         }));
     }
     items
+}
+
+/// The confs of policies whose top-level targetRef is a MeshHTTPRoute that
+/// routes to `dest`: they configure that route's traffic only, so each route
+/// gets its own conf (`when: route MeshHTTPRoute/<name>`).
+fn route_confs(set: &PolicySet, kind: Kind, m: &Matched, dest: usize) -> Vec<Effective> {
+    let mut by_route: BTreeMap<usize, Vec<(Origin, &Value)>> = BTreeMap::new();
+    for &p in &m.policies {
+        let policy = &set.policies[p];
+        if policy.top_kind() != TargetRefKind::MeshHTTPRoute {
+            continue;
+        }
+        let mesh = policy.resource.meta.mesh.as_deref().unwrap_or_default();
+        let Some(route) = set.route_policy(mesh, policy.top.name()) else { continue };
+        let routes_to_dest = set.policies[route].to.iter().any(|item| {
+            let o = Origin { policy: route, section: Section::To, index: item.index };
+            set.targets.of(&o).iter().any(|(c, _)| set.candidates[*c].same_resource(&set.candidates[dest]))
+        });
+        if routes_to_dest {
+            let items = policy
+                .to
+                .iter()
+                .map(|item| (Origin { policy: p, section: Section::To, index: item.index }, &item.conf));
+            by_route.entry(route).or_default().extend(items);
+        }
+    }
+    by_route
+        .into_iter()
+        .filter_map(|(route, confs)| {
+            let when = format!("route MeshHTTPRoute/{}", set.policies[route].name());
+            Effective::merge(set, kind, &confs).map(|e| e.when(Some(when)))
+        })
+        .collect()
 }
 
 /// A subset rule as an [`Effective`]: its origins are the items merged into it.

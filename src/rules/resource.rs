@@ -138,7 +138,7 @@ impl Candidate {
     }
 
     /// The same resource as `other` (its key without section), without building keys.
-    fn same_resource(&self, other: &Candidate) -> bool {
+    pub fn same_resource(&self, other: &Candidate) -> bool {
         self.kind == other.kind
             && self.name == other.name
             && (self.kind == TargetRefKind::Mesh
