@@ -27,6 +27,9 @@ pub struct PolicySet<'a> {
     /// Candidate identity -> index into `candidates`.
     candidate_index: std::collections::HashMap<(TargetRefKind, String, String, String, String), usize>,
     targets: Targets,
+    /// Legacy `to` rules by kind and matched policies: proxies of one service
+    /// usually match the same policies, and the clique enumeration is costly.
+    to_rules_cache: std::sync::Mutex<ToRulesCache>,
     by_mesh: BTreeMap<(String, Kind), KindIndex>,
     /// MeshHTTPRoutes by mesh: (resource, index into `policies`).
     routes: BTreeMap<&'a str, Vec<(&'a Resource, usize)>>,
@@ -57,7 +60,15 @@ impl<'a> PolicySet<'a> {
                 ((kind, mesh.to_string(), zone.to_string(), namespace.to_string(), name.to_string()), i)
             })
             .collect();
-        PolicySet { policies, candidates, candidate_index, targets, by_mesh, routes }
+        PolicySet {
+            policies,
+            candidates,
+            candidate_index,
+            targets,
+            to_rules_cache: Default::default(),
+            by_mesh,
+            routes,
+        }
     }
 
     /// The policy kinds present in `mesh`, in kind order.
@@ -98,6 +109,19 @@ impl<'a> PolicySet<'a> {
         self.candidate_index.get(&key).copied()
     }
 
+    /// The legacy `to` rules of `items`, the `to[]` items of the `matched` policies of `kind`.
+    fn legacy_to_rules(&self, kind: Kind, matched: &[usize], items: &[SubsetItem]) -> std::sync::Arc<Vec<SubsetRule>> {
+        let key = (kind, matched.to_vec());
+        if let Some(rules) = self.to_rules_cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return rules;
+        }
+        let rules = std::sync::Arc::new(subset::to_rules(items));
+        if let Ok(mut cache) = self.to_rules_cache.lock() {
+            cache.insert(key, rules.clone());
+        }
+        rules
+    }
+
     /// Kuma's `IsReferenced` for a top-level `MeshHTTPRoute` name in `mesh`.
     pub fn route(&self, mesh: &str, name: &str) -> Option<&'a Resource> {
         self.route_policy(mesh, name).map(|i| self.policies[i].resource)
@@ -116,6 +140,8 @@ impl<'a> PolicySet<'a> {
         select::selection(p.resource, Some(&p.top), proxy, &lookup)
     }
 }
+
+type ToRulesCache = std::collections::HashMap<(Kind, Vec<usize>), std::sync::Arc<Vec<SubsetRule>>>;
 
 /// The policies of one mesh and kind, by what their top-level targetRef names.
 #[derive(Debug, Default)]
@@ -198,7 +224,7 @@ pub struct ProxyRules {
     /// Per entry of `kinds`: the `to[]` entries of its policies in merge order.
     entries: Vec<Vec<Origin>>,
     /// Per entry of `kinds`: the legacy `to` rules, built on first use.
-    to_rules: Vec<std::cell::OnceCell<Vec<SubsetRule>>>,
+    to_rules: Vec<std::cell::OnceCell<std::sync::Arc<Vec<SubsetRule>>>>,
     /// Per entry of `kinds`: its entries by the resource they resolve to, built on first use.
     entry_index: Vec<std::cell::OnceCell<EntryIndex>>,
 }
@@ -324,7 +350,7 @@ impl ProxyRules {
             if items.is_empty() {
                 continue;
             }
-            let rules = self.to_rules[k].get_or_init(|| subset::to_rules(&items));
+            let rules = self.to_rules[k].get_or_init(|| set.legacy_to_rules(kind, &m.policies, &items));
             let tags = crate::model::common::StringMap::from([("kuma.io/service".to_string(), service.to_string())]);
             if let Some(rule) = subset::compute(rules, &tags) {
                 out.push(subset_effective(set, kind, rule, &items, "to"));
