@@ -26,7 +26,8 @@ enum Mtls {
     Permissive,
 }
 
-fn world(ports: &Ports, echo_port: u16, mtls: Mtls, protocol: &str) -> String {
+/// The two-sidecar world, plus `extra` resources (policies).
+fn world(ports: &Ports, echo_port: u16, mtls: Mtls, protocol: &str, extra: &str) -> String {
     let mtls_block = match mtls {
         Mtls::Off => "",
         Mtls::Strict => "mtls:\n  enabledBackend: ca-1\n  backends:\n    - name: ca-1\n      type: builtin\n",
@@ -85,7 +86,7 @@ spec:
     - port: 80
       targetPort: {server_in}
       appProtocol: {protocol}
-",
+{extra}",
         server_in = ports.server_in,
         server_admin = ports.server_admin,
         client_in = ports.client_in,
@@ -106,10 +107,16 @@ fn bootstrap_of(out: &Path, name: &str) -> std::path::PathBuf {
 
 /// Compile the two-sidecar world, issue certificates when mTLS is on, start both
 /// Envoys. Returns them with the scratch directory they run in.
-fn start_world(ports: &Ports, upstream_port: u16, mtls: Mtls, protocol: &str) -> (tempfile::TempDir, Envoy, Envoy) {
+fn start_world(
+    ports: &Ports,
+    upstream_port: u16,
+    mtls: Mtls,
+    protocol: &str,
+    extra: &str,
+) -> (tempfile::TempDir, Envoy, Envoy) {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("input.yaml");
-    std::fs::write(&input, world(ports, upstream_port, mtls, protocol)).expect("write input");
+    std::fs::write(&input, world(ports, upstream_port, mtls, protocol, extra)).expect("write input");
     let out = dir.path().join("out");
     let secrets = dir.path().join("secrets");
     let compiled = common::run(&[
@@ -146,7 +153,7 @@ fn request_through_client(mtls: Mtls) {
     }
     let echo = HttpEcho::start(EchoConfig::default());
     let ports = ports();
-    let (_dir, server, client) = start_world(&ports, echo.port(), mtls, "http");
+    let (_dir, server, client) = start_world(&ports, echo.port(), mtls, "http", "");
 
     let client_addr: SocketAddr = ([127, 0, 0, 1], ports.client_out).into();
     let (status, _, body) = common::eventually(Duration::from_secs(20), || {
@@ -207,7 +214,7 @@ fn tcp_bytes_go_through_both_sidecars_with_mtls() {
     }
     let echo = TcpEcho::start();
     let ports = ports();
-    let (_dir, server, client) = start_world(&ports, echo.port(), Mtls::Strict, "tcp");
+    let (_dir, server, client) = start_world(&ports, echo.port(), Mtls::Strict, "tcp", "");
     let client_addr: SocketAddr = ([127, 0, 0, 1], ports.client_out).into();
     let got = common::eventually(Duration::from_secs(20), || {
         common::tcp_roundtrip(client_addr, b"ping over the mesh", Duration::from_secs(5))
@@ -219,6 +226,49 @@ fn tcp_bytes_go_through_both_sidecars_with_mtls() {
 }
 
 /// A DNS query for the A record of `name`; the addresses in the answer.
+#[test]
+fn mesh_timeout_turns_a_slow_upstream_into_a_timeout() {
+    if common::envoy().is_none() {
+        return;
+    }
+    let echo = HttpEcho::start(EchoConfig::default());
+    let ports = ports();
+    let policy = "---
+type: MeshTimeout
+name: client-to-server
+mesh: e2e
+spec:
+  targetRef:
+    kind: Dataplane
+    name: client-01
+  to:
+    - targetRef:
+        kind: MeshService
+        name: server
+      default:
+        http:
+          requestTimeout: 1s
+";
+    let (_dir, server, client) = start_world(&ports, echo.port(), Mtls::Off, "http", policy);
+    let client_addr: SocketAddr = ([127, 0, 0, 1], ports.client_out).into();
+    // A fast request goes through: the route works.
+    common::eventually(Duration::from_secs(20), || {
+        let r = http_get(client_addr, "server", "/fast", Duration::from_secs(5))?;
+        if r.0 == 200 { Ok(r) } else { Err(format!("status {}: {}", r.0, r.2)) }
+    })
+    .unwrap_or_else(|e| panic!("fast request: {e}\nclient:\n{}\nserver:\n{}", client.log(), server.log()));
+    // A request the upstream answers after 4s times out after the policy's 1s.
+    let started = std::time::Instant::now();
+    let slow = [("x-echo-delay-ms", "4000")];
+    let (status, _, body) =
+        common::http_request(client_addr, "GET", "server", "/slow", &slow, b"", Duration::from_secs(10))
+            .expect("answer");
+    let took = started.elapsed();
+    assert_eq!(status, 504, "{body}");
+    assert!(body.contains("upstream request timeout"), "{body}");
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_millis(3000), "timed out after {took:?}");
+}
+
 fn dns_a(server: SocketAddr, name: &str) -> Result<Vec<std::net::Ipv4Addr>, String> {
     let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
     for label in name.split('.') {

@@ -18,10 +18,10 @@ use envoy_types::pb::envoy::config::endpoint::v3::{
 use envoy_types::pb::envoy::extensions::upstreams::http::v3::{
     HttpProtocolOptions, http_protocol_options, http_protocol_options::explicit_http_config,
 };
-use envoy_types::pb::google::protobuf::{Duration, UInt32Value};
+use envoy_types::pb::google::protobuf::UInt32Value;
 
-use super::defaults::{CONNECT_TIMEOUT_SECS, CONNECTION_IDLE_TIMEOUT_SECS};
-use super::proto::{any, metadata, sanitize, secs, socket};
+use super::proto::{any, metadata, sanitize, socket};
+use super::timeout::{Timeouts, duration};
 use super::tls;
 use crate::plan::{
     ClusterPlan, ClusterTls, INBOUND_PASSTHROUGH_SOURCE_V4, INBOUND_PASSTHROUGH_SOURCE_V6, InboundPlan, ProxyPlan,
@@ -31,11 +31,11 @@ use crate::world::{self, Protocol};
 
 const HTTP_OPTIONS_KEY: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
-fn base(name: &str, kind: DiscoveryType) -> Cluster {
+fn base(name: &str, kind: DiscoveryType, t: &Timeouts) -> Cluster {
     Cluster {
         name: name.to_string(),
         alt_stat_name: sanitize(name),
-        connect_timeout: Some(secs(CONNECT_TIMEOUT_SECS)),
+        connect_timeout: Some(duration(t.connect)),
         cluster_discovery_type: Some(ClusterDiscoveryType::Type(kind as i32)),
         circuit_breakers: Some(CircuitBreakers {
             thresholds: vec![Thresholds { track_remaining: true, ..Default::default() }],
@@ -46,8 +46,8 @@ fn base(name: &str, kind: DiscoveryType) -> Cluster {
 }
 
 /// Explicit HTTP/1.1 (for `http`) or HTTP/2 (otherwise) to the upstream, with
-/// Kuma's connection idle timeout for HTTP protocols.
-fn http_options(protocol: Protocol) -> HttpProtocolOptions {
+/// the connection timeouts for HTTP protocols.
+fn http_options(protocol: Protocol, t: &Timeouts) -> HttpProtocolOptions {
     let config = if protocol == Protocol::Http {
         explicit_http_config::ProtocolConfig::HttpProtocolOptions(Http1ProtocolOptions::default())
     } else {
@@ -55,9 +55,9 @@ fn http_options(protocol: Protocol) -> HttpProtocolOptions {
     };
     HttpProtocolOptions {
         common_http_protocol_options: protocol.is_http().then(|| CommonHttpOptions {
-            idle_timeout: Some(secs(CONNECTION_IDLE_TIMEOUT_SECS)),
-            max_connection_duration: Some(Duration::default()),
-            max_stream_duration: Some(Duration::default()),
+            idle_timeout: Some(duration(t.idle)),
+            max_connection_duration: Some(duration(t.max_connection)),
+            max_stream_duration: Some(duration(t.max_stream)),
             ..Default::default()
         }),
         upstream_protocol_options: Some(http_protocol_options::UpstreamProtocolOptions::ExplicitHttpConfig(
@@ -105,7 +105,8 @@ fn load_assignment(name: &str, endpoints: &[world::Endpoint]) -> ClusterLoadAssi
 
 /// The local application behind an inbound (`localhost:<port>`).
 pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Cluster {
-    let mut c = base(&i.cluster, DiscoveryType::Static);
+    let t = Timeouts::of(&i.policies);
+    let mut c = base(&i.cluster, DiscoveryType::Static, &t);
     c.load_assignment = Some(ClusterLoadAssignment {
         cluster_name: i.cluster.clone(),
         endpoints: vec![LocalityLbEndpoints {
@@ -116,7 +117,7 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Cluster {
     });
     // The application speaks its own protocol: HTTP/1.1 for http, HTTP/2 for http2 and grpc.
     if i.protocol.is_http() {
-        c.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(http_options(i.protocol)));
+        c.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(http_options(i.protocol, &t)));
     }
     if plan.transparent_proxy.is_some() {
         let source = if i.workload_address.contains(':') {
@@ -143,15 +144,17 @@ fn bind(source: &str) -> BindConfig {
 /// An outbound destination.
 pub fn outbound(plan: &ProxyPlan, c: &ClusterPlan) -> Cluster {
     let dns = c.endpoints.iter().any(|e| !e.is_ip());
-    let mut cluster = base(&c.name, if dns { DiscoveryType::StrictDns } else { DiscoveryType::Static });
+    // The outbounds of one cluster reach one destination port: one conf.
+    let t = plan.outbounds.iter().find(|o| o.cluster == c.name).map(|o| Timeouts::of(&o.policies)).unwrap_or_default();
+    let mut cluster = base(&c.name, if dns { DiscoveryType::StrictDns } else { DiscoveryType::Static }, &t);
     cluster.load_assignment = Some(load_assignment(&c.name, &c.endpoints));
     if c.http2 {
         // Between sidecars (and to HTTP/2 external services) the upstream is HTTP/2,
         // whatever the application protocol.
         let protocol = if c.protocol == Protocol::Http { Protocol::Http2 } else { c.protocol };
-        let mut options = http_options(protocol);
+        let mut options = http_options(protocol, &t);
         if c.protocol.is_http() {
-            options.common_http_protocol_options = http_options(Protocol::Http).common_http_protocol_options;
+            options.common_http_protocol_options = http_options(Protocol::Http, &t).common_http_protocol_options;
         }
         cluster.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(options));
     }
@@ -173,14 +176,16 @@ pub fn passthrough(tp: &TransparentProxy) -> Vec<Cluster> {
         if !enabled {
             continue;
         }
-        let mut outbound = base(&format!("outbound:passthrough:{family}"), DiscoveryType::OriginalDst);
+        let mut outbound =
+            base(&format!("outbound:passthrough:{family}"), DiscoveryType::OriginalDst, &Timeouts::default());
         outbound.lb_policy = LbPolicy::ClusterProvided as i32;
         if !tp.passthrough {
             // Mesh passthrough off: unknown destinations go nowhere.
-            outbound = base(&format!("outbound:passthrough:{family}"), DiscoveryType::Static);
+            outbound = base(&format!("outbound:passthrough:{family}"), DiscoveryType::Static, &Timeouts::default());
         }
         out.push(outbound);
-        let mut inbound = base(&format!("inbound:passthrough:{family}"), DiscoveryType::OriginalDst);
+        let mut inbound =
+            base(&format!("inbound:passthrough:{family}"), DiscoveryType::OriginalDst, &Timeouts::default());
         inbound.lb_policy = LbPolicy::ClusterProvided as i32;
         inbound.upstream_bind_config = Some(bind(source));
         out.push(inbound);

@@ -1,6 +1,6 @@
 //! Kuma's built-in values where no policy sets a field (reference §5.1, §10.2,
-//! §13 item 17). Issue-5 policies override them; until then they are what every
-//! proxy gets.
+//! §13 item 17). Policies override them field by field (MeshTimeout: see
+//! `timeout.rs`).
 
 /// Cluster `connect_timeout`.
 pub const CONNECT_TIMEOUT_SECS: i64 = 5;

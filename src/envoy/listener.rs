@@ -16,11 +16,9 @@ use envoy_types::pb::envoy::extensions::filters::network::http_connection_manage
 use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
 use envoy_types::pb::google::protobuf::{BoolValue, Duration, UInt32Value};
 
-use super::defaults::{
-    CONNECTION_IDLE_TIMEOUT_SECS, INBOUND_STREAM_IDLE_TIMEOUT_SECS, INTERNAL_CIDRS, ROUTE_IDLE_TIMEOUT_SECS,
-    ROUTE_TIMEOUT_SECS,
-};
+use super::defaults::{INBOUND_STREAM_IDLE_TIMEOUT_SECS, INTERNAL_CIDRS};
 use super::proto::{any, metadata, network_filter, sanitize, secs, socket};
+use super::timeout::{Timeouts, duration};
 use super::tls::{self, KUMA_ALPN};
 use crate::plan::{InboundPlan, OutboundPlan, ProxyPlan, TlsMode, TransparentProxy};
 
@@ -30,7 +28,7 @@ const ROUTER: &str = "envoy.filters.http.router";
 const TLS_INSPECTOR: &str = "envoy.filters.listener.tls_inspector";
 const TAGS_METADATA: &str = "io.kuma.tags";
 
-fn route_to(cluster: &str, name: Option<String>) -> Route {
+fn route_to(cluster: &str, name: Option<String>, t: &Timeouts) -> Route {
     Route {
         name: name.unwrap_or_default(),
         r#match: Some(RouteMatch {
@@ -39,15 +37,15 @@ fn route_to(cluster: &str, name: Option<String>) -> Route {
         }),
         action: Some(route::Action::Route(RouteAction {
             cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(cluster.to_string())),
-            timeout: Some(secs(ROUTE_TIMEOUT_SECS)),
-            idle_timeout: Some(secs(ROUTE_IDLE_TIMEOUT_SECS)),
+            timeout: Some(duration(t.request)),
+            idle_timeout: Some(duration(t.stream_idle)),
             ..Default::default()
         })),
         ..Default::default()
     }
 }
 
-fn hcm(stat_prefix: &str, route_config: RouteConfiguration) -> HttpConnectionManager {
+fn hcm(stat_prefix: &str, route_config: RouteConfiguration, t: &Timeouts) -> HttpConnectionManager {
     HttpConnectionManager {
         stat_prefix: stat_prefix.to_string(),
         http_filters: vec![HttpFilter {
@@ -56,7 +54,7 @@ fn hcm(stat_prefix: &str, route_config: RouteConfiguration) -> HttpConnectionMan
             ..Default::default()
         }],
         route_specifier: Some(http_connection_manager::RouteSpecifier::RouteConfig(route_config)),
-        request_headers_timeout: Some(Duration::default()),
+        request_headers_timeout: Some(duration(t.request_headers)),
         common_http_protocol_options: Some(HttpProtocolOptions {
             idle_timeout: Some(Duration::default()),
             ..Default::default()
@@ -75,13 +73,13 @@ fn hcm(stat_prefix: &str, route_config: RouteConfiguration) -> HttpConnectionMan
     }
 }
 
-fn tcp(stat_prefix: &str, cluster: &str) -> Filter {
+fn tcp(stat_prefix: &str, cluster: &str, t: &Timeouts) -> Filter {
     network_filter(
         TCP_PROXY,
         TcpProxy {
             stat_prefix: stat_prefix.to_string(),
             cluster_specifier: Some(tcp_proxy::ClusterSpecifier::Cluster(cluster.to_string())),
-            idle_timeout: Some(secs(CONNECTION_IDLE_TIMEOUT_SECS)),
+            idle_timeout: Some(duration(t.idle)),
             ..Default::default()
         },
     )
@@ -89,22 +87,23 @@ fn tcp(stat_prefix: &str, cluster: &str) -> Filter {
 
 /// The filters that take inbound traffic to the application.
 fn inbound_filters(i: &InboundPlan, mtls: bool) -> Vec<Filter> {
+    let t = Timeouts::of(&i.policies);
     if !i.protocol.is_http() {
-        return vec![tcp(&format!("localhost_{}", i.workload_port), &i.cluster)];
+        return vec![tcp(&format!("localhost_{}", i.workload_port), &i.cluster, &t)];
     }
     let route_config = RouteConfiguration {
         name: format!("inbound:{}", i.service),
         virtual_hosts: vec![VirtualHost {
             name: i.service.clone(),
             domains: vec!["*".to_string()],
-            routes: vec![route_to(&i.cluster, None)],
+            routes: vec![route_to(&i.cluster, None, &t)],
             ..Default::default()
         }],
         request_headers_to_remove: vec!["x-kuma-tags".to_string()],
         validate_clusters: Some(BoolValue { value: false }),
         ..Default::default()
     };
-    let mut m = hcm(&format!("localhost_{}", i.workload_port), route_config);
+    let mut m = hcm(&format!("localhost_{}", i.workload_port), route_config, &t);
     m.stream_idle_timeout = Some(secs(INBOUND_STREAM_IDLE_TIMEOUT_SECS));
     if mtls {
         m.forward_client_cert_details = http_connection_manager::ForwardClientCertDetails::SanitizeSet as i32;
@@ -159,7 +158,11 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Listener {
                 },
                 FilterChain {
                     filter_chain_match: Some(chain_match("tls", &[])),
-                    filters: vec![tcp(&format!("localhost_{}", i.workload_port), &i.cluster)],
+                    filters: vec![tcp(
+                        &format!("localhost_{}", i.workload_port),
+                        &i.cluster,
+                        &Timeouts::of(&i.policies),
+                    )],
                     ..Default::default()
                 },
                 FilterChain {
@@ -177,23 +180,24 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Listener {
 /// An outbound listener: HTTP connection manager for HTTP protocols, TCP proxy otherwise.
 pub fn outbound(_plan: &ProxyPlan, o: &OutboundPlan) -> Listener {
     let stat_prefix = sanitize(&o.cluster);
+    let t = Timeouts::of(&o.policies);
     let filter = if o.protocol.is_http() {
         let route_config = RouteConfiguration {
             name: o.destination.kri.clone().unwrap_or_else(|| format!("outbound:{}", o.destination.name)),
             virtual_hosts: vec![VirtualHost {
                 name: o.cluster.clone(),
                 domains: vec!["*".to_string()],
-                routes: vec![route_to(&o.cluster, None)],
+                routes: vec![route_to(&o.cluster, None, &t)],
                 ..Default::default()
             }],
             validate_clusters: Some(BoolValue { value: false }),
             ..Default::default()
         };
-        let mut m = hcm(&stat_prefix, route_config);
+        let mut m = hcm(&stat_prefix, route_config, &t);
         m.normalize_path = Some(BoolValue { value: true });
         network_filter(HCM, m)
     } else {
-        tcp(&stat_prefix, &o.cluster)
+        tcp(&stat_prefix, &o.cluster, &t)
     };
     Listener {
         name: o.name.clone(),
@@ -230,7 +234,7 @@ pub fn passthrough(plan: &ProxyPlan, tp: &TransparentProxy) -> Vec<Listener> {
             traffic_direction: TrafficDirection::Outbound as i32,
             use_original_dst: Some(BoolValue { value: true }),
             filter_chains: vec![FilterChain {
-                filters: vec![tcp(&sanitize(&outbound), &outbound)],
+                filters: vec![tcp(&sanitize(&outbound), &outbound, &Timeouts::default())],
                 ..Default::default()
             }],
             ..Default::default()
@@ -252,7 +256,7 @@ pub fn passthrough(plan: &ProxyPlan, tp: &TransparentProxy) -> Vec<Listener> {
                         destination_port: Some(UInt32Value { value: *port }),
                         ..Default::default()
                     }),
-                    filters: vec![tcp(&sanitize(&inbound), &inbound)],
+                    filters: vec![tcp(&sanitize(&inbound), &inbound, &Timeouts::default())],
                     ..Default::default()
                 })
                 .collect(),

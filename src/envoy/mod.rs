@@ -8,6 +8,7 @@ pub mod defaults;
 mod dns;
 mod listener;
 mod proto;
+mod timeout;
 mod tls;
 
 use envoy_types::pb::envoy::config::bootstrap::v3::{Admin, Bootstrap, bootstrap::StaticResources};

@@ -1,0 +1,108 @@
+//! MeshTimeout (reference §5.1): the merged conf of an inbound or outbound
+//! becomes the cluster's connect and connection timeouts, the route's request
+//! and stream idle timeouts, the HCM's request headers timeout and the TCP
+//! proxy's idle timeout. A field no policy sets keeps Kuma's built-in value
+//! ([`super::defaults`]); Kuma's default mesh policy (`mesh-timeout-all-<mesh>`,
+//! applied by the rules stage) sets most of them.
+
+use envoy_types::pb::google::protobuf::Duration;
+
+use super::defaults::{
+    CONNECT_TIMEOUT_SECS, CONNECTION_IDLE_TIMEOUT_SECS, ROUTE_IDLE_TIMEOUT_SECS, ROUTE_TIMEOUT_SECS,
+};
+use crate::model::Kind;
+use crate::model::policy::mesh_timeout::Conf;
+use crate::rules::effective::Effective;
+
+const NANOS_PER_SEC: i128 = 1_000_000_000;
+
+/// The timeouts of one inbound or outbound, in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: i128,
+    pub idle: i128,
+    pub request: i128,
+    pub stream_idle: i128,
+    pub max_stream: i128,
+    pub max_connection: i128,
+    pub request_headers: i128,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: i128::from(CONNECT_TIMEOUT_SECS) * NANOS_PER_SEC,
+            idle: i128::from(CONNECTION_IDLE_TIMEOUT_SECS) * NANOS_PER_SEC,
+            request: i128::from(ROUTE_TIMEOUT_SECS) * NANOS_PER_SEC,
+            stream_idle: i128::from(ROUTE_IDLE_TIMEOUT_SECS) * NANOS_PER_SEC,
+            max_stream: 0,
+            max_connection: 0,
+            request_headers: 0,
+        }
+    }
+}
+
+impl Timeouts {
+    /// The timeouts of a place from its effective policies: the MeshTimeout
+    /// conf for all of its traffic (rules conditioned on a client identity need
+    /// workload identity and are left to Kuma's built-in values).
+    pub fn of(policies: &[Effective]) -> Timeouts {
+        let mut t = Timeouts::default();
+        let conf = policies.iter().find(|e| e.kind == Kind::MeshTimeout.name() && e.when.is_none());
+        let Some(conf) = conf.and_then(|e| serde_json::from_value::<Conf>(e.conf.clone()).ok()) else { return t };
+        let set = |slot: &mut i128, d: Option<&crate::model::common::Duration>| {
+            if let Some(n) = d.and_then(|d| d.nanos()) {
+                *slot = n;
+            }
+        };
+        set(&mut t.connect, conf.connection_timeout.as_ref());
+        set(&mut t.idle, conf.idle_timeout.as_ref());
+        if let Some(http) = &conf.http {
+            set(&mut t.request, http.request_timeout.as_ref());
+            set(&mut t.stream_idle, http.stream_idle_timeout.as_ref());
+            set(&mut t.max_stream, http.max_stream_duration.as_ref());
+            set(&mut t.max_connection, http.max_connection_duration.as_ref());
+            set(&mut t.request_headers, http.request_headers_timeout.as_ref());
+        }
+        t
+    }
+}
+
+/// A protobuf Duration of `nanos` nanoseconds (negative values become 0).
+pub fn duration(nanos: i128) -> Duration {
+    let nanos = nanos.max(0);
+    let seconds = i64::try_from(nanos / NANOS_PER_SEC).unwrap_or(i64::MAX);
+    Duration { seconds, nanos: (nanos % NANOS_PER_SEC) as i32 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn effective(conf: serde_json::Value, when: Option<&str>) -> Effective {
+        Effective {
+            kind: "MeshTimeout",
+            when: when.map(str::to_string),
+            conf,
+            origins: Vec::new(),
+            fields: Default::default(),
+        }
+    }
+
+    #[test]
+    fn unset_fields_keep_kumas_defaults() {
+        let t =
+            Timeouts::of(&[effective(json!({"connectionTimeout": "51s", "http": {"requestTimeout": "1.5s"}}), None)]);
+        assert_eq!(t.connect, 51 * NANOS_PER_SEC);
+        assert_eq!(t.request, 1_500_000_000);
+        assert_eq!(t.idle, Timeouts::default().idle);
+        assert_eq!(duration(t.request), Duration { seconds: 1, nanos: 500_000_000 });
+    }
+
+    #[test]
+    fn conditioned_rules_do_not_apply_to_all_traffic() {
+        let t = Timeouts::of(&[effective(json!({"connectionTimeout": "1s"}), Some("match {}"))]);
+        assert_eq!(t, Timeouts::default());
+    }
+}
