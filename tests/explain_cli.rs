@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use meshc::rules::{Policy, Section};
+use meshc::rules::Section;
 
 fn inputs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
@@ -26,17 +26,6 @@ fn inputs() -> Vec<PathBuf> {
     }
     dirs.sort();
     dirs
-}
-
-/// The conf a policy item contributes, found by its origin.
-fn item_conf<'a>(policy: &'a Policy, section: &str, index: usize) -> Option<&'a Value> {
-    match section {
-        "to" => policy.to.get(index).map(|i| &i.conf),
-        "from" => policy.from.get(index).map(|i| &i.conf),
-        "rules" => policy.rules.get(index).map(|i| &i.conf),
-        "default" => policy.single.as_ref(),
-        _ => None,
-    }
 }
 
 fn check_origins(input: &Path, doc: &Value) -> Vec<String> {
@@ -64,8 +53,8 @@ fn check_origins(input: &Path, doc: &Value) -> Vec<String> {
                     problems.push(format!("{}: origin {name} is not a policy of the input", input.display()));
                     continue;
                 };
-                let conf =
-                    item_conf(&set.policies[p], o["section"].as_str().unwrap(), o["index"].as_u64().unwrap() as usize);
+                let section: Section = serde_json::from_value(o["section"].clone()).unwrap();
+                let conf = set.policies[p].conf(section, o["index"].as_u64().unwrap() as usize);
                 let merged = effective["conf"].pointer(field);
                 // An element of a concatenated `append*` list sits at another index in its own conf.
                 let (parent, last) = field.rsplit_once('/').unwrap_or(("", field));

@@ -12,7 +12,7 @@ use crate::model::common::{TargetRef, TargetRefKind};
 use crate::model::{Kind, PolicyRole, Resource};
 
 /// Where in a policy a conf comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Section {
     To,
@@ -140,6 +140,17 @@ impl<'a> Policy<'a> {
     /// Kuma's `IsShadow`: left out of real config, shown by `explain --shadow`.
     pub fn is_shadow(&self) -> bool {
         self.resource.meta.is_shadow()
+    }
+
+    /// The conf of one item: `to[index]`, `from[index]`, `rules[index]`, or the
+    /// single-item `default`. Every [`super::Origin`] names one.
+    pub fn conf(&self, section: Section, index: usize) -> Option<&Value> {
+        match section {
+            Section::To => self.to.get(index).map(|i| &i.conf),
+            Section::From => self.from.get(index).map(|i| &i.conf),
+            Section::Rules => self.rules.get(index).map(|i| &i.conf),
+            Section::Default => self.single.as_ref(),
+        }
     }
 
     /// Whether the policy configures inbound traffic (`from` or `rules`).

@@ -109,13 +109,18 @@ impl<'a> PolicySet<'a> {
         self.candidate_index.get(&key).copied()
     }
 
-    /// The legacy `to` rules of `items`, the `to[]` items of the `matched` policies of `kind`.
-    fn legacy_to_rules(&self, kind: Kind, matched: &[usize], items: &[SubsetItem]) -> std::sync::Arc<Vec<SubsetRule>> {
-        let key = (kind, matched.to_vec());
+    /// The conf each origin names, paired with it.
+    pub fn confs(&self, origins: &[Origin]) -> Vec<(Origin, &Value)> {
+        origins.iter().filter_map(|o| Some((*o, self.policies[o.policy].conf(o.section, o.index)?))).collect()
+    }
+
+    /// The legacy `to` rules of the `to[]` items of the matched policies ([`legacy_to_items`]).
+    fn legacy_to_rules(&self, m: &Matched) -> std::sync::Arc<Vec<SubsetRule>> {
+        let key = (m.kind.unwrap_or(Kind::MeshTimeout), m.policies.clone());
         if let Some(rules) = self.to_rules_cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return rules;
         }
-        let rules = std::sync::Arc::new(subset::to_rules(items));
+        let rules = std::sync::Arc::new(subset::to_rules(&legacy_to_items(self, m)));
         if let Ok(mut cache) = self.to_rules_cache.lock() {
             cache.insert(key, rules.clone());
         }
@@ -317,7 +322,7 @@ impl ProxyRules {
                 })
                 .collect();
             for rule in subset::from_rules(&items) {
-                out.push(subset_effective(set, kind, &rule, &items, "from"));
+                out.push(subset_effective(set, kind, &rule, "from"));
             }
         }
         out
@@ -337,8 +342,7 @@ impl ProxyRules {
                 let (candidates, targets) = (&set.candidates, &set.targets);
                 let rule = resource::rule_for(&set.policies, &near, targets, candidates, &candidates[dest], section);
                 if let Some(rule) = rule {
-                    let confs: Vec<(Origin, &Value)> =
-                        rule.origins.iter().map(|o| (*o, &set.policies[o.policy].to[o.index].conf)).collect();
+                    let confs = set.confs(&rule.origins);
                     for conf in rule.confs {
                         out.push(Effective::attributed(set, kind, conf, &confs));
                     }
@@ -346,14 +350,10 @@ impl ProxyRules {
                 out.extend(route_confs(set, kind, m, dest));
                 continue;
             }
-            let items = legacy_to_items(set, m);
-            if items.is_empty() {
-                continue;
-            }
-            let rules = self.to_rules[k].get_or_init(|| set.legacy_to_rules(kind, &m.policies, &items));
+            let rules = self.to_rules[k].get_or_init(|| set.legacy_to_rules(m));
             let tags = crate::model::common::StringMap::from([("kuma.io/service".to_string(), service.to_string())]);
             if let Some(rule) = subset::compute(rules, &tags) {
-                out.push(subset_effective(set, kind, rule, &items, "to"));
+                out.push(subset_effective(set, kind, rule, "to"));
             }
         }
         out
@@ -366,9 +366,7 @@ impl ProxyRules {
         for m in &self.kinds {
             let Some(kind) = m.kind.filter(|k| super::policy::is_single_item(*k)) else { continue };
             let Some(rule) = single_rule(&set.policies, &m.policies) else { continue };
-            let confs: Vec<(Origin, &Value)> =
-                rule.origins.iter().filter_map(|o| Some((*o, set.policies[o.policy].single.as_ref()?))).collect();
-            out.push(Effective::attributed(set, kind, rule.conf, &confs));
+            out.push(Effective::attributed(set, kind, rule.conf, &set.confs(&rule.origins)));
         }
         out
     }
@@ -441,15 +439,8 @@ fn route_confs(set: &PolicySet, kind: Kind, m: &Matched, dest: usize) -> Vec<Eff
 }
 
 /// A subset rule as an [`Effective`]: its origins are the items merged into it.
-fn subset_effective(
-    set: &PolicySet,
-    kind: Kind,
-    rule: &SubsetRule,
-    items: &[SubsetItem],
-    direction: &str,
-) -> Effective {
-    let confs: Vec<(Origin, &Value)> =
-        rule.origins.iter().filter_map(|o| Some((*o, items.iter().find(|i| i.origin == *o)?.conf))).collect();
+fn subset_effective(set: &PolicySet, kind: Kind, rule: &SubsetRule, direction: &str) -> Effective {
+    let confs = set.confs(&rule.origins);
     Effective::attributed(set, kind, rule.conf.clone(), &confs).when(Some(describe_subset(direction, &rule.subset)))
 }
 

@@ -29,11 +29,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use meshc::model::common::{StringMap, TargetRefKind};
+use meshc::model::common::StringMap;
 use meshc::model::meta::labels;
 use meshc::model::{Kind, PolicyRole, Resource};
 use meshc::rules::inbound::inbound_rules;
-use meshc::rules::proxy::{PolicySet, matched};
+use meshc::rules::proxy::{PolicySet, legacy_to_items, matched};
 use meshc::rules::resource::{Candidate, ResourceRule, resource_rules};
 use meshc::rules::select::Proxy;
 use meshc::rules::sort::compare_policies;
@@ -170,23 +170,8 @@ impl<'a> Case<'a> {
     /// by route rule) and the rules keyed by real resources.
     fn outbound_view(&self) -> Result<Value, String> {
         let m = matched(&self.set, self.kind, self.proxy, false);
-        let mesh = self.proxy.resource.meta.mesh.as_deref().unwrap_or_default();
-        let mut items: Vec<SubsetItem> = Vec::new();
-        for &p in &m.policies {
-            let policy = &self.set.policies[p];
-            if policy.top_kind() == TargetRefKind::MeshHTTPRoute {
-                let route = self.set.route(mesh, policy.top.name()).ok_or("can't resolve MeshHTTPRoute policy")?;
-                let spec = route.spec.as_ref().map(|s| s.to_json()).unwrap_or(Value::Null);
-                items.extend(subset::route_to_items(p, policy.kind(), &policy.to, &spec));
-                continue;
-            }
-            items.extend(policy.to.iter().map(|item| SubsetItem {
-                origin: Origin { policy: p, section: Section::To, index: item.index },
-                target_ref: Cow::Borrowed(&item.target_ref),
-                conf: &item.conf,
-                kind: policy.kind(),
-            }));
-        }
+        // The legacy `to` items exactly as the compiler builds them.
+        let items = legacy_to_items(&self.set, &m);
         let resource = resource_rules(&self.set.policies, &m.policies, &self.set.candidates);
         let resource: Map<String, Value> =
             resource.rules.values().map(|r| (r.key.kri(), self.resource_rule(r))).collect();
