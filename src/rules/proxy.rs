@@ -102,10 +102,14 @@ impl<'a> PolicySet<'a> {
     }
 
     /// The candidate of a world service (`None` for legacy `kuma.io/service` ones).
-    pub fn candidate_of(&self, service: &crate::world::Service) -> Option<usize> {
-        let c = Candidate::of_service(service)?;
-        let (kind, mesh, zone, namespace, name) = c.identity();
-        let key = (kind, mesh.to_string(), zone.to_string(), namespace.to_string(), name.to_string());
+    pub fn candidate_of(&self, s: &crate::world::Service) -> Option<usize> {
+        let key = (
+            resource::target_kind(s.kind)?,
+            s.mesh.clone(),
+            s.zone.clone().unwrap_or_default(),
+            s.namespace.clone().unwrap_or_default(),
+            s.display_name.clone(),
+        );
         self.candidate_index.get(&key).copied()
     }
 

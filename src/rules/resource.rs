@@ -89,12 +89,7 @@ impl Candidate {
     /// The candidate a service of the compiler's world stands for (`None` for
     /// legacy `kuma.io/service` services, which only the tag-subset rules reach).
     pub fn of_service(s: &Service) -> Option<Candidate> {
-        let kind = match s.kind {
-            ServiceKind::MeshService => TargetRefKind::MeshService,
-            ServiceKind::MeshExternalService => TargetRefKind::MeshExternalService,
-            ServiceKind::MeshMultiZoneService => TargetRefKind::MeshMultiZoneService,
-            ServiceKind::Legacy => return None,
-        };
+        let kind = target_kind(s.kind)?;
         let sections = match kind {
             TargetRefKind::MeshExternalService => Vec::new(),
             _ => s.ports.iter().map(|p| (p.name.clone(), p.port)).collect(),
@@ -158,6 +153,17 @@ impl Candidate {
     /// Kinds whose `sectionName` selects a port.
     fn has_ports(&self) -> bool {
         matches!(self.kind, TargetRefKind::MeshService | TargetRefKind::MeshMultiZoneService)
+    }
+}
+
+/// The targetRef kind of a world service's kind (`None` for legacy
+/// `kuma.io/service` services, which only the tag-subset rules reach).
+pub fn target_kind(kind: ServiceKind) -> Option<TargetRefKind> {
+    match kind {
+        ServiceKind::MeshService => Some(TargetRefKind::MeshService),
+        ServiceKind::MeshExternalService => Some(TargetRefKind::MeshExternalService),
+        ServiceKind::MeshMultiZoneService => Some(TargetRefKind::MeshMultiZoneService),
+        ServiceKind::Legacy => None,
     }
 }
 
