@@ -148,8 +148,7 @@ fn compile_outcome(mut outcome: Outcome, opts: &Options) -> Compiled {
         later.extend(world.findings.iter().cloned());
         let start = Instant::now();
         let implicit = crate::rules::defaults::for_meshes(&outcome.resources, opts.world.default_mesh_exists);
-        let candidates = crate::rules::resource::world_candidates(&world, &outcome.resources);
-        let policies = PolicySet::new(&outcome.resources, &implicit, candidates);
+        let policies = PolicySet::of_world(&outcome.resources, &implicit, &world);
         timings.rules = start.elapsed();
         let start = Instant::now();
         let (plans, findings) = crate::plan::plan_all(&world, &policies, &opts.plan, &|id| opts.selection.keeps(id));
@@ -309,8 +308,7 @@ fn stream(
     later.extend(world.findings.iter().cloned());
     let start = Instant::now();
     let implicit = crate::rules::defaults::for_meshes(&outcome.resources, opts.world.default_mesh_exists);
-    let candidates = crate::rules::resource::world_candidates(&world, &outcome.resources);
-    let policies = PolicySet::new(&outcome.resources, &implicit, candidates);
+    let policies = PolicySet::of_world(&outcome.resources, &implicit, &world);
     timings.rules = start.elapsed();
 
     // Per proxy: identity, rendered files (or the error), and the time spent

@@ -10,8 +10,7 @@ use crate::emit::ProxyId;
 use crate::findings::Finding;
 use crate::plan::{self, ProxyPlan};
 use crate::rules::effective::{Effective, OriginRef};
-use crate::rules::proxy::{self, PolicySet};
-use crate::rules::select::Proxy;
+use crate::rules::proxy::{self, PolicySet, ProxyRules};
 use crate::rules::{Origin, Section};
 use crate::world::{self, World};
 
@@ -81,14 +80,15 @@ pub fn explain(
 ) -> (Vec<Explanation>, Vec<Finding>) {
     let world = World::build(resources, world_opts);
     let implicit = crate::rules::defaults::for_meshes(resources, world_opts.default_mesh_exists);
-    let policies = PolicySet::new(resources, &implicit, crate::rules::resource::world_candidates(&world, resources));
+    let policies = PolicySet::of_world(resources, &implicit, &world);
     let mut findings = world.findings.clone();
     let mut out = Vec::new();
     for dp in world.dataplanes.iter().filter(|dp| !dp.spec.is_gateway()) {
         if !selection.keeps(&plan::proxy_id(dp.resource)) {
             continue;
         }
-        let (plan, f) = plan::plan_sidecar(&world, &policies, *dp, plan_opts);
+        let rules = proxy::for_proxy(&policies, *dp, plan_opts.shadow);
+        let (plan, f) = plan::plan_with_rules(&world, &policies, &rules, *dp, plan_opts);
         findings.extend(f);
         let shadow_changes = if plan_opts.shadow {
             let real = plan::Options { shadow: false, ..plan_opts.clone() };
@@ -96,20 +96,13 @@ pub fn explain(
         } else {
             Vec::new()
         };
-        out.push(explanation(&policies, *dp, plan, plan_opts.shadow, shadow_changes));
+        out.push(explanation(&policies, &rules, plan, shadow_changes));
     }
     out.sort_by(|a, b| a.proxy.cmp(&b.proxy));
     (out, findings)
 }
 
-fn explanation(
-    set: &PolicySet,
-    dp: Proxy,
-    plan: ProxyPlan,
-    shadow: bool,
-    shadow_changes: Vec<ShadowChange>,
-) -> Explanation {
-    let rules = proxy::for_proxy(set, dp, shadow);
+fn explanation(set: &PolicySet, rules: &ProxyRules, plan: ProxyPlan, shadow_changes: Vec<ShadowChange>) -> Explanation {
     let names = |list: &[usize]| -> Vec<String> {
         list.iter()
             .map(|&i| OriginRef::of(set, Origin { policy: i, section: Section::Default, index: 0 }).policy_label())
@@ -219,7 +212,7 @@ pub fn reach(
         .ok_or_else(|| format!("`{kind}` is not a policy kind (e.g. MeshTimeout, MeshTrafficPermission)"))?;
     let world = World::build(resources, world_opts);
     let implicit = crate::rules::defaults::for_meshes(resources, world_opts.default_mesh_exists);
-    let set = PolicySet::new(resources, &implicit, crate::rules::resource::world_candidates(&world, resources));
+    let set = PolicySet::of_world(resources, &implicit, &world);
     let wanted: Vec<usize> = (0..set.policies.len())
         .filter(|&i| {
             let p = &set.policies[i];

@@ -21,7 +21,7 @@ use crate::model::mesh::MtlsMode;
 use crate::model::mesh_external_service::MeshExternalService;
 use crate::model::{Resource, Spec};
 use crate::rules::effective::Effective;
-use crate::rules::proxy::PolicySet;
+use crate::rules::proxy::{PolicySet, ProxyRules};
 use crate::rules::select::Proxy;
 use crate::world::{Endpoint, Protocol, ServiceKind, World};
 
@@ -271,8 +271,24 @@ pub fn proxy_id(r: &Resource) -> ProxyId {
     ProxyId::of_dataplane(&r.meta)
 }
 
-/// Plan one sidecar.
+/// Plan one sidecar, matching its policies first.
 pub fn plan_sidecar(world: &World, policies: &PolicySet, dp: Proxy, opts: &Options) -> (ProxyPlan, Vec<Finding>) {
+    let start = std::time::Instant::now();
+    let rules = crate::rules::proxy::for_proxy(policies, dp, opts.shadow);
+    let matching = start.elapsed();
+    let (mut plan, findings) = plan_with_rules(world, policies, &rules, dp, opts);
+    plan.rules_time += matching;
+    (plan, findings)
+}
+
+/// Plan one sidecar whose policies are matched already (`rules`).
+pub fn plan_with_rules(
+    world: &World,
+    policies: &PolicySet,
+    rules: &ProxyRules,
+    dp: Proxy,
+    opts: &Options,
+) -> (ProxyPlan, Vec<Finding>) {
     let id = proxy_id(dp.resource);
     let mesh_name = id.mesh.clone();
     let mesh = world.mesh(&mesh_name).cloned().unwrap_or_default();
@@ -302,7 +318,6 @@ pub fn plan_sidecar(world: &World, policies: &PolicySet, dp: Proxy, opts: &Optio
         }
     });
     let rules_start = std::time::Instant::now();
-    let rules = crate::rules::proxy::for_proxy(policies, dp, opts.shadow);
     let mut inbounds = inbounds(dp);
     for inbound in &mut inbounds {
         inbound.policies = rules.inbound(policies, inbound.index);

@@ -36,6 +36,13 @@ pub struct PolicySet<'a> {
 }
 
 impl<'a> PolicySet<'a> {
+    /// The policies of `resources` and `implicit` (Kuma's mesh defaults,
+    /// [`super::defaults::for_meshes`]) over a resolved world: their `to[]`
+    /// entries may name its meshes, services and MeshHTTPRoutes.
+    pub fn of_world(resources: &'a [Resource], implicit: &'a [Resource], world: &crate::world::World) -> PolicySet<'a> {
+        PolicySet::new(resources, implicit, resource::world_candidates(world, resources))
+    }
+
     /// The policies of `resources`, then of `implicit` (Kuma's mesh defaults),
     /// with the resources their `to[]` entries may name.
     pub fn new(resources: &'a [Resource], implicit: &'a [Resource], candidates: Vec<Candidate>) -> PolicySet<'a> {

@@ -32,7 +32,7 @@ use meshc::model::{Kind, Resource};
 use meshc::rules::inbound::inbound_rules;
 use meshc::rules::policy::is_single_item;
 use meshc::rules::proxy::{self, Matched, PolicySet};
-use meshc::rules::resource::{resource_rules, world_candidates};
+use meshc::rules::resource::resource_rules;
 use meshc::rules::select::Proxy;
 use meshc::rules::single::single_rule;
 use meshc::rules::subset::{self, SubsetItem, SubsetRule};
@@ -202,7 +202,7 @@ fn rules_view(resources: &[Resource], dp: &Resource) -> Result<Value, String> {
     let mesh = dp.meta.mesh.as_deref().unwrap_or_default();
     let world = World::build(resources, &world::Options::default());
     let exclusive = world.mesh(mesh).is_some_and(|m| m.mesh_services_mode() == MeshServicesMode::Exclusive);
-    let set = PolicySet::new(resources, &[], world_candidates(&world, resources));
+    let set = PolicySet::of_world(resources, &[], &world);
     let mut rules = Map::new();
     let mut http_matches: BTreeMap<String, Value> = BTreeMap::new();
     for kind in set.kinds(mesh) {
