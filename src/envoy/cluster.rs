@@ -104,9 +104,8 @@ fn load_assignment(name: &str, endpoints: &[world::Endpoint]) -> ClusterLoadAssi
 }
 
 /// The local application behind an inbound (`localhost:<port>`).
-pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Cluster {
-    let t = Timeouts::of(&i.policies);
-    let mut c = base(&i.cluster, DiscoveryType::Static, &t);
+pub fn inbound(plan: &ProxyPlan, i: &InboundPlan, t: &Timeouts) -> Cluster {
+    let mut c = base(&i.cluster, DiscoveryType::Static, t);
     c.load_assignment = Some(ClusterLoadAssignment {
         cluster_name: i.cluster.clone(),
         endpoints: vec![LocalityLbEndpoints {
@@ -117,7 +116,7 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Cluster {
     });
     // The application speaks its own protocol: HTTP/1.1 for http, HTTP/2 for http2 and grpc.
     if i.protocol.is_http() {
-        c.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(http_options(i.protocol, &t)));
+        c.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(http_options(i.protocol, t)));
     }
     if plan.transparent_proxy.is_some() {
         let source = if i.workload_address.contains(':') {
@@ -142,19 +141,17 @@ fn bind(source: &str) -> BindConfig {
 }
 
 /// An outbound destination.
-pub fn outbound(plan: &ProxyPlan, c: &ClusterPlan) -> Cluster {
+pub fn outbound(plan: &ProxyPlan, c: &ClusterPlan, t: &Timeouts) -> Cluster {
     let dns = c.endpoints.iter().any(|e| !e.is_ip());
-    // The outbounds of one cluster reach one destination port: one conf.
-    let t = plan.outbounds.iter().find(|o| o.cluster == c.name).map(|o| Timeouts::of(&o.policies)).unwrap_or_default();
-    let mut cluster = base(&c.name, if dns { DiscoveryType::StrictDns } else { DiscoveryType::Static }, &t);
+    let mut cluster = base(&c.name, if dns { DiscoveryType::StrictDns } else { DiscoveryType::Static }, t);
     cluster.load_assignment = Some(load_assignment(&c.name, &c.endpoints));
     if c.http2 {
         // Between sidecars (and to HTTP/2 external services) the upstream is HTTP/2,
         // whatever the application protocol.
         let protocol = if c.protocol == Protocol::Http { Protocol::Http2 } else { c.protocol };
-        let mut options = http_options(protocol, &t);
+        let mut options = http_options(protocol, t);
         if c.protocol.is_http() {
-            options.common_http_protocol_options = http_options(Protocol::Http, &t).common_http_protocol_options;
+            options.common_http_protocol_options = http_options(Protocol::Http, t).common_http_protocol_options;
         }
         cluster.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(options));
     }

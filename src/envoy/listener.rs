@@ -86,24 +86,23 @@ fn tcp(stat_prefix: &str, cluster: &str, t: &Timeouts) -> Filter {
 }
 
 /// The filters that take inbound traffic to the application.
-fn inbound_filters(i: &InboundPlan, mtls: bool) -> Vec<Filter> {
-    let t = Timeouts::of(&i.policies);
+fn inbound_filters(i: &InboundPlan, t: &Timeouts, mtls: bool) -> Vec<Filter> {
     if !i.protocol.is_http() {
-        return vec![tcp(&format!("localhost_{}", i.workload_port), &i.cluster, &t)];
+        return vec![tcp(&format!("localhost_{}", i.workload_port), &i.cluster, t)];
     }
     let route_config = RouteConfiguration {
         name: format!("inbound:{}", i.service),
         virtual_hosts: vec![VirtualHost {
             name: i.service.clone(),
             domains: vec!["*".to_string()],
-            routes: vec![route_to(&i.cluster, None, &t)],
+            routes: vec![route_to(&i.cluster, None, t)],
             ..Default::default()
         }],
         request_headers_to_remove: vec!["x-kuma-tags".to_string()],
         validate_clusters: Some(BoolValue { value: false }),
         ..Default::default()
     };
-    let mut m = hcm(&format!("localhost_{}", i.workload_port), route_config, &t);
+    let mut m = hcm(&format!("localhost_{}", i.workload_port), route_config, t);
     m.stream_idle_timeout = Some(secs(INBOUND_STREAM_IDLE_TIMEOUT_SECS));
     if mtls {
         m.forward_client_cert_details = http_connection_manager::ForwardClientCertDetails::SanitizeSet as i32;
@@ -124,7 +123,7 @@ fn tls_inspector() -> ListenerFilter {
 /// An inbound listener. With mesh mTLS: STRICT is one chain requiring a mesh
 /// client certificate; PERMISSIVE is Kuma's three chains in Kuma's order
 /// (plaintext, the application's own TLS passed through, Kuma mTLS).
-pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Listener {
+pub fn inbound(plan: &ProxyPlan, i: &InboundPlan, t: &Timeouts) -> Listener {
     let mut l = Listener {
         name: i.name.clone(),
         address: Some(socket(&i.address, i.port)),
@@ -135,10 +134,10 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Listener {
         ..Default::default()
     };
     match &plan.mtls {
-        None => l.filter_chains = vec![FilterChain { filters: inbound_filters(i, false), ..Default::default() }],
+        None => l.filter_chains = vec![FilterChain { filters: inbound_filters(i, t, false), ..Default::default() }],
         Some(mtls) if mtls.mode == TlsMode::Strict => {
             l.filter_chains = vec![FilterChain {
-                filters: inbound_filters(i, true),
+                filters: inbound_filters(i, t, true),
                 transport_socket: Some(tls::mesh_downstream(mtls)),
                 ..Default::default()
             }]
@@ -153,21 +152,17 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Listener {
             l.filter_chains = vec![
                 FilterChain {
                     filter_chain_match: Some(chain_match("raw_buffer", &[])),
-                    filters: inbound_filters(i, false),
+                    filters: inbound_filters(i, t, false),
                     ..Default::default()
                 },
                 FilterChain {
                     filter_chain_match: Some(chain_match("tls", &[])),
-                    filters: vec![tcp(
-                        &format!("localhost_{}", i.workload_port),
-                        &i.cluster,
-                        &Timeouts::of(&i.policies),
-                    )],
+                    filters: vec![tcp(&format!("localhost_{}", i.workload_port), &i.cluster, t)],
                     ..Default::default()
                 },
                 FilterChain {
                     filter_chain_match: Some(chain_match("tls", &[KUMA_ALPN])),
-                    filters: inbound_filters(i, true),
+                    filters: inbound_filters(i, t, true),
                     transport_socket: Some(tls::mesh_downstream(mtls)),
                     ..Default::default()
                 },
@@ -178,26 +173,25 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> Listener {
 }
 
 /// An outbound listener: HTTP connection manager for HTTP protocols, TCP proxy otherwise.
-pub fn outbound(_plan: &ProxyPlan, o: &OutboundPlan) -> Listener {
+pub fn outbound(o: &OutboundPlan, t: &Timeouts) -> Listener {
     let stat_prefix = sanitize(&o.cluster);
-    let t = Timeouts::of(&o.policies);
     let filter = if o.protocol.is_http() {
         let route_config = RouteConfiguration {
             name: o.destination.kri.clone().unwrap_or_else(|| format!("outbound:{}", o.destination.name)),
             virtual_hosts: vec![VirtualHost {
                 name: o.cluster.clone(),
                 domains: vec!["*".to_string()],
-                routes: vec![route_to(&o.cluster, None, &t)],
+                routes: vec![route_to(&o.cluster, None, t)],
                 ..Default::default()
             }],
             validate_clusters: Some(BoolValue { value: false }),
             ..Default::default()
         };
-        let mut m = hcm(&stat_prefix, route_config, &t);
+        let mut m = hcm(&stat_prefix, route_config, t);
         m.normalize_path = Some(BoolValue { value: true });
         network_filter(HCM, m)
     } else {
-        tcp(&stat_prefix, &o.cluster, &t)
+        tcp(&stat_prefix, &o.cluster, t)
     };
     Listener {
         name: o.name.clone(),

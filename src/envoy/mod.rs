@@ -15,20 +15,27 @@ use envoy_types::pb::envoy::config::bootstrap::v3::{Admin, Bootstrap, bootstrap:
 use envoy_types::pb::envoy::config::core::v3::Node;
 
 use crate::plan::ProxyPlan;
+use timeout::Timeouts;
 
 /// The whole static configuration of one proxy.
 pub fn bootstrap(plan: &ProxyPlan) -> Bootstrap {
     let mut listeners = Vec::new();
     let mut clusters = Vec::new();
     for inbound in &plan.inbounds {
-        listeners.push(listener::inbound(plan, inbound));
-        clusters.push(cluster::inbound(plan, inbound));
+        let t = Timeouts::of(&inbound.policies);
+        listeners.push(listener::inbound(plan, inbound, &t));
+        clusters.push(cluster::inbound(plan, inbound, &t));
     }
+    // The outbounds of one cluster reach one destination port: one conf.
+    let mut cluster_timeouts = std::collections::HashMap::new();
     for outbound in &plan.outbounds {
-        listeners.push(listener::outbound(plan, outbound));
+        let t = Timeouts::of(&outbound.policies);
+        listeners.push(listener::outbound(outbound, &t));
+        cluster_timeouts.entry(outbound.cluster.as_str()).or_insert(t);
     }
     for c in &plan.clusters {
-        clusters.push(cluster::outbound(plan, c));
+        let t = cluster_timeouts.get(c.name.as_str()).copied().unwrap_or_default();
+        clusters.push(cluster::outbound(plan, c, &t));
     }
     if let Some(tp) = &plan.transparent_proxy {
         listeners.extend(listener::passthrough(plan, tp));
