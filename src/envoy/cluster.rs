@@ -20,8 +20,8 @@ use envoy_types::pb::envoy::extensions::upstreams::http::v3::{
 };
 use envoy_types::pb::google::protobuf::UInt32Value;
 
-use super::proto::{any, metadata, sanitize, socket};
-use super::timeout::{Timeouts, duration};
+use super::parts::ClusterParts;
+use super::proto::{metadata, sanitize, socket};
 use super::tls;
 use crate::plan::{
     ClusterPlan, ClusterTls, INBOUND_PASSTHROUGH_SOURCE_V4, INBOUND_PASSTHROUGH_SOURCE_V6, InboundPlan, ProxyPlan,
@@ -29,13 +29,11 @@ use crate::plan::{
 };
 use crate::world::{self, Protocol};
 
-const HTTP_OPTIONS_KEY: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
-
-fn base(name: &str, kind: DiscoveryType, t: &Timeouts) -> Cluster {
+/// A cluster with Kuma's circuit breaker thresholds (timeouts: MeshTimeout's configurer).
+fn base(name: &str, kind: DiscoveryType) -> Cluster {
     Cluster {
         name: name.to_string(),
         alt_stat_name: sanitize(name),
-        connect_timeout: Some(duration(t.connect)),
         cluster_discovery_type: Some(ClusterDiscoveryType::Type(kind as i32)),
         circuit_breakers: Some(CircuitBreakers {
             thresholds: vec![Thresholds { track_remaining: true, ..Default::default() }],
@@ -46,20 +44,16 @@ fn base(name: &str, kind: DiscoveryType, t: &Timeouts) -> Cluster {
 }
 
 /// Explicit HTTP/1.1 (for `http`) or HTTP/2 (otherwise) to the upstream, with
-/// the connection timeouts for HTTP protocols.
-fn http_options(protocol: Protocol, t: &Timeouts) -> HttpProtocolOptions {
+/// common options (connection timeouts, set by MeshTimeout's configurer) for
+/// HTTP protocols.
+fn http_options(protocol: Protocol) -> HttpProtocolOptions {
     let config = if protocol == Protocol::Http {
         explicit_http_config::ProtocolConfig::HttpProtocolOptions(Http1ProtocolOptions::default())
     } else {
         explicit_http_config::ProtocolConfig::Http2ProtocolOptions(Http2ProtocolOptions::default())
     };
     HttpProtocolOptions {
-        common_http_protocol_options: protocol.is_http().then(|| CommonHttpOptions {
-            idle_timeout: Some(duration(t.idle)),
-            max_connection_duration: Some(duration(t.max_connection)),
-            max_stream_duration: Some(duration(t.max_stream)),
-            ..Default::default()
-        }),
+        common_http_protocol_options: protocol.is_http().then(CommonHttpOptions::default),
         upstream_protocol_options: Some(http_protocol_options::UpstreamProtocolOptions::ExplicitHttpConfig(
             http_protocol_options::ExplicitHttpConfig { protocol_config: Some(config) },
         )),
@@ -104,8 +98,8 @@ fn load_assignment(name: &str, endpoints: &[world::Endpoint]) -> ClusterLoadAssi
 }
 
 /// The local application behind an inbound (`localhost:<port>`).
-pub fn inbound(plan: &ProxyPlan, i: &InboundPlan, t: &Timeouts) -> Cluster {
-    let mut c = base(&i.cluster, DiscoveryType::Static, t);
+pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> ClusterParts {
+    let mut c = base(&i.cluster, DiscoveryType::Static);
     c.load_assignment = Some(ClusterLoadAssignment {
         cluster_name: i.cluster.clone(),
         endpoints: vec![LocalityLbEndpoints {
@@ -114,10 +108,6 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan, t: &Timeouts) -> Cluster {
         }],
         ..Default::default()
     });
-    // The application speaks its own protocol: HTTP/1.1 for http, HTTP/2 for http2 and grpc.
-    if i.protocol.is_http() {
-        c.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(http_options(i.protocol, t)));
-    }
     if plan.transparent_proxy.is_some() {
         let source = if i.workload_address.contains(':') {
             INBOUND_PASSTHROUGH_SOURCE_V6
@@ -126,7 +116,8 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan, t: &Timeouts) -> Cluster {
         };
         c.upstream_bind_config = Some(bind(source));
     }
-    c
+    // The application speaks its own protocol: HTTP/1.1 for http, HTTP/2 for http2 and grpc.
+    ClusterParts { cluster: c, http_options: i.protocol.is_http().then(|| http_options(i.protocol)) }
 }
 
 fn bind(source: &str) -> BindConfig {
@@ -141,31 +132,27 @@ fn bind(source: &str) -> BindConfig {
 }
 
 /// An outbound destination.
-pub fn outbound(plan: &ProxyPlan, c: &ClusterPlan, t: &Timeouts) -> Cluster {
+pub fn outbound(plan: &ProxyPlan, c: &ClusterPlan) -> ClusterParts {
     let dns = c.endpoints.iter().any(|e| !e.is_ip());
-    let mut cluster = base(&c.name, if dns { DiscoveryType::StrictDns } else { DiscoveryType::Static }, t);
+    let mut cluster = base(&c.name, if dns { DiscoveryType::StrictDns } else { DiscoveryType::Static });
     cluster.load_assignment = Some(load_assignment(&c.name, &c.endpoints));
-    if c.http2 {
-        // Between sidecars (and to HTTP/2 external services) the upstream is HTTP/2,
-        // whatever the application protocol.
+    // Between sidecars (and to HTTP/2 external services) the upstream is HTTP/2,
+    // whatever the application protocol.
+    let http_options = c.http2.then(|| {
         let protocol = if c.protocol == Protocol::Http { Protocol::Http2 } else { c.protocol };
-        let mut options = http_options(protocol, t);
-        if c.protocol.is_http() {
-            options.common_http_protocol_options = http_options(Protocol::Http, t).common_http_protocol_options;
-        }
-        cluster.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(options));
-    }
+        http_options(protocol)
+    });
     cluster.transport_socket = match (&c.tls, &plan.mtls) {
         (ClusterTls::Mesh { sni, sans }, Some(mtls)) => Some(tls::mesh_upstream(mtls, sni, sans)),
         (ClusterTls::External(t), _) => Some(tls::external_upstream(t)),
         _ => None,
     };
-    cluster
+    ClusterParts { cluster, http_options }
 }
 
 /// `outbound:passthrough:*` (to wherever the application connected) and
 /// `inbound:passthrough:*` (to the application, from 127.0.0.6 / ::6).
-pub fn passthrough(tp: &TransparentProxy) -> Vec<Cluster> {
+pub fn passthrough(tp: &TransparentProxy) -> Vec<ClusterParts> {
     let mut out = Vec::new();
     for (enabled, family, source) in
         [(tp.ipv4, "ipv4", INBOUND_PASSTHROUGH_SOURCE_V4), (tp.ipv6, "ipv6", INBOUND_PASSTHROUGH_SOURCE_V6)]
@@ -174,18 +161,18 @@ pub fn passthrough(tp: &TransparentProxy) -> Vec<Cluster> {
             continue;
         }
         let mut outbound =
-            base(&format!("outbound:passthrough:{family}"), DiscoveryType::OriginalDst, &Timeouts::default());
+            base(&format!("outbound:passthrough:{family}"), DiscoveryType::OriginalDst);
         outbound.lb_policy = LbPolicy::ClusterProvided as i32;
         if !tp.passthrough {
             // Mesh passthrough off: unknown destinations go nowhere.
-            outbound = base(&format!("outbound:passthrough:{family}"), DiscoveryType::Static, &Timeouts::default());
+            outbound = base(&format!("outbound:passthrough:{family}"), DiscoveryType::Static);
         }
-        out.push(outbound);
+        out.push(ClusterParts::new(outbound));
         let mut inbound =
-            base(&format!("inbound:passthrough:{family}"), DiscoveryType::OriginalDst, &Timeouts::default());
+            base(&format!("inbound:passthrough:{family}"), DiscoveryType::OriginalDst);
         inbound.lb_policy = LbPolicy::ClusterProvided as i32;
         inbound.upstream_bind_config = Some(bind(source));
-        out.push(inbound);
+        out.push(ClusterParts::new(inbound));
     }
     out
 }

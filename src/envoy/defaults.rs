@@ -1,6 +1,6 @@
 //! Kuma's built-in values where no policy sets a field (reference §5.1, §10.2,
 //! §13 item 17). Policies override them field by field (MeshTimeout: see
-//! `timeout.rs`).
+//! `policies/mesh_timeout.rs`).
 
 /// Cluster `connect_timeout`.
 pub const CONNECT_TIMEOUT_SECS: i64 = 5;

@@ -2,33 +2,29 @@
 //! (to a service), and the passthrough listeners of a transparent proxy.
 
 use envoy_types::pb::envoy::config::core::v3::{CidrRange, HttpProtocolOptions, TrafficDirection};
-use envoy_types::pb::envoy::config::listener::v3::{
-    Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter, listener_filter,
-};
+use envoy_types::pb::envoy::config::listener::v3::{FilterChainMatch, Listener, ListenerFilter, listener_filter};
 use envoy_types::pb::envoy::config::route::v3::{
     Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost, route, route_action, route_match,
 };
 use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
-    HttpConnectionManager, HttpFilter, http_connection_manager, http_filter,
+    HttpConnectionManager, http_connection_manager,
 };
 use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
 use envoy_types::pb::google::protobuf::{BoolValue, Duration, UInt32Value};
 
 use super::defaults::{INBOUND_STREAM_IDLE_TIMEOUT_SECS, INTERNAL_CIDRS};
-use super::proto::{any, metadata, network_filter, sanitize, secs, socket};
-use super::timeout::{Timeouts, duration};
+use super::parts::{Chain, ListenerParts, ROUTER, Terminal, http_filter};
+use super::proto::{any, metadata, sanitize, secs, socket};
 use super::tls::{self, KUMA_ALPN};
 use crate::plan::{InboundPlan, OutboundPlan, ProxyPlan, TlsMode, TransparentProxy};
 
-const HCM: &str = "envoy.filters.network.http_connection_manager";
-const TCP_PROXY: &str = "envoy.filters.network.tcp_proxy";
-const ROUTER: &str = "envoy.filters.http.router";
 const TLS_INSPECTOR: &str = "envoy.filters.listener.tls_inspector";
 const TAGS_METADATA: &str = "io.kuma.tags";
 
-fn route_to(cluster: &str, name: Option<String>, t: &Timeouts) -> Route {
+/// A route sending everything to `cluster` (timeouts: MeshTimeout's configurer).
+fn route_to(cluster: &str, name: Option<String>) -> Route {
     Route {
         name: name.unwrap_or_default(),
         r#match: Some(RouteMatch {
@@ -37,24 +33,17 @@ fn route_to(cluster: &str, name: Option<String>, t: &Timeouts) -> Route {
         }),
         action: Some(route::Action::Route(RouteAction {
             cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(cluster.to_string())),
-            timeout: Some(duration(t.request)),
-            idle_timeout: Some(duration(t.stream_idle)),
             ..Default::default()
         })),
         ..Default::default()
     }
 }
 
-fn hcm(stat_prefix: &str, route_config: RouteConfiguration, t: &Timeouts) -> HttpConnectionManager {
-    HttpConnectionManager {
+fn hcm(stat_prefix: &str, route_config: RouteConfiguration) -> Terminal {
+    Terminal::Http(Box::new(HttpConnectionManager {
         stat_prefix: stat_prefix.to_string(),
-        http_filters: vec![HttpFilter {
-            name: ROUTER.to_string(),
-            config_type: Some(http_filter::ConfigType::TypedConfig(any(Router::default()))),
-            ..Default::default()
-        }],
+        http_filters: vec![http_filter(ROUTER, Router::default())],
         route_specifier: Some(http_connection_manager::RouteSpecifier::RouteConfig(route_config)),
-        request_headers_timeout: Some(duration(t.request_headers)),
         common_http_protocol_options: Some(HttpProtocolOptions {
             idle_timeout: Some(Duration::default()),
             ..Default::default()
@@ -70,46 +59,46 @@ fn hcm(stat_prefix: &str, route_config: RouteConfiguration, t: &Timeouts) -> Htt
             ..Default::default()
         }),
         ..Default::default()
-    }
+    }))
 }
 
-fn tcp(stat_prefix: &str, cluster: &str, t: &Timeouts) -> Filter {
-    network_filter(
-        TCP_PROXY,
-        TcpProxy {
-            stat_prefix: stat_prefix.to_string(),
-            cluster_specifier: Some(tcp_proxy::ClusterSpecifier::Cluster(cluster.to_string())),
-            idle_timeout: Some(duration(t.idle)),
-            ..Default::default()
-        },
-    )
+/// A TCP proxy to `cluster` (idle timeout: MeshTimeout's configurer).
+fn tcp(stat_prefix: &str, cluster: &str) -> Terminal {
+    Terminal::Tcp(TcpProxy {
+        stat_prefix: stat_prefix.to_string(),
+        cluster_specifier: Some(tcp_proxy::ClusterSpecifier::Cluster(cluster.to_string())),
+        ..Default::default()
+    })
 }
 
-/// The filters that take inbound traffic to the application.
-fn inbound_filters(i: &InboundPlan, t: &Timeouts, mtls: bool) -> Vec<Filter> {
+/// The chain that takes inbound traffic to the application; `mtls`: its
+/// clients present a mesh certificate.
+fn inbound_chain(i: &InboundPlan, mtls: bool) -> Chain {
     if !i.protocol.is_http() {
-        return vec![tcp(&format!("localhost_{}", i.workload_port), &i.cluster, t)];
+        return Chain { mesh_tls: mtls, ..Chain::new(tcp(&format!("localhost_{}", i.workload_port), &i.cluster)) };
     }
     let route_config = RouteConfiguration {
         name: format!("inbound:{}", i.service),
         virtual_hosts: vec![VirtualHost {
             name: i.service.clone(),
             domains: vec!["*".to_string()],
-            routes: vec![route_to(&i.cluster, None, t)],
+            routes: vec![route_to(&i.cluster, None)],
             ..Default::default()
         }],
         request_headers_to_remove: vec!["x-kuma-tags".to_string()],
         validate_clusters: Some(BoolValue { value: false }),
         ..Default::default()
     };
-    let mut m = hcm(&format!("localhost_{}", i.workload_port), route_config, t);
-    m.stream_idle_timeout = Some(secs(INBOUND_STREAM_IDLE_TIMEOUT_SECS));
-    if mtls {
-        m.forward_client_cert_details = http_connection_manager::ForwardClientCertDetails::SanitizeSet as i32;
-        m.set_current_client_cert_details =
-            Some(http_connection_manager::SetCurrentClientCertDetails { uri: true, ..Default::default() });
+    let mut terminal = hcm(&format!("localhost_{}", i.workload_port), route_config);
+    if let Terminal::Http(m) = &mut terminal {
+        m.stream_idle_timeout = Some(secs(INBOUND_STREAM_IDLE_TIMEOUT_SECS));
+        if mtls {
+            m.forward_client_cert_details = http_connection_manager::ForwardClientCertDetails::SanitizeSet as i32;
+            m.set_current_client_cert_details =
+                Some(http_connection_manager::SetCurrentClientCertDetails { uri: true, ..Default::default() });
+        }
     }
-    vec![network_filter(HCM, m)]
+    Chain { mesh_tls: mtls, ..Chain::new(terminal) }
 }
 
 fn tls_inspector() -> ListenerFilter {
@@ -123,8 +112,8 @@ fn tls_inspector() -> ListenerFilter {
 /// An inbound listener. With mesh mTLS: STRICT is one chain requiring a mesh
 /// client certificate; PERMISSIVE is Kuma's three chains in Kuma's order
 /// (plaintext, the application's own TLS passed through, Kuma mTLS).
-pub fn inbound(plan: &ProxyPlan, i: &InboundPlan, t: &Timeouts) -> Listener {
-    let mut l = Listener {
+pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> ListenerParts {
+    let l = Listener {
         name: i.name.clone(),
         address: Some(socket(&i.address, i.port)),
         traffic_direction: TrafficDirection::Inbound as i32,
@@ -134,74 +123,68 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan, t: &Timeouts) -> Listener {
         ..Default::default()
     };
     match &plan.mtls {
-        None => l.filter_chains = vec![FilterChain { filters: inbound_filters(i, t, false), ..Default::default() }],
-        Some(mtls) if mtls.mode == TlsMode::Strict => {
-            l.filter_chains = vec![FilterChain {
-                filters: inbound_filters(i, t, true),
-                transport_socket: Some(tls::mesh_downstream(mtls)),
-                ..Default::default()
-            }]
-        }
+        None => ListenerParts::new(l, vec![inbound_chain(i, false)]),
+        Some(mtls) if mtls.mode == TlsMode::Strict => ListenerParts::new(
+            l,
+            vec![Chain { transport_socket: Some(tls::mesh_downstream(mtls)), ..inbound_chain(i, true) }],
+        ),
         Some(mtls) => {
-            l.listener_filters = vec![tls_inspector()];
-            let chain_match = |transport: &str, alpn: &[&str]| FilterChainMatch {
-                transport_protocol: transport.to_string(),
-                application_protocols: alpn.iter().map(|s| s.to_string()).collect(),
-                ..Default::default()
+            let chain_match = |transport: &str, alpn: &[&str]| {
+                Some(FilterChainMatch {
+                    transport_protocol: transport.to_string(),
+                    application_protocols: alpn.iter().map(|s| s.to_string()).collect(),
+                    ..Default::default()
+                })
             };
-            l.filter_chains = vec![
-                FilterChain {
-                    filter_chain_match: Some(chain_match("raw_buffer", &[])),
-                    filters: inbound_filters(i, t, false),
-                    ..Default::default()
+            let chains = vec![
+                Chain { filter_chain_match: chain_match("raw_buffer", &[]), ..inbound_chain(i, false) },
+                Chain {
+                    filter_chain_match: chain_match("tls", &[]),
+                    ..Chain::new(tcp(&format!("localhost_{}", i.workload_port), &i.cluster))
                 },
-                FilterChain {
-                    filter_chain_match: Some(chain_match("tls", &[])),
-                    filters: vec![tcp(&format!("localhost_{}", i.workload_port), &i.cluster, t)],
-                    ..Default::default()
-                },
-                FilterChain {
-                    filter_chain_match: Some(chain_match("tls", &[KUMA_ALPN])),
-                    filters: inbound_filters(i, t, true),
+                Chain {
+                    filter_chain_match: chain_match("tls", &[KUMA_ALPN]),
                     transport_socket: Some(tls::mesh_downstream(mtls)),
-                    ..Default::default()
+                    ..inbound_chain(i, true)
                 },
             ];
+            ListenerParts::new(Listener { listener_filters: vec![tls_inspector()], ..l }, chains)
         }
     }
-    l
 }
 
 /// An outbound listener: HTTP connection manager for HTTP protocols, TCP proxy otherwise.
-pub fn outbound(o: &OutboundPlan, t: &Timeouts) -> Listener {
+pub fn outbound(o: &OutboundPlan) -> ListenerParts {
     let stat_prefix = sanitize(&o.cluster);
-    let filter = if o.protocol.is_http() {
+    let terminal = if o.protocol.is_http() {
         let route_config = RouteConfiguration {
             name: o.destination.kri.clone().unwrap_or_else(|| format!("outbound:{}", o.destination.name)),
             virtual_hosts: vec![VirtualHost {
                 name: o.cluster.clone(),
                 domains: vec!["*".to_string()],
-                routes: vec![route_to(&o.cluster, None, t)],
+                routes: vec![route_to(&o.cluster, None)],
                 ..Default::default()
             }],
             validate_clusters: Some(BoolValue { value: false }),
             ..Default::default()
         };
-        let mut m = hcm(&stat_prefix, route_config, t);
-        m.normalize_path = Some(BoolValue { value: true });
-        network_filter(HCM, m)
+        let mut terminal = hcm(&stat_prefix, route_config);
+        if let Terminal::Http(m) = &mut terminal {
+            m.normalize_path = Some(BoolValue { value: true });
+        }
+        terminal
     } else {
-        tcp(&stat_prefix, &o.cluster, t)
+        tcp(&stat_prefix, &o.cluster)
     };
-    Listener {
+    let l = Listener {
         name: o.name.clone(),
         address: Some(socket(&o.address.to_string(), o.port)),
         traffic_direction: TrafficDirection::Outbound as i32,
         metadata: Some(metadata(TAGS_METADATA, &o.tags)),
         bind_to_port: (!o.bind).then_some(BoolValue { value: false }),
-        filter_chains: vec![FilterChain { filters: vec![filter], ..Default::default() }],
         ..Default::default()
-    }
+    };
+    ListenerParts::new(l, vec![Chain::new(terminal)])
 }
 
 /// The listeners iptables redirects to: `outbound:passthrough:*` (15001) and
@@ -212,7 +195,7 @@ pub fn outbound(o: &OutboundPlan, t: &Timeouts) -> Listener {
 /// each, matched by destination port, as Kuma does): a connection to any other
 /// port of the application finds no chain and is closed, so nothing reaches the
 /// application around its inbound listeners.
-pub fn passthrough(plan: &ProxyPlan, tp: &TransparentProxy) -> Vec<Listener> {
+pub fn passthrough(plan: &ProxyPlan, tp: &TransparentProxy) -> Vec<ListenerParts> {
     let mut inbound_ports: Vec<u32> = plan.inbounds.iter().map(|i| i.port).collect();
     inbound_ports.sort_unstable();
     inbound_ports.dedup();
@@ -222,40 +205,37 @@ pub fn passthrough(plan: &ProxyPlan, tp: &TransparentProxy) -> Vec<Listener> {
             continue;
         }
         let outbound = format!("outbound:passthrough:{family}");
-        out.push(Listener {
+        let listener = Listener {
             name: outbound.clone(),
             address: Some(socket(any_address, tp.redirect_port_outbound)),
             traffic_direction: TrafficDirection::Outbound as i32,
             use_original_dst: Some(BoolValue { value: true }),
-            filter_chains: vec![FilterChain {
-                filters: vec![tcp(&sanitize(&outbound), &outbound, &Timeouts::default())],
-                ..Default::default()
-            }],
             ..Default::default()
-        });
+        };
+        out.push(ListenerParts::new(listener, vec![Chain::new(tcp(&sanitize(&outbound), &outbound))]));
         if inbound_ports.is_empty() {
             continue;
         }
         let inbound = format!("inbound:passthrough:{family}");
-        out.push(Listener {
+        let listener = Listener {
             name: inbound.clone(),
             address: Some(socket(any_address, tp.redirect_port_inbound)),
             traffic_direction: TrafficDirection::Inbound as i32,
             use_original_dst: Some(BoolValue { value: true }),
             enable_reuse_port: Some(BoolValue { value: true }),
-            filter_chains: inbound_ports
-                .iter()
-                .map(|port| FilterChain {
-                    filter_chain_match: Some(FilterChainMatch {
-                        destination_port: Some(UInt32Value { value: *port }),
-                        ..Default::default()
-                    }),
-                    filters: vec![tcp(&sanitize(&inbound), &inbound, &Timeouts::default())],
-                    ..Default::default()
-                })
-                .collect(),
             ..Default::default()
-        });
+        };
+        let chains = inbound_ports
+            .iter()
+            .map(|port| Chain {
+                filter_chain_match: Some(FilterChainMatch {
+                    destination_port: Some(UInt32Value { value: *port }),
+                    ..Default::default()
+                }),
+                ..Chain::new(tcp(&sanitize(&inbound), &inbound))
+            })
+            .collect();
+        out.push(ListenerParts::new(listener, chains));
     }
     out
 }

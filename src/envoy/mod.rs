@@ -7,39 +7,58 @@ mod cluster;
 pub mod defaults;
 mod dns;
 mod listener;
+pub mod parts;
+pub mod policies;
 mod proto;
-mod timeout;
 mod tls;
 
 use envoy_types::pb::envoy::config::bootstrap::v3::{Admin, Bootstrap, bootstrap::StaticResources};
 use envoy_types::pb::envoy::config::core::v3::Node;
 
 use crate::plan::ProxyPlan;
-use timeout::Timeouts;
+use policies::{At, Place, Timeouts};
 
-/// The whole static configuration of one proxy.
+/// The whole static configuration of one proxy: the generators' listeners and
+/// clusters, each shaped by every policy's configurer, then the configurers'
+/// edits of the whole (their own resources, final patches).
 pub fn bootstrap(plan: &ProxyPlan) -> Bootstrap {
     let mut listeners = Vec::new();
     let mut clusters = Vec::new();
     for inbound in &plan.inbounds {
-        let t = Timeouts::of(&inbound.policies);
-        listeners.push(listener::inbound(plan, inbound, &t));
-        clusters.push(cluster::inbound(plan, inbound, &t));
+        let place = Place { plan, at: At::Inbound(inbound) };
+        let mut listener = listener::inbound(plan, inbound);
+        policies::configure_listener(&place, &mut listener);
+        listeners.push(listener.encode());
+        let mut cluster = cluster::inbound(plan, inbound);
+        policies::configure_cluster(&place, &mut cluster);
+        clusters.push(cluster.encode());
     }
-    // The outbounds of one cluster reach one destination port: one conf.
-    let mut cluster_timeouts = std::collections::HashMap::new();
+    // The outbounds of one cluster reach one destination port: the first one's confs.
+    let mut cluster_place = std::collections::HashMap::new();
     for outbound in &plan.outbounds {
-        let t = Timeouts::of(&outbound.policies);
-        listeners.push(listener::outbound(outbound, &t));
-        cluster_timeouts.entry(outbound.cluster.as_str()).or_insert(t);
+        let place = Place { plan, at: At::Outbound(outbound) };
+        let mut listener = listener::outbound(outbound);
+        policies::configure_listener(&place, &mut listener);
+        listeners.push(listener.encode());
+        cluster_place.entry(outbound.cluster.as_str()).or_insert(place);
     }
     for c in &plan.clusters {
-        let t = cluster_timeouts.get(c.name.as_str()).copied().unwrap_or_default();
-        clusters.push(cluster::outbound(plan, c, &t));
+        let mut cluster = cluster::outbound(plan, c);
+        match cluster_place.get(c.name.as_str()) {
+            Some(place) => policies::configure_cluster(place, &mut cluster),
+            None => Timeouts::default().apply_to_cluster(&mut cluster),
+        }
+        clusters.push(cluster.encode());
     }
     if let Some(tp) = &plan.transparent_proxy {
-        listeners.extend(listener::passthrough(plan, tp));
-        clusters.extend(cluster::passthrough(tp));
+        for mut l in listener::passthrough(plan, tp) {
+            Timeouts::default().apply_to_listener(&mut l);
+            listeners.push(l.encode());
+        }
+        for mut c in cluster::passthrough(tp) {
+            Timeouts::default().apply_to_cluster(&mut c);
+            clusters.push(c.encode());
+        }
     }
     if let Some(dns) = &plan.dns {
         listeners.push(dns::listener(dns));
@@ -47,10 +66,12 @@ pub fn bootstrap(plan: &ProxyPlan) -> Bootstrap {
     // Duplicate inbound clusters (two inbounds to one application port) are one cluster.
     clusters.sort_by(|a, b| a.name.cmp(&b.name));
     clusters.dedup_by(|a, b| a.name == b.name);
-    Bootstrap {
+    let mut bootstrap = Bootstrap {
         node: Some(Node { id: plan.node_id.clone(), cluster: plan.node_cluster.clone(), ..Default::default() }),
         admin: Some(Admin { address: Some(proto::socket("127.0.0.1", plan.admin_port)), ..Default::default() }),
         static_resources: Some(StaticResources { listeners, clusters, secrets: Vec::new() }),
         ..Default::default()
-    }
+    };
+    policies::configure_bootstrap(plan, &mut bootstrap);
+    bootstrap
 }

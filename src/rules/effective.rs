@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::merge::{self, Strategy};
 use super::proxy::PolicySet;
+use super::subset::Tag;
 use super::{Origin, Section};
 use crate::model::Kind;
 
@@ -69,6 +70,50 @@ impl OriginRef {
     }
 }
 
+/// Which traffic of a place an [`Effective`] conf is for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Condition {
+    /// All of it.
+    #[default]
+    All,
+    /// The clients an inbound `rules[].matches[]` item matches (`spiffeID`, `sni`), as written.
+    Match(Value),
+    /// The clients (`from`) or destinations (`to`) of a legacy tag-subset rule;
+    /// an empty subset is everything.
+    Subset { direction: Direction, tags: Vec<Tag> },
+    /// The traffic of one MeshHTTPRoute (policies whose top-level targetRef is it).
+    Route(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    From,
+    To,
+}
+
+impl Condition {
+    /// How `meshc explain` prints it; `None` for all traffic.
+    pub fn describe(&self) -> Option<String> {
+        match self {
+            Condition::All => None,
+            Condition::Match(m) => Some(format!("match {m}")),
+            Condition::Subset { direction, tags } => {
+                let direction = match direction {
+                    Direction::From => "from",
+                    Direction::To => "to",
+                };
+                if tags.is_empty() {
+                    return Some(format!("{direction} all"));
+                }
+                let tags: Vec<String> =
+                    tags.iter().map(|t| format!("{}{}={}", if t.not { "!" } else { "" }, t.key, t.value)).collect();
+                Some(format!("{direction} {}", tags.join(", ")))
+            }
+            Condition::Route(name) => Some(format!("route MeshHTTPRoute/{name}")),
+        }
+    }
+}
+
 /// The effective conf of one policy kind at one place (an inbound, an outbound,
 /// the whole proxy).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,9 +121,12 @@ pub struct Effective {
     pub kind: &'static str,
     /// The traffic this conf is for when not all of it: the clients of a
     /// `from` rule (`from kuma.io/service=web`), a rule's match, the
-    /// destinations of a legacy `to` rule.
+    /// destinations of a legacy `to` rule. [`Condition::describe`] of `condition`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
+    /// The same, as the `envoy` stage reads it.
+    #[serde(skip)]
+    pub condition: Condition,
     pub conf: Value,
     /// The confs merged into `conf`, in merge order (the last wins).
     pub origins: Vec<OriginRef>,
@@ -101,15 +149,16 @@ impl Effective {
         Effective {
             kind: kind.name(),
             when: None,
+            condition: Condition::All,
             conf,
             origins: confs.iter().map(|(o, _)| OriginRef::of(set, *o)).collect(),
             fields,
         }
     }
 
-    /// The same conf, for the traffic `when` describes.
-    pub fn when(self, when: Option<String>) -> Effective {
-        Effective { when, ..self }
+    /// The same conf, for the traffic `condition` describes.
+    pub fn on(self, condition: Condition) -> Effective {
+        Effective { when: condition.describe(), condition, ..self }
     }
 
     /// Origins that set no field of the result: everything they said was

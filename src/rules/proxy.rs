@@ -8,7 +8,7 @@ use crate::model::{Kind, Resource};
 
 use serde_json::Value;
 
-use super::effective::Effective;
+use super::effective::{Condition, Direction, Effective};
 use super::inbound::inbound_rules;
 use super::policy::{Policy, from_as_rules};
 use super::resource::{self, Candidate, Targets};
@@ -290,16 +290,6 @@ pub fn for_proxy(set: &PolicySet, proxy: Proxy, shadow: bool) -> ProxyRules {
     ProxyRules { kinds, entries, to_rules, entry_index }
 }
 
-/// ` from kuma.io/service=web, !version=v1`: the clients a subset rule covers.
-fn describe_subset(direction: &str, subset: &[subset::Tag]) -> String {
-    if subset.is_empty() {
-        return format!("{direction} all");
-    }
-    let tags: Vec<String> =
-        subset.iter().map(|t| format!("{}{}={}", if t.not { "!" } else { "" }, t.key, t.value)).collect();
-    format!("{direction} {}", tags.join(", "))
-}
-
 impl ProxyRules {
     /// Per policy kind, the effective confs of inbound `index`
     /// (`networking.inbound[index]`): the catch-all inbound rules merged, each
@@ -314,8 +304,8 @@ impl ProxyRules {
                 rules.iter().filter(|r| r.matched.is_none()).map(|r| (r.origin, &r.conf)).collect();
             out.extend(Effective::merge(set, kind, &all));
             for r in rules.iter().filter(|r| r.matched.is_some()) {
-                let when = r.matched.as_ref().map(|m| format!("match {m}"));
-                out.extend(Effective::merge(set, kind, &[(r.origin, &r.conf)]).map(|e| e.when(when)));
+                let condition = r.matched.clone().map_or(Condition::All, Condition::Match);
+                out.extend(Effective::merge(set, kind, &[(r.origin, &r.conf)]).map(|e| e.on(condition)));
             }
             if from_as_rules(kind) {
                 continue;
@@ -333,7 +323,7 @@ impl ProxyRules {
                 })
                 .collect();
             for rule in subset::from_rules(&items) {
-                out.push(subset_effective(set, kind, &rule, "from"));
+                out.push(subset_effective(set, kind, &rule, Direction::From));
             }
         }
         out
@@ -364,7 +354,7 @@ impl ProxyRules {
             let rules = self.to_rules[k].get_or_init(|| set.legacy_to_rules(m));
             let tags = crate::model::common::StringMap::from([("kuma.io/service".to_string(), service.to_string())]);
             if let Some(rule) = subset::compute(rules, &tags) {
-                out.push(subset_effective(set, kind, rule, "to"));
+                out.push(subset_effective(set, kind, rule, Direction::To));
             }
         }
         out
@@ -443,16 +433,17 @@ fn route_confs(set: &PolicySet, kind: Kind, m: &Matched, dest: usize) -> Vec<Eff
     by_route
         .into_iter()
         .filter_map(|(route, confs)| {
-            let when = format!("route MeshHTTPRoute/{}", set.policies[route].name());
-            Effective::merge(set, kind, &confs).map(|e| e.when(Some(when)))
+            let condition = Condition::Route(set.policies[route].name().to_string());
+            Effective::merge(set, kind, &confs).map(|e| e.on(condition))
         })
         .collect()
 }
 
 /// A subset rule as an [`Effective`]: its origins are the items merged into it.
-fn subset_effective(set: &PolicySet, kind: Kind, rule: &SubsetRule, direction: &str) -> Effective {
+fn subset_effective(set: &PolicySet, kind: Kind, rule: &SubsetRule, direction: Direction) -> Effective {
     let confs = set.confs(&rule.origins);
-    Effective::attributed(set, kind, rule.conf.clone(), &confs).when(Some(describe_subset(direction, &rule.subset)))
+    let condition = Condition::Subset { direction, tags: rule.subset.clone() };
+    Effective::attributed(set, kind, rule.conf.clone(), &confs).on(condition)
 }
 
 #[cfg(test)]

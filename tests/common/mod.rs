@@ -3,6 +3,7 @@
 
 mod envoy;
 mod judge;
+pub mod mesh;
 
 // Not every test binary runs Envoy.
 #[allow(unused_imports)]

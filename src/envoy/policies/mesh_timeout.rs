@@ -7,9 +7,11 @@
 
 use envoy_types::pb::google::protobuf::Duration;
 
-use super::defaults::{
+use super::super::defaults::{
     CONNECT_TIMEOUT_SECS, CONNECTION_IDLE_TIMEOUT_SECS, ROUTE_IDLE_TIMEOUT_SECS, ROUTE_TIMEOUT_SECS,
 };
+use super::super::parts::{ClusterParts, ListenerParts, route_action};
+use super::{Configurer, Place};
 use crate::model::Kind;
 use crate::model::policy::mesh_timeout::Conf;
 use crate::rules::effective::Effective;
@@ -46,9 +48,9 @@ impl Timeouts {
     /// The timeouts of a place from its effective policies: the MeshTimeout
     /// conf for all of its traffic (rules conditioned on a client identity need
     /// workload identity and are left to Kuma's built-in values).
-    pub fn of(policies: &[Effective]) -> Timeouts {
+    pub fn of(confs: &[&Effective]) -> Timeouts {
         let mut t = Timeouts::default();
-        let conf = policies.iter().find(|e| e.kind == Kind::MeshTimeout.name() && e.when.is_none());
+        let conf = confs.iter().find(|e| e.kind == Kind::MeshTimeout.name() && e.when.is_none());
         let Some(conf) = conf.and_then(|e| serde_json::from_value::<Conf>(e.conf.clone()).ok()) else { return t };
         let set = |slot: &mut i128, d: Option<&crate::model::common::Duration>| {
             if let Some(n) = d.and_then(|d| d.nanos()) {
@@ -65,6 +67,51 @@ impl Timeouts {
             set(&mut t.request_headers, http.request_headers_timeout.as_ref());
         }
         t
+    }
+
+    /// The route, HCM and TCP proxy timeouts of a listener.
+    pub fn apply_to_listener(&self, listener: &mut ListenerParts) {
+        for m in listener.hcms() {
+            m.request_headers_timeout = Some(duration(self.request_headers));
+        }
+        for r in listener.routes() {
+            if let Some(action) = route_action(r) {
+                action.timeout = Some(duration(self.request));
+                action.idle_timeout = Some(duration(self.stream_idle));
+            }
+        }
+        for t in listener.tcp_proxies() {
+            t.idle_timeout = Some(duration(self.idle));
+        }
+    }
+
+    /// The connect timeout of a cluster and, for HTTP upstreams, the
+    /// connection's idle and duration limits.
+    pub fn apply_to_cluster(&self, cluster: &mut ClusterParts) {
+        cluster.cluster.connect_timeout = Some(duration(self.connect));
+        let common = cluster.http_options.as_mut().and_then(|o| o.common_http_protocol_options.as_mut());
+        if let Some(common) = common {
+            common.idle_timeout = Some(duration(self.idle));
+            common.max_connection_duration = Some(duration(self.max_connection));
+            common.max_stream_duration = Some(duration(self.max_stream));
+        }
+    }
+}
+
+/// MeshTimeout's configurer.
+pub struct MeshTimeout;
+
+impl Configurer for MeshTimeout {
+    fn kind(&self) -> Kind {
+        Kind::MeshTimeout
+    }
+
+    fn listener(&self, _place: &Place, confs: &[&Effective], listener: &mut ListenerParts) {
+        Timeouts::of(confs).apply_to_listener(listener);
+    }
+
+    fn cluster(&self, _place: &Place, confs: &[&Effective], cluster: &mut ClusterParts) {
+        Timeouts::of(confs).apply_to_cluster(cluster);
     }
 }
 
@@ -84,6 +131,7 @@ mod tests {
         Effective {
             kind: "MeshTimeout",
             when: when.map(str::to_string),
+            condition: Default::default(),
             conf,
             origins: Vec::new(),
             fields: Default::default(),
@@ -93,7 +141,7 @@ mod tests {
     #[test]
     fn unset_fields_keep_kumas_defaults() {
         let t =
-            Timeouts::of(&[effective(json!({"connectionTimeout": "51s", "http": {"requestTimeout": "1.5s"}}), None)]);
+            Timeouts::of(&[&effective(json!({"connectionTimeout": "51s", "http": {"requestTimeout": "1.5s"}}), None)]);
         assert_eq!(t.connect, 51 * NANOS_PER_SEC);
         assert_eq!(t.request, 1_500_000_000);
         assert_eq!(t.idle, Timeouts::default().idle);
@@ -102,7 +150,7 @@ mod tests {
 
     #[test]
     fn conditioned_rules_do_not_apply_to_all_traffic() {
-        let t = Timeouts::of(&[effective(json!({"connectionTimeout": "1s"}), Some("match {}"))]);
+        let t = Timeouts::of(&[&effective(json!({"connectionTimeout": "1s"}), Some("match {}"))]);
         assert_eq!(t, Timeouts::default());
     }
 }

@@ -1,0 +1,86 @@
+//! Policies into Envoy: one configurer per policy kind, one file each, run in
+//! [`REGISTRY`] order over every inbound, outbound and cluster of a proxy (as
+//! Kuma's policy plugins run over the resources its generators built). A
+//! configurer is called for every place, with the place's effective confs of its
+//! kind (possibly none: Kuma's built-in values then apply), and edits only the
+//! fields its policy owns.
+
+mod mesh_timeout;
+
+use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
+
+use super::parts::{ClusterParts, ListenerParts};
+use crate::model::Kind;
+use crate::plan::{InboundPlan, OutboundPlan, ProxyPlan};
+use crate::rules::effective::Effective;
+
+pub use mesh_timeout::Timeouts;
+
+/// Where a configurer is applied.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    pub plan: &'a ProxyPlan,
+    pub at: At<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum At<'a> {
+    /// An inbound: its listener, and the cluster of the local application.
+    Inbound(&'a InboundPlan),
+    /// An outbound: its listener, and the clusters it sends to.
+    Outbound(&'a OutboundPlan),
+}
+
+impl Place<'_> {
+    /// The effective confs of `kind` here: the place's own, or for proxy-wide
+    /// kinds (MeshTrace, MeshMetric, MeshPassthrough, MeshProxyPatch) the proxy's.
+    pub fn confs(&self, kind: Kind) -> Vec<&Effective> {
+        let own = match self.at {
+            At::Inbound(i) => &i.policies,
+            At::Outbound(o) => &o.policies,
+        };
+        own.iter().chain(&self.plan.policies).filter(|e| e.kind == kind.name()).collect()
+    }
+}
+
+/// What one policy kind does to Envoy resources.
+pub trait Configurer: Sync {
+    fn kind(&self) -> Kind;
+
+    /// Edit an inbound's or outbound's listener.
+    fn listener(&self, _place: &Place, _confs: &[&Effective], _listener: &mut ListenerParts) {}
+
+    /// Edit a cluster: the local application's of an inbound, or an
+    /// outbound's destination cluster (with the confs of the first outbound
+    /// sending to it).
+    fn cluster(&self, _place: &Place, _confs: &[&Effective], _cluster: &mut ClusterParts) {}
+
+    /// Edit the whole configuration once it is complete (clusters and
+    /// listeners of its own, final patches), with the proxy-wide confs.
+    fn bootstrap(&self, _plan: &ProxyPlan, _confs: &[&Effective], _bootstrap: &mut Bootstrap) {}
+}
+
+/// Every configurer, in the order they run.
+pub static REGISTRY: &[&dyn Configurer] = &[&mesh_timeout::MeshTimeout];
+
+/// Run every configurer over a place's listener.
+pub fn configure_listener(place: &Place, listener: &mut ListenerParts) {
+    for c in REGISTRY {
+        c.listener(place, &place.confs(c.kind()), listener);
+    }
+}
+
+/// Run every configurer over a place's cluster.
+pub fn configure_cluster(place: &Place, cluster: &mut ClusterParts) {
+    for c in REGISTRY {
+        c.cluster(place, &place.confs(c.kind()), cluster);
+    }
+}
+
+/// Run every configurer over the complete configuration.
+pub fn configure_bootstrap(plan: &ProxyPlan, bootstrap: &mut Bootstrap) {
+    for c in REGISTRY {
+        let confs: Vec<&Effective> = plan.policies.iter().filter(|e| e.kind == c.kind().name()).collect();
+        c.bootstrap(plan, &confs, bootstrap);
+    }
+}

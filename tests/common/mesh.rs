@@ -1,0 +1,157 @@
+//! The two-sidecar mesh of the end-to-end tests: a server sidecar in front of
+//! an upstream on 127.0.0.1 and a client sidecar with an explicit outbound to
+//! it, on free ports, plus any policies a test adds. [`start_world`] compiles it,
+//! issues certificates when mTLS is on and starts both Envoys.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use super::{Envoy, free_port};
+
+pub struct Ports {
+    pub client_out: u16,
+    pub client_in: u16,
+    pub client_admin: u16,
+    pub server_in: u16,
+    pub server_admin: u16,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum Mtls {
+    Off,
+    Strict,
+    Permissive,
+}
+
+/// The two-sidecar world, plus `extra` resources (policies).
+pub fn world(ports: &Ports, echo_port: u16, mtls: Mtls, protocol: &str, extra: &str) -> String {
+    let mtls_block = match mtls {
+        Mtls::Off => "",
+        Mtls::Strict => "mtls:\n  enabledBackend: ca-1\n  backends:\n    - name: ca-1\n      type: builtin\n",
+        Mtls::Permissive => {
+            "mtls:\n  enabledBackend: ca-1\n  backends:\n    - name: ca-1\n      type: builtin\n      mode: PERMISSIVE\n"
+        }
+    };
+    format!(
+        "type: Mesh
+name: e2e
+meshServices:
+  mode: Exclusive
+{mtls_block}---
+type: Dataplane
+mesh: e2e
+name: server-01
+networking:
+  address: 127.0.0.1
+  inbound:
+    - port: {server_in}
+      servicePort: {echo_port}
+      serviceAddress: 127.0.0.1
+      tags:
+        kuma.io/service: server
+        kuma.io/protocol: {protocol}
+  admin:
+    port: {server_admin}
+---
+type: Dataplane
+mesh: e2e
+name: client-01
+networking:
+  address: 127.0.0.1
+  inbound:
+    - port: {client_in}
+      tags:
+        kuma.io/service: client
+        kuma.io/protocol: http
+  outbound:
+    - port: {client_out}
+      backendRef:
+        kind: MeshService
+        name: server
+        port: 80
+  admin:
+    port: {client_admin}
+---
+type: MeshService
+name: server
+mesh: e2e
+spec:
+  selector:
+    dataplaneTags:
+      kuma.io/service: server
+  ports:
+    - port: 80
+      targetPort: {server_in}
+      appProtocol: {protocol}
+{extra}",
+        server_in = ports.server_in,
+        server_admin = ports.server_admin,
+        client_in = ports.client_in,
+        client_out = ports.client_out,
+        client_admin = ports.client_admin,
+    )
+}
+
+pub fn bootstrap_of(out: &Path, name: &str) -> std::path::PathBuf {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest")).expect("json");
+    let entry = manifest["proxies"]
+        .as_array()
+        .and_then(|p| p.iter().find(|e| e["name"] == name))
+        .unwrap_or_else(|| panic!("{name} in the manifest"));
+    out.join(entry["bootstrap"].as_str().expect("bootstrap path"))
+}
+
+/// Compile the two-sidecar world, issue certificates when mTLS is on, start both
+/// Envoys. Returns them with the scratch directory they run in.
+pub fn start_world(
+    ports: &Ports,
+    upstream_port: u16,
+    mtls: Mtls,
+    protocol: &str,
+    extra: &str,
+) -> (tempfile::TempDir, Envoy, Envoy) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("input.yaml");
+    std::fs::write(&input, world(ports, upstream_port, mtls, protocol, extra)).expect("write input");
+    let out = dir.path().join("out");
+    let secrets = dir.path().join("secrets");
+    let compiled = super::run(&[
+        "compile",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--secrets-dir",
+        secrets.to_str().unwrap(),
+    ]);
+    assert!(compiled.status.success(), "compile: {}", String::from_utf8_lossy(&compiled.stderr));
+    if mtls != Mtls::Off {
+        let certs = super::run(&["certs", input.to_str().unwrap(), "--out", secrets.to_str().unwrap()]);
+        assert!(certs.status.success(), "certs: {}", String::from_utf8_lossy(&certs.stderr));
+    }
+    let server = Envoy::start(&bootstrap_of(&out, "server-01"), dir.path(), ports.server_admin).expect("server envoy");
+    let client = Envoy::start(&bootstrap_of(&out, "client-01"), dir.path(), ports.client_admin).expect("client envoy");
+    (dir, server, client)
+}
+
+pub fn ports() -> Ports {
+    Ports {
+        client_out: free_port(),
+        client_in: free_port(),
+        client_admin: free_port(),
+        server_in: free_port(),
+        server_admin: free_port(),
+    }
+}
+
+impl Ports {
+    /// The client sidecar's outbound to the server.
+    pub fn client_outbound(&self) -> SocketAddr {
+        ([127, 0, 0, 1], self.client_out).into()
+    }
+
+    /// The server sidecar's inbound.
+    pub fn server_inbound(&self) -> SocketAddr {
+        ([127, 0, 0, 1], self.server_in).into()
+    }
+}
