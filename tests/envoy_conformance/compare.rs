@@ -40,6 +40,8 @@ pub enum Probe {
     /// names (`.../routes/1`, `.../principals/2`) becomes this, since later inserts
     /// shift the indices of earlier ones.
     List(Vec<String>),
+    /// The `name`s of a list's elements, in order (a filter chain's filters).
+    Names(Vec<String>),
 }
 
 /// A probe whose two values differ.
@@ -57,6 +59,7 @@ impl Probe {
             Probe::At(p) => display_path(p),
             Probe::Named(p, name) => format!("{}[name={name}]", display_path(p)),
             Probe::List(p) => format!("{}[*]", display_path(p)),
+            Probe::Names(p) => format!("{}[*].name", display_path(p)),
         }
     }
 
@@ -65,6 +68,7 @@ impl Probe {
             Probe::At(p) => (p, String::new()),
             Probe::Named(p, name) => (p, format!("[name={name}]")),
             Probe::List(p) => (p, "[*]".to_string()),
+            Probe::Names(p) => (p, "[*].name".to_string()),
         };
         let generic: Vec<String> = path
             .iter()
@@ -88,6 +92,10 @@ impl Probe {
                 let (k, o) = walk(kuma, ours, p);
                 (k.cloned(), o.cloned())
             }
+            Probe::Names(p) => {
+                let (k, o) = walk(kuma, ours, p);
+                (k.map(names), o.map(names))
+            }
         };
         if want == got { Ok(()) } else { Err(Mismatch { path: self.display(), kind: self.kind(), want, got }) }
     }
@@ -108,6 +116,12 @@ fn display_path(p: &[String]) -> String {
 fn named(list: Option<&Value>, name: &str) -> Value {
     let items = list.and_then(Value::as_array).into_iter().flatten();
     Value::Array(items.filter(|e| name_of(e) == Some(name)).cloned().collect())
+}
+
+/// The `name` of every element of a list, in order (`null` for an element without one).
+fn names(list: &Value) -> Value {
+    let items = list.as_array().into_iter().flatten();
+    Value::Array(items.map(|e| e.get("name").cloned().unwrap_or(Value::Null)).collect())
 }
 
 fn name_of(v: &Value) -> Option<&str> {
@@ -187,8 +201,10 @@ fn of_op(op: &Value, kuma: &Value) -> Option<Probe> {
 /// whose `*` runs over Kuma's config; the last segment may be absent (absence is
 /// compared). Chosen as the fields the policies under test set: timeouts, circuit
 /// breakers, outlier detection, load balancing, retries, hash policies, access
-/// logs, TLS parameters, RBAC rules and the HTTP filter chain (fault injection,
-/// rate limit). Resources of kuma-dp itself (`kuma:*`, `_kuma:*`, `self_*`: admin,
+/// logs, TLS parameters, RBAC rules. Patterns ending in `[*].name` compare the
+/// names of a filter list in order (RBAC, fault injection, rate limit, Lua for
+/// access logs of routes are filters; their order is the order Envoy runs them).
+/// Resources of kuma-dp itself (`kuma:*`, `_kuma:*`, `self_*`: admin,
 /// readiness, dynamic config) are not meshc's to generate and are skipped.
 const NO_POLICY_FIELDS: &[&str] = &[
     "C/*/connectTimeout",
@@ -205,7 +221,8 @@ const NO_POLICY_FIELDS: &[&str] = &[
     "L/*/filterChains/*/filters/*/typedConfig/streamIdleTimeout",
     "L/*/filterChains/*/filters/*/typedConfig/requestHeadersTimeout",
     "L/*/filterChains/*/filters/*/typedConfig/commonHttpProtocolOptions",
-    "L/*/filterChains/*/filters/*/typedConfig/httpFilters/*/name",
+    "L/*/filterChains/*/filters[*].name",
+    "L/*/filterChains/*/filters/*/typedConfig/httpFilters[*].name",
     "L/*/filterChains/*/filters/*/typedConfig/httpFilters/*/typedConfig/rules",
     "L/*/filterChains/*/filters/*/typedConfig/routeConfig/virtualHosts/*/routes/*/route/timeout",
     "L/*/filterChains/*/filters/*/typedConfig/routeConfig/virtualHosts/*/routes/*/route/idleTimeout",
@@ -217,9 +234,18 @@ const NO_POLICY_FIELDS: &[&str] = &[
 pub fn no_policies(kuma: &Value) -> Vec<Probe> {
     let mut probes = Vec::new();
     for pattern in NO_POLICY_FIELDS {
+        let (pattern, names) = match pattern.strip_suffix("[*].name") {
+            Some(list) => (list, true),
+            None => (*pattern, false),
+        };
         let mut segs: Vec<String> = pattern.split('/').map(str::to_string).collect();
         segs[0] = if segs[0] == "C" { CLUSTER } else { LISTENER }.to_string();
-        expand(kuma, &segs, &mut Vec::new(), &mut probes);
+        let mut found = Vec::new();
+        expand(kuma, &segs, &mut Vec::new(), &mut found);
+        probes.extend(found.into_iter().map(|p| match p {
+            Probe::At(path) if names => Probe::Names(path),
+            other => other,
+        }));
     }
     probes.sort();
     probes.dedup();
