@@ -273,7 +273,7 @@ fn entry(
 fn matcher_of(entries: Vec<matcher::matcher_list::FieldMatcher>) -> xds::Matcher {
     xds::Matcher {
         matcher_type: (!entries.is_empty())
-            .then(|| matcher::MatcherType::MatcherList(matcher::MatcherList { matchers: entries })),
+            .then_some(matcher::MatcherType::MatcherList(matcher::MatcherList { matchers: entries })),
         on_no_match: Some(Box::new(on_match(RbacAction::Deny, DEFAULT_ACTION))),
     }
 }
