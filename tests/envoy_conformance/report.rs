@@ -61,7 +61,8 @@ impl Report {
                     Outcome::Differs(ms) => {
                         eprintln!("  FAIL {case} [{proxy}]: {} of the compared values differ", ms.len());
                         for m in ms.iter().take(SHOWN) {
-                            eprintln!("    {}\n      want {}\n      got  {}", m.path, short(&m.want), short(&m.got));
+                            let (at, want, got) = first_difference(m.want.as_ref(), m.got.as_ref());
+                            eprintln!("    {}{at}\n      want {}\n      got  {}", m.path, short(&want), short(&got));
                         }
                         if ms.len() > SHOWN {
                             eprintln!("    ... and {} more", ms.len() - SHOWN);
@@ -102,6 +103,34 @@ impl Report {
             eprintln!("  (better than the baseline of {recorded}: run with MESHC_BLESS=1 to record it)");
         }
     }
+}
+
+/// Where two values first differ, as a path suffix (`/a/0/b`), and the two
+/// values there: the whole values when they differ at the top.
+fn first_difference(want: Option<&Value>, got: Option<&Value>) -> (String, Option<Value>, Option<Value>) {
+    match (want, got) {
+        (Some(Value::Object(w)), Some(Value::Object(g))) => {
+            let mut keys: Vec<&String> = w.keys().chain(g.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                if w.get(k) != g.get(k) {
+                    let (at, a, b) = first_difference(w.get(k), g.get(k));
+                    return (format!("/{k}{at}"), a, b);
+                }
+            }
+        }
+        (Some(Value::Array(w)), Some(Value::Array(g))) if w.len() == g.len() => {
+            for (i, (a, b)) in w.iter().zip(g).enumerate() {
+                if a != b {
+                    let (at, a, b) = first_difference(Some(a), Some(b));
+                    return (format!("/{i}{at}"), a, b);
+                }
+            }
+        }
+        _ => {}
+    }
+    (String::new(), want.cloned(), got.cloned())
 }
 
 /// A value in one short line: `absent`, or its JSON cut at 160 characters.

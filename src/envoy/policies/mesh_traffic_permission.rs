@@ -13,8 +13,8 @@
 //! * `rules` path (the RBAC matcher API): every deny list first, then the allow
 //!   and allowWithShadowDeny lists, each action named by the KRI of the policy
 //!   that set it, anything else denied (`default`); allowWithShadowDeny lists also
-//!   make a shadow matcher. `from` rules next to `rules` become matcher entries
-//!   too (their tags as regular expressions over the client's URI SANs).
+//!   make a shadow matcher. As in Kuma 2.14 (its e2e goldens `inbound-rules*`),
+//!   once an inbound has `rules`, the `from` policies do not apply to it.
 //! * No permission at all: an RBAC that allows nothing (Kuma's deny-all default).
 //!
 //! The filter is `envoy.filters.http.rbac`, first in the HTTP connection
@@ -64,12 +64,10 @@ enum Access {
     Matcher { matcher: xds::Matcher, shadow: Option<xds::Matcher>, sni: bool },
 }
 
-/// A `from` subset rule: the clients and what happens to them, with the KRI
-/// of the policy whose item decided the action.
+/// A `from` subset rule: the clients and what happens to them.
 struct FromRule<'a> {
     tags: &'a [Tag],
     action: Action,
-    kri: String,
 }
 
 fn from_rules<'a>(confs: &[&'a Effective]) -> Vec<FromRule<'a>> {
@@ -79,7 +77,7 @@ fn from_rules<'a>(confs: &[&'a Effective]) -> Vec<FromRule<'a>> {
             let Condition::Subset { direction: Direction::From, tags } = &e.condition else { return None };
             let conf = serde_json::from_value::<Conf>(e.conf.clone()).ok()?;
             let action = conf.action?.known()?;
-            Some(FromRule { tags, action, kri: setter_kri(e, "/action") })
+            Some(FromRule { tags, action })
         })
         .collect()
 }
@@ -92,9 +90,8 @@ fn setter_kri(e: &Effective, pointer: &str) -> String {
 
 /// The access an inbound's MeshTrafficPermission confs give.
 fn access(mesh: &str, confs: &[&Effective]) -> Access {
-    let from = from_rules(confs);
     let rules: Vec<&Effective> = confs.iter().copied().filter(|e| e.condition == Condition::All).collect();
-    if rules.is_empty() { legacy(mesh, &from) } else { matchers(mesh, &rules, &from) }
+    if rules.is_empty() { legacy(mesh, &from_rules(confs)) } else { matchers(&rules) }
 }
 
 // ---- legacy path: RBAC policies and principals ----
@@ -217,43 +214,6 @@ fn match_predicate(item: &Value, sni: &mut bool) -> Option<matcher::matcher_list
     combine(parts, true)
 }
 
-/// Go's `regexp.QuoteMeta`.
-fn quote_meta(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if r"\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The predicate of a `from` subset over the client's URI SANs (Envoy joins
-/// several with commas): each tag's identity present, or absent when negated.
-/// The empty subset (every client) matches any SAN list.
-fn subset_predicate(mesh: &str, tags: &[Tag]) -> matcher::matcher_list::Predicate {
-    let regex = |regex: String| {
-        xds::string_matcher::MatchPattern::SafeRegex(xds::RegexMatcher {
-            regex,
-            engine_type: Some(xds::regex_matcher::EngineType::GoogleRe2(Default::default())),
-        })
-    };
-    let input = || typed(URI_SAN_INPUT, UriSanInput::default());
-    let parts: Vec<_> = tags
-        .iter()
-        .map(|t| {
-            let p = single(input(), regex(format!("^(?:.*,)?{}(?:,.*)?$", quote_meta(&tag_identity(mesh, t)))));
-            if t.not {
-                matcher::matcher_list::Predicate { match_type: Some(predicate::MatchType::NotMatcher(Box::new(p))) }
-            } else {
-                p
-            }
-        })
-        .collect();
-    combine(parts, true).unwrap_or_else(|| single(input(), regex(".*".to_string())))
-}
-
 fn on_match(action: RbacAction, name: &str) -> matcher::OnMatch {
     let action = rbac::Action { name: name.to_string(), action: action as i32 };
     matcher::OnMatch {
@@ -291,7 +251,7 @@ fn list(e: &Effective, field: &str, sni: &mut bool) -> Option<List> {
     (!predicates.is_empty()).then(|| List { predicates, kri: setter_kri(e, &format!("/{field}")) })
 }
 
-fn matchers(mesh: &str, rules: &[&Effective], from: &[FromRule]) -> Access {
+fn matchers(rules: &[&Effective]) -> Access {
     let mut sni = false;
     let (mut deny, mut allow, mut shadow) = (Vec::new(), Vec::new(), Vec::new());
     for e in rules {
@@ -311,17 +271,6 @@ fn matchers(mesh: &str, rules: &[&Effective], from: &[FromRule]) -> Access {
         }
         for l in lists {
             allow.extend(combine(l.predicates, false).map(|p| entry(p, RbacAction::Allow, &l.kri)));
-        }
-    }
-    for r in from {
-        let p = subset_predicate(mesh, r.tags);
-        match r.action {
-            Action::Deny => deny.push(entry(p, RbacAction::Deny, &r.kri)),
-            Action::Allow => allow.push(entry(p, RbacAction::Allow, &r.kri)),
-            Action::AllowWithShadowDeny => {
-                shadow.push(entry(p.clone(), RbacAction::Deny, &r.kri));
-                allow.push(entry(p, RbacAction::Allow, &r.kri));
-            }
         }
     }
     deny.extend(allow);
@@ -507,10 +456,5 @@ mod tests {
         };
         assert_eq!(or.predicate.len(), 2);
         assert!(shadow.is_some());
-    }
-
-    #[test]
-    fn regex_quoting_is_gos() {
-        assert_eq!(quote_meta("spiffe://m/a.b"), r"spiffe://m/a\.b");
     }
 }
