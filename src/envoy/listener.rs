@@ -73,8 +73,11 @@ fn tcp(stat_prefix: &str, cluster: &str) -> Terminal {
 }
 
 /// The chain that takes inbound traffic to the application; `mtls`: its
-/// clients present a mesh certificate.
-fn inbound_chain(i: &InboundPlan, mtls: bool) -> Chain {
+/// clients present a mesh certificate. With mesh mTLS on, every HTTP chain
+/// (plaintext ones of PERMISSIVE too, as in Kuma) replaces the client
+/// certificate header with the verified peer's URI, so an application never
+/// trusts one a plaintext client wrote.
+fn inbound_chain(plan: &ProxyPlan, i: &InboundPlan, mtls: bool) -> Chain {
     if !i.protocol.is_http() {
         return Chain { mesh_tls: mtls, ..Chain::new(tcp(&format!("localhost_{}", i.workload_port), &i.cluster)) };
     }
@@ -93,7 +96,7 @@ fn inbound_chain(i: &InboundPlan, mtls: bool) -> Chain {
     let mut terminal = hcm(&format!("localhost_{}", i.workload_port), route_config);
     if let Terminal::Http(m) = &mut terminal {
         m.stream_idle_timeout = Some(secs(INBOUND_STREAM_IDLE_TIMEOUT_SECS));
-        if mtls {
+        if plan.mtls.is_some() {
             m.forward_client_cert_details = http_connection_manager::ForwardClientCertDetails::SanitizeSet as i32;
             m.set_current_client_cert_details =
                 Some(http_connection_manager::SetCurrentClientCertDetails { uri: true, ..Default::default() });
@@ -125,10 +128,10 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> ListenerParts {
         ..Default::default()
     };
     match &plan.mtls {
-        None => ListenerParts::new(l, vec![inbound_chain(i, false)]),
+        None => ListenerParts::new(l, vec![inbound_chain(plan, i, false)]),
         Some(mtls) if inbound_mode(i, mtls.mode) == TlsMode::Strict => ListenerParts::new(
             l,
-            vec![Chain { transport_socket: Some(tls::mesh_downstream(mtls)), ..inbound_chain(i, true) }],
+            vec![Chain { transport_socket: Some(tls::mesh_downstream(mtls)), ..inbound_chain(plan, i, true) }],
         ),
         Some(mtls) => {
             let chain_match = |transport: &str, alpn: &[&str]| {
@@ -139,7 +142,7 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> ListenerParts {
                 })
             };
             let chains = vec![
-                Chain { filter_chain_match: chain_match("raw_buffer", &[]), ..inbound_chain(i, false) },
+                Chain { filter_chain_match: chain_match("raw_buffer", &[]), ..inbound_chain(plan, i, false) },
                 Chain {
                     filter_chain_match: chain_match("tls", &[]),
                     ..Chain::new(tcp(&format!("localhost_{}", i.workload_port), &i.cluster))
@@ -147,7 +150,7 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> ListenerParts {
                 Chain {
                     filter_chain_match: chain_match("tls", &[KUMA_ALPN]),
                     transport_socket: Some(tls::mesh_downstream(mtls)),
-                    ..inbound_chain(i, true)
+                    ..inbound_chain(plan, i, true)
                 },
             ];
             ListenerParts::new(Listener { listener_filters: vec![tls_inspector()], ..l }, chains)
@@ -196,11 +199,16 @@ pub fn outbound(o: &OutboundPlan) -> ListenerParts {
 /// The inbound one only passes the proxy's declared inbound ports (one chain
 /// each, matched by destination port, as Kuma does): a connection to any other
 /// port of the application finds no chain and is closed, so nothing reaches the
-/// application around its inbound listeners.
+/// application around its inbound listeners. Unless an inbound is PERMISSIVE
+/// (mesh mode or MeshTLS): then, as in Kuma, one chain passes every port.
 pub fn passthrough(plan: &ProxyPlan, tp: &TransparentProxy) -> Vec<ListenerParts> {
     let mut inbound_ports: Vec<u32> = plan.inbounds.iter().map(|i| i.port).collect();
     inbound_ports.sort_unstable();
     inbound_ports.dedup();
+    let permissive = plan
+        .mtls
+        .as_ref()
+        .is_some_and(|m| plan.inbounds.iter().any(|i| inbound_mode(i, m.mode) == TlsMode::Permissive));
     let mut out = Vec::new();
     for (enabled, family, any_address) in [(tp.ipv4, "ipv4", "0.0.0.0"), (tp.ipv6, "ipv6", "::")] {
         if !enabled {
@@ -227,16 +235,21 @@ pub fn passthrough(plan: &ProxyPlan, tp: &TransparentProxy) -> Vec<ListenerParts
             enable_reuse_port: Some(BoolValue { value: true }),
             ..Default::default()
         };
-        let chains = inbound_ports
-            .iter()
-            .map(|port| Chain {
-                filter_chain_match: Some(FilterChainMatch {
-                    destination_port: Some(UInt32Value { value: *port }),
-                    ..Default::default()
-                }),
-                ..Chain::new(tcp(&sanitize(&inbound), &inbound))
-            })
-            .collect();
+        let chain = || Chain::new(tcp(&sanitize(&inbound), &inbound));
+        let chains = if permissive {
+            vec![chain()]
+        } else {
+            inbound_ports
+                .iter()
+                .map(|port| Chain {
+                    filter_chain_match: Some(FilterChainMatch {
+                        destination_port: Some(UInt32Value { value: *port }),
+                        ..Default::default()
+                    }),
+                    ..chain()
+                })
+                .collect()
+        };
         out.push(ListenerParts::new(listener, chains));
     }
     out
