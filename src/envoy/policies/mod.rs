@@ -5,7 +5,10 @@
 //! kind (possibly none: Kuma's built-in values then apply), and edits only the
 //! fields its policy owns.
 
+mod mesh_metric;
+pub mod mesh_proxy_patch;
 mod mesh_timeout;
+mod mesh_trace;
 
 use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
 
@@ -61,7 +64,13 @@ pub trait Configurer: Sync {
 }
 
 /// Every configurer, in the order they run.
-pub static REGISTRY: &[&dyn Configurer] = &[&mesh_timeout::MeshTimeout];
+pub static REGISTRY: &[&dyn Configurer] = &[
+    &mesh_timeout::MeshTimeout,
+    &mesh_trace::MeshTrace,
+    &mesh_metric::MeshMetric,
+    // Last: it patches what every other configurer made.
+    &mesh_proxy_patch::MeshProxyPatch,
+];
 
 /// Run every configurer over a place's listener.
 pub fn configure_listener(place: &Place, listener: &mut ListenerParts) {
