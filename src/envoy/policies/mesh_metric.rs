@@ -222,15 +222,22 @@ fn stats_matcher(profiles: &crate::model::policy::mesh_metric::Profiles) -> Opti
     Some(StatsMatcher { stats_matcher: Some(matcher) })
 }
 
+/// Between two words of a Prometheus name: `_`, or in the stat name `.`,
+/// `_` or a tag value Envoy moves into a label (`.<cluster name>.`).
+const WORD_GAP: &str = r"(?:[._]|\..+\.)";
+
 /// A selector of Prometheus metric names as a matcher of Envoy stat names.
 /// Envoy's Prometheus name of a stat is `envoy_` + the stat name with `.` as
-/// `_` (minus the tag segments Envoy extracts into labels, such as a cluster's
-/// name): so the selector drops a leading `envoy_` and each `_` in it matches
-/// `.` or `_`. Envoy matches the whole stat name (RE2).
+/// `_`, minus the tag values it extracts into labels (a cluster's name, an
+/// HCM's stat prefix): so the selector drops a leading `envoy_` and each `_`
+/// in it matches [`WORD_GAP`]. Tags Envoy takes off the end of a name (a
+/// response code: `upstream_rq_200` is `upstream_rq`) are not undone, so
+/// `Exact` selectors of such families need `Prefix`. Envoy matches the whole
+/// stat name (RE2).
 fn string_matcher(s: &Selector) -> Option<StringMatcher> {
     let body = |literal: &str| -> String {
         let literal = literal.strip_prefix("envoy_").unwrap_or(literal);
-        literal.split('_').map(regex::escape).collect::<Vec<_>>().join("[._]")
+        literal.split('_').map(regex::escape).collect::<Vec<_>>().join(WORD_GAP)
     };
     let regex = match s.type_.as_ref().and_then(Choice::known)? {
         SelectorType::Exact => body(&s.match_),
@@ -246,7 +253,7 @@ fn string_matcher(s: &Selector) -> Option<StringMatcher> {
 
 /// A regex of Prometheus names as one of stat names: a leading `envoy_`
 /// (after an optional `^`) is dropped, and every `_` outside a character
-/// class and not escaped matches `.` or `_`.
+/// class and not escaped matches [`WORD_GAP`].
 fn regex_on_stat_names(re: &str) -> String {
     let (anchor, rest) = match re.strip_prefix('^') {
         Some(r) => ("^", r),
@@ -273,7 +280,7 @@ fn regex_on_stat_names(re: &str) -> String {
                 in_class = false;
                 out.push(c);
             }
-            '_' if !in_class => out.push_str("[._]"),
+            '_' if !in_class => out.push_str(WORD_GAP),
             _ => out.push(c),
         }
     }
@@ -298,17 +305,21 @@ mod tests {
 
     #[test]
     fn selectors_read_stat_names() {
-        assert_eq!(regex_of(string_matcher(&selector("Exact", "envoy_server_live"))), "server[._]live");
-        assert_eq!(regex_of(string_matcher(&selector("Prefix", "envoy_cluster_"))), "cluster[._].*");
-        assert_eq!(regex_of(string_matcher(&selector("Contains", "rq_5xx"))), ".*rq[._]5xx.*");
-        assert_eq!(
-            regex_of(string_matcher(&selector("Regex", "^envoy_cluster_external_upstream_rq_.*"))),
-            ".*(?:^cluster[._]external[._]upstream[._]rq[._].*).*"
-        );
-        assert_eq!(regex_on_stat_names(r"a\_b[_x]_c"), r"a\_b[_x][._]c");
-        for s in ["Exact", "Prefix", "Contains", "Regex"] {
+        let g = WORD_GAP;
+        assert_eq!(regex_of(string_matcher(&selector("Exact", "envoy_server_live"))), format!("server{g}live"));
+        assert_eq!(regex_of(string_matcher(&selector("Prefix", "envoy_cluster_"))), format!("cluster{g}.*"));
+        assert_eq!(regex_of(string_matcher(&selector("Contains", "rq_5xx"))), format!(".*rq{g}5xx.*"));
+        assert_eq!(regex_on_stat_names(r"^envoy_a\_b[_x]_c"), format!(r"^a\_b[_x]{g}c"));
+        let full = |re: &str, name: &str| regex::Regex::new(&format!("^(?:{re})$")).unwrap().is_match(name);
+        let exact = regex_of(string_matcher(&selector("Exact", "envoy_cluster_upstream_rq_total")));
+        assert!(full(&exact, "cluster.localhost_8080.upstream_rq_total"), "{exact}");
+        assert!(full(&exact, "cluster.upstream_rq_total"));
+        assert!(!full(&exact, "cluster.x.upstream_rq_time"));
+        let re = regex_of(string_matcher(&selector("Regex", "envoy_cluster_external_upstream_rq_.*")));
+        assert!(full(&re, "cluster.web.external.upstream_rq_200"), "{re}");
+        for s in ["Exact", "Prefix", "Contains"] {
             let re = regex_of(string_matcher(&selector(s, "envoy_a.b_(c)")));
-            assert!(regex::Regex::new(&re).is_ok() || s == "Regex", "{re}");
+            assert!(regex::Regex::new(&re).is_ok(), "{re}");
         }
     }
 
