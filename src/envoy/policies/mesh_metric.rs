@@ -29,8 +29,8 @@ use envoy_types::pb::google::protobuf::{BoolValue, Duration, UInt32Value};
 
 use super::super::parts::{Chain, ListenerParts, ROUTER, Terminal, http_filter};
 use super::super::proto::{any, sanitize, socket};
-use super::mesh_trace::{endpoint_host_port, http2_options, provided_endpoint_cluster};
 use super::Configurer;
+use super::mesh_trace::{endpoint_host_port, http2_options, provided_endpoint_cluster};
 use crate::model::Kind;
 use crate::model::choice::Choice;
 use crate::model::policy::mesh_metric::{BackendType, Conf, ProfileName, Selector, SelectorType};
@@ -81,7 +81,10 @@ impl Configurer for MeshMetric {
                     let name = format!("{PROMETHEUS_LISTENER}:{}", p.client_id.as_deref().unwrap_or(DEFAULT_BACKEND));
                     let Ok(port) = u32::try_from(p.port) else { continue };
                     listeners.push(prometheus_listener(plan, &name, port, &p.path, include_unused));
-                    if !clusters.iter().any(|c: &envoy_types::pb::envoy::config::cluster::v3::Cluster| c.name == METRICS_CLUSTER) {
+                    if !clusters
+                        .iter()
+                        .any(|c: &envoy_types::pb::envoy::config::cluster::v3::Cluster| c.name == METRICS_CLUSTER)
+                    {
                         clusters.push(provided_endpoint_cluster(METRICS_CLUSTER, "127.0.0.1", plan.admin_port));
                     }
                 }

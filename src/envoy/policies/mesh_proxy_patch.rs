@@ -220,7 +220,9 @@ impl ResourceSet {
         let listeners = self
             .listeners
             .iter()
-            .map(|r| from_json::<Listener>(&r.json).map_err(|e| format!("listener {:?} is no longer valid: {e}", r.name)))
+            .map(|r| {
+                from_json::<Listener>(&r.json).map_err(|e| format!("listener {:?} is no longer valid: {e}", r.name))
+            })
             .collect::<Result<_, _>>()?;
         let clusters = self
             .clusters
@@ -337,9 +339,10 @@ fn op(o: &Option<Choice<ResourceOperation>>) -> Result<ResourceOperation, String
 }
 
 fn filter_op(f: &FilterMod) -> Result<FilterOperation, String> {
-    f.operation.as_ref().and_then(Choice::known).ok_or_else(|| {
-        "has no valid operation (AddFirst, AddLast, AddBefore, AddAfter, Patch or Remove)".to_string()
-    })
+    f.operation
+        .as_ref()
+        .and_then(Choice::known)
+        .ok_or_else(|| "has no valid operation (AddFirst, AddLast, AddBefore, AddAfter, Patch or Remove)".to_string())
 }
 
 /// Add, remove or patch whole clusters or listeners.
@@ -426,7 +429,11 @@ fn modify_filters(
 
 /// Patch a filter's `typedConfig`: merge the value's (same type), or apply the
 /// JSON patches to the config message itself (without `@type`), as Kuma does.
-fn patch_typed_config(filter: &mut Value, value: Option<&Value>, patches: Option<&[JsonPatchBlock]>) -> Result<(), String> {
+fn patch_typed_config(
+    filter: &mut Value,
+    value: Option<&Value>,
+    patches: Option<&[JsonPatchBlock]>,
+) -> Result<(), String> {
     let Some(config) = filter.get_mut("typedConfig") else {
         return Err(format!("filter {} has no typedConfig to patch", filter.get("name").unwrap_or(&Value::Null)));
     };
@@ -582,7 +589,9 @@ fn json_patch(doc: &mut Value, patches: &[JsonPatchBlock]) -> Result<(), String>
             }
             None => Err("unknown op".to_string()),
         };
-        result.map_err(|e| format!("jsonPatches[{i}] ({} {path}): {e}", p.op.as_ref().map(Choice::raw).unwrap_or_default()))?;
+        result.map_err(|e| {
+            format!("jsonPatches[{i}] ({} {path}): {e}", p.op.as_ref().map(Choice::raw).unwrap_or_default())
+        })?;
     }
     Ok(())
 }
@@ -618,14 +627,18 @@ fn add(doc: &mut Value, pointer: &str, value: Value, create: bool) -> Result<(),
     };
     let mut at = doc;
     for (n, t) in parents.iter().enumerate() {
-        let next_is_index = parents.get(n + 1).unwrap_or(last).parse::<i64>().is_ok() || parents.get(n + 1).unwrap_or(last) == "-";
+        let next_is_index =
+            parents.get(n + 1).unwrap_or(last).parse::<i64>().is_ok() || parents.get(n + 1).unwrap_or(last) == "-";
         at = match at {
             Value::Object(o) => {
                 if !o.contains_key(t.as_str()) {
                     if !create {
                         return Err(format!("{t:?} does not exist"));
                     }
-                    o.insert(t.clone(), if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) });
+                    o.insert(
+                        t.clone(),
+                        if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) },
+                    );
                 }
                 o.get_mut(t.as_str()).ok_or("missing")?
             }

@@ -158,7 +158,10 @@ fn provider(backend: &Backend, service: &str, direction: Direction, destination:
                 (true, Direction::Inbound) => format!("{service}_INBOUND"),
                 (true, Direction::Outbound) => format!("{service}_OUTBOUND_{destination}"),
             };
-            ("envoy.tracers.datadog", any(DatadogConfig { collector_cluster: cluster, service_name, ..Default::default() }))
+            (
+                "envoy.tracers.datadog",
+                any(DatadogConfig { collector_cluster: cluster, service_name, ..Default::default() }),
+            )
         }
         BackendType::OpenTelemetry => {
             // A `backendRef` (MeshOpenTelemetryBackend) is not resolved: no endpoint, no tracing.
@@ -245,9 +248,10 @@ pub(super) fn provided_endpoint_cluster(name: &str, host: &str, port: u32) -> Cl
             endpoints: vec![LocalityLbEndpoints {
                 lb_endpoints: vec![LbEndpoint {
                     host_identifier: Some(
-                        envoy_types::pb::envoy::config::endpoint::v3::lb_endpoint::HostIdentifier::Endpoint(
-                            Endpoint { address: Some(socket(host, port)), ..Default::default() },
-                        ),
+                        envoy_types::pb::envoy::config::endpoint::v3::lb_endpoint::HostIdentifier::Endpoint(Endpoint {
+                            address: Some(socket(host, port)),
+                            ..Default::default()
+                        }),
                     ),
                     ..Default::default()
                 }],
@@ -264,9 +268,11 @@ pub(super) fn http2_options() -> HttpProtocolOptions {
     HttpProtocolOptions {
         upstream_protocol_options: Some(http_protocol_options::UpstreamProtocolOptions::ExplicitHttpConfig(
             http_protocol_options::ExplicitHttpConfig {
-                protocol_config: Some(http_protocol_options::explicit_http_config::ProtocolConfig::Http2ProtocolOptions(
-                    Http2ProtocolOptions::default(),
-                )),
+                protocol_config: Some(
+                    http_protocol_options::explicit_http_config::ProtocolConfig::Http2ProtocolOptions(
+                        Http2ProtocolOptions::default(),
+                    ),
+                ),
             },
         )),
         ..Default::default()
@@ -324,7 +330,9 @@ mod tests {
 
     #[test]
     fn datadog_split_service_names() {
-        let e = effective(json!({"backends": [{"type": "Datadog", "datadog": {"url": "http://dd:8126", "splitService": true}}]}));
+        let e = effective(
+            json!({"backends": [{"type": "Datadog", "datadog": {"url": "http://dd:8126", "splitService": true}}]}),
+        );
         let (_, b) = conf_of(&[&e]).unwrap();
         let name = |d, dest| {
             let p = provider(&b, "web", d, dest).unwrap();
