@@ -742,6 +742,41 @@ mod tests {
         assert_eq!(snake, json!({"connectTimeout": "2s"}));
     }
 
+    /// The plans of a one-proxy world with `patch` (the default mesh policies apply too).
+    fn plan_with(patch: &str) -> crate::plan::ProxyPlan {
+        let world = "type: Mesh\nname: m\n---\ntype: Dataplane\nmesh: m\nname: web-01\nnetworking:\n  address: 10.0.0.1\n  inbound:\n    - port: 8080\n      tags:\n        kuma.io/service: web\n        kuma.io/protocol: http\n";
+        let texts = vec![("world.yaml".to_string(), world.to_string()), ("patch.yaml".to_string(), patch.to_string())];
+        let opts = crate::compile::Options {
+            validate: Default::default(),
+            world: Default::default(),
+            plan: crate::plan::Options { secrets_dir: "secrets".into(), shadow: false },
+            selection: Default::default(),
+        };
+        let compiled = crate::compile::run_texts(texts, &opts);
+        assert!(!compiled.has_errors(), "{:?}", compiled.outcome.findings);
+        compiled.proxies.into_iter().next().expect("one proxy").0
+    }
+
+    #[test]
+    fn a_failing_modification_is_a_problem_and_changes_nothing() {
+        let plan = plan_with(
+            "type: MeshProxyPatch\nname: bad\nmesh: m\nspec:\n  default:\n    appendModifications:\n      - cluster:\n          operation: Patch\n          jsonPatches:\n            - op: replace\n              path: /connectTimeout\n              value: forever\n      - cluster:\n          operation: Patch\n          jsonPatches:\n            - op: replace\n              path: /nope\n              value: 1\n      - cluster:\n          operation: Patch\n          match:\n            origin: inbound\n          value: 'connectTimeout: 3s'\n",
+        );
+        let _ = take_problems();
+        let bootstrap = crate::envoy::bootstrap(&plan);
+        let problems = take_problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0].policy.as_deref(), Some("MeshProxyPatch/bad"));
+        assert_eq!(problems[0].path, "spec.default.appendModifications[0]");
+        assert!(problems[0].message.contains("no longer valid"), "{}", problems[0]);
+        assert_eq!(problems[1].path, "spec.default.appendModifications[1]");
+        assert!(problems[1].message.contains("jsonPatches[0]"), "{}", problems[1]);
+        // The third modification still applied.
+        let clusters = &bootstrap.static_resources.as_ref().unwrap().clusters;
+        let local = clusters.iter().find(|c| c.name == "localhost:8080").unwrap();
+        assert_eq!(local.connect_timeout.as_ref().map(|d| d.seconds), Some(3));
+    }
+
     #[test]
     fn origins_from_names() {
         assert_eq!(system_origin("outbound:passthrough:ipv4"), "transparent");
