@@ -15,6 +15,7 @@ use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
 use rayon::prelude::*;
 
 use crate::emit::{self, EmitError, ProxyId, ProxyOutput, Tree};
+use crate::envoy::policies::mesh_proxy_patch::{self, PatchProblem};
 use crate::findings::{Finding, Level};
 use crate::plan::ProxyPlan;
 use crate::rules::proxy::PolicySet;
@@ -161,13 +162,20 @@ fn compile_outcome(mut outcome: Outcome, opts: &Options) -> Compiled {
         plans
     };
     let start = Instant::now();
-    let proxies: Vec<(ProxyPlan, Bootstrap)> = plans
+    let built: Vec<(ProxyPlan, Bootstrap, Vec<PatchProblem>)> = plans
         .into_par_iter()
         .map(|p| {
             let b = crate::envoy::bootstrap(&p);
-            (p, b)
+            (p, b, mesh_proxy_patch::take_problems())
         })
         .collect();
+    let mut problems = Vec::new();
+    let mut proxies = Vec::with_capacity(built.len());
+    for (p, b, ps) in built {
+        problems.extend(ps.into_iter().map(|problem| (p.id.to_string(), problem)));
+        proxies.push((p, b));
+    }
+    later.extend(mesh_proxy_patch::findings(problems, &outcome.resources));
     timings.envoy = start.elapsed();
     add_later_findings(&mut outcome, later, opts);
     Compiled { outcome, proxies, timings }
@@ -287,7 +295,8 @@ pub fn run_written(paths: &[PathBuf], opts: &Options, emit_opts: &emit::Options,
 type Streamed = Result<Vec<emit::RenderedProxy>, EmitError>;
 /// One proxy through the per-proxy stages: identity, files, and the time spent
 /// building Envoy messages, rendering, writing and matching policies.
-type ProxyResult = (ProxyId, Result<emit::RenderedProxy, EmitError>, Duration, Duration, Duration, Duration);
+type ProxyResult =
+    (ProxyId, Result<emit::RenderedProxy, EmitError>, Duration, Duration, Duration, Duration, Vec<PatchProblem>);
 
 /// World, then per proxy on one worker: plan, Envoy messages, file bytes (and,
 /// with a sink, the files written and their bytes dropped).
@@ -319,6 +328,7 @@ fn stream(
         let planned = Instant::now();
         let rules_time = plan.rules_time;
         let bootstrap = crate::envoy::bootstrap(&plan);
+        let problems = mesh_proxy_patch::take_problems();
         let built = Instant::now();
         let id = plan.id.clone();
         drop(plan);
@@ -329,7 +339,7 @@ fn stream(
         {
             rendered = Err(e);
         }
-        (id, rendered, built - planned, done - built, done.elapsed(), rules_time)
+        (id, rendered, built - planned, done - built, done.elapsed(), rules_time, problems)
     });
     let wall = start.elapsed();
     drop(world);
@@ -349,7 +359,9 @@ fn stream(
     let mut proxies = Vec::with_capacity(results.len());
     let mut rendered = Vec::with_capacity(results.len());
     let mut first_error: Option<(ProxyId, EmitError)> = None;
-    for (id, r, ..) in results {
+    let mut problems = Vec::new();
+    for (id, r, .., patch_problems) in results {
+        problems.extend(patch_problems.into_iter().map(|p| (id.to_string(), p)));
         match r {
             Ok(r) => rendered.push(r),
             // The first failing proxy in sorted order, whatever the thread count.
@@ -359,6 +371,7 @@ fn stream(
         proxies.push(id);
     }
     proxies.sort();
+    later.extend(mesh_proxy_patch::findings(problems, &outcome.resources));
     add_later_findings(&mut outcome, later, opts);
     // Two proxies in one directory show up as a failed write of the second: say why.
     let result = match (emit::check_unique_dirs(proxies.iter()), first_error) {

@@ -286,3 +286,26 @@ fn examples_compile_and_pass_envoy_validate() {
     assert!(failures.is_empty(), "Envoy rejects example output:\n{}", failures.join("\n"));
     assert!(common::envoy().is_none() || proxies >= 15, "{proxies} proxies validated");
 }
+
+/// A MeshProxyPatch modification that cannot be applied is a warning at the
+/// modification (MESH5010), and the proxy is compiled without it.
+#[test]
+fn a_proxy_patch_that_cannot_apply_is_a_located_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = common::write(
+        tmp.path(),
+        "world.yaml",
+        "type: Mesh\nname: m\n---\ntype: Dataplane\nname: web-01\nmesh: m\nnetworking:\n  address: 127.0.0.1\n  \
+         inbound:\n    - port: 8080\n      tags:\n        kuma.io/service: web\n---\ntype: MeshProxyPatch\nname: bad\n\
+         mesh: m\nspec:\n  targetRef:\n    kind: Mesh\n  default:\n    appendModifications:\n      - cluster:\n          \
+         operation: Patch\n          match:\n            origin: inbound\n          jsonPatches:\n            - op: \
+         replace\n              path: /nope/deeper\n              value: 1\n",
+    );
+    let out = tmp.path().join("out");
+    let r = run(&["compile", s(&input), "--out", s(&out)]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "a warning does not fail the compile: {stderr}");
+    assert!(stderr.contains("world.yaml:22:9: warning[MESH5010]"), "{stderr}");
+    assert!(stderr.contains("/nope/deeper"), "{stderr}");
+    assert!(out.join("manifest.json").exists(), "the proxy is compiled");
+}

@@ -179,6 +179,12 @@ codes! {
     /// protocols. The MeshService generated for it (as a Universal zone does) takes
     /// the ports of the first Dataplane by name, as Kuma does.
     GENERATED_SERVICE_CONFLICT = "MESH5009", Warning, "Dataplanes of a service disagree";
+    /// A MeshProxyPatch modification cannot be applied to a proxy's configuration
+    /// (its `value` is not the Envoy message it patches, a JSON patch operation
+    /// fails, or the result is no longer a valid Envoy resource). The proxy is
+    /// compiled without that modification; Kuma would refuse its whole
+    /// configuration.
+    PROXY_PATCH_NOT_APPLIED = "MESH5010", Warning, "MeshProxyPatch modification not applied";
 
     // ---- MESH9xxx: meshc itself ------------------------------------------------------------
     /// meshc failed internally. Please report it with the input that caused it.

@@ -32,17 +32,23 @@ pub struct OriginRef {
     pub kri: String,
 }
 
+/// `<Kind>/<display name>`, with `.namespace` when namespaced: how origins
+/// name their policy.
+pub fn policy_name(meta: &crate::model::meta::Meta) -> String {
+    let mut policy = format!("{}/{}", meta.kind.name(), meta.display_name());
+    if let Some(ns) = meta.label(crate::model::meta::labels::NAMESPACE).or(meta.namespace.as_deref()) {
+        policy.push('.');
+        policy.push_str(ns);
+    }
+    policy
+}
+
 impl OriginRef {
     pub fn of(set: &PolicySet, origin: Origin) -> OriginRef {
         let p = &set.policies[origin.policy];
         let meta = &p.resource.meta;
-        let mut policy = format!("{}/{}", meta.kind.name(), meta.display_name());
-        if let Some(ns) = meta.label(crate::model::meta::labels::NAMESPACE).or(meta.namespace.as_deref()) {
-            policy.push('.');
-            policy.push_str(ns);
-        }
         OriginRef {
-            policy,
+            policy: policy_name(meta),
             section: origin.section,
             index: origin.index,
             implicit: super::defaults::is_implicit(p.resource),

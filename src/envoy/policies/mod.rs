@@ -5,8 +5,11 @@
 //! kind (possibly none: Kuma's built-in values then apply), and edits only the
 //! fields its policy owns.
 
+mod mesh_metric;
+pub mod mesh_proxy_patch;
 mod mesh_timeout;
 mod mesh_tls;
+mod mesh_trace;
 mod mesh_traffic_permission;
 
 use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
@@ -64,8 +67,16 @@ pub trait Configurer: Sync {
 }
 
 /// Every configurer, in the order they run.
-pub static REGISTRY: &[&dyn Configurer] =
-    &[&mesh_tls::MeshTls, &mesh_timeout::MeshTimeout, &mesh_traffic_permission::MeshTrafficPermission];
+pub static REGISTRY: &[&dyn Configurer] = &[
+    &mesh_tls::MeshTls,
+    &mesh_timeout::MeshTimeout,
+    &mesh_trace::MeshTrace,
+    &mesh_metric::MeshMetric,
+    // After the other inbound filters: it puts its RBAC filter first.
+    &mesh_traffic_permission::MeshTrafficPermission,
+    // Last: it patches what every other configurer made.
+    &mesh_proxy_patch::MeshProxyPatch,
+];
 
 /// Run every configurer over a place's listener.
 pub fn configure_listener(place: &Place, listener: &mut ListenerParts) {
