@@ -5,6 +5,10 @@
 //! kind (possibly none: Kuma's built-in values then apply), and edits only the
 //! fields its policy owns.
 
+mod mesh_circuit_breaker;
+mod mesh_health_check;
+mod mesh_load_balancing_strategy;
+mod mesh_retry;
 mod mesh_timeout;
 
 use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
@@ -61,7 +65,14 @@ pub trait Configurer: Sync {
 }
 
 /// Every configurer, in the order they run.
-pub static REGISTRY: &[&dyn Configurer] = &[&mesh_timeout::MeshTimeout];
+pub static REGISTRY: &[&dyn Configurer] = &[
+    &mesh_load_balancing_strategy::MeshLoadBalancingStrategy,
+    &mesh_timeout::MeshTimeout,
+    // MeshHealthCheck before MeshCircuitBreaker: the breaker's panic threshold wins.
+    &mesh_health_check::MeshHealthCheck,
+    &mesh_circuit_breaker::MeshCircuitBreaker,
+    &mesh_retry::MeshRetry,
+];
 
 /// Run every configurer over a place's listener.
 pub fn configure_listener(place: &Place, listener: &mut ListenerParts) {
