@@ -284,7 +284,11 @@ fn apply_to_endpoints(conf: &Conf, client: &Client, cla: &mut ClusterLoadAssignm
     cla.endpoints = groups
         .into_iter()
         .map(|((priority, zone, sub_zone), (weight, lb_endpoints))| LocalityLbEndpoints {
-            locality: Some(Locality { zone, sub_zone, ..Default::default() }),
+            locality: (!zone.is_empty() || !sub_zone.is_empty()).then(|| Locality {
+                zone,
+                sub_zone,
+                ..Default::default()
+            }),
             lb_endpoints,
             load_balancing_weight: Some(UInt32Value { value: weight }),
             priority,
