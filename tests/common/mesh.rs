@@ -171,3 +171,30 @@ spec:
       default:
         action: Allow
 ";
+
+/// Like [`start_world`], for a world written out in full (`yaml`, which must
+/// have the `server-01` and `client-01` Dataplanes on `ports`): compile it,
+/// issue certificates when `mtls` is on, start both Envoys.
+pub fn start_world_text(ports: &Ports, yaml: &str, mtls: bool) -> (tempfile::TempDir, Envoy, Envoy) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("input.yaml");
+    std::fs::write(&input, yaml).expect("write input");
+    let out = dir.path().join("out");
+    let secrets = dir.path().join("secrets");
+    let compiled = super::run(&[
+        "compile",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--secrets-dir",
+        secrets.to_str().unwrap(),
+    ]);
+    assert!(compiled.status.success(), "compile: {}", String::from_utf8_lossy(&compiled.stderr));
+    if mtls {
+        let certs = super::run(&["certs", input.to_str().unwrap(), "--out", secrets.to_str().unwrap()]);
+        assert!(certs.status.success(), "certs: {}", String::from_utf8_lossy(&certs.stderr));
+    }
+    let server = Envoy::start(&bootstrap_of(&out, "server-01"), dir.path(), ports.server_admin).expect("server envoy");
+    let client = Envoy::start(&bootstrap_of(&out, "client-01"), dir.path(), ports.client_admin).expect("client envoy");
+    (dir, server, client)
+}

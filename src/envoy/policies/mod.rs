@@ -5,8 +5,12 @@
 //! kind (possibly none: Kuma's built-in values then apply), and edits only the
 //! fields its policy owns.
 
+mod mesh_circuit_breaker;
+mod mesh_health_check;
+mod mesh_load_balancing_strategy;
 mod mesh_metric;
 pub mod mesh_proxy_patch;
+mod mesh_retry;
 mod mesh_timeout;
 mod mesh_tls;
 mod mesh_trace;
@@ -69,7 +73,12 @@ pub trait Configurer: Sync {
 /// Every configurer, in the order they run.
 pub static REGISTRY: &[&dyn Configurer] = &[
     &mesh_tls::MeshTls,
+    &mesh_load_balancing_strategy::MeshLoadBalancingStrategy,
     &mesh_timeout::MeshTimeout,
+    // MeshHealthCheck before MeshCircuitBreaker: the breaker's panic threshold wins.
+    &mesh_health_check::MeshHealthCheck,
+    &mesh_circuit_breaker::MeshCircuitBreaker,
+    &mesh_retry::MeshRetry,
     &mesh_trace::MeshTrace,
     &mesh_metric::MeshMetric,
     // After the other inbound filters: it puts its RBAC filter first.

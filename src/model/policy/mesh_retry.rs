@@ -252,7 +252,7 @@ const HTTP_RETRY_ON: &[&str] = &[
 ];
 
 /// Status codes Go's `http.StatusText` knows (Kuma accepts those as retryOn items).
-fn is_known_status(code: i64) -> bool {
+pub(crate) fn is_known_status(code: i64) -> bool {
     matches!(
         code,
         100..=103

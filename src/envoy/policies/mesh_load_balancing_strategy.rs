@@ -1,0 +1,461 @@
+//! MeshLoadBalancingStrategy (reference §5.5, §9): the merged `to` conf of an
+//! outbound becomes its cluster's `lb_policy` and `*_lb_config`, the
+//! `hash_policy[]` of every route of its listener (root `hashPolicies`, else
+//! the ring-hash or Maglev ones), and locality-aware endpoint priorities: with
+//! the policy, endpoints of other zones get priority 1 (0 when
+//! `localityAwareness.disabled`); `localZone.affinityTags` split the local
+//! endpoints into weighted sub-zones (`common_lb_config.locality_weighted_lb_config`),
+//! `crossZone.failover` orders the other zones, and either sets the
+//! assignment's `overprovisioning_factor` (Kuma's
+//! `meshloadbalancingstrategy/plugin/v1alpha1/{plugin,locality_aware}.go`).
+//!
+//! Not done here: confs for one MeshHTTPRoute (`Condition::Route`, their hash
+//! policies belong to that route's routes, built by the MeshHTTPRoute stage)
+//! and the ZoneEgress pseudo-locality (meshc has no egress routing of remote
+//! endpoints).
+
+use std::collections::BTreeMap;
+
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::cluster::v3::cluster::{
+    self as cluster_pb, CommonLbConfig, LbPolicy, common_lb_config,
+};
+use envoy_types::pb::envoy::config::core::v3::{Locality, RuntimeDouble};
+use envoy_types::pb::envoy::config::endpoint::v3::{
+    ClusterLoadAssignment, LbEndpoint, LocalityLbEndpoints, cluster_load_assignment,
+};
+use envoy_types::pb::envoy::config::route::v3::route_action::{HashPolicy as EnvoyHashPolicy, hash_policy};
+use envoy_types::pb::google::protobuf::{UInt32Value, UInt64Value, value};
+
+use super::super::parts::{ClusterParts, ListenerParts, route_action};
+use super::mesh_timeout::duration;
+use super::{At, Configurer, Place};
+use crate::model::Kind;
+use crate::model::common::Duration;
+use crate::model::policy::mesh_load_balancing_strategy::{
+    Conf, HashFunctionType, HashPolicy, HashPolicyType, LoadBalancer, LoadBalancerType, ToZoneType,
+};
+use crate::plan::ProxyPlan;
+use crate::rules::effective::{Condition, Effective};
+
+/// `overprovisioning_factor` when locality groups exist and no threshold is set.
+const DEFAULT_OVERPROVISIONING_FACTOR: u32 = 200;
+const LB_METADATA: &str = "envoy.lb";
+
+/// MeshLoadBalancingStrategy's configurer.
+pub struct MeshLoadBalancingStrategy;
+
+impl Configurer for MeshLoadBalancingStrategy {
+    fn kind(&self) -> Kind {
+        Kind::MeshLoadBalancingStrategy
+    }
+
+    fn listener(&self, place: &Place, confs: &[&Effective], listener: &mut ListenerParts) {
+        let At::Outbound(_) = place.at else { return };
+        let Some(conf) = all_traffic(confs) else { return };
+        let Some(policies) = hash_policies(&conf) else { return };
+        let policies: Vec<EnvoyHashPolicy> = policies.iter().filter_map(hash_policy).collect();
+        for r in listener.routes() {
+            if let Some(action) = route_action(r) {
+                action.hash_policy.extend(policies.iter().cloned());
+            }
+        }
+    }
+
+    fn cluster(&self, place: &Place, confs: &[&Effective], cluster: &mut ClusterParts) {
+        let At::Outbound(_) = place.at else { return };
+        let Some(conf) = all_traffic(confs) else { return };
+        apply_to_cluster(&conf, &mut cluster.cluster);
+        let locality = Client { zone: place.plan.id.zone.as_deref(), tags: client_tags(place.plan) };
+        if let Some(cla) = cluster.cluster.load_assignment.as_mut() {
+            apply_to_endpoints(&conf, &locality, cla);
+        }
+    }
+}
+
+/// The conf for all traffic of an outbound: `Condition::All`, or a legacy
+/// `to` rule whose subset is everything.
+fn all_traffic(confs: &[&Effective]) -> Option<Conf> {
+    let e = confs.iter().find(|e| match &e.condition {
+        Condition::All => true,
+        Condition::Subset { tags, .. } => tags.is_empty(),
+        Condition::Match(_) | Condition::Route(_) => false,
+    })?;
+    serde_json::from_value(e.conf.clone()).ok()
+}
+
+/// Kuma's `getHashPolicies`: the root list, else the ring-hash or Maglev one.
+fn hash_policies(conf: &Conf) -> Option<&Vec<HashPolicy>> {
+    if conf.hash_policies.is_some() {
+        return conf.hash_policies.as_ref();
+    }
+    let lb = conf.load_balancer.as_ref()?;
+    match lb.type_.as_ref().and_then(|t| t.known())? {
+        LoadBalancerType::RingHash => lb.ring_hash.as_ref()?.hash_policies.as_ref(),
+        LoadBalancerType::Maglev => lb.maglev.as_ref()?.hash_policies.as_ref(),
+        _ => None,
+    }
+}
+
+/// One route hash policy; `None` when its section is missing (validation
+/// reported it). `SourceIP` hashes the source address, like `Connection`
+/// with `sourceIP: true`.
+fn hash_policy(p: &HashPolicy) -> Option<EnvoyHashPolicy> {
+    let specifier = match p.type_.as_ref().and_then(|t| t.known())? {
+        HashPolicyType::Header => hash_policy::PolicySpecifier::Header(hash_policy::Header {
+            header_name: p.header.as_ref()?.name.clone().unwrap_or_default(),
+            ..Default::default()
+        }),
+        HashPolicyType::Cookie => {
+            let c = p.cookie.as_ref()?;
+            hash_policy::PolicySpecifier::Cookie(hash_policy::Cookie {
+                name: c.name.clone().unwrap_or_default(),
+                ttl: c.ttl.as_ref().and_then(Duration::nanos).map(duration),
+                path: c.path.clone().unwrap_or_default(),
+                ..Default::default()
+            })
+        }
+        HashPolicyType::Connection => {
+            hash_policy::PolicySpecifier::ConnectionProperties(hash_policy::ConnectionProperties {
+                source_ip: p.connection.as_ref()?.source_ip.unwrap_or(false),
+            })
+        }
+        HashPolicyType::SourceIP => {
+            hash_policy::PolicySpecifier::ConnectionProperties(hash_policy::ConnectionProperties { source_ip: true })
+        }
+        HashPolicyType::QueryParameter => hash_policy::PolicySpecifier::QueryParameter(hash_policy::QueryParameter {
+            name: p.query_parameter.as_ref()?.name.clone().unwrap_or_default(),
+        }),
+        HashPolicyType::FilterState => hash_policy::PolicySpecifier::FilterState(hash_policy::FilterState {
+            key: p.filter_state.as_ref()?.key.clone().unwrap_or_default(),
+        }),
+    };
+    Some(EnvoyHashPolicy { policy_specifier: Some(specifier), terminal: p.terminal.unwrap_or(false) })
+}
+
+/// The load balancer and, with affinity tags, locality-weighted balancing.
+fn apply_to_cluster(conf: &Conf, cluster: &mut Cluster) {
+    let affinity = conf
+        .locality_awareness
+        .as_ref()
+        .and_then(|l| l.local_zone.as_ref())
+        .is_some_and(|z| z.affinity_tags.as_ref().is_some_and(|t| !t.is_empty()));
+    if affinity {
+        cluster.common_lb_config.get_or_insert_with(CommonLbConfig::default).locality_config_specifier =
+            Some(common_lb_config::LocalityConfigSpecifier::LocalityWeightedLbConfig(Default::default()));
+    }
+    if let Some(lb) = &conf.load_balancer {
+        load_balancer(lb, cluster);
+    }
+}
+
+fn load_balancer(lb: &LoadBalancer, cluster: &mut Cluster) {
+    let Some(kind) = lb.type_.as_ref().and_then(|t| t.known()) else { return };
+    let u64_value = |n: i64| UInt64Value { value: u64::try_from(n.max(0)).unwrap_or(0) };
+    match kind {
+        LoadBalancerType::RoundRobin => cluster.lb_policy = LbPolicy::RoundRobin as i32,
+        LoadBalancerType::Random => cluster.lb_policy = LbPolicy::Random as i32,
+        LoadBalancerType::LeastRequest => {
+            cluster.lb_policy = LbPolicy::LeastRequest as i32;
+            if let Some(lr) = &lb.least_request {
+                let config = cluster_pb::LeastRequestLbConfig {
+                    choice_count: lr.choice_count.map(|n| UInt32Value { value: u32::try_from(n.max(0)).unwrap_or(0) }),
+                    active_request_bias: lr
+                        .active_request_bias
+                        .as_ref()
+                        .and_then(|b| b.as_f64())
+                        .map(|default_value| RuntimeDouble { default_value, ..Default::default() }),
+                    ..Default::default()
+                };
+                if config.choice_count.is_some() || config.active_request_bias.is_some() {
+                    cluster.lb_config = Some(cluster_pb::LbConfig::LeastRequestLbConfig(config));
+                }
+            }
+        }
+        LoadBalancerType::RingHash => {
+            cluster.lb_policy = LbPolicy::RingHash as i32;
+            if let Some(rh) = &lb.ring_hash {
+                let hash_function = match rh.hash_function.as_ref().and_then(|h| h.known()) {
+                    Some(HashFunctionType::MurmurHash2) => cluster_pb::ring_hash_lb_config::HashFunction::MurmurHash2,
+                    _ => cluster_pb::ring_hash_lb_config::HashFunction::XxHash,
+                };
+                cluster.lb_config = Some(cluster_pb::LbConfig::RingHashLbConfig(cluster_pb::RingHashLbConfig {
+                    minimum_ring_size: rh.min_ring_size.map(u64_value),
+                    maximum_ring_size: rh.max_ring_size.map(u64_value),
+                    hash_function: hash_function as i32,
+                }));
+            }
+        }
+        LoadBalancerType::Maglev => {
+            cluster.lb_policy = LbPolicy::Maglev as i32;
+            if let Some(size) = lb.maglev.as_ref().and_then(|m| m.table_size) {
+                cluster.lb_config = Some(cluster_pb::LbConfig::MaglevLbConfig(cluster_pb::MaglevLbConfig {
+                    table_size: Some(u64_value(size)),
+                }));
+            }
+        }
+    }
+}
+
+/// The client's zone and tags, for locality-aware balancing.
+struct Client<'a> {
+    zone: Option<&'a str>,
+    tags: BTreeMap<String, String>,
+}
+
+/// The proxy's inbound tags (first value of each key), for affinity.
+fn client_tags(plan: &ProxyPlan) -> BTreeMap<String, String> {
+    let mut tags = BTreeMap::new();
+    for i in &plan.inbounds {
+        for (k, v) in &i.tags {
+            tags.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    tags
+}
+
+impl Client<'_> {
+    fn is_local(&self, l: &LocalityLbEndpoints) -> bool {
+        let zone = l.locality.as_ref().map(|l| l.zone.as_str()).unwrap_or_default();
+        zone.is_empty() || Some(zone) == self.zone
+    }
+}
+
+/// Priorities, affinity sub-zones and cross-zone failover of the endpoints.
+fn apply_to_endpoints(conf: &Conf, client: &Client, cla: &mut ClusterLoadAssignment) {
+    let la = conf.locality_awareness.as_ref();
+    let aware = la.and_then(|l| l.disabled) != Some(true);
+    // Kuma's NonLocalPriority.
+    for group in &mut cla.endpoints {
+        if !client.is_local(group) {
+            group.priority = u32::from(aware);
+        }
+    }
+    let Some(la) = la.filter(|l| l.local_zone.is_some() || l.cross_zone.is_some()) else { return };
+    let mut local = Vec::new();
+    let mut remote = Vec::new();
+    for group in std::mem::take(&mut cla.endpoints) {
+        let zone = group.locality.as_ref().map(|l| l.zone.clone()).unwrap_or_default();
+        let target = if client.is_local(&group) { &mut local } else { &mut remote };
+        target.extend(group.lb_endpoints.into_iter().map(|e| (zone.clone(), e)));
+    }
+    let local_zone = client.zone.unwrap_or_default().to_string();
+    // Local endpoints: the first affinity tag whose value the client shares.
+    let tags = la.local_zone.as_ref().and_then(|z| z.affinity_tags.clone()).unwrap_or_default();
+    let weighted = tags.iter().any(|t| t.weight.is_some());
+    let mut groups: BTreeMap<(u32, String, String), (u32, Vec<LbEndpoint>)> = BTreeMap::new();
+    for (_, e) in local {
+        let endpoint_tags = lb_tags(&e);
+        let matched = tags.iter().enumerate().find_map(|(i, t)| {
+            let key = t.key.as_deref()?;
+            let value = client.tags.get(key)?;
+            (endpoint_tags.get(key) == Some(value)).then(|| {
+                let weight = if weighted {
+                    t.weight.unwrap_or(1)
+                } else {
+                    9 * 10_i64.pow(u32::try_from(tags.len() - i - 1).unwrap_or(0))
+                };
+                (format!("{key}={value}"), u32::try_from(weight.max(1)).unwrap_or(u32::MAX))
+            })
+        });
+        let (sub_zone, weight) = matched.unwrap_or_default();
+        let weight = if sub_zone.is_empty() { 1 } else { weight };
+        groups.entry((0, local_zone.clone(), sub_zone)).or_insert((weight, Vec::new())).1.push(e);
+    }
+    // Remote endpoints: the first failover rule for this zone that keeps them, else dropped.
+    let rules = la.cross_zone.as_ref().and_then(|c| c.failover.clone()).unwrap_or_default();
+    for (zone, e) in remote {
+        let priority = rules.iter().enumerate().find_map(|(i, rule)| {
+            let applies = rule.from.as_ref().is_none_or(|f| f.zones.iter().flatten().any(|z| *z == local_zone));
+            let to = rule.to.as_ref()?;
+            let listed = to.zones.iter().flatten().any(|z| *z == zone);
+            let keep = match to.type_.as_ref().and_then(|t| t.known())? {
+                ToZoneType::Any => true,
+                ToZoneType::AnyExcept => !listed,
+                ToZoneType::Only => listed,
+                ToZoneType::None => false,
+            };
+            (applies && keep).then(|| u32::try_from(i + 1).unwrap_or(u32::MAX))
+        });
+        if let Some(priority) = priority {
+            groups.entry((priority, zone, String::new())).or_insert((1, Vec::new())).1.push(e);
+        }
+    }
+    cla.endpoints = groups
+        .into_iter()
+        .map(|((priority, zone, sub_zone), (weight, lb_endpoints))| LocalityLbEndpoints {
+            locality: (!zone.is_empty() || !sub_zone.is_empty()).then(|| Locality {
+                zone,
+                sub_zone,
+                ..Default::default()
+            }),
+            lb_endpoints,
+            load_balancing_weight: Some(UInt32Value { value: weight }),
+            priority,
+            ..Default::default()
+        })
+        .collect();
+    cla.policy = Some(cluster_load_assignment::Policy {
+        overprovisioning_factor: Some(UInt32Value { value: overprovisioning_factor(conf) }),
+        ..Default::default()
+    });
+}
+
+/// The endpoint's tags, from its `envoy.lb` metadata.
+fn lb_tags(e: &LbEndpoint) -> BTreeMap<String, String> {
+    let fields = e.metadata.as_ref().and_then(|m| m.filter_metadata.get(LB_METADATA)).map(|s| &s.fields);
+    fields
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| match &v.kind {
+            Some(value::Kind::StringValue(s)) => Some((k.clone(), s.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `uint32(100 / P) × 100` for a failover threshold of P percent (integer
+/// truncation as in Kuma: 50 -> 200, 70 -> 100), else 200.
+fn overprovisioning_factor(conf: &Conf) -> u32 {
+    let threshold = conf
+        .locality_awareness
+        .as_ref()
+        .and_then(|l| l.cross_zone.as_ref())
+        .and_then(|c| c.failover_threshold.as_ref())
+        .and_then(|t| t.percentage.as_ref())
+        .and_then(|p| p.as_f64());
+    match threshold {
+        Some(p) if p > 0.0 => ((100.0 / p) as u32).saturating_mul(100),
+        _ => DEFAULT_OVERPROVISIONING_FACTOR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::common::StringMap;
+    use serde_json::json;
+
+    fn conf(v: serde_json::Value) -> Conf {
+        serde_json::from_value(v).expect("conf")
+    }
+
+    #[test]
+    fn load_balancers_map_to_lb_policy_and_config() {
+        let mut c = Cluster::default();
+        apply_to_cluster(
+            &conf(
+                json!({"loadBalancer": {"type": "RingHash", "ringHash": {"minRingSize": 100, "maxRingSize": 10000, "hashFunction": "MurmurHash2"}}}),
+            ),
+            &mut c,
+        );
+        assert_eq!(c.lb_policy, LbPolicy::RingHash as i32);
+        let Some(cluster_pb::LbConfig::RingHashLbConfig(rh)) = &c.lb_config else { panic!("ring hash") };
+        assert_eq!(rh.minimum_ring_size, Some(UInt64Value { value: 100 }));
+        assert_eq!(rh.hash_function, cluster_pb::ring_hash_lb_config::HashFunction::MurmurHash2 as i32);
+        let mut c = Cluster::default();
+        apply_to_cluster(&conf(json!({"loadBalancer": {"type": "Maglev", "maglev": {"tableSize": 17}}})), &mut c);
+        assert_eq!(c.lb_policy, LbPolicy::Maglev as i32);
+        let mut c = Cluster::default();
+        apply_to_cluster(
+            &conf(
+                json!({"loadBalancer": {"type": "LeastRequest", "leastRequest": {"activeRequestBias": "1.3", "choiceCount": 4}}}),
+            ),
+            &mut c,
+        );
+        let Some(cluster_pb::LbConfig::LeastRequestLbConfig(lr)) = &c.lb_config else { panic!("least request") };
+        assert_eq!(lr.active_request_bias.as_ref().map(|b| b.default_value), Some(1.3));
+        let mut c = Cluster::default();
+        apply_to_cluster(&conf(json!({"loadBalancer": {"type": "Random"}})), &mut c);
+        assert_eq!((c.lb_policy, c.lb_config.is_none()), (LbPolicy::Random as i32, true));
+    }
+
+    #[test]
+    fn root_hash_policies_win_over_the_load_balancers() {
+        let c = conf(json!({"hashPolicies": [{"type": "Cookie", "cookie": {"name": "session_id"}}],
+            "loadBalancer": {"type": "Maglev", "maglev": {"hashPolicies": [{"type": "Header", "header": {"name": "x"}}]}}}));
+        let policies = hash_policies(&c).expect("policies");
+        assert_eq!(policies.len(), 1);
+        let p = hash_policy(&policies[0]).expect("policy");
+        assert!(
+            matches!(p.policy_specifier, Some(hash_policy::PolicySpecifier::Cookie(ref k)) if k.name == "session_id")
+        );
+        let c = conf(json!({"loadBalancer": {"type": "RingHash", "ringHash": {"hashPolicies": [
+            {"type": "Header", "header": {"name": "x"}, "terminal": true},
+            {"type": "SourceIP", "connection": {"sourceIP": true}},
+            {"type": "QueryParameter", "queryParameter": {"name": "q"}},
+            {"type": "FilterState", "filterState": {"key": "k"}}]}}}));
+        let policies: Vec<EnvoyHashPolicy> =
+            hash_policies(&c).expect("policies").iter().filter_map(hash_policy).collect();
+        assert_eq!(policies.len(), 4);
+        assert!(policies[0].terminal);
+        // Hash policies of a load balancer without hashing: none.
+        assert!(hash_policies(&conf(json!({"loadBalancer": {"type": "RoundRobin"}}))).is_none());
+    }
+
+    fn endpoint(tags: &[(&str, &str)]) -> LbEndpoint {
+        let map: StringMap = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        LbEndpoint { metadata: Some(super::super::super::proto::metadata(LB_METADATA, &map)), ..Default::default() }
+    }
+
+    fn group(zone: &str, endpoints: Vec<LbEndpoint>) -> LocalityLbEndpoints {
+        LocalityLbEndpoints {
+            locality: Some(Locality { zone: zone.into(), ..Default::default() }),
+            lb_endpoints: endpoints,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn affinity_tags_weight_local_endpoints_and_drop_remote_ones() {
+        let client = Client { zone: Some("z1"), tags: BTreeMap::from([("k8s.io/node".into(), "n1".into())]) };
+        let mut cla = ClusterLoadAssignment {
+            endpoints: vec![
+                group("z1", vec![endpoint(&[("k8s.io/node", "n1")]), endpoint(&[("k8s.io/node", "n2")])]),
+                group("z2", vec![endpoint(&[])]),
+            ],
+            ..Default::default()
+        };
+        let c = conf(
+            json!({"localityAwareness": {"localZone": {"affinityTags": [{"key": "k8s.io/node"}, {"key": "k8s.io/az"}]}}}),
+        );
+        apply_to_endpoints(&c, &client, &mut cla);
+        let summary: Vec<(String, u32, u32, usize)> = cla
+            .endpoints
+            .iter()
+            .map(|g| {
+                let l = g.locality.clone().unwrap_or_default();
+                (l.sub_zone, g.priority, g.load_balancing_weight.map(|w| w.value).unwrap_or(0), g.lb_endpoints.len())
+            })
+            .collect();
+        assert_eq!(summary, vec![(String::new(), 0, 1, 1), ("k8s.io/node=n1".into(), 0, 90, 1)]);
+        assert_eq!(cla.policy.and_then(|p| p.overprovisioning_factor), Some(UInt32Value { value: 200 }));
+    }
+
+    #[test]
+    fn failover_orders_remote_zones_and_disabled_flattens_priorities() {
+        let client = Client { zone: Some("z1"), tags: BTreeMap::new() };
+        let cla = || ClusterLoadAssignment {
+            endpoints: vec![
+                group("z1", vec![endpoint(&[])]),
+                group("z2", vec![endpoint(&[])]),
+                group("z3", vec![endpoint(&[])]),
+            ],
+            ..Default::default()
+        };
+        let mut with_rules = cla();
+        let c = conf(json!({"localityAwareness": {"crossZone": {"failover": [
+            {"to": {"type": "Only", "zones": ["z3"]}}, {"to": {"type": "Any"}}], "failoverThreshold": {"percentage": 70}}}}));
+        apply_to_endpoints(&c, &client, &mut with_rules);
+        let priorities: Vec<(String, u32)> =
+            with_rules.endpoints.iter().map(|g| (g.locality.clone().unwrap_or_default().zone, g.priority)).collect();
+        assert_eq!(priorities, vec![("z1".into(), 0), ("z3".into(), 1), ("z2".into(), 2)]);
+        assert_eq!(with_rules.policy.and_then(|p| p.overprovisioning_factor), Some(UInt32Value { value: 100 }));
+        let mut plain = cla();
+        apply_to_endpoints(&conf(json!({"loadBalancer": {"type": "Random"}})), &client, &mut plain);
+        assert_eq!(plain.endpoints.iter().map(|g| g.priority).collect::<Vec<_>>(), vec![0, 1, 1]);
+        let mut disabled = cla();
+        apply_to_endpoints(&conf(json!({"localityAwareness": {"disabled": true}})), &client, &mut disabled);
+        assert_eq!(disabled.endpoints.iter().map(|g| g.priority).collect::<Vec<_>>(), vec![0, 0, 0]);
+    }
+}
