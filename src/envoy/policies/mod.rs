@@ -5,6 +5,9 @@
 //! kind (possibly none: Kuma's built-in values then apply), and edits only the
 //! fields its policy owns.
 
+mod mesh_access_log;
+mod mesh_fault_injection;
+mod mesh_rate_limit;
 mod mesh_timeout;
 
 use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
@@ -61,7 +64,12 @@ pub trait Configurer: Sync {
 }
 
 /// Every configurer, in the order they run.
-pub static REGISTRY: &[&dyn Configurer] = &[&mesh_timeout::MeshTimeout];
+pub static REGISTRY: &[&dyn Configurer] = &[
+    &mesh_access_log::MeshAccessLog,
+    &mesh_fault_injection::MeshFaultInjection,
+    &mesh_rate_limit::MeshRateLimit,
+    &mesh_timeout::MeshTimeout,
+];
 
 /// Run every configurer over a place's listener.
 pub fn configure_listener(place: &Place, listener: &mut ListenerParts) {
