@@ -430,7 +430,7 @@ fn sink_cluster(name: &str, sink: &Sink) -> Cluster {
     let mut cluster = Cluster {
         name: name.to_string(),
         cluster_discovery_type: Some(ClusterDiscoveryType::Type(kind as i32)),
-        connect_timeout: Some(secs(i64::from(CONNECT_TIMEOUT_SECS))),
+        connect_timeout: Some(secs(CONNECT_TIMEOUT_SECS)),
         load_assignment: Some(ClusterLoadAssignment {
             cluster_name: name.to_string(),
             endpoints: vec![LocalityLbEndpoints {

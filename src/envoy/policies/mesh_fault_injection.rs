@@ -113,7 +113,6 @@ fn fault_config(fault: &FaultInjection) -> HttpFault {
             .as_ref()
             .and_then(|v| v.nanos())
             .map(|n| fault_delay::FaultDelaySecifier::FixedDelay(duration(n))),
-        ..Default::default()
     });
     let abort = fault.abort.as_ref().map(|a| FaultAbort {
         percentage: a.percentage.as_ref().map(percent),
