@@ -13,7 +13,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::mesh::{Mtls, ports, start_world};
+use common::mesh::{ALLOW_ALL, Mtls, ports, start_world};
 use common::{EchoConfig, Envoy, HttpEcho, header, http_get};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -54,7 +54,8 @@ spec:
               httpStatus: 418
               percentage: 100
 ";
-    let (_dir, server, client) = start_world(&ports, echo.port(), Mtls::Strict, "http", policy);
+    let policy = format!("{ALLOW_ALL}{policy}");
+    let (_dir, server, client) = start_world(&ports, echo.port(), Mtls::Strict, "http", &policy);
     until_status(ports.client_outbound(), "/faulty", 418, Duration::from_secs(20))
         .unwrap_or_else(|e| panic!("no injected abort: {e}\n{}", logs(&client, &server)));
     for _ in 0..5 {

@@ -155,3 +155,19 @@ impl Ports {
         ([127, 0, 0, 1], self.server_in).into()
     }
 }
+
+/// A MeshTrafficPermission allowing every client of the e2e mesh: with mTLS on,
+/// Kuma (and meshc) deny all inbound traffic without one.
+pub const ALLOW_ALL: &str = "---
+type: MeshTrafficPermission
+name: allow-all
+mesh: e2e
+spec:
+  targetRef:
+    kind: Mesh
+  from:
+    - targetRef:
+        kind: Mesh
+      default:
+        action: Allow
+";

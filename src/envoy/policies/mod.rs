@@ -9,6 +9,8 @@ mod mesh_access_log;
 mod mesh_fault_injection;
 mod mesh_rate_limit;
 mod mesh_timeout;
+mod mesh_tls;
+mod mesh_traffic_permission;
 
 use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
 
@@ -18,6 +20,7 @@ use crate::plan::{InboundPlan, OutboundPlan, ProxyPlan};
 use crate::rules::effective::Effective;
 
 pub use mesh_timeout::Timeouts;
+pub use mesh_tls::inbound_mode;
 
 /// Where a configurer is applied.
 #[derive(Debug, Clone, Copy)]
@@ -65,10 +68,12 @@ pub trait Configurer: Sync {
 
 /// Every configurer, in the order they run.
 pub static REGISTRY: &[&dyn Configurer] = &[
+    &mesh_tls::MeshTls,
     &mesh_access_log::MeshAccessLog,
     &mesh_fault_injection::MeshFaultInjection,
     &mesh_rate_limit::MeshRateLimit,
     &mesh_timeout::MeshTimeout,
+    &mesh_traffic_permission::MeshTrafficPermission,
 ];
 
 /// Run every configurer over a place's listener.
