@@ -5,11 +5,14 @@
 //! kind (possibly none: Kuma's built-in values then apply), and edits only the
 //! fields its policy owns.
 
+mod mesh_access_log;
 mod mesh_circuit_breaker;
+mod mesh_fault_injection;
 mod mesh_health_check;
 mod mesh_load_balancing_strategy;
 mod mesh_metric;
 pub mod mesh_proxy_patch;
+mod mesh_rate_limit;
 mod mesh_retry;
 mod mesh_timeout;
 mod mesh_tls;
@@ -74,6 +77,9 @@ pub trait Configurer: Sync {
 pub static REGISTRY: &[&dyn Configurer] = &[
     &mesh_tls::MeshTls,
     &mesh_load_balancing_strategy::MeshLoadBalancingStrategy,
+    &mesh_access_log::MeshAccessLog,
+    &mesh_fault_injection::MeshFaultInjection,
+    &mesh_rate_limit::MeshRateLimit,
     &mesh_timeout::MeshTimeout,
     // MeshHealthCheck before MeshCircuitBreaker: the breaker's panic threshold wins.
     &mesh_health_check::MeshHealthCheck,
