@@ -5,6 +5,8 @@
 //! kind (possibly none: Kuma's built-in values then apply), and edits only the
 //! fields its policy owns.
 
+mod mesh_http_route;
+mod mesh_tcp_route;
 mod mesh_timeout;
 
 use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
@@ -61,7 +63,8 @@ pub trait Configurer: Sync {
 }
 
 /// Every configurer, in the order they run.
-pub static REGISTRY: &[&dyn Configurer] = &[&mesh_timeout::MeshTimeout];
+pub static REGISTRY: &[&dyn Configurer] =
+    &[&mesh_http_route::MeshHttpRoute, &mesh_tcp_route::MeshTcpRoute, &mesh_timeout::MeshTimeout];
 
 /// Run every configurer over a place's listener.
 pub fn configure_listener(place: &Place, listener: &mut ListenerParts) {
