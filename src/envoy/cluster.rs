@@ -160,16 +160,14 @@ pub fn passthrough(tp: &TransparentProxy) -> Vec<ClusterParts> {
         if !enabled {
             continue;
         }
-        let mut outbound =
-            base(&format!("outbound:passthrough:{family}"), DiscoveryType::OriginalDst);
+        let mut outbound = base(&format!("outbound:passthrough:{family}"), DiscoveryType::OriginalDst);
         outbound.lb_policy = LbPolicy::ClusterProvided as i32;
         if !tp.passthrough {
             // Mesh passthrough off: unknown destinations go nowhere.
             outbound = base(&format!("outbound:passthrough:{family}"), DiscoveryType::Static);
         }
         out.push(ClusterParts::new(outbound));
-        let mut inbound =
-            base(&format!("inbound:passthrough:{family}"), DiscoveryType::OriginalDst);
+        let mut inbound = base(&format!("inbound:passthrough:{family}"), DiscoveryType::OriginalDst);
         inbound.lb_policy = LbPolicy::ClusterProvided as i32;
         inbound.upstream_bind_config = Some(bind(source));
         out.push(ClusterParts::new(inbound));

@@ -202,14 +202,18 @@ fn resolve(cx: &Context, raw: &Value) -> Option<(Backend, ClusterPlan)> {
     let real = |kind: ServiceKind| -> Option<(&Service, &ServicePort)> {
         let s = match &t.name {
             Some(name) => cx.world.find(cx.mesh, kind, name, namespace)?,
-            None if t.has_labels() => cx.world.services.iter().find(|s| {
-                s.mesh == cx.mesh && s.kind == kind && labels_match(&s.labels, t.labels.as_ref())
-            })?,
+            None if t.has_labels() => cx
+                .world
+                .services
+                .iter()
+                .find(|s| s.mesh == cx.mesh && s.kind == kind && labels_match(&s.labels, t.labels.as_ref()))?,
             None => return None,
         };
         let p = match (port, t.section_name.as_deref()) {
             (Some(p), _) => s.port(p)?,
-            (None, Some(section)) => s.ports.iter().find(|p| p.section_name() == section || p.port.to_string() == section)?,
+            (None, Some(section)) => {
+                s.ports.iter().find(|p| p.section_name() == section || p.port.to_string() == section)?
+            }
             (None, None) => s.ports.first()?,
         };
         Some((s, p))

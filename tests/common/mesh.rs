@@ -155,3 +155,30 @@ impl Ports {
         ([127, 0, 0, 1], self.server_in).into()
     }
 }
+
+/// Compile any world (`yaml`, mTLS off) and start the Envoys of the named
+/// proxies, each on its admin port, in that order. Returns them with the
+/// scratch directory they run in.
+pub fn start_proxies(yaml: &str, proxies: &[(&str, u16)]) -> (tempfile::TempDir, Vec<Envoy>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("input.yaml");
+    std::fs::write(&input, yaml).expect("write input");
+    let out = dir.path().join("out");
+    let secrets = dir.path().join("secrets");
+    let compiled = super::run(&[
+        "compile",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--secrets-dir",
+        secrets.to_str().unwrap(),
+    ]);
+    assert!(compiled.status.success(), "compile: {}", String::from_utf8_lossy(&compiled.stderr));
+    let envoys = proxies
+        .iter()
+        .map(|(name, admin)| {
+            Envoy::start(&bootstrap_of(&out, name), dir.path(), *admin).unwrap_or_else(|e| panic!("{name}: {e}"))
+        })
+        .collect();
+    (dir, envoys)
+}

@@ -17,17 +17,17 @@
 use envoy_types::pb::envoy::config::core::v3::{
     HeaderValue, HeaderValueOption, RuntimeFractionalPercent, header_value_option::HeaderAppendAction,
 };
+use envoy_types::pb::envoy::config::route::v3::route_action::RequestMirrorPolicy;
 use envoy_types::pb::envoy::config::route::v3::{
     HeaderMatcher, QueryParameterMatcher, RedirectAction, Route, RouteAction, RouteMatch, WeightedCluster,
     header_matcher::HeaderMatchSpecifier, query_parameter_matcher::QueryParameterMatchSpecifier, redirect_action,
     route, route_action, route_match, weighted_cluster::ClusterWeight,
 };
-use envoy_types::pb::envoy::config::route::v3::route_action::RequestMirrorPolicy;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_connection_manager;
 use envoy_types::pb::envoy::r#type::matcher::v3::{
     RegexMatchAndSubstitute, RegexMatcher, StringMatcher, string_matcher::MatchPattern,
 };
 use envoy_types::pb::envoy::r#type::v3::{FractionalPercent, fractional_percent::DenominatorType};
-use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_connection_manager;
 use envoy_types::pb::google::protobuf::{BoolValue, Duration, UInt32Value};
 use serde_json::Value;
 
@@ -201,9 +201,9 @@ fn route_matches(m: &HttpMatch) -> Vec<RouteMatch> {
             if let Some(method) = m.method.as_ref() {
                 rm.headers.push(HeaderMatcher {
                     name: ":method".to_string(),
-                    header_match_specifier: Some(HeaderMatchSpecifier::StringMatch(string_match(
-                        MatchPattern::Exact(method.raw()),
-                    ))),
+                    header_match_specifier: Some(HeaderMatchSpecifier::StringMatch(string_match(MatchPattern::Exact(
+                        method.raw(),
+                    )))),
                     ..Default::default()
                 });
             }
@@ -347,8 +347,11 @@ fn header_modifiers(m: &HeaderModifier) -> (Vec<HeaderValueOption>, Vec<String>)
     let mut out = Vec::new();
     for h in m.set.iter().flatten() {
         for (i, v) in h.value.split(',').enumerate() {
-            let action =
-                if i == 0 { HeaderAppendAction::OverwriteIfExistsOrAdd } else { HeaderAppendAction::AppendIfExistsOrAdd };
+            let action = if i == 0 {
+                HeaderAppendAction::OverwriteIfExistsOrAdd
+            } else {
+                HeaderAppendAction::AppendIfExistsOrAdd
+            };
             out.push(option(&h.name, v, action));
         }
     }
@@ -362,6 +365,14 @@ fn header_modifiers(m: &HeaderModifier) -> (Vec<HeaderValueOption>, Vec<String>)
 
 fn regex_rewrite(substitution: &str) -> RegexMatchAndSubstitute {
     RegexMatchAndSubstitute { pattern: Some(regex(".*")), substitution: substitution.to_string() }
+}
+
+/// The `prefix_rewrite` of a ReplacePrefixMatch on the `prefix: /p/` variant of
+/// a PathPrefix: the matched prefix ends with the separator, so the replacement
+/// must too, or `/p/x` -> `/newx` (Kuma writes the replacement as is; meshc
+/// keeps Gateway API's `/p/x` -> `/new/x`).
+fn with_separator(replacement: &str) -> String {
+    if replacement.ends_with('/') { replacement.to_string() } else { format!("{replacement}/") }
 }
 
 fn is_exact_variant(route: &Route) -> bool {
@@ -397,7 +408,7 @@ fn redirect(r: &RequestRedirect, prefix: bool, route: &Route) -> RedirectAction 
                 out.path_rewrite_specifier = Some(if is_exact_variant(route) {
                     PathRewriteSpecifier::RegexRewrite(regex_rewrite(&to))
                 } else {
-                    PathRewriteSpecifier::PrefixRewrite(to)
+                    PathRewriteSpecifier::PrefixRewrite(with_separator(&to))
                 });
             }
             _ => {}
@@ -422,7 +433,7 @@ fn url_rewrite(route: &mut Route, r: &UrlRewrite, prefix: bool) {
             if exact_variant {
                 action.regex_rewrite = Some(regex_rewrite(&to));
             } else {
-                action.prefix_rewrite = to;
+                action.prefix_rewrite = with_separator(&to);
             }
         }
         _ => {}
@@ -435,7 +446,10 @@ fn fraction(percent: f64) -> FractionalPercent {
     if percent.fract() == 0.0 {
         FractionalPercent { numerator: percent as u32, denominator: DenominatorType::Hundred as i32 }
     } else {
-        FractionalPercent { numerator: (percent * 10_000.0).round() as u32, denominator: DenominatorType::Million as i32 }
+        FractionalPercent {
+            numerator: (percent * 10_000.0).round() as u32,
+            denominator: DenominatorType::Million as i32,
+        }
     }
 }
 
@@ -443,10 +457,11 @@ fn mirror(route: &mut Route, m: &RequestMirror, backend_ref: Option<&Value>, o: 
     // A mirror whose backend does not resolve leaves the request alone.
     let Some(b) = backend_ref.and_then(|r| o.routing.cluster(r)) else { return };
     let Some(route::Action::Route(action)) = &mut route.action else { return };
-    let runtime_fraction = m.percentage.as_ref().and_then(|p| p.as_f64()).map(|p| RuntimeFractionalPercent {
-        default_value: Some(fraction(p)),
-        ..Default::default()
-    });
+    let runtime_fraction = m
+        .percentage
+        .as_ref()
+        .and_then(|p| p.as_f64())
+        .map(|p| RuntimeFractionalPercent { default_value: Some(fraction(p)), ..Default::default() });
     action.request_mirror_policies.push(RequestMirrorPolicy {
         cluster: b.cluster.clone(),
         runtime_fraction,
@@ -469,7 +484,9 @@ mod tests {
             m(json!({"path": {"type": "PathPrefix", "value": "/"}})),
             m(json!({"path": {"type": "RegularExpression", "value": "/x.*"}})),
             m(json!({"path": {"type": "PathPrefix", "value": "/long"}})),
-            m(json!({"path": {"type": "PathPrefix", "value": "/"}, "headers": [{"type": "Exact", "name": "a", "value": "b"}]})),
+            m(
+                json!({"path": {"type": "PathPrefix", "value": "/"}, "headers": [{"type": "Exact", "name": "a", "value": "b"}]}),
+            ),
             m(json!({"path": {"type": "Exact", "value": "/e"}})),
             m(json!({"path": {"type": "PathPrefix", "value": "/"}, "method": "GET"})),
         ];
