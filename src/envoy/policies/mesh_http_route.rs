@@ -480,7 +480,7 @@ mod tests {
 
     #[test]
     fn gateway_api_precedence() {
-        let mut list = vec![
+        let mut list = [
             m(json!({"path": {"type": "PathPrefix", "value": "/"}})),
             m(json!({"path": {"type": "RegularExpression", "value": "/x.*"}})),
             m(json!({"path": {"type": "PathPrefix", "value": "/long"}})),
