@@ -8,7 +8,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::mesh::{Mtls, ports, start_world};
+use common::mesh::{ALLOW_ALL, Mtls, ports, start_world};
 use common::{EchoConfig, Envoy, HttpEcho, TcpEcho, http_get};
 
 fn request_through_client(mtls: Mtls) {
@@ -17,7 +17,7 @@ fn request_through_client(mtls: Mtls) {
     }
     let echo = HttpEcho::start(EchoConfig::default());
     let ports = ports();
-    let (_dir, server, client) = start_world(&ports, echo.port(), mtls, "http", "");
+    let (_dir, server, client) = start_world(&ports, echo.port(), mtls, "http", ALLOW_ALL);
 
     let client_addr: SocketAddr = ([127, 0, 0, 1], ports.client_out).into();
     let (status, _, body) = common::eventually(Duration::from_secs(20), || {
@@ -78,7 +78,7 @@ fn tcp_bytes_go_through_both_sidecars_with_mtls() {
     }
     let echo = TcpEcho::start();
     let ports = ports();
-    let (_dir, server, client) = start_world(&ports, echo.port(), Mtls::Strict, "tcp", "");
+    let (_dir, server, client) = start_world(&ports, echo.port(), Mtls::Strict, "tcp", ALLOW_ALL);
     let client_addr: SocketAddr = ([127, 0, 0, 1], ports.client_out).into();
     let got = common::eventually(Duration::from_secs(20), || {
         common::tcp_roundtrip(client_addr, b"ping over the mesh", Duration::from_secs(5))

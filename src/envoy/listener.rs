@@ -16,6 +16,7 @@ use envoy_types::pb::google::protobuf::{BoolValue, Duration, UInt32Value};
 
 use super::defaults::{INBOUND_STREAM_IDLE_TIMEOUT_SECS, INTERNAL_CIDRS};
 use super::parts::{Chain, ListenerParts, ROUTER, Terminal, http_filter};
+use super::policies::inbound_mode;
 use super::proto::{any, metadata, sanitize, secs, socket};
 use super::tls::{self, KUMA_ALPN};
 use crate::plan::{InboundPlan, OutboundPlan, ProxyPlan, TlsMode, TransparentProxy};
@@ -111,7 +112,8 @@ fn tls_inspector() -> ListenerFilter {
 
 /// An inbound listener. With mesh mTLS: STRICT is one chain requiring a mesh
 /// client certificate; PERMISSIVE is Kuma's three chains in Kuma's order
-/// (plaintext, the application's own TLS passed through, Kuma mTLS).
+/// (plaintext, the application's own TLS passed through, Kuma mTLS). The mode
+/// is the inbound's MeshTLS mode, else the mesh backend's.
 pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> ListenerParts {
     let l = Listener {
         name: i.name.clone(),
@@ -124,7 +126,7 @@ pub fn inbound(plan: &ProxyPlan, i: &InboundPlan) -> ListenerParts {
     };
     match &plan.mtls {
         None => ListenerParts::new(l, vec![inbound_chain(i, false)]),
-        Some(mtls) if mtls.mode == TlsMode::Strict => ListenerParts::new(
+        Some(mtls) if inbound_mode(i, mtls.mode) == TlsMode::Strict => ListenerParts::new(
             l,
             vec![Chain { transport_socket: Some(tls::mesh_downstream(mtls)), ..inbound_chain(i, true) }],
         ),

@@ -51,10 +51,8 @@ pub fn bootstrap(plan: &ProxyPlan) -> Bootstrap {
         clusters.push(cluster.encode());
     }
     if let Some(tp) = &plan.transparent_proxy {
-        for mut l in listener::passthrough(plan, tp) {
-            Timeouts::default().apply_to_listener(&mut l);
-            listeners.push(l.encode());
-        }
+        // As in Kuma, the passthrough TCP proxies keep Envoy's own idle timeout.
+        listeners.extend(listener::passthrough(plan, tp).into_iter().map(|l| l.encode()));
         for mut c in cluster::passthrough(tp) {
             Timeouts::default().apply_to_cluster(&mut c);
             clusters.push(c.encode());

@@ -42,8 +42,10 @@ pub struct Chain {
     pub terminal: Terminal,
 }
 
-/// The filter that ends a chain.
+/// The filter that ends a chain. (A TCP proxy is about twice the size of the
+/// boxed HCM; a listener has a handful of chains, so it is not boxed.)
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Terminal {
     Http(Box<HttpConnectionManager>),
     Tcp(TcpProxy),

@@ -156,3 +156,27 @@ pub fn external_upstream(t: &ExternalTls) -> TransportSocket {
         ..Default::default()
     })
 }
+
+/// Envoy's protocol version of a Kuma version name (`TLS13`); `TLSAuto` and
+/// unknown names are Envoy's automatic choice.
+pub fn protocol_version(v: &str) -> i32 {
+    tls_version(Some(v))
+}
+
+/// Set `tls_params` on the TLS context of a Kuma mTLS transport socket (down- or
+/// upstream); other sockets are left as they are.
+pub fn set_tls_params(socket: &mut TransportSocket, params: &TlsParameters) {
+    use prost::{Message, Name};
+    let Some(transport_socket::ConfigType::TypedConfig(any)) = &mut socket.config_type else { return };
+    if any.type_url == DownstreamTlsContext::type_url() {
+        if let Ok(mut ctx) = DownstreamTlsContext::decode(any.value.as_slice()) {
+            ctx.common_tls_context.get_or_insert_with(Default::default).tls_params = Some(params.clone());
+            any.value = ctx.encode_to_vec();
+        }
+    } else if any.type_url == UpstreamTlsContext::type_url()
+        && let Ok(mut ctx) = UpstreamTlsContext::decode(any.value.as_slice())
+    {
+        ctx.common_tls_context.get_or_insert_with(Default::default).tls_params = Some(params.clone());
+        any.value = ctx.encode_to_vec();
+    }
+}

@@ -26,6 +26,10 @@ pub struct OriginRef {
     /// A `kuma.io/effect: shadow` policy (only with `explain --shadow`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub shadow: bool,
+    /// The policy's KRI (`kri_<short>_<mesh>_<zone>_<namespace>_<name>_`): the
+    /// name Envoy resources a policy makes carry (MeshTrafficPermission's RBAC actions).
+    #[serde(skip)]
+    pub kri: String,
 }
 
 impl OriginRef {
@@ -43,6 +47,14 @@ impl OriginRef {
             index: origin.index,
             implicit: super::defaults::is_implicit(p.resource),
             shadow: p.is_shadow(),
+            kri: format!(
+                "kri_{}_{}_{}_{}_{}_",
+                meta.kind.short_name(),
+                meta.mesh.as_deref().unwrap_or_default(),
+                meta.zone().unwrap_or_default(),
+                meta.label(crate::model::meta::labels::NAMESPACE).or(meta.namespace.as_deref()).unwrap_or_default(),
+                meta.display_name()
+            ),
         }
     }
 

@@ -8,6 +8,8 @@
 mod mesh_http_route;
 mod mesh_tcp_route;
 mod mesh_timeout;
+mod mesh_tls;
+mod mesh_traffic_permission;
 
 use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
 
@@ -17,6 +19,7 @@ use crate::plan::{InboundPlan, OutboundPlan, ProxyPlan};
 use crate::rules::effective::Effective;
 
 pub use mesh_timeout::Timeouts;
+pub use mesh_tls::inbound_mode;
 
 /// Where a configurer is applied.
 #[derive(Debug, Clone, Copy)]
@@ -63,8 +66,13 @@ pub trait Configurer: Sync {
 }
 
 /// Every configurer, in the order they run.
-pub static REGISTRY: &[&dyn Configurer] =
-    &[&mesh_http_route::MeshHttpRoute, &mesh_tcp_route::MeshTcpRoute, &mesh_timeout::MeshTimeout];
+pub static REGISTRY: &[&dyn Configurer] = &[
+    &mesh_http_route::MeshHttpRoute,
+    &mesh_tcp_route::MeshTcpRoute,
+    &mesh_tls::MeshTls,
+    &mesh_timeout::MeshTimeout,
+    &mesh_traffic_permission::MeshTrafficPermission,
+];
 
 /// Run every configurer over a place's listener.
 pub fn configure_listener(place: &Place, listener: &mut ListenerParts) {
