@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::mesh::start_proxies;
-use common::{Envoy, HttpEcho, TcpEcho, free_port, header, http_request};
+use common::{Envoy, HttpEcho, TcpEcho, free_port, header, http_request, retry_port_clash};
 
 struct Ports {
     client_http: u16,
@@ -202,25 +202,36 @@ struct HttpMesh {
     v1: HttpEcho,
     v2: HttpEcho,
     client: std::net::SocketAddr,
+    /// Requests v1 and v2 had answered when the mesh was ready.
+    warmup: (usize, usize),
 }
 
 fn start_http() -> HttpMesh {
     let v1 = HttpEcho::named("v1");
     let v2 = HttpEcho::named("v2");
-    let p = ports();
-    let u = Upstreams { v1: v1.port(), v2: v2.port(), tcp: free_port(), other: free_port() };
-    let (dir, envoys) = start_proxies(
-        &world(&p, &u),
-        &[("server-v1", p.v1_admin), ("server-v2", p.v2_admin), ("client-01", p.client_admin)],
-    );
-    let client = ([127, 0, 0, 1], p.client_http).into();
-    // Ready when the catch-all answers from either version.
-    common::eventually(Duration::from_secs(20), || match get(client, "/", &[]) {
-        Ok((200, _, _)) => Ok(()),
-        other => Err(format!("{other:?}")),
+    let mut client_port = 0;
+    let (dir, envoys) = retry_port_clash(3, || {
+        let p = ports();
+        client_port = p.client_http;
+        let u = Upstreams { v1: v1.port(), v2: v2.port(), tcp: free_port(), other: free_port() };
+        start_proxies(
+            &world(&p, &u),
+            &[("server-v1", p.v1_admin), ("server-v2", p.v2_admin), ("client-01", p.client_admin)],
+        )
     })
-    .expect("the client's outbound answers");
-    HttpMesh { _dir: dir, _envoys: envoys, v1, v2, client }
+    .expect("the sidecars start");
+    let client = ([127, 0, 0, 1], client_port).into();
+    // Ready when both versions answer through the client (each through its own sidecar).
+    for (path, header, version) in [("/v1", None, "v1"), ("/", Some(("x-version", "v2")), "v2")] {
+        let headers: Vec<(&str, &str)> = header.into_iter().collect();
+        common::eventually(Duration::from_secs(20), || match get(client, path, &headers) {
+            Ok((200, _, body)) if answered_by(&body) == version => Ok(()),
+            other => Err(format!("{other:?}")),
+        })
+        .unwrap_or_else(|e| panic!("{version} answers through the client: {e}"));
+    }
+    let (r1, r2) = (v1.requests(), v2.requests());
+    HttpMesh { _dir: dir, _envoys: envoys, v1, v2, client, warmup: (r1, r2) }
 }
 
 fn get(
@@ -255,7 +266,8 @@ fn header_and_path_matches_pick_the_version() {
     // a path longer than /v1 that only shares its letters is not the /v1 prefix.
     let (_, _, body) = get(m.client, "/v1beta", &[("x-version", "v2")]).expect("v1beta");
     assert_eq!(answered_by(&body), "v2", "/v1beta is not under /v1: the header rule applies");
-    assert!(m.v1.requests() >= 20 && m.v2.requests() >= 11, "v1 {} v2 {}", m.v1.requests(), m.v2.requests());
+    let (v1, v2) = (m.v1.requests() - m.warmup.0, m.v2.requests() - m.warmup.1);
+    assert_eq!((v1, v2), (20, 11), "every request reached exactly the version its rule names");
 }
 
 #[test]
@@ -311,13 +323,18 @@ fn tcp_route_sends_to_another_service() {
     }
     let tcp = TcpEcho::start();
     let other = TcpEcho::start();
-    let p = ports();
-    let u = Upstreams { v1: free_port(), v2: free_port(), tcp: tcp.port(), other: other.port() };
-    let (_dir, _envoys) = start_proxies(
-        &world(&p, &u),
-        &[("tcp-server", p.tcp_admin), ("tcp-other", p.other_admin), ("client-01", p.client_admin)],
-    );
-    let client = ([127, 0, 0, 1], p.client_tcp).into();
+    let mut client_port = 0;
+    let (_dir, _envoys) = retry_port_clash(3, || {
+        let p = ports();
+        client_port = p.client_tcp;
+        let u = Upstreams { v1: free_port(), v2: free_port(), tcp: tcp.port(), other: other.port() };
+        start_proxies(
+            &world(&p, &u),
+            &[("tcp-server", p.tcp_admin), ("tcp-other", p.other_admin), ("client-01", p.client_admin)],
+        )
+    })
+    .expect("the sidecars start");
+    let client = ([127, 0, 0, 1], client_port).into();
     let got = common::eventually(Duration::from_secs(20), || {
         common::tcp_roundtrip(client, b"ping tcp-server", Duration::from_secs(5))
             .and_then(|b| if b == b"ping tcp-server" { Ok(b) } else { Err(format!("got {b:?}")) })
