@@ -181,3 +181,19 @@ pub fn start_proxies(yaml: &str, proxies: &[(&str, u16)]) -> Result<(tempfile::T
     }
     Ok((dir, envoys))
 }
+
+/// A MeshTrafficPermission allowing every client of the e2e mesh: with mTLS on,
+/// Kuma (and meshc) deny all inbound traffic without one.
+pub const ALLOW_ALL: &str = "---
+type: MeshTrafficPermission
+name: allow-all
+mesh: e2e
+spec:
+  targetRef:
+    kind: Mesh
+  from:
+    - targetRef:
+        kind: Mesh
+      default:
+        action: Allow
+";
