@@ -119,6 +119,15 @@ pub fn route_action(r: &mut Route) -> Option<&mut RouteAction> {
     }
 }
 
+/// The MeshHTTPRoute (its display name, as [`crate::rules::effective::Condition::Route`]
+/// names it) whose rule produced `route`, a route of outbound `o`'s listener;
+/// `None` for routes no MeshHTTPRoute made (the catch-all to the destination).
+/// Configurers of policies that can target a MeshHTTPRoute (MeshTimeout,
+/// MeshRetry, ...) use it to apply `Route`-conditioned confs to its routes only.
+pub fn route_source<'a>(o: &'a crate::plan::OutboundPlan, route: &Route) -> Option<&'a str> {
+    o.routing.rules.values().find(|s| s.envoy_name == route.name).map(|s| s.route.as_str())
+}
+
 /// Add an HTTP filter before the router (which must stay last), after the
 /// filters added before it.
 pub fn add_http_filter(m: &mut HttpConnectionManager, filter: HttpFilter) {

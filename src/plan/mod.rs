@@ -8,6 +8,7 @@
 //! explain` prints it.
 
 mod outbounds;
+pub mod routes;
 
 use std::net::IpAddr;
 
@@ -139,6 +140,9 @@ pub struct OutboundPlan {
     /// The effective outbound policies, per kind.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<Effective>,
+    /// The clusters of its route backendRefs and the sources of its route rules.
+    #[serde(skip_serializing_if = "routes::Routing::is_empty")]
+    pub routing: routes::Routing,
 }
 
 /// The service an outbound reaches.
@@ -324,7 +328,7 @@ pub fn plan_with_rules(
     }
     let mut rules_time = rules_start.elapsed();
     let mut findings = Vec::new();
-    let (mut outbounds, clusters) =
+    let (mut outbounds, mut clusters) =
         outbounds::plan(world, dp, &mesh, mtls.is_some(), &inbounds, &opts.secrets_dir, &mut findings);
     let rules_start = std::time::Instant::now();
     for o in &mut outbounds {
@@ -333,6 +337,15 @@ pub fn plan_with_rules(
     }
     let proxy_wide = rules.proxy_wide(policies);
     rules_time += rules_start.elapsed();
+    let route_cx = routes::Context {
+        world,
+        policies,
+        mesh: &mesh_name,
+        namespace: dp.resource.meta.namespace.as_deref(),
+        mtls: mtls.is_some(),
+        secrets_dir: &opts.secrets_dir,
+    };
+    routes::plan(&route_cx, &mut outbounds, &mut clusters);
     let dns = transparent_proxy
         .as_ref()
         .map(|_| DnsPlan { port: DNS_PORT, records: dns_records(world, &mesh_name, &outbounds) });

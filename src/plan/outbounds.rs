@@ -375,6 +375,13 @@ fn sni(s: &Service, port: &ServicePort) -> String {
     }
 }
 
+/// The cluster of a service port, as an outbound to it would have it (for the
+/// clusters route backendRefs need, [`super::routes`]).
+pub(super) fn cluster(s: &Service, port: &ServicePort, mtls: bool, secrets_dir: &str) -> ClusterPlan {
+    let unspecified = IpAddr::from([0, 0, 0, 0]);
+    outbound(s, port, (unspecified, port.port), false, mtls, secrets_dir).1
+}
+
 fn outbound(
     s: &Service,
     port: &ServicePort,
@@ -426,6 +433,7 @@ fn outbound(
         destination,
         tags,
         policies: Vec::new(),
+        routing: Default::default(),
     };
     let http2 = !external || matches!(port.protocol, Protocol::Http2 | Protocol::Grpc);
     let c = ClusterPlan { name: cluster, protocol: port.protocol, http2, endpoints: port.endpoints.clone(), tls };

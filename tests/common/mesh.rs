@@ -156,6 +156,32 @@ impl Ports {
     }
 }
 
+/// Compile any world (`yaml`, mTLS off) and start the Envoys of the named
+/// proxies, each on its admin port, in that order. Returns them with the
+/// scratch directory they run in; `Err` when an Envoy does not start (wrap in
+/// [`super::retry_port_clash`], picking new ports on each try).
+pub fn start_proxies(yaml: &str, proxies: &[(&str, u16)]) -> Result<(tempfile::TempDir, Vec<Envoy>), String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("input.yaml");
+    std::fs::write(&input, yaml).expect("write input");
+    let out = dir.path().join("out");
+    let secrets = dir.path().join("secrets");
+    let compiled = super::run(&[
+        "compile",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--secrets-dir",
+        secrets.to_str().unwrap(),
+    ]);
+    assert!(compiled.status.success(), "compile: {}", String::from_utf8_lossy(&compiled.stderr));
+    let mut envoys = Vec::new();
+    for (name, admin) in proxies {
+        envoys.push(Envoy::start(&bootstrap_of(&out, name), dir.path(), *admin).map_err(|e| format!("{name}: {e}"))?);
+    }
+    Ok((dir, envoys))
+}
+
 /// A MeshTrafficPermission allowing every client of the e2e mesh: with mTLS on,
 /// Kuma (and meshc) deny all inbound traffic without one.
 pub const ALLOW_ALL: &str = "---

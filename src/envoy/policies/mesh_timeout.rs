@@ -10,11 +10,11 @@ use envoy_types::pb::google::protobuf::Duration;
 use super::super::defaults::{
     CONNECT_TIMEOUT_SECS, CONNECTION_IDLE_TIMEOUT_SECS, ROUTE_IDLE_TIMEOUT_SECS, ROUTE_TIMEOUT_SECS,
 };
-use super::super::parts::{ClusterParts, ListenerParts, route_action};
-use super::{Configurer, Place};
+use super::super::parts::{ClusterParts, ListenerParts, route_action, route_source};
+use super::{At, Configurer, Place};
 use crate::model::Kind;
 use crate::model::policy::mesh_timeout::Conf;
-use crate::rules::effective::Effective;
+use crate::rules::effective::{Condition, Effective};
 
 const NANOS_PER_SEC: i128 = 1_000_000_000;
 
@@ -49,14 +49,22 @@ impl Timeouts {
     /// conf for all of its traffic (rules conditioned on a client identity need
     /// workload identity and are left to Kuma's built-in values).
     pub fn of(confs: &[&Effective]) -> Timeouts {
-        let mut t = Timeouts::default();
         let conf = confs.iter().find(|e| e.kind == Kind::MeshTimeout.name() && e.when.is_none());
-        let Some(conf) = conf.and_then(|e| serde_json::from_value::<Conf>(e.conf.clone()).ok()) else { return t };
+        match conf {
+            Some(e) => Timeouts::default().overlaid(e),
+            None => Timeouts::default(),
+        }
+    }
+
+    /// These timeouts with the fields a MeshTimeout conf sets replaced.
+    pub fn overlaid(mut self, e: &Effective) -> Timeouts {
+        let Ok(conf) = serde_json::from_value::<Conf>(e.conf.clone()) else { return self };
         let set = |slot: &mut i128, d: Option<&crate::model::common::Duration>| {
             if let Some(n) = d.and_then(|d| d.nanos()) {
                 *slot = n;
             }
         };
+        let t = &mut self;
         set(&mut t.connect, conf.connection_timeout.as_ref());
         set(&mut t.idle, conf.idle_timeout.as_ref());
         if let Some(http) = &conf.http {
@@ -66,7 +74,15 @@ impl Timeouts {
             set(&mut t.max_connection, http.max_connection_duration.as_ref());
             set(&mut t.request_headers, http.request_headers_timeout.as_ref());
         }
-        t
+        self
+    }
+
+    /// The request and stream idle timeouts of one route.
+    pub fn apply_to_route(&self, r: &mut envoy_types::pb::envoy::config::route::v3::Route) {
+        if let Some(action) = route_action(r) {
+            action.timeout = Some(duration(self.request));
+            action.idle_timeout = Some(duration(self.stream_idle));
+        }
     }
 
     /// The route, HCM and TCP proxy timeouts of a listener.
@@ -106,8 +122,28 @@ impl Configurer for MeshTimeout {
         Kind::MeshTimeout
     }
 
-    fn listener(&self, _place: &Place, confs: &[&Effective], listener: &mut ListenerParts) {
-        Timeouts::of(confs).apply_to_listener(listener);
+    fn listener(&self, place: &Place, confs: &[&Effective], listener: &mut ListenerParts) {
+        let base = Timeouts::of(confs);
+        base.apply_to_listener(listener);
+        // Confs of policies targeting one MeshHTTPRoute: that route's Envoy routes,
+        // over the outbound's timeouts.
+        let At::Outbound(o) = place.at else { return };
+        let by_route: Vec<(&str, &Effective)> = confs
+            .iter()
+            .filter_map(|e| match &e.condition {
+                Condition::Route(name) => Some((name.as_str(), *e)),
+                _ => None,
+            })
+            .collect();
+        if by_route.is_empty() {
+            return;
+        }
+        for r in listener.routes() {
+            let Some(source) = route_source(o, r) else { continue };
+            if let Some((_, e)) = by_route.iter().find(|(name, _)| *name == source) {
+                base.overlaid(e).apply_to_route(r);
+            }
+        }
     }
 
     fn cluster(&self, _place: &Place, confs: &[&Effective], cluster: &mut ClusterParts) {

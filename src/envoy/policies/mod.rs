@@ -9,11 +9,13 @@ mod mesh_access_log;
 mod mesh_circuit_breaker;
 mod mesh_fault_injection;
 mod mesh_health_check;
+mod mesh_http_route;
 mod mesh_load_balancing_strategy;
 mod mesh_metric;
 pub mod mesh_proxy_patch;
 mod mesh_rate_limit;
 mod mesh_retry;
+mod mesh_tcp_route;
 mod mesh_timeout;
 mod mesh_tls;
 mod mesh_trace;
@@ -75,6 +77,9 @@ pub trait Configurer: Sync {
 
 /// Every configurer, in the order they run.
 pub static REGISTRY: &[&dyn Configurer] = &[
+    // Routes first: the configurers after them see every route.
+    &mesh_http_route::MeshHttpRoute,
+    &mesh_tcp_route::MeshTcpRoute,
     &mesh_tls::MeshTls,
     &mesh_load_balancing_strategy::MeshLoadBalancingStrategy,
     &mesh_access_log::MeshAccessLog,
