@@ -113,6 +113,8 @@ fn is_ip(s: &str) -> bool {
 /// delivery mechanism, never of behaviour:
 /// - durations: every string that parses as a duration (`240s`, `4m`, `0.5s`)
 ///   becomes its value in nanoseconds, so Go's and prost-reflect's spellings agree;
+/// - numbers: a whole float (`20.0`, prost-reflect's spelling of a double) is
+///   written as the integer Go's protojson writes (`20`);
 /// - `sdsConfig`: Kuma delivers secrets over ADS (`{ads: {}}`), meshc from files
 ///   (`pathConfigSource`); the secret's `name` beside it is still compared.
 pub fn normalize(v: &mut Value) {
@@ -120,6 +122,11 @@ pub fn normalize(v: &mut Value) {
         Value::String(s) => {
             if let Some(ns) = duration_nanos(s) {
                 *s = format!("{ns}ns");
+            }
+        }
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| !n.is_i64() && !n.is_u64() && f.fract() == 0.0 && f.abs() < 1e15) {
+                *n = serde_json::Number::from(f as i64);
             }
         }
         Value::Array(a) => a.iter_mut().for_each(normalize),

@@ -98,7 +98,11 @@ fn filters(e: &Effective) -> Vec<HttpFilter> {
                 config.headers = tag_headers(tags);
                 out.push(http_filter(FAULT_FILTER, config));
             }
-            Clients::UriSan(san) => out.push(http_filter(FAULT_FILTER, skip_unless(san.clone(), config))),
+            // Named, as in Kuma, by the KRI of the policy the rule comes from.
+            Clients::UriSan(san) => {
+                let name = e.origins.first().map_or(FAULT_FILTER, |o| o.kri.as_str());
+                out.push(http_filter(name, skip_unless(san.clone(), config)))
+            }
         }
     }
     out
