@@ -543,6 +543,34 @@ mod tests {
     }
 
     #[test]
+    fn to_route_entries_get_the_routes_own_rule_over_mesh_entries_only() {
+        // Kuma's ResourceRules: a MeshHTTPRoute's rule merges the `to: Mesh`
+        // entries and the entries naming the route; the MeshService entry
+        // configures the outbound, not the route.
+        let yaml = format!(
+            "{WORLD}---\ntype: MeshService\nname: backend\nmesh: m\nspec:\n  selector: {{dataplaneTags: {{app: b}}}}\n  ports:\n  - {{port: 80, targetPort: 80}}\n---\n\
+             type: MeshHTTPRoute\nname: r\nmesh: m\nspec:\n  to:\n\
+             \x20 - targetRef: {{kind: MeshService, name: backend}}\n    rules:\n\
+             \x20   - {{matches: [{{path: {{type: PathPrefix, value: /api}}}}], default: {{}}}}\n---\n\
+             type: MeshTimeout\nname: mt\nmesh: m\nspec:\n  to:\n\
+             \x20 - {{targetRef: {{kind: Mesh}}, default: {{idleTimeout: 1s}}}}\n\
+             \x20 - {{targetRef: {{kind: MeshService, name: backend}}, default: {{http: {{requestTimeout: 2s}}}}}}\n\
+             \x20 - {{targetRef: {{kind: MeshHTTPRoute, name: r}}, default: {{http: {{streamIdleTimeout: 3s}}}}}}\n"
+        );
+        let rs = resources(&yaml);
+        let candidates: Vec<Candidate> = rs.iter().filter_map(Candidate::of_resource).collect();
+        let dest = candidates.iter().position(|c| c.kind == TargetRefKind::MeshService);
+        let set = PolicySet::new(&rs, &[], candidates);
+        let Some(dp) = rs.iter().find_map(Proxy::of) else { panic!("no proxy") };
+        let out = for_proxy(&set, dp, false).outbound(&set, dest, "", "backend");
+        let timeouts = out.iter().filter(|e| e.kind == Kind::MeshTimeout.name());
+        let conf = |c: &Condition| timeouts.clone().find(|e| e.condition == *c).map(|e| e.conf.clone());
+        assert_eq!(conf(&Condition::All), Some(json!({"idleTimeout": "1s", "http": {"requestTimeout": "2s"}})));
+        let route = conf(&Condition::Route("r".into()));
+        assert_eq!(route, Some(json!({"idleTimeout": "1s", "http": {"streamIdleTimeout": "3s"}})));
+    }
+
+    #[test]
     fn route_targeted_policies_configure_their_route_only() {
         let route = "type: MeshHTTPRoute\nname: r\nmesh: m\nspec:\n  targetRef: {kind: Mesh}\n  to:\n\
              \x20 - targetRef: {kind: MeshService, name: backend}\n    rules:\n\
