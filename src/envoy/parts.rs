@@ -128,6 +128,21 @@ pub fn route_source<'a>(o: &'a crate::plan::OutboundPlan, route: &Route) -> Opti
     o.routing.rules.values().find(|s| s.envoy_name == route.name).map(|s| s.route.as_str())
 }
 
+/// The conf a MeshHTTPRoute of outbound `o` has of its own, for `route` (one
+/// of its Envoy routes): the `Route`-conditioned conf among `confs` naming the
+/// route's source. It is complete (the rules stage merged what applies to the
+/// route into it), so a configurer applies it to that route instead of the
+/// outbound's conf; `None`: the outbound's conf applies.
+pub fn route_conf<'c>(
+    o: &crate::plan::OutboundPlan,
+    confs: &[&'c crate::rules::effective::Effective],
+    route: &Route,
+) -> Option<&'c crate::rules::effective::Effective> {
+    use crate::rules::effective::Condition;
+    let source = route_source(o, route)?;
+    confs.iter().copied().find(|e| matches!(&e.condition, Condition::Route(name) if name == source))
+}
+
 /// Add an HTTP filter before the router (which must stay last), after the
 /// filters added before it.
 pub fn add_http_filter(m: &mut HttpConnectionManager, filter: HttpFilter) {

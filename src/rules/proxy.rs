@@ -148,6 +148,15 @@ impl<'a> PolicySet<'a> {
         self.routes.get(mesh)?.iter().find(|(r, _)| r.meta.display_name() == name).map(|(_, i)| *i)
     }
 
+    /// Does MeshHTTPRoute `route` (an index into `policies`) route traffic to
+    /// `dest` (an index into `candidates`): does a `to[]` entry of it name `dest`?
+    pub fn routes_to(&self, route: usize, dest: usize) -> bool {
+        self.policies[route].to.iter().any(|item| {
+            let o = Origin { policy: route, section: Section::To, index: item.index };
+            self.targets.of(&o).iter().any(|(c, _)| self.candidates[*c].same_resource(&self.candidates[dest]))
+        })
+    }
+
     /// What `policy` selects of `proxy`.
     pub fn selection(&self, policy: usize, proxy: Proxy) -> Selection {
         let p = &self.policies[policy];
@@ -342,13 +351,15 @@ impl ProxyRules {
                 let near = index.near(&self.entries[k], dest);
                 let (candidates, targets) = (&set.candidates, &set.targets);
                 let rule = resource::rule_for(&set.policies, &near, targets, candidates, &candidates[dest], section);
+                let outbound_origins = rule.as_ref().map(|r| r.origins.clone()).unwrap_or_default();
                 if let Some(rule) = rule {
                     let confs = set.confs(&rule.origins);
                     for conf in rule.confs {
                         out.push(Effective::attributed(set, kind, conf, &confs));
                     }
                 }
-                out.extend(route_confs(set, kind, m, dest));
+                let entries = Entries { all: &self.entries[k], index };
+                out.extend(route_confs(set, kind, m, dest, entries, &outbound_origins));
                 continue;
             }
             let rules = self.to_rules[k].get_or_init(|| set.legacy_to_rules(m));
@@ -406,35 +417,84 @@ pub fn legacy_to_items<'s>(set: &'s PolicySet, m: &Matched) -> Vec<SubsetItem<'s
     items
 }
 
-/// The confs of policies whose top-level targetRef is a MeshHTTPRoute that
-/// routes to `dest`: they configure that route's traffic only, so each route
-/// gets its own conf (`when: route MeshHTTPRoute/<name>`).
-fn route_confs(set: &PolicySet, kind: Kind, m: &Matched, dest: usize) -> Vec<Effective> {
-    let mut by_route: BTreeMap<usize, Vec<(Origin, &Value)>> = BTreeMap::new();
+/// The sorted `to[]` entries of one kind and their index.
+#[derive(Clone, Copy)]
+struct Entries<'e> {
+    all: &'e [Origin],
+    index: &'e EntryIndex,
+}
+
+/// What configures the traffic of one MeshHTTPRoute.
+#[derive(Default)]
+struct RouteParts {
+    /// The origins of the route's own rule (`to[]` entries naming it, and the
+    /// `to: Mesh` entries relevant to it), when some entry names it.
+    own: Option<Vec<Origin>>,
+    /// The items of policies whose top-level targetRef is the route.
+    top_level: Vec<Origin>,
+}
+
+/// The confs of one real-resource outbound's MeshHTTPRoutes (those routing to
+/// `dest`), one per route (`when: route MeshHTTPRoute/<name>`), each complete:
+/// the `envoy` stage applies it to the route's Envoy routes instead of the
+/// outbound's conf, over Kuma's built-in values.
+///
+/// - A route named by `to[]` entries has its own rule, as in Kuma's
+///   `ResourceRules`: those entries merged over the `to: Mesh` entries (the
+///   outbound's MeshService entries are not relevant to a route; Kuma's
+///   plugins look the route's KRI up first and fall back to the outbound's
+///   rule only when the route has none).
+/// - Policies whose top-level targetRef is the route (Kuma's legacy form)
+///   are merged over that rule, or over the outbound's rule (`outbound`, the
+///   origins of its conf) when the route has none.
+fn route_confs(
+    set: &PolicySet,
+    kind: Kind,
+    m: &Matched,
+    dest: usize,
+    entries: Entries,
+    outbound: &[Origin],
+) -> Vec<Effective> {
+    let mut by_route: BTreeMap<usize, RouteParts> = BTreeMap::new();
+    let mut named: Vec<usize> = entries
+        .index
+        .by_candidate
+        .keys()
+        .copied()
+        .filter(|&c| set.candidates[c].kind == TargetRefKind::MeshHTTPRoute)
+        .collect();
+    named.sort_unstable();
+    for candidate in named {
+        let c = &set.candidates[candidate];
+        let Some(route) = set.route_policy(&c.mesh, &c.name).filter(|&r| set.routes_to(r, dest)) else { continue };
+        let near = entries.index.near(entries.all, candidate);
+        let rule = resource::rule_for(&set.policies, &near, &set.targets, &set.candidates, c, "");
+        // As in Kuma, the route has a rule of its own only when an entry names it
+        // (not the `to: Mesh` entries alone, nor a top-level-route policy's items).
+        let names_route = |o: &Origin| set.targets.of(o).iter().any(|(t, _)| *t == candidate);
+        if let Some(rule) = rule.filter(|r| r.origins.iter().any(names_route)) {
+            by_route.entry(route).or_default().own = Some(rule.origins);
+        }
+    }
     for &p in &m.policies {
         let policy = &set.policies[p];
         if policy.top_kind() != TargetRefKind::MeshHTTPRoute {
             continue;
         }
         let mesh = policy.resource.meta.mesh.as_deref().unwrap_or_default();
-        let Some(route) = set.route_policy(mesh, policy.top.name()) else { continue };
-        let routes_to_dest = set.policies[route].to.iter().any(|item| {
-            let o = Origin { policy: route, section: Section::To, index: item.index };
-            set.targets.of(&o).iter().any(|(c, _)| set.candidates[*c].same_resource(&set.candidates[dest]))
-        });
-        if routes_to_dest {
-            let items = policy
-                .to
-                .iter()
-                .map(|item| (Origin { policy: p, section: Section::To, index: item.index }, &item.conf));
-            by_route.entry(route).or_default().extend(items);
-        }
+        let Some(route) = set.route_policy(mesh, policy.top.name()).filter(|&r| set.routes_to(r, dest)) else {
+            continue;
+        };
+        let items = policy.to.iter().map(|item| Origin { policy: p, section: Section::To, index: item.index });
+        by_route.entry(route).or_default().top_level.extend(items);
     }
     by_route
         .into_iter()
-        .filter_map(|(route, confs)| {
+        .filter_map(|(route, parts)| {
+            let mut origins = parts.own.unwrap_or_else(|| outbound.to_vec());
+            origins.extend(parts.top_level);
             let condition = Condition::Route(set.policies[route].name().to_string());
-            Effective::merge(set, kind, &confs).map(|e| e.on(condition))
+            Effective::merge(set, kind, &set.confs(&origins)).map(|e| e.on(condition))
         })
         .collect()
 }
@@ -480,6 +540,34 @@ mod tests {
             "foo",
         );
         assert_eq!(conf, Some(json!({"idleTimeout": "2s"})));
+    }
+
+    #[test]
+    fn to_route_entries_get_the_routes_own_rule_over_mesh_entries_only() {
+        // Kuma's ResourceRules: a MeshHTTPRoute's rule merges the `to: Mesh`
+        // entries and the entries naming the route; the MeshService entry
+        // configures the outbound, not the route.
+        let yaml = format!(
+            "{WORLD}---\ntype: MeshService\nname: backend\nmesh: m\nspec:\n  selector: {{dataplaneTags: {{app: b}}}}\n  ports:\n  - {{port: 80, targetPort: 80}}\n---\n\
+             type: MeshHTTPRoute\nname: r\nmesh: m\nspec:\n  to:\n\
+             \x20 - targetRef: {{kind: MeshService, name: backend}}\n    rules:\n\
+             \x20   - {{matches: [{{path: {{type: PathPrefix, value: /api}}}}], default: {{}}}}\n---\n\
+             type: MeshTimeout\nname: mt\nmesh: m\nspec:\n  to:\n\
+             \x20 - {{targetRef: {{kind: Mesh}}, default: {{idleTimeout: 1s}}}}\n\
+             \x20 - {{targetRef: {{kind: MeshService, name: backend}}, default: {{http: {{requestTimeout: 2s}}}}}}\n\
+             \x20 - {{targetRef: {{kind: MeshHTTPRoute, name: r}}, default: {{http: {{streamIdleTimeout: 3s}}}}}}\n"
+        );
+        let rs = resources(&yaml);
+        let candidates: Vec<Candidate> = rs.iter().filter_map(Candidate::of_resource).collect();
+        let dest = candidates.iter().position(|c| c.kind == TargetRefKind::MeshService);
+        let set = PolicySet::new(&rs, &[], candidates);
+        let Some(dp) = rs.iter().find_map(Proxy::of) else { panic!("no proxy") };
+        let out = for_proxy(&set, dp, false).outbound(&set, dest, "", "backend");
+        let timeouts = out.iter().filter(|e| e.kind == Kind::MeshTimeout.name());
+        let conf = |c: &Condition| timeouts.clone().find(|e| e.condition == *c).map(|e| e.conf.clone());
+        assert_eq!(conf(&Condition::All), Some(json!({"idleTimeout": "1s", "http": {"requestTimeout": "2s"}})));
+        let route = conf(&Condition::Route("r".into()));
+        assert_eq!(route, Some(json!({"idleTimeout": "1s", "http": {"streamIdleTimeout": "3s"}})));
     }
 
     #[test]

@@ -16,8 +16,8 @@
 //!
 //! On an HTTP outbound to a real resource (MeshService, ...) the logs carry
 //! Kuma's metadata filter that leaves requests of a MeshHTTPRoute with its
-//! own MeshAccessLog to that route's logs. Confs conditioned on a client
-//! (`rules[].matches`) or a route are left out.
+//! own MeshAccessLog to that route's logs, which [`route_logs`] adds. Confs
+//! conditioned on a client (`rules[].matches`) are left out.
 
 use std::collections::BTreeMap;
 
@@ -36,19 +36,22 @@ use envoy_types::pb::envoy::extensions::access_loggers::file::v3::{FileAccessLog
 use envoy_types::pb::envoy::extensions::access_loggers::fluentd::v3::FluentdAccessLogConfig;
 use envoy_types::pb::envoy::extensions::access_loggers::grpc::v3::CommonGrpcAccessLogConfig;
 use envoy_types::pb::envoy::extensions::access_loggers::open_telemetry::v3::OpenTelemetryAccessLogConfig;
+use envoy_types::pb::envoy::extensions::filters::http::lua::v3::Lua;
 use envoy_types::pb::envoy::extensions::upstreams::http::v3::{HttpProtocolOptions, http_protocol_options};
-use envoy_types::pb::envoy::r#type::matcher::v3::{MetadataMatcher, ValueMatcher, metadata_matcher, value_matcher};
+use envoy_types::pb::envoy::r#type::matcher::v3::{
+    MetadataMatcher, StringMatcher, ValueMatcher, metadata_matcher, string_matcher, value_matcher,
+};
 use envoy_types::pb::google::protobuf::{BoolValue, Struct, Value, value};
 use envoy_types::pb::opentelemetry::proto::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList, any_value};
 use prost::{Message, Name};
 
 use super::super::defaults::CONNECT_TIMEOUT_SECS;
-use super::super::parts::ListenerParts;
+use super::super::parts::{ListenerParts, http_filter, route_conf};
 use super::super::proto::{any, secs, socket};
 use super::{At, Configurer, Place};
 use crate::model::Kind;
 use crate::model::policy::mesh_access_log::{Backend, Conf, Format, FormatType, OtelBackend, TcpBackend};
-use crate::plan::ProxyPlan;
+use crate::plan::{OutboundPlan, ProxyPlan};
 use crate::rules::effective::{Condition, Effective};
 
 /// Kuma's default format of HTTP access logs.
@@ -66,6 +69,8 @@ const LOG_NAME: &str = "MeshAccessLog";
 /// Where Kuma's Lua filter records the MeshHTTPRoute a request took.
 const ROUTES_METADATA: &str = "kuma.routes";
 const ROUTE_KEY: &str = "route_kri";
+/// The HTTP filter that copies a route's `route_kri` (its metadata under this name).
+const LUA_FILTER: &str = "envoy.filters.http.lua";
 
 /// The values Kuma substitutes for its placeholders at one place.
 #[derive(Debug, Clone)]
@@ -162,7 +167,8 @@ impl Sinks {
         let mut sinks = Sinks::default();
         let confs =
             plan.inbounds.iter().flat_map(|i| &i.policies).chain(plan.outbounds.iter().flat_map(|o| &o.policies));
-        for e in confs.filter(|e| e.kind == Kind::MeshAccessLog.name() && e.condition == Condition::All) {
+        let logged = |e: &&Effective| matches!(e.condition, Condition::All | Condition::Route(_));
+        for e in confs.filter(|e| e.kind == Kind::MeshAccessLog.name()).filter(logged) {
             for b in backends(e) {
                 if let Some(s) = Sink::of(&b).filter(|s| !sinks.0.contains(s)) {
                     sinks.0.push(s);
@@ -195,29 +201,31 @@ impl Configurer for MeshAccessLog {
     }
 
     fn listener(&self, place: &Place, confs: &[&Effective], listener: &mut ListenerParts) {
-        let Some(e) = confs.iter().find(|e| e.condition == Condition::All) else { return };
-        let backends = backends(e);
-        if backends.is_empty() {
-            return;
-        }
         let values = KumaValues::of(place);
         let sinks = Sinks::of(place.plan);
-        // Kuma's filter for the shared logs of an HTTP outbound to a real resource.
-        let route_filter = match place.at {
-            At::Outbound(o) if o.destination.kri.is_some() && o.protocol.is_http() => Some(no_route_filter()),
+        let outbound = match place.at {
+            At::Outbound(o) if o.destination.kri.is_some() && o.protocol.is_http() => Some(o),
             _ => None,
         };
-        let build = |default: &str| -> Vec<AccessLog> {
-            let logs = backends.iter().filter_map(|b| access_log(b, default, &values, &sinks));
-            logs.map(|l| AccessLog { filter: route_filter.clone(), ..l }).collect()
-        };
-        let (http_logs, tcp_logs) = (build(DEFAULT_HTTP_FORMAT), build(DEFAULT_TCP_FORMAT));
-        for m in listener.hcms() {
-            m.access_log.extend(http_logs.iter().cloned());
+        let shared = confs.iter().find(|e| e.condition == Condition::All).map(|e| backends(e)).unwrap_or_default();
+        if !shared.is_empty() {
+            // Kuma's filter for the shared logs of an HTTP outbound to a real resource.
+            let route_filter = outbound.map(|_| no_route_filter());
+            let build = |default: &str| -> Vec<AccessLog> {
+                let logs = shared.iter().filter_map(|b| access_log(b, default, &values, &sinks));
+                logs.map(|l| AccessLog { filter: route_filter.clone(), ..l }).collect()
+            };
+            let (http_logs, tcp_logs) = (build(DEFAULT_HTTP_FORMAT), build(DEFAULT_TCP_FORMAT));
+            for m in listener.hcms() {
+                m.access_log.extend(http_logs.iter().cloned());
+            }
+            let tcp_logs: Vec<AccessLog> = tcp_logs.into_iter().map(|l| AccessLog { filter: None, ..l }).collect();
+            for t in listener.tcp_proxies() {
+                t.access_log.extend(tcp_logs.iter().cloned());
+            }
         }
-        let tcp_logs: Vec<AccessLog> = tcp_logs.into_iter().map(|l| AccessLog { filter: None, ..l }).collect();
-        for t in listener.tcp_proxies() {
-            t.access_log.extend(tcp_logs.iter().cloned());
+        if let Some(o) = outbound {
+            route_logs(o, confs, listener, &values, &sinks);
         }
     }
 
@@ -234,8 +242,78 @@ impl Configurer for MeshAccessLog {
     }
 }
 
+/// The logs of the MeshHTTPRoutes of an HTTP outbound to a real resource that
+/// have a conf of their own, as Kuma's `applyToRealResource` builds them: each
+/// Envoy route of such a MeshHTTPRoute carries its KRI in its metadata, a Lua
+/// filter (first of the HCM) copies it into the request's dynamic metadata,
+/// and each backend of the route's conf becomes a log that only requests of
+/// that route reach (in KRI order, after the shared logs).
+fn route_logs(
+    o: &OutboundPlan,
+    confs: &[&Effective],
+    listener: &mut ListenerParts,
+    values: &KumaValues,
+    sinks: &Sinks,
+) {
+    // Route KRI (the Envoy route's name) -> that route's backends.
+    let mut by_kri: BTreeMap<String, Vec<Backend>> = BTreeMap::new();
+    for r in listener.routes() {
+        let Some(e) = route_conf(o, confs, r) else { continue };
+        let kri = r.name.clone();
+        let metadata = r.metadata.get_or_insert_with(Default::default);
+        let fields = [(ROUTE_KEY.to_string(), string(kri.clone()))].into();
+        metadata.filter_metadata.insert(LUA_FILTER.to_string(), Struct { fields });
+        by_kri.entry(kri).or_insert_with(|| backends(e));
+    }
+    let logs: Vec<AccessLog> = by_kri
+        .iter()
+        .flat_map(|(kri, backends)| {
+            let logs = backends.iter().filter_map(|b| access_log(b, DEFAULT_HTTP_FORMAT, values, sinks));
+            logs.map(|l| AccessLog { filter: Some(route_filter(kri)), ..l }).collect::<Vec<_>>()
+        })
+        .collect();
+    if by_kri.values().all(Vec::is_empty) {
+        return;
+    }
+    for m in listener.hcms() {
+        m.access_log.extend(logs.iter().cloned());
+        let lua = Lua {
+            default_source_code: Some(DataSource {
+                specifier: Some(data_source::Specifier::InlineString(route_metadata_lua())),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        m.http_filters.insert(0, http_filter(LUA_FILTER, lua));
+    }
+}
+
+/// Kuma's Lua script: the matched route's `route_kri` into the request's
+/// dynamic metadata, where the access log filters read it.
+fn route_metadata_lua() -> String {
+    format!(
+        "function envoy_on_request(handle)\n  local meta = handle:metadata():get(\"{ROUTE_KEY}\")\n  if meta ~= nil then\n    handle:streamInfo():dynamicMetadata():set(\"{ROUTES_METADATA}\", \"{ROUTE_KEY}\", meta)\n  end\nend\n"
+    )
+}
+
+/// Kuma's metadata filter of a route's logs: only requests that took the route `kri`.
+fn route_filter(kri: &str) -> AccessLogFilter {
+    metadata_filter(
+        value_matcher::MatchPattern::StringMatch(StringMatcher {
+            match_pattern: Some(string_matcher::MatchPattern::Exact(kri.to_string())),
+            ..Default::default()
+        }),
+        false,
+    )
+}
+
 /// Kuma's metadata filter: log only requests that took no route with a route_kri.
 fn no_route_filter() -> AccessLogFilter {
+    metadata_filter(value_matcher::MatchPattern::NullMatch(value_matcher::NullMatch {}), true)
+}
+
+/// A filter on the `route_kri` of the request's `kuma.routes` dynamic metadata.
+fn metadata_filter(pattern: value_matcher::MatchPattern, match_if_key_not_found: bool) -> AccessLogFilter {
     AccessLogFilter {
         filter_specifier: Some(access_log_filter::FilterSpecifier::MetadataFilter(MetadataFilter {
             matcher: Some(MetadataMatcher {
@@ -243,12 +321,10 @@ fn no_route_filter() -> AccessLogFilter {
                 path: vec![metadata_matcher::PathSegment {
                     segment: Some(metadata_matcher::path_segment::Segment::Key(ROUTE_KEY.to_string())),
                 }],
-                value: Some(ValueMatcher {
-                    match_pattern: Some(value_matcher::MatchPattern::NullMatch(value_matcher::NullMatch {})),
-                }),
+                value: Some(ValueMatcher { match_pattern: Some(pattern) }),
                 ..Default::default()
             }),
-            match_if_key_not_found: Some(BoolValue { value: true }),
+            match_if_key_not_found: Some(BoolValue { value: match_if_key_not_found }),
         })),
     }
 }

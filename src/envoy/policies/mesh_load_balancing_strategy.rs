@@ -9,10 +9,12 @@
 //! assignment's `overprovisioning_factor` (Kuma's
 //! `meshloadbalancingstrategy/plugin/v1alpha1/{plugin,locality_aware}.go`).
 //!
-//! Not done here: confs for one MeshHTTPRoute (`Condition::Route`, their hash
-//! policies belong to that route's routes, built by the MeshHTTPRoute stage)
-//! and the ZoneEgress pseudo-locality (meshc has no egress routing of remote
-//! endpoints).
+//! A MeshHTTPRoute's own conf (`Condition::Route`, complete) replaces the
+//! outbound's hash policies on that route's Envoy routes (Kuma looks the
+//! route's KRI up first); the cluster keeps the outbound's conf.
+//!
+//! Not done here: the ZoneEgress pseudo-locality (meshc has no egress routing
+//! of remote endpoints).
 
 use std::collections::BTreeMap;
 
@@ -27,7 +29,7 @@ use envoy_types::pb::envoy::config::endpoint::v3::{
 use envoy_types::pb::envoy::config::route::v3::route_action::{HashPolicy as EnvoyHashPolicy, hash_policy};
 use envoy_types::pb::google::protobuf::{UInt32Value, UInt64Value, value};
 
-use super::super::parts::{ClusterParts, ListenerParts, route_action};
+use super::super::parts::{ClusterParts, ListenerParts, route_action, route_conf};
 use super::mesh_timeout::duration;
 use super::{At, Configurer, Place};
 use crate::model::Kind;
@@ -51,13 +53,18 @@ impl Configurer for MeshLoadBalancingStrategy {
     }
 
     fn listener(&self, place: &Place, confs: &[&Effective], listener: &mut ListenerParts) {
-        let At::Outbound(_) = place.at else { return };
-        let Some(conf) = all_traffic(confs) else { return };
-        let Some(policies) = hash_policies(&conf) else { return };
-        let policies: Vec<EnvoyHashPolicy> = policies.iter().filter_map(hash_policy).collect();
+        let At::Outbound(o) = place.at else { return };
+        let outbound = all_traffic(confs).as_ref().and_then(envoy_hash_policies);
         for r in listener.routes() {
-            if let Some(action) = route_action(r) {
-                action.hash_policy.extend(policies.iter().cloned());
+            let own = route_conf(o, confs, r).and_then(|e| serde_json::from_value::<Conf>(e.conf.clone()).ok());
+            // Kuma's route configurer sets the hash policies of the conf found
+            // first (the route's, else the outbound's), when it has any.
+            let policies = match &own {
+                Some(conf) => envoy_hash_policies(conf),
+                None => outbound.clone(),
+            };
+            if let (Some(policies), Some(action)) = (policies, route_action(r)) {
+                action.hash_policy = policies;
             }
         }
     }
@@ -82,6 +89,11 @@ fn all_traffic(confs: &[&Effective]) -> Option<Conf> {
         Condition::Match(_) | Condition::Route(_) => false,
     })?;
     serde_json::from_value(e.conf.clone()).ok()
+}
+
+/// The route hash policies of a conf, if it has any.
+fn envoy_hash_policies(conf: &Conf) -> Option<Vec<EnvoyHashPolicy>> {
+    hash_policies(conf).map(|p| p.iter().filter_map(hash_policy).collect())
 }
 
 /// Kuma's `getHashPolicies`: the root list, else the ring-hash or Maglev one.

@@ -7,8 +7,9 @@
 //! no retries). Kuma's default mesh policy (`mesh-retry-all-<mesh>`, applied by
 //! the rules stage) gives every outbound one.
 //!
-//! Confs for one MeshHTTPRoute (`Condition::Route`) are not applied here: they
-//! belong to that route's own routes, which the MeshHTTPRoute stage builds.
+//! A MeshHTTPRoute's own conf (`Condition::Route`, complete: the rules stage
+//! merged what applies to the route into it) replaces the outbound's on that
+//! route's Envoy routes, as Kuma looks the route's KRI up before the outbound's.
 
 use envoy_types::pb::envoy::config::core::v3::Metadata;
 use envoy_types::pb::envoy::config::route::v3::{HeaderMatcher, RetryPolicy, header_matcher, retry_policy};
@@ -18,7 +19,7 @@ use envoy_types::pb::envoy::extensions::retry::priority::previous_priorities::v3
 use envoy_types::pb::envoy::r#type::matcher::v3::{RegexMatcher, StringMatcher, string_matcher};
 use envoy_types::pb::google::protobuf::UInt32Value;
 
-use super::super::parts::{ListenerParts, route_action};
+use super::super::parts::{ListenerParts, route_action, route_conf};
 use super::super::proto::{any, metadata};
 use super::mesh_timeout::duration;
 use super::{At, Configurer, Place};
@@ -54,8 +55,17 @@ impl Configurer for MeshRetry {
 
     fn listener(&self, place: &Place, confs: &[&Effective], listener: &mut ListenerParts) {
         let At::Outbound(outbound) = place.at else { return };
-        let Some(conf) = all_traffic(confs) else { return };
-        apply(&conf, outbound.protocol, listener);
+        if let Some(conf) = all_traffic(confs) {
+            apply(&conf, outbound.protocol, listener);
+        }
+        for r in listener.routes() {
+            let Some(e) = route_conf(outbound, confs, r) else { continue };
+            let Ok(conf) = serde_json::from_value::<Conf>(e.conf.clone()) else { continue };
+            // Kuma leaves a route whose conf makes no retry policy as it was.
+            if let (Some(policy), Some(action)) = (retry_policy(&conf, outbound.protocol), route_action(r)) {
+                action.retry_policy = Some(policy);
+            }
+        }
     }
 }
 

@@ -10,11 +10,11 @@ use envoy_types::pb::google::protobuf::Duration;
 use super::super::defaults::{
     CONNECT_TIMEOUT_SECS, CONNECTION_IDLE_TIMEOUT_SECS, ROUTE_IDLE_TIMEOUT_SECS, ROUTE_TIMEOUT_SECS,
 };
-use super::super::parts::{ClusterParts, ListenerParts, route_action, route_source};
+use super::super::parts::{ClusterParts, ListenerParts, route_action, route_conf};
 use super::{At, Configurer, Place};
 use crate::model::Kind;
 use crate::model::policy::mesh_timeout::Conf;
-use crate::rules::effective::{Condition, Effective};
+use crate::rules::effective::Effective;
 
 const NANOS_PER_SEC: i128 = 1_000_000_000;
 
@@ -123,25 +123,13 @@ impl Configurer for MeshTimeout {
     }
 
     fn listener(&self, place: &Place, confs: &[&Effective], listener: &mut ListenerParts) {
-        let base = Timeouts::of(confs);
-        base.apply_to_listener(listener);
-        // Confs of policies targeting one MeshHTTPRoute: that route's Envoy routes,
-        // over the outbound's timeouts.
+        Timeouts::of(confs).apply_to_listener(listener);
+        // A MeshHTTPRoute's own conf (complete: Kuma's built-in values under it,
+        // not the outbound's) configures its Envoy routes.
         let At::Outbound(o) = place.at else { return };
-        let by_route: Vec<(&str, &Effective)> = confs
-            .iter()
-            .filter_map(|e| match &e.condition {
-                Condition::Route(name) => Some((name.as_str(), *e)),
-                _ => None,
-            })
-            .collect();
-        if by_route.is_empty() {
-            return;
-        }
         for r in listener.routes() {
-            let Some(source) = route_source(o, r) else { continue };
-            if let Some((_, e)) = by_route.iter().find(|(name, _)| *name == source) {
-                base.overlaid(e).apply_to_route(r);
+            if let Some(e) = route_conf(o, confs, r) {
+                Timeouts::default().overlaid(e).apply_to_route(r);
             }
         }
     }
