@@ -33,21 +33,17 @@ pub fn bootstrap(plan: &ProxyPlan) -> Bootstrap {
         policies::configure_cluster(&place, &mut cluster);
         clusters.push(cluster.encode());
     }
-    // The outbounds of one cluster reach one destination port: the first one's confs.
-    let mut cluster_place = std::collections::HashMap::new();
     for outbound in &plan.outbounds {
         let place = Place { plan, at: At::Outbound(outbound) };
         let mut listener = listener::outbound(outbound);
         policies::configure_listener(&place, &mut listener);
         listeners.push(listener.encode());
-        cluster_place.entry(outbound.cluster.as_str()).or_insert(place);
     }
+    // Each cluster with its destination's confs, whether an outbound or only a
+    // route backendRef sends to it.
     for c in &plan.clusters {
         let mut cluster = cluster::outbound(plan, c);
-        match cluster_place.get(c.name.as_str()) {
-            Some(place) => policies::configure_cluster(place, &mut cluster),
-            None => Timeouts::default().apply_to_cluster(&mut cluster),
-        }
+        policies::configure_cluster(&Place { plan, at: At::Cluster(c) }, &mut cluster);
         clusters.push(cluster.encode());
     }
     if let Some(tp) = &plan.transparent_proxy {

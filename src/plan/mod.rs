@@ -168,6 +168,13 @@ pub struct ClusterPlan {
     pub http2: bool,
     pub endpoints: Vec<Endpoint>,
     pub tls: ClusterTls,
+    /// The service port this cluster reaches: its policies are this
+    /// destination's, whether an outbound or only a route backendRef sends here.
+    pub destination: Destination,
+    /// The effective outbound policies of [`ClusterPlan::destination`], per kind
+    /// (what Kuma's cluster configurers get: the destination's `to` rules).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<Effective>,
 }
 
 /// How a cluster talks TLS to its upstream.
@@ -331,9 +338,12 @@ pub fn plan_with_rules(
     let (mut outbounds, mut clusters) =
         outbounds::plan(world, dp, &mesh, mtls.is_some(), &inbounds, &opts.secrets_dir, &mut findings);
     let rules_start = std::time::Instant::now();
+    let destination_policies = |d: &Destination| {
+        let candidate = world.find_destination(&mesh_name, d).and_then(|s| policies.candidate_of(s));
+        rules.outbound(policies, candidate, &d.section, &d.name)
+    };
     for o in &mut outbounds {
-        let candidate = world.find_destination(&mesh_name, &o.destination).and_then(|s| policies.candidate_of(s));
-        o.policies = rules.outbound(policies, candidate, &o.destination.section, &o.destination.name);
+        o.policies = destination_policies(&o.destination);
     }
     let proxy_wide = rules.proxy_wide(policies);
     rules_time += rules_start.elapsed();
@@ -346,6 +356,9 @@ pub fn plan_with_rules(
         secrets_dir: &opts.secrets_dir,
     };
     routes::plan(&route_cx, &mut outbounds, &mut clusters);
+    let rules_start = std::time::Instant::now();
+    cluster_policies(&outbounds, &mut clusters, destination_policies);
+    rules_time += rules_start.elapsed();
     let dns = transparent_proxy
         .as_ref()
         .map(|_| DnsPlan { port: DNS_PORT, records: dns_records(world, &mesh_name, &outbounds) });
@@ -371,6 +384,24 @@ pub fn plan_with_rules(
         rules_time,
     };
     (plan, findings)
+}
+
+/// Every cluster's policies: its destination's outbound confs. An outbound to
+/// the same destination has them already (the same computation); clusters that
+/// only route backendRefs reach get them computed here.
+fn cluster_policies(
+    outbounds: &[OutboundPlan],
+    clusters: &mut [ClusterPlan],
+    of_destination: impl Fn(&Destination) -> Vec<Effective>,
+) {
+    let by_destination: std::collections::BTreeMap<&Destination, &OutboundPlan> =
+        outbounds.iter().rev().map(|o| (&o.destination, o)).collect();
+    for c in clusters {
+        c.policies = match by_destination.get(&c.destination) {
+            Some(o) => o.policies.clone(),
+            None => of_destination(&c.destination),
+        };
+    }
 }
 
 fn to_port(p: i64) -> Option<u32> {

@@ -430,13 +430,21 @@ fn outbound(
         bind,
         protocol: port.protocol,
         cluster: cluster.clone(),
-        destination,
+        destination: destination.clone(),
         tags,
         policies: Vec::new(),
         routing: Default::default(),
     };
     let http2 = !external || matches!(port.protocol, Protocol::Http2 | Protocol::Grpc);
-    let c = ClusterPlan { name: cluster, protocol: port.protocol, http2, endpoints: port.endpoints.clone(), tls };
+    let c = ClusterPlan {
+        name: cluster,
+        protocol: port.protocol,
+        http2,
+        endpoints: port.endpoints.clone(),
+        tls,
+        destination,
+        policies: Vec::new(),
+    };
     (plan, c)
 }
 

@@ -90,6 +90,7 @@ impl KumaValues {
         let (source_service, destination_service, direction) = match place.at {
             At::Inbound(i) => (UNKNOWN_SERVICE.to_string(), i.service.clone(), "INBOUND"),
             At::Outbound(o) => (plan.node_cluster.clone(), o.destination.name.clone(), "OUTBOUND"),
+            At::Cluster(c) => (plan.node_cluster.clone(), c.destination.name.clone(), "OUTBOUND"),
         };
         KumaValues {
             source_service,

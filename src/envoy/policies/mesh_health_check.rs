@@ -48,9 +48,9 @@ impl Configurer for MeshHealthCheck {
     }
 
     fn cluster(&self, place: &Place, confs: &[&Effective], cluster: &mut ClusterParts) {
-        let At::Outbound(outbound) = place.at else { return };
+        let At::Cluster(c) = place.at else { return };
         let Some(conf) = all_traffic(confs) else { return };
-        apply(&conf, outbound.protocol, &proxy_tags(place.plan), &mut cluster.cluster);
+        apply(&conf, c.protocol, &proxy_tags(place.plan), &mut cluster.cluster);
     }
 }
 

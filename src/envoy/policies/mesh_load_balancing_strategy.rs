@@ -70,7 +70,7 @@ impl Configurer for MeshLoadBalancingStrategy {
     }
 
     fn cluster(&self, place: &Place, confs: &[&Effective], cluster: &mut ClusterParts) {
-        let At::Outbound(_) = place.at else { return };
+        let At::Cluster(_) = place.at else { return };
         let Some(conf) = all_traffic(confs) else { return };
         apply_to_cluster(&conf, &mut cluster.cluster);
         let locality = Client { zone: place.plan.id.zone.as_deref(), tags: client_tags(place.plan) };

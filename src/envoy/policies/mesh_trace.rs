@@ -57,6 +57,8 @@ impl Configurer for MeshTrace {
                 (Direction::Outbound, o.destination.name.clone())
             }
             At::Outbound(o) => (Direction::Outbound, o.cluster.clone()),
+            // Clusters have no listener.
+            At::Cluster(_) => return,
         };
         let Some(provider) = provider(&backend, &service_name(place.plan), direction, &destination) else { return };
         let tracing = Tracing {

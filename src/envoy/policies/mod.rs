@@ -25,7 +25,7 @@ use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
 
 use super::parts::{ClusterParts, ListenerParts};
 use crate::model::Kind;
-use crate::plan::{InboundPlan, OutboundPlan, ProxyPlan};
+use crate::plan::{ClusterPlan, InboundPlan, OutboundPlan, ProxyPlan};
 use crate::rules::effective::Effective;
 
 pub use mesh_timeout::Timeouts;
@@ -42,8 +42,11 @@ pub struct Place<'a> {
 pub enum At<'a> {
     /// An inbound: its listener, and the cluster of the local application.
     Inbound(&'a InboundPlan),
-    /// An outbound: its listener, and the clusters it sends to.
+    /// An outbound: its listener.
     Outbound(&'a OutboundPlan),
+    /// An outbound cluster, with the confs of its own destination (also when
+    /// only a route backendRef sends to it).
+    Cluster(&'a ClusterPlan),
 }
 
 impl Place<'_> {
@@ -53,6 +56,7 @@ impl Place<'_> {
         let own = match self.at {
             At::Inbound(i) => &i.policies,
             At::Outbound(o) => &o.policies,
+            At::Cluster(c) => &c.policies,
         };
         own.iter().chain(&self.plan.policies).filter(|e| e.kind == kind.name()).collect()
     }
@@ -65,9 +69,8 @@ pub trait Configurer: Sync {
     /// Edit an inbound's or outbound's listener.
     fn listener(&self, _place: &Place, _confs: &[&Effective], _listener: &mut ListenerParts) {}
 
-    /// Edit a cluster: the local application's of an inbound, or an
-    /// outbound's destination cluster (with the confs of the first outbound
-    /// sending to it).
+    /// Edit a cluster: the local application's of an inbound (`At::Inbound`),
+    /// or an outbound cluster (`At::Cluster`, with its destination's confs).
     fn cluster(&self, _place: &Place, _confs: &[&Effective], _cluster: &mut ClusterParts) {}
 
     /// Edit the whole configuration once it is complete (clusters and
