@@ -173,7 +173,9 @@ pub struct ClusterPlan {
     pub destination: Destination,
     /// The effective outbound policies of [`ClusterPlan::destination`], per kind
     /// (what Kuma's cluster configurers get: the destination's `to` rules).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Not serialized: they are the outbound's to the same destination, and
+    /// repeating them per cluster would double every plan snapshot.
+    #[serde(skip)]
     pub policies: Vec<Effective>,
 }
 
