@@ -13,7 +13,7 @@ mod proto;
 mod tls;
 
 use envoy_types::pb::envoy::config::bootstrap::v3::{Admin, Bootstrap, bootstrap::StaticResources};
-use envoy_types::pb::envoy::config::core::v3::Node;
+use envoy_types::pb::envoy::config::core::v3::{Node, TrafficDirection};
 
 use crate::plan::ProxyPlan;
 use policies::{At, Place, Timeouts};
@@ -47,8 +47,14 @@ pub fn bootstrap(plan: &ProxyPlan) -> Bootstrap {
         clusters.push(cluster.encode());
     }
     if let Some(tp) = &plan.transparent_proxy {
-        // As in Kuma, the passthrough TCP proxies keep Envoy's own idle timeout.
-        listeners.extend(listener::passthrough(plan, tp).into_iter().map(|l| l.encode()));
+        // As in Kuma, the passthrough TCP proxies keep Envoy's own idle timeout;
+        // the outbound ones log what MeshAccessLog says of passed-through traffic.
+        for mut l in listener::passthrough(plan, tp) {
+            if l.listener.traffic_direction == TrafficDirection::Outbound as i32 {
+                policies::passthrough_access_log(plan, &mut l);
+            }
+            listeners.push(l.encode());
+        }
         for mut c in cluster::passthrough(tp) {
             Timeouts::default().apply_to_cluster(&mut c);
             clusters.push(c.encode());

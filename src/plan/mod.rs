@@ -97,6 +97,10 @@ pub struct TransparentProxy {
     pub ipv6: bool,
     /// Mesh `networking.outbound.passthrough`: unknown destinations are let through.
     pub passthrough: bool,
+    /// The effective confs of passed-through traffic (MeshAccessLog; see
+    /// [`ProxyRules::passthrough`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<Effective>,
 }
 
 /// Traffic from the mesh to the local application.
@@ -328,6 +332,7 @@ pub fn plan_with_rules(
             ipv4: family != Some(IpFamilyMode::IPv6),
             ipv6: matches!(family, Some(IpFamilyMode::DualStack | IpFamilyMode::IPv6)),
             passthrough: mesh.passthrough(),
+            policies: Vec::new(),
         }
     });
     let rules_start = std::time::Instant::now();
@@ -348,6 +353,10 @@ pub fn plan_with_rules(
         o.policies = destination_policies(&o.destination);
     }
     let proxy_wide = rules.proxy_wide(policies);
+    let mut transparent_proxy = transparent_proxy;
+    if let Some(tp) = &mut transparent_proxy {
+        tp.policies = rules.passthrough(policies);
+    }
     rules_time += rules_start.elapsed();
     let route_cx = routes::Context {
         world,

@@ -15,7 +15,10 @@ use super::resource::{self, Candidate, Targets};
 use super::select::{self, Proxy, Selection};
 use super::single::single_rule;
 use super::sort::compare_policies;
-use super::subset::{self, SubsetItem, SubsetRule};
+use super::subset::{self, SERVICE_TAG, SubsetItem, SubsetRule};
+
+/// Kuma's service name for traffic a transparent proxy passes through.
+pub const PASS_THROUGH: &str = "pass_through";
 use super::{Origin, Section};
 
 /// Every policy of the input (and the implicit mesh defaults), parsed once and
@@ -366,6 +369,25 @@ impl ProxyRules {
             let tags = crate::model::common::StringMap::from([("kuma.io/service".to_string(), service.to_string())]);
             if let Some(rule) = subset::compute(rules, &tags) {
                 out.push(subset_effective(set, kind, rule, Direction::To));
+            }
+        }
+        out
+    }
+
+    /// The confs of the traffic a transparent proxy passes through to
+    /// destinations it has no outbound for (Kuma's `pass_through` service): the
+    /// legacy `to` rule of MeshAccessLog for that service, the one kind Kuma
+    /// applies to the passthrough listeners (its `applyToTransparentProxyListeners`).
+    pub fn passthrough(&self, set: &PolicySet) -> Vec<Effective> {
+        let tags = crate::model::common::StringMap::from([(SERVICE_TAG.to_string(), PASS_THROUGH.to_string())]);
+        let mut out = Vec::new();
+        for (k, m) in self.kinds.iter().enumerate() {
+            if m.kind != Some(Kind::MeshAccessLog) {
+                continue;
+            }
+            let rules = self.to_rules[k].get_or_init(|| set.legacy_to_rules(m));
+            if let Some(rule) = subset::compute(rules, &tags) {
+                out.push(subset_effective(set, Kind::MeshAccessLog, rule, Direction::To));
             }
         }
         out

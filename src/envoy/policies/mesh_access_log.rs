@@ -166,10 +166,13 @@ struct Sinks(Vec<Sink>);
 impl Sinks {
     fn of(plan: &ProxyPlan) -> Sinks {
         let mut sinks = Sinks::default();
-        let confs =
-            plan.inbounds.iter().flat_map(|i| &i.policies).chain(plan.outbounds.iter().flat_map(|o| &o.policies));
         let logged = |e: &&Effective| matches!(e.condition, Condition::All | Condition::Route(_));
-        for e in confs.filter(|e| e.kind == Kind::MeshAccessLog.name()).filter(logged) {
+        let places =
+            plan.inbounds.iter().flat_map(|i| &i.policies).chain(plan.outbounds.iter().flat_map(|o| &o.policies));
+        // Passed-through traffic's conf (its rule is the `pass_through` service's) last.
+        let passthrough = plan.transparent_proxy.iter().flat_map(|tp| &tp.policies);
+        let confs = places.filter(logged).chain(passthrough);
+        for e in confs.filter(|e| e.kind == Kind::MeshAccessLog.name()) {
             for b in backends(e) {
                 if let Some(s) = Sink::of(&b).filter(|s| !sinks.0.contains(s)) {
                     sinks.0.push(s);
@@ -191,6 +194,28 @@ impl Sinks {
 
 fn backends(e: &Effective) -> Vec<Backend> {
     serde_json::from_value::<Conf>(e.conf.clone()).ok().and_then(|c| c.backends).unwrap_or_default()
+}
+
+/// Kuma's `applyToTransparentProxyListeners`: the logs of the `pass_through`
+/// service's rule on an outbound passthrough listener's TCP proxies, for
+/// destination `external`.
+pub fn passthrough(plan: &ProxyPlan, listener: &mut ListenerParts) {
+    let Some(tp) = &plan.transparent_proxy else { return };
+    let Some(e) = tp.policies.iter().find(|e| e.kind == Kind::MeshAccessLog.name()) else { return };
+    let values = KumaValues {
+        source_service: plan.node_cluster.clone(),
+        source_ip: plan.inbounds.first().map(|i| i.address.clone()).unwrap_or_default(),
+        destination_service: "external".to_string(),
+        mesh: plan.id.mesh.clone(),
+        zone: plan.id.zone.clone().unwrap_or_default(),
+        direction: "OUTBOUND",
+    };
+    let sinks = Sinks::of(plan);
+    let logs: Vec<AccessLog> =
+        backends(e).iter().filter_map(|b| access_log(b, DEFAULT_TCP_FORMAT, &values, &sinks)).collect();
+    for t in listener.tcp_proxies() {
+        t.access_log.extend(logs.iter().cloned());
+    }
 }
 
 /// MeshAccessLog's configurer.

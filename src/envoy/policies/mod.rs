@@ -28,6 +28,7 @@ use crate::model::Kind;
 use crate::plan::{ClusterPlan, InboundPlan, OutboundPlan, ProxyPlan};
 use crate::rules::effective::Effective;
 
+pub use mesh_access_log::passthrough as passthrough_access_log;
 pub use mesh_timeout::Timeouts;
 pub use mesh_tls::inbound_mode;
 
