@@ -450,18 +450,40 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: &Conf, to: &TargetRef) {
     }
 }
 
+/// Trial division; table sizes are at most 5000011, so at most ~1100 steps.
+fn is_prime(n: i64) -> bool {
+    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+}
+
 fn validate_load_balancer(v: &mut Violations, path: &Path, lb: &LoadBalancer) {
     match lb.type_.as_ref().and_then(Choice::known) {
         Some(LoadBalancerType::RingHash) => {
             if let Some(r) = &lb.ring_hash {
                 let p = path.field("ringHash").field("hashPolicies");
                 validate_hash_policies(v, &p, r.hash_policies.as_deref());
+                // Envoy's defaults apply to an unset bound (1024 and 8M entries).
+                let (min, max) = (r.min_ring_size.unwrap_or(1024), r.max_ring_size.unwrap_or(8_388_608));
+                if min > max {
+                    let field = if r.min_ring_size.is_some() { "minRingSize" } else { "maxRingSize" };
+                    v.add_code(
+                        codes::ENVOY_REJECTS,
+                        &path.field("ringHash").field(field),
+                        format!("minRingSize ({min}) must not be greater than maxRingSize ({max})"),
+                    );
+                }
             }
         }
         Some(LoadBalancerType::Maglev) => {
             if let Some(m) = &lb.maglev {
                 let p = path.field("maglev").field("hashPolicies");
                 validate_hash_policies(v, &p, m.hash_policies.as_deref());
+                if let Some(size) = m.table_size.filter(|n| *n > 0 && !is_prime(*n)) {
+                    v.add_code(
+                        codes::ENVOY_REJECTS,
+                        &path.field("maglev").field("tableSize"),
+                        format!("must be a prime number (Envoy's Maglev table), {size} is not (e.g. 65537)"),
+                    );
+                }
             }
         }
         Some(LoadBalancerType::LeastRequest) => {
