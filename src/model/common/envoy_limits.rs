@@ -30,7 +30,10 @@ pub fn validate_header_value(v: &mut Violations, path: &Path, value: &str) {
 pub fn validate_regex(v: &mut Violations, path: &Path, pattern: &str) {
     if let Err(e) = regex::Regex::new(pattern) {
         let why = match e {
-            regex::Error::Syntax(s) => s.lines().last().unwrap_or_default().trim().to_string(),
+            regex::Error::Syntax(s) => {
+                let last = s.lines().last().unwrap_or_default().trim();
+                last.strip_prefix("error: ").unwrap_or(last).to_string()
+            }
             other => other.to_string(),
         };
         v.add_code(codes::ENVOY_REJECTS, path, format!("invalid regular expression (RE2 syntax): {why}"));

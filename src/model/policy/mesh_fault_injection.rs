@@ -232,6 +232,9 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
     let path = path.field("http");
     // Kuma reads a missing percentage as 0, which is allowed.
     for (i, fault) in conf.and_then(|c| c.http.as_ref()).into_iter().flatten().enumerate() {
+        // Kuma's paths (`http.abort[i]`) name no field of the document; meshc's own
+        // rules use the real one (`http[i].abort`) so findings point at the line.
+        let real = path.index(i);
         if let Some(abort) = &fault.abort {
             let p = path.field("abort").index(i);
             let status = abort.http_status.unwrap_or(0);
@@ -240,7 +243,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
             if (100..200).contains(&status) {
                 v.add_code(
                     codes::ENVOY_REJECTS,
-                    &p.field("httpStatus"),
+                    &real.field("abort").field("httpStatus"),
                     "must be in inclusive range [200, 599] (Envoy cannot abort with an informational status)",
                 );
             }
@@ -251,7 +254,8 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
             v.duration_not_negative(&p.field("value"), delay.value.as_ref());
             // Kuma allows 0s; Envoy's fixed delay must be greater than zero.
             if delay.value.as_ref().and_then(Duration::nanos) == Some(0) {
-                v.add_code(codes::ENVOY_REJECTS, &p.field("value"), "must be greater than 0 (Envoy refuses a 0s delay)");
+                let vp = real.field("delay").field("value");
+                v.add_code(codes::ENVOY_REJECTS, &vp, "must be greater than 0 (Envoy refuses a 0s delay)");
             }
             validate_percentage(v, &p.field("percentage"), delay.percentage.as_ref(), false, true);
         }
@@ -264,7 +268,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
                 Some(l) if !is_bandwidth(l) => v.add(&lp, msg::BPS_UNIT),
                 Some(l) if bandwidth_unusable(l) => v.add_code(
                     codes::ENVOY_REJECTS,
-                    &p.field("limit"),
+                    &real.field("responseBandwidth").field("limit"),
                     "must be a positive number of kbps, Mbps or Gbps (Envoy's limit is at least 1kbps)",
                 ),
                 Some(_) => {}
