@@ -61,11 +61,12 @@ spec:
     - {name: http, port: 80, targetPort: http, appProtocol: http}
 "#;
 
-/// The world plus `policy.yaml` in a fresh directory.
+/// The world plus `policy.yaml` in `in/` of a fresh directory.
 fn world(policy: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    common::write(dir.path(), "world.yaml", WORLD);
-    common::write(dir.path(), "policy.yaml", policy);
+    let input = dir.path().join("in");
+    common::write(&input, "world.yaml", WORLD);
+    common::write(&input, "policy.yaml", policy);
     dir
 }
 
@@ -87,22 +88,23 @@ fn rejects(dir: &Path) -> Vec<(u64, String)> {
 fn assert_rejects(policy: &str, expected: &[(u64, &str)]) {
     let dir = world(policy);
     let expected: Vec<(u64, String)> = expected.iter().map(|(l, f)| (*l, f.to_string())).collect();
-    assert_eq!(rejects(dir.path()), expected, "policy:\n{policy}");
+    assert_eq!(rejects(&dir.path().join("in")), expected, "policy:\n{policy}");
 }
 
 /// No MESH3011, a clean compile, and (with Envoy installed) every bootstrap passes
 /// `envoy --mode validate`.
 fn assert_envoy_accepts(policy: &str) {
     let dir = world(policy);
-    assert_eq!(rejects(dir.path()), vec![], "policy:\n{policy}");
+    let input = dir.path().join("in");
+    assert_eq!(rejects(&input), vec![], "policy:\n{policy}");
     let out = dir.path().join("out");
-    let input = dir.path().to_str().expect("utf-8 path");
+    let input = input.to_str().expect("utf-8 path");
     let r = run(&["compile", input, "--out", out.to_str().expect("utf-8"), "--secrets-dir", common::SECRETS]);
     assert!(r.status.success(), "compile failed:\n{}", String::from_utf8_lossy(&r.stderr));
     if common::envoy().is_none() {
         return;
     }
-    if let Err(failures) = common::envoy_accepts(&out, &[dir.path()]) {
+    if let Err(failures) = common::envoy_accepts(&out, &[Path::new(input)]) {
         panic!("Envoy rejects the output:\n{}", failures.join("\n"));
     }
 }

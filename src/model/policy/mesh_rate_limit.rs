@@ -265,8 +265,16 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
                     for (section, items) in [("set", &h.set), ("add", &h.add)] {
                         for (i, kv) in items.iter().flatten().enumerate() {
                             let ip = hp.field(section).index(i);
-                            envoy_limits::validate_modifiable_header(v, &ip.field("name"), kv.name.as_deref().unwrap_or(""));
-                            envoy_limits::validate_header_value(v, &ip.field("value"), kv.value.as_deref().unwrap_or(""));
+                            envoy_limits::validate_modifiable_header(
+                                v,
+                                &ip.field("name"),
+                                kv.name.as_deref().unwrap_or(""),
+                            );
+                            envoy_limits::validate_header_value(
+                                v,
+                                &ip.field("value"),
+                                kv.value.as_deref().unwrap_or(""),
+                            );
                         }
                     }
                 }

@@ -388,9 +388,10 @@ fn validate_http(v: &mut Violations, path: &Path, http: &Http) {
             v.add(&path.field("retryOn").index(i), format!("unknown item '{item}'"));
         }
     }
-    for (name, headers) in
-        [("retriableRequestHeaders", &http.retriable_request_headers), ("retriableResponseHeaders", &http.retriable_response_headers)]
-    {
+    for (name, headers) in [
+        ("retriableRequestHeaders", &http.retriable_request_headers),
+        ("retriableResponseHeaders", &http.retriable_response_headers),
+    ] {
         for (i, h) in headers.iter().flatten().enumerate() {
             if h.type_.is(HeaderMatchType::RegularExpression) {
                 let vp = path.field(name).index(i).field("value");
