@@ -336,9 +336,10 @@ mod tests {
 
     #[test]
     fn valid_examples() {
+        // Kuma's example has status 123, which Envoy's StatusCode enum lacks (MESH3011).
         let full = from_mesh(serde_json::json!({"local": {
             "http": {"disabled": false, "requestRate": {"num": 100, "interval": "10s"},
-                     "onRateLimit": {"status": 123, "headers": {"add": [{"name": "test", "value": "123"}]}}},
+                     "onRateLimit": {"status": 429, "headers": {"add": [{"name": "test", "value": "123"}]}}},
             "tcp": {"disabled": false, "connectionRate": {"num": 100, "interval": "100ms"}}}}));
         assert_eq!(check(full), pairs(&[]));
         assert_eq!(
