@@ -185,6 +185,41 @@ spec:
     );
 }
 
+#[test]
+fn paths_and_authorities_with_crlf_are_rejected() {
+    let route = r#"type: MeshHTTPRoute
+name: hr
+mesh: m
+spec:
+  targetRef: {kind: Mesh}
+  to:
+    - targetRef: {kind: MeshService, name: backend, sectionName: http}
+      rules:
+        - matches: [{path: {type: PathPrefix, value: /a}}]
+          default:
+            filters:
+              - type: URLRewrite
+                urlRewrite:
+                  path: {type: ReplaceFullPath, replaceFullPath: "/b\r\nx: y"}
+"#;
+    assert_rejects(route, &[(14, "spec.to[0].rules[0].default.filters[0].urlRewrite.path.replaceFullPath")]);
+    let check = r#"type: MeshHealthCheck
+name: hc
+mesh: m
+spec:
+  targetRef: {kind: Mesh}
+  to:
+    - targetRef: {kind: Mesh}
+      default:
+        interval: 10s
+        timeout: 2s
+        unhealthyThreshold: 3
+        healthyThreshold: 1
+        grpc: {authority: "a\nb"}
+"#;
+    assert_rejects(check, &[(13, "spec.to[0].default.grpc.authority")]);
+}
+
 // ---- B7: regular expressions ------------------------------------------------------------
 
 #[test]
@@ -394,4 +429,19 @@ spec:
         connectionLimits: {maxConnections: 4294967296, maxRetries: 4294967295}
 "#;
     assert_rejects(breaker, &[(9, "spec.to[0].default.connectionLimits.maxConnections")]);
+    let affinity = r#"type: MeshLoadBalancingStrategy
+name: lb
+mesh: m
+spec:
+  targetRef: {kind: Mesh}
+  to:
+    - targetRef: {kind: Mesh}
+      default:
+        localityAwareness:
+          localZone:
+            affinityTags:
+              - {key: k0, weight: 4000000000}
+              - {key: k1, weight: 4000000000}
+"#;
+    assert_rejects(affinity, &[(12, "spec.to[0].default.localityAwareness.localZone.affinityTags")]);
 }

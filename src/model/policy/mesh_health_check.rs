@@ -234,6 +234,10 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
         for (i, s) in http.expected_statuses.iter().flatten().enumerate() {
             validate_status_code(v, &hp.field("expectedStatuses").index(i), *s);
         }
+        // The path and the gRPC authority are request headers (`:path`, `:authority`).
+        if let Some(path) = &http.path {
+            envoy_limits::validate_header_value(v, &hp.field("path"), path);
+        }
         if let Some(h) = &http.request_headers_to_add {
             let rp = hp.field("requestHeadersToAdd");
             for (section, items) in [("set", &h.set), ("add", &h.add)] {
@@ -244,6 +248,9 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
                 }
             }
         }
+    }
+    if let Some(authority) = conf.grpc.as_ref().and_then(|g| g.authority.as_ref()) {
+        envoy_limits::validate_header_value(v, &path.field("grpc").field("authority"), authority);
     }
     if conf.http.is_none() && conf.tcp.is_none() && conf.grpc.is_none() {
         v.add_code(codes::KUMA_REQUIRED, path, msg::must_have_at_least_one(&["http", "tcp", "grpc"]));

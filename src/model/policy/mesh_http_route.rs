@@ -522,6 +522,7 @@ fn validate_filter(v: &mut Violations, path: &Path, f: &Filter, matches: &[HttpM
                 v.add(&p.field("path").field("replacePrefixMatch"), PREFIX_ONLY);
             }
             validate_precise_hostname(v, &p.field("hostname"), r.hostname.as_deref());
+            validate_path_rewrite(v, &p.field("path"), r.path.as_ref());
         }
         FilterType::UrlRewrite => {
             let p = path.field("urlRewrite");
@@ -532,6 +533,7 @@ fn validate_filter(v: &mut Violations, path: &Path, f: &Filter, matches: &[HttpM
                 v.add(&p.field("path").field("replacePrefixMatch"), PREFIX_ONLY);
             }
             validate_precise_hostname(v, &p.field("hostname"), r.hostname.as_deref());
+            validate_path_rewrite(v, &p.field("path"), r.path.as_ref());
             if r.host_to_backend_hostname == Some(true) {
                 let hp = p.field("hostToBackendHostname");
                 if !gateway {
@@ -551,6 +553,16 @@ fn validate_filter(v: &mut Violations, path: &Path, f: &Filter, matches: &[HttpM
             let target = m.backend_ref.as_ref().map_or(&missing, |b| &b.target);
             let rules = TargetRefRules { supported: &[K::MeshService, K::MeshServiceSubset], ..Default::default() };
             validate_target_ref(v, &p.field("backendRef"), target, &rules);
+        }
+    }
+}
+
+/// A new path goes into a header (`:path`, `Location`): no CR, LF or NUL.
+fn validate_path_rewrite(v: &mut Violations, path: &Path, rewrite: Option<&PathRewrite>) {
+    let Some(r) = rewrite else { return };
+    for (name, value) in [("replaceFullPath", &r.replace_full_path), ("replacePrefixMatch", &r.replace_prefix_match)] {
+        if let Some(value) = value {
+            envoy_limits::validate_header_value(v, &path.field(name), value);
         }
     }
 }

@@ -517,6 +517,15 @@ fn validate_locality_awareness(v: &mut Violations, path: &Path, la: &LocalityAwa
         if with_weight > 0 && with_weight != tags.len() {
             v.add(&base, "all or none affinity tags should have weight");
         }
+        // Envoy refuses locality weights that add up past 32 bits.
+        let total = tags.iter().filter_map(|t| t.weight).map(|w| w.max(0)).fold(0, i64::saturating_add);
+        if total > i64::from(u32::MAX) {
+            v.add_code(
+                codes::ENVOY_REJECTS,
+                &base,
+                format!("weights add up to {total}, more than Envoy accepts ({}); scale them down", u32::MAX),
+            );
+        }
     }
     if let Some(cross) = &la.cross_zone {
         validate_cross_zone(v, &path.field("crossZone"), cross, to);
