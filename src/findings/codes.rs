@@ -126,6 +126,13 @@ codes! {
     KUMA_ENUM = "MESH3009", Error, "value not accepted by Kuma";
     /// A value Kuma requires is missing or empty ("must be defined").
     KUMA_REQUIRED = "MESH3010", Error, "required value missing";
+    /// A value Kuma's validator lets through but Envoy refuses (a header Envoy does
+    /// not let filters modify, a header value with CR/LF/NUL, a regular expression
+    /// RE2 cannot compile, a status code outside Envoy's range, a number past
+    /// Envoy's 32-bit field, ...). Kuma would push the configuration and Envoy
+    /// would reject it; meshc reports it instead of writing a configuration Envoy
+    /// refuses.
+    ENVOY_REJECTS = "MESH3011", Error, "value Envoy cannot accept";
     /// Any other rule of Kuma's validator for this kind, with Kuma's message and
     /// field path.
     KUMA_RULE = "MESH3099", Error, "rejected by Kuma's validator";

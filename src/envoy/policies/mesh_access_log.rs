@@ -48,6 +48,7 @@ use prost::{Message, Name};
 use super::super::defaults::CONNECT_TIMEOUT_SECS;
 use super::super::parts::{ListenerParts, http_filter, route_conf};
 use super::super::proto::{any, secs, socket};
+use super::mesh_trace::endpoint_host_port;
 use super::{At, Configurer, Place};
 use crate::model::Kind;
 use crate::model::policy::mesh_access_log::{Backend, Conf, Format, FormatType, OtelBackend, TcpBackend};
@@ -136,18 +137,13 @@ enum SinkKind {
 
 impl Sink {
     fn otel(endpoint: &str) -> Option<Sink> {
-        let (host, port) = match endpoint.split_once(':') {
-            Some((host, port)) => (host, port.parse().ok()?),
-            None => (endpoint, DEFAULT_OTEL_PORT),
-        };
-        (!host.is_empty()).then(|| Sink { kind: SinkKind::OpenTelemetry, host: host.to_string(), port })
+        let (host, port) = endpoint_host_port(endpoint, Some(DEFAULT_OTEL_PORT))?;
+        Some(Sink { kind: SinkKind::OpenTelemetry, host, port })
     }
 
     fn tcp(address: &str) -> Option<Sink> {
-        let (host, port) = address.rsplit_once(':')?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let port = port.parse().ok()?;
-        (!host.is_empty()).then(|| Sink { kind: SinkKind::Tcp, host: host.to_string(), port })
+        let (host, port) = endpoint_host_port(address, None)?;
+        Some(Sink { kind: SinkKind::Tcp, host, port })
     }
 
     fn of(backend: &Backend) -> Option<Sink> {

@@ -233,6 +233,20 @@ impl Client<'_> {
     }
 }
 
+/// The weight of the affinity tag `rank` places from the last of `count` tags
+/// without explicit weights. Kuma's `9 * 10^rank` (90% to the first tag, 9% to
+/// the next, ...) while the weights of all tags fit Envoy's 32-bit locality
+/// weight sum (up to 9 tags); `2^rank` up to 31 tags (each tag still outweighs
+/// all later ones together); beyond that `rank + 1`, which keeps only the order.
+fn affinity_weight(rank: usize, count: usize) -> u32 {
+    let rank = u32::try_from(rank).unwrap_or(u32::MAX);
+    match count {
+        0..=9 => 9 * 10_u32.pow(rank),
+        10..=31 => 1 << rank,
+        _ => rank.saturating_add(1),
+    }
+}
+
 /// Priorities, affinity sub-zones and cross-zone failover of the endpoints.
 fn apply_to_endpoints(conf: &Conf, client: &Client, cla: &mut ClusterLoadAssignment) {
     let la = conf.locality_awareness.as_ref();
@@ -263,11 +277,11 @@ fn apply_to_endpoints(conf: &Conf, client: &Client, cla: &mut ClusterLoadAssignm
             let value = client.tags.get(key)?;
             (endpoint_tags.get(key) == Some(value)).then(|| {
                 let weight = if weighted {
-                    t.weight.unwrap_or(1)
+                    u32::try_from(t.weight.unwrap_or(1).max(1)).unwrap_or(u32::MAX)
                 } else {
-                    9 * 10_i64.pow(u32::try_from(tags.len() - i - 1).unwrap_or(0))
+                    affinity_weight(tags.len() - i - 1, tags.len())
                 };
-                (format!("{key}={value}"), u32::try_from(weight.max(1)).unwrap_or(u32::MAX))
+                (format!("{key}={value}"), weight)
             })
         });
         let (sub_zone, weight) = matched.unwrap_or_default();
@@ -347,6 +361,17 @@ mod tests {
     use super::*;
     use crate::model::common::StringMap;
     use serde_json::json;
+
+    #[test]
+    fn affinity_weights_keep_order_and_fit_32_bits() {
+        assert_eq!((0..3).rev().map(|r| affinity_weight(r, 3)).collect::<Vec<_>>(), vec![900, 90, 9]);
+        for count in [1, 9, 10, 20, 31, 32, 100] {
+            let weights: Vec<u64> = (0..count).rev().map(|r| u64::from(affinity_weight(r, count))).collect();
+            assert!(weights.windows(2).all(|w| w[0] > w[1]), "{count}: {weights:?}");
+            // Plus 1 for the endpoints that match no tag.
+            assert!(weights.iter().sum::<u64>() < u64::from(u32::MAX), "{count}");
+        }
+    }
 
     fn conf(v: serde_json::Value) -> Conf {
         serde_json::from_value(v).expect("conf")

@@ -89,7 +89,7 @@ impl Configurer for MeshMetric {
                     }
                 }
                 (Some(BackendType::OpenTelemetry), _, Some(o)) if !o.endpoint.is_empty() => {
-                    let Some((host, port)) = endpoint_host_port(&o.endpoint, OTEL_GRPC_PORT) else { continue };
+                    let Some((host, port)) = endpoint_host_port(&o.endpoint, Some(OTEL_GRPC_PORT)) else { continue };
                     let name = format!("{OTEL_CLUSTER}:{}", o.endpoint.replace('/', "").replace(':', "-"));
                     let mut cluster = provided_endpoint_cluster(&name, &host, port);
                     cluster.typed_extension_protocol_options.insert(

@@ -144,7 +144,7 @@ fn provider(backend: &Backend, service: &str, direction: Direction, destination:
             };
             let config = ZipkinConfig {
                 collector_cluster: cluster,
-                collector_endpoint: url.path.clone(),
+                collector_endpoint: collector_endpoint(&url.path),
                 trace_id_128bit: z.trace_id_128bit,
                 shared_span_context: Some(BoolValue { value: z.shared_span_context }),
                 collector_endpoint_version: version as i32,
@@ -185,6 +185,13 @@ fn provider(backend: &Backend, service: &str, direction: Direction, destination:
     Some(tracing::Http { name: name.to_string(), config_type: Some(tracing::http::ConfigType::TypedConfig(config)) })
 }
 
+/// Zipkin's span endpoint: the URL's path, or Zipkin's own `/api/v2/spans` when
+/// the URL has none (`http://zipkin:9411`, `.../`). Kuma copies an empty path,
+/// which Envoy refuses (`collector_endpoint` must not be empty).
+fn collector_endpoint(path: &str) -> String {
+    if path.is_empty() || path == "/" { "/api/v2/spans".to_string() } else { path.to_string() }
+}
+
 /// The collector cluster of a backend: its URL's (or endpoint's) host and port.
 fn collector_cluster(backend: &Backend) -> Option<Cluster> {
     let name = cluster_name(backend)?;
@@ -206,7 +213,7 @@ fn collector_cluster(backend: &Backend) -> Option<Cluster> {
         }
         BackendType::OpenTelemetry => {
             let o = backend.open_telemetry.as_ref().filter(|o| !o.endpoint.is_empty())?;
-            let (host, port) = endpoint_host_port(&o.endpoint, OTEL_GRPC_PORT)?;
+            let (host, port) = endpoint_host_port(&o.endpoint, Some(OTEL_GRPC_PORT))?;
             let mut c = provided_endpoint_cluster(name, &host, port);
             c.typed_extension_protocol_options.insert(HTTP_OPTIONS_KEY.to_string(), any(http2_options()));
             Some(c)
@@ -223,15 +230,30 @@ fn url_host_port(url: &crate::model::common::GoUrl, default_port: u32) -> Option
     (!host.is_empty()).then(|| (host.to_string(), port))
 }
 
-/// `host[:port]` as Kuma splits an OpenTelemetry endpoint (at the first colon).
-pub(super) fn endpoint_host_port(endpoint: &str, default_port: u32) -> Option<(String, u32)> {
-    let mut parts = endpoint.split(':');
-    let host = parts.next().filter(|h| !h.is_empty())?.to_string();
-    let port = match parts.next() {
-        Some(p) => p.parse().ok()?,
-        None => default_port,
+/// `host[:port]` or `[v6]:port` (brackets removed); `default_port` when there is
+/// no port (a bare IPv6 address is a host alone). The one parser of collector
+/// endpoints (OpenTelemetry, MeshAccessLog's Tcp); Kuma splits at the first colon,
+/// which breaks IPv6.
+pub(super) fn endpoint_host_port(endpoint: &str, default_port: Option<u32>) -> Option<(String, u32)> {
+    let (host, port) = if let Some(rest) = endpoint.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':')?)),
+        }
+    } else if endpoint.parse::<std::net::Ipv6Addr>().is_ok() {
+        (endpoint, None)
+    } else {
+        match endpoint.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (endpoint, None),
+        }
     };
-    Some((host, port))
+    let port = match port {
+        Some(p) => p.parse().ok().filter(|p| *p > 0 && *p <= 65535)?,
+        None => default_port?,
+    };
+    (!host.is_empty()).then(|| (host.to_string(), port))
 }
 
 /// Kuma's `ProvidedEndpointCluster` with its default connect timeout: a
@@ -319,15 +341,29 @@ mod tests {
     }
 
     #[test]
+    fn zipkin_url_without_path_uses_zipkins_default() {
+        assert_eq!(collector_endpoint(""), "/api/v2/spans");
+        assert_eq!(collector_endpoint("/"), "/api/v2/spans");
+        assert_eq!(collector_endpoint("/custom/spans"), "/custom/spans");
+    }
+
+    #[test]
     fn no_backend_no_tracing() {
         assert!(conf_of(&[&effective(json!({"backends": []}))]).is_none());
     }
 
     #[test]
     fn otel_endpoint_split() {
-        assert_eq!(endpoint_host_port("otel:4318", 4317), Some(("otel".to_string(), 4318)));
-        assert_eq!(endpoint_host_port("otel", 4317), Some(("otel".to_string(), 4317)));
-        assert_eq!(endpoint_host_port(":1", 4317), None);
+        let d = Some(4317);
+        assert_eq!(endpoint_host_port("otel:4318", d), Some(("otel".to_string(), 4318)));
+        assert_eq!(endpoint_host_port("otel", d), Some(("otel".to_string(), 4317)));
+        assert_eq!(endpoint_host_port(":1", d), None);
+        assert_eq!(endpoint_host_port("[fd00::1]:4318", d), Some(("fd00::1".to_string(), 4318)));
+        assert_eq!(endpoint_host_port("[fd00::1]", d), Some(("fd00::1".to_string(), 4317)));
+        assert_eq!(endpoint_host_port("fd00::1", d), Some(("fd00::1".to_string(), 4317)));
+        assert_eq!(endpoint_host_port("[fd00::1]x", d), None);
+        assert_eq!(endpoint_host_port("otel", None), None);
+        assert_eq!(endpoint_host_port("otel:abc", d), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod checks;
 mod duration;
+pub mod envoy_limits;
 mod go;
 mod observability;
 pub mod targetref;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{From, To};
 use crate::findings::codes;
+use crate::model::common::envoy_limits;
 use crate::model::common::{
     Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_greater_than_zero_or_nil,
     validate_target_ref, validate_uint_percentage_or_nil,
@@ -243,6 +244,18 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
         validate_greater_than_zero_or_nil(v, &p.field("maxPendingRequests"), l.max_pending_requests);
         validate_greater_than_zero_or_nil(v, &p.field("maxRetries"), l.max_retries);
         validate_greater_than_zero_or_nil(v, &p.field("maxRequests"), l.max_requests);
+        for (name, n) in [
+            ("maxConnections", l.max_connections),
+            ("maxConnectionPools", l.max_connection_pools),
+            ("maxPendingRequests", l.max_pending_requests),
+            ("maxRetries", l.max_retries),
+            ("maxRequests", l.max_requests),
+        ] {
+            // Negative values already fail "must be greater than 0".
+            if let Some(n) = n.filter(|n| *n > 0) {
+                envoy_limits::validate_u32(v, &p.field(name), n);
+            }
+        }
     }
     if let Some(od) = &conf.outlier_detection {
         let p = path.field("outlierDetection");

@@ -219,18 +219,44 @@ fn is_bandwidth(s: &str) -> bool {
     !units.is_empty() && units.bytes().all(|b| matches!(b, b'G' | b'M' | b'k'))
 }
 
+/// A limit Kuma's pattern accepts but Envoy cannot take: zero (`0kbps`, `kbps`:
+/// Envoy's `limit_kbps` is at least 1) or a repeated unit (`kMbps`), which has no
+/// kbps value.
+fn bandwidth_unusable(s: &str) -> bool {
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let unit = s[digits..].trim_start();
+    s[..digits].bytes().all(|b| b == b'0') || !matches!(unit, "kbps" | "Mbps" | "Gbps")
+}
+
 fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
     let path = path.field("http");
     // Kuma reads a missing percentage as 0, which is allowed.
     for (i, fault) in conf.and_then(|c| c.http.as_ref()).into_iter().flatten().enumerate() {
+        // Kuma's paths (`http.abort[i]`) name no field of the document; meshc's own
+        // rules use the real one (`http[i].abort`) so findings point at the line.
+        let real = path.index(i);
         if let Some(abort) = &fault.abort {
             let p = path.field("abort").index(i);
-            validate_status_code(v, &p.field("httpStatus"), abort.http_status.unwrap_or(0));
+            let status = abort.http_status.unwrap_or(0);
+            validate_status_code(v, &p.field("httpStatus"), status);
+            // Kuma allows 1xx; Envoy's abort status must be in [200, 600).
+            if (100..200).contains(&status) {
+                v.add_code(
+                    codes::ENVOY_REJECTS,
+                    &real.field("abort").field("httpStatus"),
+                    "must be in inclusive range [200, 599] (Envoy cannot abort with an informational status)",
+                );
+            }
             validate_percentage(v, &p.field("percentage"), abort.percentage.as_ref(), false, true);
         }
         if let Some(delay) = &fault.delay {
             let p = path.field("delay").index(i);
             v.duration_not_negative(&p.field("value"), delay.value.as_ref());
+            // Kuma allows 0s; Envoy's fixed delay must be greater than zero.
+            if delay.value.as_ref().and_then(Duration::nanos) == Some(0) {
+                let vp = real.field("delay").field("value");
+                v.add_code(codes::ENVOY_REJECTS, &vp, "must be greater than 0 (Envoy refuses a 0s delay)");
+            }
             validate_percentage(v, &p.field("percentage"), delay.percentage.as_ref(), false, true);
         }
         if let Some(bw) = &fault.response_bandwidth {
@@ -240,6 +266,11 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
             match bw.limit.as_deref() {
                 None | Some("") => v.must_be_defined(&lp),
                 Some(l) if !is_bandwidth(l) => v.add(&lp, msg::BPS_UNIT),
+                Some(l) if bandwidth_unusable(l) => v.add_code(
+                    codes::ENVOY_REJECTS,
+                    &real.field("responseBandwidth").field("limit"),
+                    "must be a positive number of kbps, Mbps or Gbps (Envoy's limit is at least 1kbps)",
+                ),
                 Some(_) => {}
             }
             validate_percentage(v, &p.field("percentage"), bw.percentage.as_ref(), false, true);

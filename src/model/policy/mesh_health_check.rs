@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{From, Rule, To};
 use crate::findings::codes;
+use crate::model::common::envoy_limits;
 use crate::model::common::{
     Duration, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, is_go_file_path, validate_percentage,
     validate_status_code, validate_target_ref, validate_uint_percentage_or_nil,
@@ -233,6 +234,23 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
         for (i, s) in http.expected_statuses.iter().flatten().enumerate() {
             validate_status_code(v, &hp.field("expectedStatuses").index(i), *s);
         }
+        // The path and the gRPC authority are request headers (`:path`, `:authority`).
+        if let Some(path) = &http.path {
+            envoy_limits::validate_header_value(v, &hp.field("path"), path);
+        }
+        if let Some(h) = &http.request_headers_to_add {
+            let rp = hp.field("requestHeadersToAdd");
+            for (section, items) in [("set", &h.set), ("add", &h.add)] {
+                for (i, kv) in items.iter().flatten().enumerate() {
+                    let ip = rp.field(section).index(i);
+                    envoy_limits::validate_modifiable_header(v, &ip.field("name"), kv.name.as_deref().unwrap_or(""));
+                    envoy_limits::validate_header_value(v, &ip.field("value"), kv.value.as_deref().unwrap_or(""));
+                }
+            }
+        }
+    }
+    if let Some(authority) = conf.grpc.as_ref().and_then(|g| g.authority.as_ref()) {
+        envoy_limits::validate_header_value(v, &path.field("grpc").field("authority"), authority);
     }
     if conf.http.is_none() && conf.tcp.is_none() && conf.grpc.is_none() {
         v.add_code(codes::KUMA_REQUIRED, path, msg::must_have_at_least_one(&["http", "tcp", "grpc"]));

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
+use crate::model::common::envoy_limits;
 use crate::model::common::{
     BackendRef, IntOrString, TargetRef, TargetRefKind as K, TargetRefRules, validate_target_ref,
 };
@@ -417,6 +418,17 @@ fn validate_rule(v: &mut Violations, path: &Path, rule: &Rule, gateway: bool) {
         validate_backend_target(v, &p, &b.target, &rules);
         b.validate(v, &p);
     }
+    // Envoy refuses weighted clusters whose weights add up past 32 bits.
+    let total: i64 = backend_refs.iter().map(|b| b.weight.max(0)).fold(0, i64::saturating_add);
+    if backend_refs.len() > 1 && total > i64::from(u32::MAX) {
+        v.add_code(
+            codes::ENVOY_REJECTS,
+            &bp,
+            format!("weights add up to {total}, more than Envoy accepts ({}); scale them down", u32::MAX),
+        );
+    } else if let [b] = backend_refs {
+        envoy_limits::validate_u32(v, &bp.index(0).field("weight"), b.weight.max(0));
+    }
 }
 
 fn is_type(f: &Filter, t: FilterType) -> bool {
@@ -451,6 +463,7 @@ fn validate_match(v: &mut Violations, path: &Path, m: &HttpMatch) {
                 }
             }
             Some(PathMatchType::Exact) if !pm.value.starts_with('/') => v.add(&vp, "must be an absolute path"),
+            Some(PathMatchType::RegularExpression) => envoy_limits::validate_regex(v, &vp, &pm.value),
             _ => {}
         }
     }
@@ -460,11 +473,17 @@ fn validate_match(v: &mut Violations, path: &Path, m: &HttpMatch) {
             let p = path.field("queryParams").index(i).field("name");
             v.add(&p, format!("multiple entries for name {}", q.name));
         }
+        if q.type_.as_ref().is_some_and(|t| t.is(QueryParamsMatchType::RegularExpression)) {
+            envoy_limits::validate_regex(v, &path.field("queryParams").index(i).field("value"), &q.value);
+        }
     }
     for (i, h) in m.headers.iter().flatten().enumerate() {
         let valueless = h.type_.is(HeaderMatchType::Present) || h.type_.is(HeaderMatchType::Absent);
         if valueless && !h.value.is_empty() {
             v.add(&path.field("headers").index(i).field("value"), msg::MUST_NOT_BE_DEFINED);
+        }
+        if h.type_.is(HeaderMatchType::RegularExpression) {
+            envoy_limits::validate_regex(v, &path.field("headers").index(i).field("value"), &h.value);
         }
     }
 }
@@ -503,6 +522,7 @@ fn validate_filter(v: &mut Violations, path: &Path, f: &Filter, matches: &[HttpM
                 v.add(&p.field("path").field("replacePrefixMatch"), PREFIX_ONLY);
             }
             validate_precise_hostname(v, &p.field("hostname"), r.hostname.as_deref());
+            validate_path_rewrite(v, &p.field("path"), r.path.as_ref());
         }
         FilterType::UrlRewrite => {
             let p = path.field("urlRewrite");
@@ -513,6 +533,7 @@ fn validate_filter(v: &mut Violations, path: &Path, f: &Filter, matches: &[HttpM
                 v.add(&p.field("path").field("replacePrefixMatch"), PREFIX_ONLY);
             }
             validate_precise_hostname(v, &p.field("hostname"), r.hostname.as_deref());
+            validate_path_rewrite(v, &p.field("path"), r.path.as_ref());
             if r.host_to_backend_hostname == Some(true) {
                 let hp = p.field("hostToBackendHostname");
                 if !gateway {
@@ -536,6 +557,16 @@ fn validate_filter(v: &mut Violations, path: &Path, f: &Filter, matches: &[HttpM
     }
 }
 
+/// A new path goes into a header (`:path`, `Location`): no CR, LF or NUL.
+fn validate_path_rewrite(v: &mut Violations, path: &Path, rewrite: Option<&PathRewrite>) {
+    let Some(r) = rewrite else { return };
+    for (name, value) in [("replaceFullPath", &r.replace_full_path), ("replacePrefixMatch", &r.replace_prefix_match)] {
+        if let Some(value) = value {
+            envoy_limits::validate_header_value(v, &path.field(name), value);
+        }
+    }
+}
+
 fn validate_header_modifier(v: &mut Violations, path: &Path, m: &HeaderModifier) {
     if m.set.is_none() && m.add.is_none() && m.remove.is_none() {
         v.add(path, msg::must_have_at_least_one(&["set", "add", "remove"]));
@@ -547,14 +578,17 @@ fn validate_header_modifier(v: &mut Violations, path: &Path, m: &HeaderModifier)
             v.add(&p.field("name"), "duplicate header name");
         }
     };
-    for (i, h) in m.set.iter().flatten().enumerate() {
-        check(v, path.field("set").index(i), &h.name);
-    }
-    for (i, h) in m.add.iter().flatten().enumerate() {
-        check(v, path.field("add").index(i), &h.name);
+    for (section, items) in [("set", &m.set), ("add", &m.add)] {
+        for (i, h) in items.iter().flatten().enumerate() {
+            let p = path.field(section).index(i);
+            check(v, p.clone(), &h.name);
+            envoy_limits::validate_modifiable_header(v, &p.field("name"), &h.name);
+            envoy_limits::validate_header_value(v, &p.field("value"), &h.value);
+        }
     }
     for (i, name) in m.remove.iter().flatten().enumerate() {
         check(v, path.field("remove").index(i), name);
+        envoy_limits::validate_modifiable_header(v, &path.field("remove").index(i), name);
     }
 }
 

@@ -450,18 +450,40 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: &Conf, to: &TargetRef) {
     }
 }
 
+/// Trial division; table sizes are at most 5000011, so at most ~1100 steps.
+fn is_prime(n: i64) -> bool {
+    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+}
+
 fn validate_load_balancer(v: &mut Violations, path: &Path, lb: &LoadBalancer) {
     match lb.type_.as_ref().and_then(Choice::known) {
         Some(LoadBalancerType::RingHash) => {
             if let Some(r) = &lb.ring_hash {
                 let p = path.field("ringHash").field("hashPolicies");
                 validate_hash_policies(v, &p, r.hash_policies.as_deref());
+                // Envoy's defaults apply to an unset bound (1024 and 8M entries).
+                let (min, max) = (r.min_ring_size.unwrap_or(1024), r.max_ring_size.unwrap_or(8_388_608));
+                if min > max {
+                    let field = if r.min_ring_size.is_some() { "minRingSize" } else { "maxRingSize" };
+                    v.add_code(
+                        codes::ENVOY_REJECTS,
+                        &path.field("ringHash").field(field),
+                        format!("minRingSize ({min}) must not be greater than maxRingSize ({max})"),
+                    );
+                }
             }
         }
         Some(LoadBalancerType::Maglev) => {
             if let Some(m) = &lb.maglev {
                 let p = path.field("maglev").field("hashPolicies");
                 validate_hash_policies(v, &p, m.hash_policies.as_deref());
+                if let Some(size) = m.table_size.filter(|n| *n > 0 && !is_prime(*n)) {
+                    v.add_code(
+                        codes::ENVOY_REJECTS,
+                        &path.field("maglev").field("tableSize"),
+                        format!("must be a prime number (Envoy's Maglev table), {size} is not (e.g. 65537)"),
+                    );
+                }
             }
         }
         Some(LoadBalancerType::LeastRequest) => {
@@ -494,6 +516,15 @@ fn validate_locality_awareness(v: &mut Violations, path: &Path, la: &LocalityAwa
         }
         if with_weight > 0 && with_weight != tags.len() {
             v.add(&base, "all or none affinity tags should have weight");
+        }
+        // Envoy refuses locality weights that add up past 32 bits.
+        let total = tags.iter().filter_map(|t| t.weight).map(|w| w.max(0)).fold(0, i64::saturating_add);
+        if total > i64::from(u32::MAX) {
+            v.add_code(
+                codes::ENVOY_REJECTS,
+                &base,
+                format!("weights add up to {total}, more than Envoy accepts ({}); scale them down", u32::MAX),
+            );
         }
     }
     if let Some(cross) = &la.cross_zone {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{From, Rule, To};
 use crate::findings::codes;
+use crate::model::common::envoy_limits;
 use crate::model::common::{
     Duration, TargetRef, TargetRefKind as K, TargetRefRules, non_empty, validate_greater_than_zero_or_nil,
     validate_matches, validate_target_ref,
@@ -254,7 +255,29 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
                 validate_rate(v, &p.field("requestRate"), rate);
             }
             if let Some(on) = &http.on_rate_limit {
-                validate_greater_than_zero_or_nil(v, &p.field("onRateLimit").field("status"), on.status);
+                let op = p.field("onRateLimit");
+                validate_greater_than_zero_or_nil(v, &op.field("status"), on.status);
+                if let Some(status) = on.status.filter(|s| *s > 0) {
+                    envoy_limits::validate_envoy_status(v, &op.field("status"), status);
+                }
+                if let Some(h) = &on.headers {
+                    let hp = op.field("headers");
+                    for (section, items) in [("set", &h.set), ("add", &h.add)] {
+                        for (i, kv) in items.iter().flatten().enumerate() {
+                            let ip = hp.field(section).index(i);
+                            envoy_limits::validate_modifiable_header(
+                                v,
+                                &ip.field("name"),
+                                kv.name.as_deref().unwrap_or(""),
+                            );
+                            envoy_limits::validate_header_value(
+                                v,
+                                &ip.field("value"),
+                                kv.value.as_deref().unwrap_or(""),
+                            );
+                        }
+                    }
+                }
             }
         }
     }
@@ -270,8 +293,9 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: Option<&Conf>) {
 
 /// `num` > 0 and `interval` > 50ms (Kuma reads a missing value as zero).
 fn validate_rate(v: &mut Violations, path: &Path, rate: &Rate) {
-    if rate.num.unwrap_or(0) <= 0 {
-        v.add(&path.field("num"), msg::GREATER_THAN_ZERO);
+    match rate.num.unwrap_or(0) {
+        n if n <= 0 => v.add(&path.field("num"), msg::GREATER_THAN_ZERO),
+        n => envoy_limits::validate_u32(v, &path.field("num"), n),
     }
     let ip = path.field("interval");
     match rate.interval.as_ref().map(|d| (d, d.nanos())) {
@@ -312,9 +336,10 @@ mod tests {
 
     #[test]
     fn valid_examples() {
+        // Kuma's example has status 123, which Envoy's StatusCode enum lacks (MESH3011).
         let full = from_mesh(serde_json::json!({"local": {
             "http": {"disabled": false, "requestRate": {"num": 100, "interval": "10s"},
-                     "onRateLimit": {"status": 123, "headers": {"add": [{"name": "test", "value": "123"}]}}},
+                     "onRateLimit": {"status": 429, "headers": {"add": [{"name": "test", "value": "123"}]}}},
             "tcp": {"disabled": false, "connectionRate": {"num": 100, "interval": "100ms"}}}}));
         assert_eq!(check(full), pairs(&[]));
         assert_eq!(

@@ -8,6 +8,7 @@ use super::{From, Rule, To};
 use crate::findings::codes;
 use crate::kuma_enum;
 use crate::model::choice::Choice;
+use crate::model::common::envoy_limits;
 use crate::model::common::{
     Duration, StringMap, TargetRef, TargetRefKind as K, TargetRefRules, validate_greater_than_zero_or_nil,
     validate_target_ref,
@@ -385,6 +386,17 @@ fn validate_http(v: &mut Violations, path: &Path, http: &Http) {
         let known = HTTP_RETRY_ON.contains(&item.as_str()) || item.parse::<i64>().is_ok_and(is_known_status);
         if !known {
             v.add(&path.field("retryOn").index(i), format!("unknown item '{item}'"));
+        }
+    }
+    for (name, headers) in [
+        ("retriableRequestHeaders", &http.retriable_request_headers),
+        ("retriableResponseHeaders", &http.retriable_response_headers),
+    ] {
+        for (i, h) in headers.iter().flatten().enumerate() {
+            if h.type_.is(HeaderMatchType::RegularExpression) {
+                let vp = path.field(name).index(i).field("value");
+                envoy_limits::validate_regex(v, &vp, h.value.as_deref().unwrap_or_default());
+            }
         }
     }
     if let Some(predicates) = &http.host_selection {
