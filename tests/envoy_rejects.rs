@@ -340,7 +340,7 @@ spec:
 // ---- B11: ring hash and maglev --------------------------------------------------------------
 
 #[test]
-fn ring_sizes_and_maglev_table_envoy_refuses_are_rejected() {
+fn ring_sizes_envoy_refuses_are_rejected() {
     let policy = r#"type: MeshLoadBalancingStrategy
 name: lb
 mesh: m
@@ -352,19 +352,41 @@ spec:
         loadBalancer:
           type: RingHash
           ringHash: {minRingSize: 2048, maxRingSize: 1024}
+"#;
+    assert_rejects(policy, &[(11, "spec.to[0].default.loadBalancer.ringHash.minRingSize")]);
+}
+
+/// A Maglev table size that is not prime may be overridden by a later policy
+/// (Kuma's own e2e input does that), so it is a warning (MESH3012); where it
+/// takes effect the table size is left to Envoy's default and Envoy accepts the
+/// output.
+#[test]
+fn a_maglev_table_size_that_is_not_prime_is_a_warning_and_left_to_envoy() {
+    let policy = r#"type: MeshLoadBalancingStrategy
+name: lb
+mesh: m
+spec:
+  targetRef: {kind: Mesh}
+  to:
     - targetRef: {kind: Mesh}
       default:
         loadBalancer:
           type: Maglev
           maglev: {tableSize: 65536}
 "#;
-    assert_rejects(
-        policy,
-        &[
-            (11, "spec.to[0].default.loadBalancer.ringHash.minRingSize"),
-            (16, "spec.to[1].default.loadBalancer.maglev.tableSize"),
-        ],
-    );
+    let dir = world(policy);
+    let input = dir.path().join("in");
+    let r = run(&["validate", input.to_str().expect("utf-8"), "--format", "json"]);
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert!(text.contains("MESH3012") && text.contains("tableSize"), "{text}");
+    assert_envoy_accepts(policy);
+    let out = dir.path().join("out2");
+    let r =
+        run(&["compile", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--secrets-dir", common::SECRETS]);
+    assert!(r.status.success());
+    let tree = common::read_tree(&out);
+    let text: String = tree.values().map(|b| String::from_utf8_lossy(b).to_string()).collect();
+    assert!(text.contains("MAGLEV") && !text.contains("65536"), "Maglev with Envoy's default table size");
 }
 
 // ---- B12: IPv6 collectors ---------------------------------------------------------------------

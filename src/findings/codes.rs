@@ -133,6 +133,11 @@ codes! {
     /// would reject it; meshc reports it instead of writing a configuration Envoy
     /// refuses.
     ENVOY_REJECTS = "MESH3011", Error, "value Envoy cannot accept";
+    /// A value Envoy refuses in a field a later policy may override when confs
+    /// are merged (a MeshLoadBalancingStrategy Maglev `tableSize` that is not
+    /// prime). Kuma accepts it; where it is the effective value, meshc leaves the
+    /// field to Envoy's default instead of writing a configuration Envoy refuses.
+    ENVOY_IGNORES = "MESH3012", Warning, "value Envoy refuses, left to Envoy's default";
     /// Any other rule of Kuma's validator for this kind, with Kuma's message and
     /// field path.
     KUMA_RULE = "MESH3099", Error, "rejected by Kuma's validator";

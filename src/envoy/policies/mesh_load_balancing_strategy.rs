@@ -35,7 +35,7 @@ use super::{At, Configurer, Place};
 use crate::model::Kind;
 use crate::model::common::Duration;
 use crate::model::policy::mesh_load_balancing_strategy::{
-    Conf, HashFunctionType, HashPolicy, HashPolicyType, LoadBalancer, LoadBalancerType, ToZoneType,
+    Conf, HashFunctionType, HashPolicy, HashPolicyType, LoadBalancer, LoadBalancerType, ToZoneType, is_prime,
 };
 use crate::plan::ProxyPlan;
 use crate::rules::effective::{Condition, Effective};
@@ -200,7 +200,9 @@ fn load_balancer(lb: &LoadBalancer, cluster: &mut Cluster) {
         }
         LoadBalancerType::Maglev => {
             cluster.lb_policy = LbPolicy::Maglev as i32;
-            if let Some(size) = lb.maglev.as_ref().and_then(|m| m.table_size) {
+            // Envoy refuses a table size that is not prime (finding MESH3012): its default then.
+            let size = lb.maglev.as_ref().and_then(|m| m.table_size).filter(|n| is_prime(*n));
+            if let Some(size) = size {
                 cluster.lb_config = Some(cluster_pb::LbConfig::MaglevLbConfig(cluster_pb::MaglevLbConfig {
                     table_size: Some(u64_value(size)),
                 }));

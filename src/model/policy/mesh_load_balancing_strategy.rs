@@ -451,7 +451,7 @@ fn validate_conf(v: &mut Violations, path: &Path, conf: &Conf, to: &TargetRef) {
 }
 
 /// Trial division; table sizes are at most 5000011, so at most ~1100 steps.
-fn is_prime(n: i64) -> bool {
+pub(crate) fn is_prime(n: i64) -> bool {
     n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
 }
 
@@ -479,9 +479,12 @@ fn validate_load_balancer(v: &mut Violations, path: &Path, lb: &LoadBalancer) {
                 validate_hash_policies(v, &p, m.hash_policies.as_deref());
                 if let Some(size) = m.table_size.filter(|n| *n > 0 && !is_prime(*n)) {
                     v.add_code(
-                        codes::ENVOY_REJECTS,
+                        codes::ENVOY_IGNORES,
                         &path.field("maglev").field("tableSize"),
-                        format!("must be a prime number (Envoy's Maglev table), {size} is not (e.g. 65537)"),
+                        format!(
+                            "must be a prime number for Envoy's Maglev table, {size} is not (e.g. 65537); \
+                             where it takes effect meshc leaves Envoy's default (65537)"
+                        ),
                     );
                 }
             }
