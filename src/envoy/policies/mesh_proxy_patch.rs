@@ -163,6 +163,19 @@ pub fn apply(plan: &ProxyPlan, confs: &[&Effective], bootstrap: &mut Bootstrap) 
             }];
         }
     };
+    // Usually every modification applies: apply them all and decode once. Only
+    // when one fails, start again one modification at a time (each on a copy,
+    // decoded, kept if valid) to leave out just the failing ones.
+    if mods.iter().all(|m| set.modify(m).is_ok())
+        && let Ok((listeners, clusters)) = set.decode()
+    {
+        resources.listeners = listeners;
+        resources.clusters = clusters;
+        return Vec::new();
+    }
+    // The messages are untouched so far: read them again.
+    let Ok(fresh) = ResourceSet::of(plan, &resources.listeners, &resources.clusters) else { return Vec::new() };
+    set = fresh;
     let mut problems = Vec::new();
     for (i, m) in mods.iter().enumerate() {
         let mut next = set.clone();
