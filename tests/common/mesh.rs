@@ -111,27 +111,7 @@ pub fn start_world(
     protocol: &str,
     extra: &str,
 ) -> (tempfile::TempDir, Envoy, Envoy) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let input = dir.path().join("input.yaml");
-    std::fs::write(&input, world(ports, upstream_port, mtls, protocol, extra)).expect("write input");
-    let out = dir.path().join("out");
-    let secrets = dir.path().join("secrets");
-    let compiled = super::run(&[
-        "compile",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--secrets-dir",
-        secrets.to_str().unwrap(),
-    ]);
-    assert!(compiled.status.success(), "compile: {}", String::from_utf8_lossy(&compiled.stderr));
-    if mtls != Mtls::Off {
-        let certs = super::run(&["certs", input.to_str().unwrap(), "--out", secrets.to_str().unwrap()]);
-        assert!(certs.status.success(), "certs: {}", String::from_utf8_lossy(&certs.stderr));
-    }
-    let server = Envoy::start(&bootstrap_of(&out, "server-01"), dir.path(), ports.server_admin).expect("server envoy");
-    let client = Envoy::start(&bootstrap_of(&out, "client-01"), dir.path(), ports.client_admin).expect("client envoy");
-    (dir, server, client)
+    start_world_text(ports, &world(ports, upstream_port, mtls, protocol, extra), mtls != Mtls::Off)
 }
 
 pub fn ports() -> Ports {
