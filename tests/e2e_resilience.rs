@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::thread;
 use std::time::Duration;
 
-use common::mesh::{Mtls, Ports, ports, start_world, start_world_text};
+use common::mesh::{Mtls, Ports, ports, start_world, start_world_text, world};
 use common::{EchoConfig, Envoy, HttpEcho, free_port, header, http_get, http_request};
 
 /// Wait until a request through the client sidecar gets a 200 (the echo
@@ -151,30 +151,10 @@ spec:
 
 /// The two-sidecar world with a second `server` endpoint (`server-02`) on a
 /// closed port: no Envoy runs for it. The MeshService targets the inbounds by
-/// name, so both are endpoints.
+/// name (`main`), so both are endpoints.
 fn world_with_dead_endpoint(ports: &Ports, echo_port: u16, dead_port: u16, extra: &str) -> String {
-    format!(
-        "type: Mesh
-name: e2e
-meshServices:
-  mode: Exclusive
----
-type: Dataplane
-mesh: e2e
-name: server-01
-networking:
-  address: 127.0.0.1
-  inbound:
-    - port: {server_in}
-      servicePort: {echo_port}
-      serviceAddress: 127.0.0.1
-      name: main
-      tags:
-        kuma.io/service: server
-        kuma.io/protocol: http
-  admin:
-    port: {server_admin}
----
+    let dead = format!(
+        "---
 type: Dataplane
 mesh: e2e
 name: server-02
@@ -189,45 +169,10 @@ networking:
         kuma.io/protocol: http
   admin:
     port: {dead_admin}
----
-type: Dataplane
-mesh: e2e
-name: client-01
-networking:
-  address: 127.0.0.1
-  inbound:
-    - port: {client_in}
-      tags:
-        kuma.io/service: client
-        kuma.io/protocol: http
-  outbound:
-    - port: {client_out}
-      backendRef:
-        kind: MeshService
-        name: server
-        port: 80
-  admin:
-    port: {client_admin}
----
-type: MeshService
-name: server
-mesh: e2e
-spec:
-  selector:
-    dataplaneTags:
-      kuma.io/service: server
-  ports:
-    - port: 80
-      targetPort: main
-      appProtocol: http
 {extra}",
-        server_in = ports.server_in,
-        server_admin = ports.server_admin,
-        client_in = ports.client_in,
-        client_out = ports.client_out,
-        client_admin = ports.client_admin,
         dead_admin = free_port(),
-    )
+    );
+    world(ports, echo_port, Mtls::Off, "http", &dead)
 }
 
 #[test]

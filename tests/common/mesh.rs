@@ -47,6 +47,7 @@ networking:
     - port: {server_in}
       servicePort: {echo_port}
       serviceAddress: 127.0.0.1
+      name: main
       tags:
         kuma.io/service: server
         kuma.io/protocol: {protocol}
@@ -81,7 +82,7 @@ spec:
       kuma.io/service: server
   ports:
     - port: 80
-      targetPort: {server_in}
+      targetPort: main
       appProtocol: {protocol}
 {extra}",
         server_in = ports.server_in,
