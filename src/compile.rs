@@ -390,7 +390,7 @@ mod tests {
         Options {
             validate: Default::default(),
             world: Default::default(),
-            plan: crate::plan::Options { secrets_dir: "secrets".into(), shadow: false },
+            plan: crate::plan::Options { secrets_dir: "secrets".into(), shadow: false, system_ca_path: None },
             selection: Default::default(),
         }
     }

@@ -28,8 +28,21 @@ fn bless() -> bool {
     std::env::var_os("MESHC_BLESS").is_some()
 }
 
-fn compile_args<'a>(input: &'a str, out: &'a str, check: bool) -> Vec<&'a str> {
+/// Extra `meshc compile` arguments of a case: its optional `args` file, one
+/// argument per whitespace-separated word (e.g. `--system-ca-path FILE`).
+fn case_args(case: &Path) -> Vec<String> {
+    std::fs::read_to_string(case.join("args")).unwrap_or_default().split_whitespace().map(str::to_string).collect()
+}
+
+/// The value of `--flag VALUE` in a case's `args`.
+fn case_arg(case: &Path, flag: &str) -> Option<String> {
+    let args = case_args(case);
+    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn compile_args<'a>(input: &'a str, out: &'a str, check: bool, extra: &'a [String]) -> Vec<&'a str> {
     let mut args = vec!["compile", input, "--out", out, "--secrets-dir", common::SECRETS, "-q"];
+    args.extend(extra.iter().map(String::as_str));
     if check {
         args.push("--check");
     }
@@ -44,9 +57,12 @@ fn envoy_output_matches_goldens() {
     for case in &cases {
         let input = case.join("input").display().to_string();
         let expected = case.join("expected").display().to_string();
-        let out = common::run(&compile_args(&input, &expected, !bless()));
+        let extra = case_args(case);
+        let out = common::run(&compile_args(&input, &expected, !bless(), &extra));
         if !out.status.success() {
-            let diff = common::run(&["diff", &input, "--against", &expected, "--secrets-dir", common::SECRETS]);
+            let mut diff_args = vec!["diff", &input, "--against", &expected, "--secrets-dir", common::SECRETS];
+            diff_args.extend(extra.iter().map(String::as_str));
+            let diff = common::run(&diff_args);
             stale.push(format!(
                 "{}:\n{}{}",
                 case.display(),
@@ -68,7 +84,11 @@ fn plans_match_snapshots() {
         let mut opts = compile::Options {
             validate: Default::default(),
             world: meshc::world::Options { default_mesh_exists: true, ..Default::default() },
-            plan: meshc::plan::Options { secrets_dir: common::SECRETS.into(), shadow: false },
+            plan: meshc::plan::Options {
+                secrets_dir: common::SECRETS.into(),
+                shadow: false,
+                system_ca_path: case_arg(&case, "--system-ca-path"),
+            },
             selection: Default::default(),
         };
         opts.validate.default_mesh_exists = true;

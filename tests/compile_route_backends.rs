@@ -14,7 +14,7 @@ fn compile(texts: &[(&str, &str)]) -> Compiled {
     let opts = compile::Options {
         validate: Default::default(),
         world: Default::default(),
-        plan: meshc::plan::Options { secrets_dir: "secrets".into(), shadow: false },
+        plan: meshc::plan::Options { secrets_dir: "secrets".into(), shadow: false, system_ca_path: None },
         selection: Default::default(),
     };
     compile::run_texts(texts.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect(), &opts)

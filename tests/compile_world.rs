@@ -9,7 +9,7 @@ fn compile(yaml: &str) -> Compiled {
     let opts = compile::Options {
         validate: Default::default(),
         world: meshc::world::Options { default_mesh_exists: true, ..Default::default() },
-        plan: meshc::plan::Options { secrets_dir: "secrets".into(), shadow: false },
+        plan: meshc::plan::Options { secrets_dir: "secrets".into(), shadow: false, system_ca_path: None },
         selection: Default::default(),
     };
     compile::run_texts(vec![("world.yaml".into(), yaml.into())], &opts)

@@ -14,6 +14,7 @@
 
 mod ca;
 mod der;
+mod external;
 mod fsio;
 mod key;
 mod leaf;
@@ -33,6 +34,7 @@ use crate::model::{Meta, Resource, Spec};
 use ca::{Ca, DataSourceError};
 use fsio::Mode;
 
+pub use pem::decode_base64;
 pub use sds::{ca_secret_name, identity_secret_name};
 
 /// Leaf lifetime when the backend sets no `dpCert.rotation.expiration`: a static
@@ -69,6 +71,8 @@ pub struct Summary {
     pub stale_proxy_dirs: usize,
     /// Every proxy handled, sorted.
     pub proxies: Vec<ProxyReport>,
+    /// MeshExternalService client keys written from inline data (`S/meshes/<mesh>/inline-keys/`).
+    pub inline_keys: usize,
 }
 
 /// One proxy in the summary.
@@ -95,6 +99,9 @@ impl Summary {
         }
         if self.cas_provided > 0 {
             parts.push(plural(self.cas_provided, "provided CA", "provided CAs"));
+        }
+        if self.inline_keys > 0 {
+            parts.push(plural(self.inline_keys, "inline client key", "inline client keys"));
         }
         let mut line = format!("certs: {} in {}", parts.join(", "), self.secrets_dir);
         if !self.meshes_without_mtls.is_empty() {
@@ -325,6 +332,14 @@ fn run_at(resources: &[Resource], opts: &Options, now: OffsetDateTime) -> Result
         current.insert(dir);
     }
     summary.stale_proxy_dirs = count_stale(&opts.out.join("proxies"), &current);
+    for (rel, key) in external::inline_keys(resources) {
+        let path = opts.out.join(&rel);
+        if let Some(dir) = path.parent() {
+            fsio::create_dir_all(dir).map_err(|e| io_failure(dir, e))?;
+        }
+        write_file(&path, &key, Mode::Secret)?;
+        summary.inline_keys += 1;
+    }
     Ok(summary)
 }
 

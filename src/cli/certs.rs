@@ -28,7 +28,9 @@ For every Mesh with mtls.enabledBackend set, the enabled backend is the CA:
             {secret: NAME} cannot be read offline).
 Every sidecar Dataplane of such a mesh gets SECRETS_DIR/proxies/<mesh>/[<zone>/]<name>/
 cert.pem, key.pem (0600) and identity.sds.yaml; each mesh gets ca.pem and
-ca.sds.yaml. The URI SANs are spiffe://<mesh>/<service> and kuma://<tag>/<value>
+ca.sds.yaml. A MeshExternalService client key written inline (clientKey.inline or
+inlineString) goes to SECRETS_DIR/meshes/<mesh>/inline-keys/<sha256>.pem (0600):
+compile output names that file and never holds the key. The URI SANs are spiffe://<mesh>/<service> and kuma://<tag>/<value>
 for the inbound tags, as Kuma's RBAC principals expect.
 
 Reruns are idempotent: a certificate that is signed by the current CA, has the

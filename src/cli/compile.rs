@@ -18,6 +18,8 @@ use crate::world::Cidrs;
 
 /// Where `meshc certs` output is expected on the hosts, unless `--secrets-dir` says otherwise.
 pub const DEFAULT_SECRETS_DIR: &str = "/etc/meshc/secrets";
+/// kuma-dp's override of the system CA bundle, honoured by `--system-ca-path`.
+pub const SYSTEM_CA_ENV: &str = "KUMA_DATAPLANE_RUNTIME_DYNAMIC_SYSTEM_CA_PATH";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -73,6 +75,13 @@ pub struct CompileInput {
     /// Recorded in the manifest. A relative path is relative to Envoy's working directory.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_SECRETS_DIR)]
     pub secrets_dir: String,
+
+    /// The CA bundle that verifies MeshExternalServices with `tls.enabled` and no
+    /// `verification.caCert`, as the proxies' hosts see it (kuma-dp autodetects
+    /// the OS bundle; a static config names one). Default:
+    /// /etc/ssl/certs/ca-certificates.crt (Debian, Ubuntu, Alpine).
+    #[arg(long, value_name = "FILE", env = SYSTEM_CA_ENV)]
+    pub system_ca_path: Option<String>,
 
     /// With `--format xds`: the directory the bootstraps name for their LDS/CDS
     /// files, as Envoy will see it (default: the output directory as given).
@@ -155,7 +164,11 @@ impl CompileInput {
                 default_mesh_exists: validate.default_mesh_exists,
             },
             validate,
-            plan: crate::plan::Options { secrets_dir: self.secrets_dir.clone(), shadow: false },
+            plan: crate::plan::Options {
+                secrets_dir: self.secrets_dir.clone(),
+                shadow: false,
+                system_ca_path: self.system_ca_path.clone(),
+            },
             selection: Selection { proxies: self.proxy.clone(), meshes: self.mesh.clone(), shard: self.shard },
         }
     }

@@ -53,6 +53,11 @@ pub struct Args {
     #[arg(long)]
     pub shadow: bool,
 
+    /// The CA bundle that verifies MeshExternalServices with TLS and no `caCert`
+    /// (as `meshc compile --system-ca-path`).
+    #[arg(long, value_name = "FILE", env = super::compile::SYSTEM_CA_ENV)]
+    pub system_ca_path: Option<String>,
+
     /// `text` for people, `json` or `yaml` for scripts.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -89,8 +94,11 @@ pub fn run(mut args: Args, color: Color) -> i32 {
     }
     let world_opts =
         crate::world::Options { default_mesh_exists: validate_opts.default_mesh_exists, ..Default::default() };
-    let plan_opts =
-        crate::plan::Options { secrets_dir: super::compile::DEFAULT_SECRETS_DIR.to_string(), shadow: args.shadow };
+    let plan_opts = crate::plan::Options {
+        secrets_dir: super::compile::DEFAULT_SECRETS_DIR.to_string(),
+        shadow: args.shadow,
+        system_ca_path: args.system_ca_path.clone(),
+    };
     let written = if let Some(policy) = &args.policy {
         match explain::reach(&outcome.resources, &world_opts, &plan_opts, policy) {
             Ok(reach) => print(args.format, &reach, || reach_text(policy, &reach)),

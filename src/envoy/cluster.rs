@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use envoy_types::pb::envoy::config::cluster::v3::{
     CircuitBreakers, Cluster, circuit_breakers::Thresholds, cluster::ClusterDiscoveryType, cluster::DiscoveryType,
-    cluster::LbPolicy,
+    cluster::DnsLookupFamily, cluster::LbPolicy, cluster::TransportSocketMatch,
 };
 use envoy_types::pb::envoy::config::core::v3::{
-    BindConfig, Http1ProtocolOptions, Http2ProtocolOptions, HttpProtocolOptions as CommonHttpOptions, Locality,
+    Address, BindConfig, Pipe, address, Http1ProtocolOptions, Http2ProtocolOptions, HttpProtocolOptions as CommonHttpOptions, Locality,
     SocketAddress, socket_address,
 };
 use envoy_types::pb::envoy::config::endpoint::v3::{
@@ -61,10 +61,21 @@ fn http_options(protocol: Protocol) -> HttpProtocolOptions {
     }
 }
 
+/// A MeshExternalService endpoint `unix:///path` is an Envoy pipe address.
+fn unix_path(address: &str) -> Option<&str> {
+    address.strip_prefix("unix://")
+}
+
 fn lb_endpoint(address: &str, port: u32, weight: u32, tags: &crate::model::common::StringMap) -> LbEndpoint {
+    let address = match unix_path(address) {
+        Some(path) => Address {
+            address: Some(address::Address::Pipe(Pipe { path: path.to_string(), ..Default::default() })),
+        },
+        None => socket(address, port),
+    };
     LbEndpoint {
         host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
-            address: Some(socket(address, port)),
+            address: Some(address),
             ..Default::default()
         })),
         load_balancing_weight: (weight > 0).then_some(UInt32Value { value: weight }),
@@ -73,8 +84,9 @@ fn lb_endpoint(address: &str, port: u32, weight: u32, tags: &crate::model::commo
     }
 }
 
-/// Endpoints grouped by (priority, zone), in that order.
-fn load_assignment(name: &str, endpoints: &[world::Endpoint]) -> ClusterLoadAssignment {
+/// Endpoints grouped by (priority, zone), in that order. `priority_sub_zones`:
+/// Kuma's locality of MeshExternalService endpoints, sub-zone `priority-<n>`.
+fn load_assignment(name: &str, endpoints: &[world::Endpoint], priority_sub_zones: bool) -> ClusterLoadAssignment {
     let mut groups: BTreeMap<(u32, Option<&str>), Vec<LbEndpoint>> = BTreeMap::new();
     for e in endpoints {
         groups
@@ -87,7 +99,15 @@ fn load_assignment(name: &str, endpoints: &[world::Endpoint]) -> ClusterLoadAssi
         endpoints: groups
             .into_iter()
             .map(|((priority, zone), lb_endpoints)| LocalityLbEndpoints {
-                locality: zone.map(|z| Locality { zone: z.to_string(), ..Default::default() }),
+                locality: if priority_sub_zones {
+                    Some(Locality {
+                        zone: zone.unwrap_or_default().to_string(),
+                        sub_zone: format!("priority-{priority}"),
+                        ..Default::default()
+                    })
+                } else {
+                    zone.map(|z| Locality { zone: z.to_string(), ..Default::default() })
+                },
                 lb_endpoints,
                 priority,
                 ..Default::default()
@@ -133,20 +153,37 @@ fn bind(source: &str) -> BindConfig {
 
 /// An outbound destination.
 pub fn outbound(plan: &ProxyPlan, c: &ClusterPlan) -> ClusterParts {
-    let dns = c.endpoints.iter().any(|e| !e.is_ip());
+    let external = c.destination.kind == world::ServiceKind::MeshExternalService;
+    // Kuma's ProvidedEndpointCluster: STRICT_DNS as soon as one endpoint is a
+    // hostname (IPs and unix sockets are static), IPv4 lookups unless the proxy is IPv6.
+    let dns = c.endpoints.iter().any(|e| !e.is_ip() && unix_path(&e.address).is_none());
     let mut cluster = base(&c.name, if dns { DiscoveryType::StrictDns } else { DiscoveryType::Static });
-    cluster.load_assignment = Some(load_assignment(&c.name, &c.endpoints));
+    if dns && external {
+        let ipv6 = plan.inbounds.first().is_some_and(|i| i.address.contains(':'));
+        cluster.dns_lookup_family = if ipv6 { DnsLookupFamily::Auto } else { DnsLookupFamily::V4Only } as i32;
+    }
+    cluster.load_assignment = Some(load_assignment(&c.name, &c.endpoints, external));
     // Between sidecars (and to HTTP/2 external services) the upstream is HTTP/2,
-    // whatever the application protocol.
-    let http_options = c.http2.then(|| {
+    // whatever the application protocol; an `http` external service gets HTTP/1.1.
+    let http_options = if c.http2 {
         let protocol = if c.protocol == Protocol::Http { Protocol::Http2 } else { c.protocol };
-        http_options(protocol)
-    });
-    cluster.transport_socket = match (&c.tls, &plan.mtls) {
-        (ClusterTls::Mesh { sni, sans }, Some(mtls)) => Some(tls::mesh_upstream(mtls, sni, sans)),
-        (ClusterTls::External(t), _) => Some(tls::external_upstream(t)),
-        _ => None,
+        Some(http_options(protocol))
+    } else {
+        (c.protocol == Protocol::Http).then(|| http_options(Protocol::Http))
     };
+    match (&c.tls, &plan.mtls) {
+        (ClusterTls::Mesh { sni, sans }, Some(mtls)) => cluster.transport_socket = Some(tls::mesh_upstream(mtls, sni, sans)),
+        // Kuma's MeshExternalService TLS: one transport socket match, named after the
+        // first endpoint, that matches every endpoint.
+        (ClusterTls::External(t), _) => {
+            cluster.transport_socket_matches = vec![TransportSocketMatch {
+                name: c.endpoints.first().map(|e| e.address.clone()).unwrap_or_default(),
+                transport_socket: Some(tls::external_upstream(t)),
+                ..Default::default()
+            }]
+        }
+        _ => {}
+    }
     ClusterParts { cluster, http_options }
 }
 

@@ -24,6 +24,3 @@ pub const INTERNAL_CIDRS: &[(&str, u32)] = &[
     ("fd00::", 8),
     ("::1", 128),
 ];
-/// The system CA bundle used to verify external services when `caCert` is unset
-/// (Debian's and Ubuntu's path).
-pub const SYSTEM_CA_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";

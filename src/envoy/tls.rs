@@ -13,7 +13,6 @@ use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
 use envoy_types::pb::envoy::r#type::matcher::v3::{StringMatcher, string_matcher};
 use envoy_types::pb::google::protobuf::BoolValue;
 
-use super::defaults::SYSTEM_CA_PATH;
 use super::proto::any;
 use crate::plan::{self, ExternalTls, Mtls, San};
 
@@ -109,27 +108,34 @@ fn tls_version(v: Option<&str>) -> i32 {
 fn data_source(d: &plan::DataSource) -> DataSource {
     let specifier = match d {
         plan::DataSource::File(path) => data_source::Specifier::Filename(path.clone()),
-        plan::DataSource::Inline(pem) => data_source::Specifier::InlineString(pem.clone()),
+        plan::DataSource::Inline(bytes) => data_source::Specifier::InlineBytes(bytes.clone()),
     };
     DataSource { specifier: Some(specifier), ..Default::default() }
 }
 
-/// TLS origination to a MeshExternalService endpoint.
-pub fn external_upstream(t: &ExternalTls) -> TransportSocket {
-    let validation = t.verify_ca.then(|| {
-        let ca = t.ca.as_ref().map(data_source).unwrap_or_else(|| DataSource {
-            specifier: Some(data_source::Specifier::Filename(SYSTEM_CA_PATH.to_string())),
-            ..Default::default()
-        });
-        let sans = if t.verify_san { t.sans.as_slice() } else { &[] };
-        CertificateValidationContext {
-            trusted_ca: Some(ca),
-            match_typed_subject_alt_names: sans
-                .iter()
-                .map(|s| san_matcher(s, subject_alt_name_matcher::SanType::Dns))
-                .collect(),
-            ..Default::default()
+/// Kuma's SAN matchers of an external service: the expected name exactly, as a
+/// DNS name and as an IP address, then every `subjectAltNames` entry as a DNS
+/// name, then every one as an IP address (Envoy accepts any match).
+fn external_sans(t: &ExternalTls) -> Vec<SubjectAltNameMatcher> {
+    use subject_alt_name_matcher::SanType;
+    let mut out = Vec::new();
+    if let Some(name) = &t.verify_name {
+        for kind in [SanType::Dns, SanType::IpAddress] {
+            out.push(san_matcher(&San::Exact(name.clone()), kind));
         }
+    }
+    for kind in [SanType::Dns, SanType::IpAddress] {
+        out.extend(t.sans.iter().map(|s| san_matcher(s, kind)));
+    }
+    out
+}
+
+/// TLS origination to a MeshExternalService (Kuma's `UpstreamTlsContextOutsideMesh`).
+pub fn external_upstream(t: &ExternalTls) -> TransportSocket {
+    let validation = t.ca.as_ref().map(|ca| CertificateValidationContext {
+        trusted_ca: Some(data_source(ca)),
+        match_typed_subject_alt_names: external_sans(t),
+        ..Default::default()
     });
     let certificates = match (&t.client_cert, &t.client_key) {
         (Some(cert), Some(key)) => vec![TlsCertificate {
@@ -144,15 +150,16 @@ pub fn external_upstream(t: &ExternalTls) -> TransportSocket {
         tls_maximum_protocol_version: tls_version(t.max_version.as_deref()),
         ..Default::default()
     });
+    let common = (validation.is_some() || !certificates.is_empty() || params.is_some()).then(|| CommonTlsContext {
+        tls_params: params,
+        tls_certificates: certificates,
+        validation_context_type: validation.map(common_tls_context::ValidationContextType::ValidationContext),
+        ..Default::default()
+    });
     socket(UpstreamTlsContext {
         sni: t.sni.clone().unwrap_or_default(),
         allow_renegotiation: t.allow_renegotiation,
-        common_tls_context: Some(CommonTlsContext {
-            tls_params: params,
-            tls_certificates: certificates,
-            validation_context_type: validation.map(common_tls_context::ValidationContextType::ValidationContext),
-            ..Default::default()
-        }),
+        common_tls_context: common,
         ..Default::default()
     })
 }

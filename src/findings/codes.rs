@@ -197,6 +197,17 @@ codes! {
     /// compiled without that modification; Kuma would refuse its whole
     /// configuration.
     PROXY_PATCH_NOT_APPLIED = "MESH5010", Warning, "MeshProxyPatch modification not applied";
+    /// A MeshExternalService endpoint is a unix domain socket (`unix:///path`, no
+    /// port), as the MeshExternalService docs describe. Kuma 2.14's validator
+    /// rejects it ("address has to be a valid IP or hostname"); meshc compiles it
+    /// to an Envoy pipe address. Use an IP or hostname to stay portable to kuma-cp.
+    UNIX_SOCKET_ENDPOINT = "MESH5013", Warning, "unix socket endpoint";
+    /// A MeshExternalService's TLS material cannot be used: `inline` data that is
+    /// not base64, an inline `caCert` or `clientCert` that holds no PEM
+    /// certificate, or an inline `clientKey` that holds no PEM private key. Kuma
+    /// accepts the resource, and Envoy then refuses the cluster (a static
+    /// bootstrap with it does not start).
+    EXTERNAL_TLS_UNUSABLE = "MESH5014", Error, "MeshExternalService TLS material unusable";
 
     // ---- MESH9xxx: meshc itself ------------------------------------------------------------
     /// meshc failed internally. Please report it with the input that caused it.

@@ -1,6 +1,9 @@
 //! MeshExternalService (`pkg/core/resources/apis/meshexternalservice/`): a
-//! destination outside the mesh, reached through the zone egress, with optional TLS
-//! origination (reference §6.3).
+//! destination outside the mesh, reached from the sidecar (or through the zone
+//! egress when the mesh routes through one), with optional TLS origination
+//! (reference §6.3). Besides Kuma's validator: unix socket endpoints (the docs'
+//! form, which Kuma 2.14 rejects) are a warning (MESH5013), and inline TLS
+//! material Envoy would refuse is an error (MESH5014).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -77,9 +80,10 @@ pub struct Endpoint {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required, length(min = 1))]
     pub address: Option<String>,
-    /// Port of the endpoint.
+    /// Port of the endpoint (none for a `unix://` socket; Kuma's validator requires
+    /// one for an IP or a hostname).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(required, range(min = 1, max = 65535))]
+    #[schemars(range(min = 1, max = 65535))]
     pub port: Option<i64>,
     /// Envoy priority level for failover; lower is preferred (0 is the primary).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -271,6 +275,16 @@ fn validate_endpoints(v: &mut Violations, path: &Path, endpoints: &[Endpoint]) {
     for (i, e) in endpoints.iter().enumerate() {
         let p = path.index(i);
         let address = e.address.as_deref().unwrap_or_default();
+        if let Some(socket) = address.strip_prefix("unix://").filter(|s| is_unix_path(s)) {
+            // The docs' unix socket endpoints: Kuma 2.14 rejects them, meshc compiles them.
+            let port = if e.port.is_some() { "; its `port` is ignored" } else { "" };
+            let message = format!(
+                "unix socket endpoint `{socket}`: Kuma 2.14 rejects it (\"address has to be a valid IP or hostname\"); \
+                 meshc compiles it to an Envoy pipe address{port}"
+            );
+            v.add_code(codes::UNIX_SOCKET_ENDPOINT, &p.field("address"), message);
+            continue;
+        }
         let is_ip = is_ip(address);
         let is_dns = is_dns_name(address);
         if is_ip || is_dns {
@@ -278,6 +292,44 @@ fn validate_endpoints(v: &mut Violations, path: &Path, endpoints: &[Endpoint]) {
         } else {
             v.add_code(codes::BAD_ADDRESS, &p.field("address"), "address has to be a valid IP or hostname");
         }
+    }
+}
+
+/// govalidator's `IsUnixFilePath` as Kuma's older validators used it: an absolute path.
+fn is_unix_path(path: &str) -> bool {
+    path.starts_with('/') && !path.contains('\0')
+}
+
+/// What a data source must hold to be usable by Envoy.
+#[derive(Clone, Copy)]
+enum Material {
+    Certificate,
+    PrivateKey,
+}
+
+/// MESH5014: inline material Envoy would refuse (Kuma passes it through).
+fn validate_data_source(v: &mut Violations, path: &Path, d: &DataSource, want: Material) {
+    let (field, text) = match (&d.inline, &d.inline_string) {
+        (Some(b64), _) => match crate::certs::decode_base64(b64) {
+            Some(bytes) => ("inline", String::from_utf8_lossy(&bytes).into_owned()),
+            None => {
+                v.add_code(codes::EXTERNAL_TLS_UNUSABLE, &path.field("inline"), "is not valid base64");
+                return;
+            }
+        },
+        (None, Some(text)) => ("inlineString", text.clone()),
+        (None, None) => return,
+    };
+    let (ok, what) = match want {
+        Material::Certificate => (text.contains("-----BEGIN CERTIFICATE-----"), "a PEM certificate"),
+        Material::PrivateKey => {
+            let ok = text.lines().any(|l| l.starts_with("-----BEGIN ") && l.trim_end().ends_with("PRIVATE KEY-----"));
+            (ok, "a PEM private key")
+        }
+    };
+    if !ok {
+        let message = format!("holds no {what}: Envoy refuses the cluster (and a static bootstrap with it)");
+        v.add_code(codes::EXTERNAL_TLS_UNUSABLE, &path.field(field), message);
     }
 }
 
@@ -309,6 +361,18 @@ fn validate_tls(v: &mut Violations, path: &Path, tls: &Tls) {
             v.add_code(codes::KUMA_ENUM, &sp, msg::must_be_one_of("type", SAN_MATCH_TYPES));
         }
     }
+    if tls.enabled {
+        let sources = [
+            ("caCert", &ver.ca_cert, Material::Certificate),
+            ("clientCert", &ver.client_cert, Material::Certificate),
+            ("clientKey", &ver.client_key, Material::PrivateKey),
+        ];
+        for (field, source, want) in sources {
+            if let Some(d) = source {
+                validate_data_source(v, &p.field(field), d, want);
+            }
+        }
+    }
     match (&ver.client_cert, &ver.client_key) {
         (Some(_), None) => {
             v.add_code(codes::KUMA_REQUIRED, &p.field("clientKey"), "must be defined when clientCert is defined")
@@ -326,7 +390,7 @@ mod tests {
 
     use super::*;
     use crate::model::common::is_dns_name as go_is_dns_name;
-    use crate::model::testing::{meta, run_kuma_fixtures, violations};
+    use crate::model::testing::{meta, run_kuma_fixtures};
     use crate::model::{Kind, PolicyRole};
 
     /// The resource name Kuma's `validator_test.go` gives each fixture.
@@ -346,8 +410,64 @@ mod tests {
         run_kuma_fixtures(dir, 10, |case, input| {
             let spec: MeshExternalService =
                 serde_json::from_value(input).unwrap_or_else(|e| panic!("{case}: cannot parse spec: {e}"));
-            violations(&meta(Kind::MeshExternalService, &fixture_name(case)), PolicyRole::System, &spec)
+            kuma_violations(&meta(Kind::MeshExternalService, &fixture_name(case)), &spec)
         });
+    }
+
+    /// Kuma's violations only: meshc's own MESH5013 / MESH5014 are not Kuma's
+    /// (its fixture `caCert: {inline: dGVzdA==}` is "test", which Envoy refuses).
+    fn kuma_violations(m: &crate::model::Meta, spec: &MeshExternalService) -> Vec<(String, String)> {
+        let mut v = Violations::default();
+        spec.validate(&ValidateCtx { meta: m, role: PolicyRole::System }, &mut v);
+        v.0.into_iter()
+            .filter(|x| ![codes::UNIX_SOCKET_ENDPOINT.id, codes::EXTERNAL_TLS_UNUSABLE.id].contains(&x.code.id))
+            .map(|x| (x.path.kuma(m.path_prefix()), x.message))
+            .collect()
+    }
+
+    fn codes_of(spec: Value) -> Vec<(String, &'static str)> {
+        let spec: MeshExternalService = serde_json::from_value(spec).unwrap();
+        let m = meta(Kind::MeshExternalService, "external-service");
+        let mut v = Violations::default();
+        spec.validate(&ValidateCtx { meta: &m, role: PolicyRole::System }, &mut v);
+        v.0.into_iter().map(|x| (x.path.kuma(m.path_prefix()), x.code.id)).collect()
+    }
+
+    #[test]
+    fn unix_sockets_are_a_warning() {
+        let got = codes_of(json!({"match": {"port": 80}, "endpoints": [
+            {"address": "unix:///tmp/example.sock"}, {"address": "unix://relative"}
+        ]}));
+        assert_eq!(
+            got,
+            vec![
+                ("spec.endpoints[0].address".to_string(), "MESH5013"),
+                ("spec.endpoints[1].address".to_string(), codes::BAD_ADDRESS.id)
+            ]
+        );
+    }
+
+    #[test]
+    fn unusable_inline_material() {
+        let cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let key = "-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n";
+        let ok = codes_of(json!({"match": {"port": 80}, "tls": {"enabled": true, "verification": {
+            "caCert": {"inlineString": cert}, "clientCert": {"inlineString": cert}, "clientKey": {"inlineString": key}
+        }}}));
+        assert!(ok.is_empty(), "{ok:?}");
+        let bad = codes_of(json!({"match": {"port": 80}, "tls": {"enabled": true, "verification": {
+            "caCert": {"inline": "dGVzdA=="}, "clientCert": {"inline": "%%%"}, "clientKey": {"inlineString": cert}
+        }}}));
+        assert_eq!(
+            bad,
+            vec![
+                ("spec.tls.verification.caCert.inline".to_string(), "MESH5014"),
+                ("spec.tls.verification.clientCert.inline".to_string(), "MESH5014"),
+                ("spec.tls.verification.clientKey.inlineString".to_string(), "MESH5014"),
+            ]
+        );
+        // TLS off: nothing is loaded, nothing to refuse.
+        assert!(codes_of(json!({"match": {"port": 80}, "tls": {"verification": {"caCert": {"inline": "dGVzdA=="}}}})).is_empty());
     }
 
     fn check(spec: Value) -> Vec<(String, String)> {
@@ -401,7 +521,7 @@ mod tests {
         ]}))
         .is_empty());
         assert_eq!(
-            check(json!({"match": {"port": 80}, "endpoints": [{"address": "unix:///tmp/sock"}]})),
+            check(json!({"match": {"port": 80}, "endpoints": [{"address": "unix:tmp/sock"}]})),
             vec![("spec.endpoints[0].address".to_string(), "address has to be a valid IP or hostname".to_string())]
         );
     }

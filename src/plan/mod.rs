@@ -41,7 +41,15 @@ pub struct Options {
     pub secrets_dir: String,
     /// Count `kuma.io/effect: shadow` policies as applied (`explain --shadow`).
     pub shadow: bool,
+    /// The CA bundle that verifies MeshExternalServices with TLS and no `caCert`
+    /// (`--system-ca-path`, kuma-dp's `KUMA_DATAPLANE_RUNTIME_DYNAMIC_SYSTEM_CA_PATH`);
+    /// `None`: [`SYSTEM_CA_PATH`].
+    pub system_ca_path: Option<String>,
 }
+
+/// The system CA bundle when `--system-ca-path` names none (Debian's and Ubuntu's
+/// path; kuma-dp autodetects the host's, which a static config cannot).
+pub const SYSTEM_CA_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Everything one sidecar's Envoy config is built from.
 #[derive(Debug, Clone, Serialize)]
@@ -202,21 +210,40 @@ pub enum San {
     Prefix(String),
 }
 
-/// MeshExternalService TLS settings, resolved.
+/// MeshExternalService TLS origination, resolved as Kuma resolves it
+/// (`setTlsConfiguration` and `UpstreamTlsContextOutsideMesh`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ExternalTls {
+    /// `verification.serverName`, else the first endpoint when it is a DNS name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_version: Option<String>,
     pub allow_renegotiation: bool,
-    /// Verify the server's chain (not SkipCA / SkipAll).
-    pub verify_ca: bool,
-    /// Verify the SANs (not SkipSAN / SkipAll).
-    pub verify_san: bool,
-    pub sans: Vec<San>,
-    /// PEM or file of the CA; `None` = the system CA bundle.
+    /// `verification.mode` (Secured when unset).
+    pub mode: String,
+    /// The CA that verifies the server: `caCert`, else the system bundle
+    /// (`system_ca`). `None` under SkipCA and SkipAll: the chain is not verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca: Option<DataSource>,
+    /// `ca` is the system bundle (`--system-ca-path`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub system_ca: bool,
+    /// The name the server certificate must carry, matched exactly as a DNS name
+    /// or an IP address: the SNI, else the first endpoint's address. `None` under
+    /// SkipSAN and SkipAll, or without a CA to verify against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify_name: Option<String>,
+    /// `subjectAltNames`, accepted besides `verify_name` (any one match suffices).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sans: Vec<San>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_cert: Option<DataSource>,
+    /// Always a file: an inline key is written by `meshc certs` ([`inline_key_file`]),
+    /// so that no private key is ever part of compile output, plans or diffs.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_key: Option<DataSource>,
 }
 
@@ -224,11 +251,13 @@ pub struct ExternalTls {
 #[derive(Debug, Clone, Serialize)]
 pub enum DataSource {
     File(String),
+    /// Certificate bytes written in the resource (`inline`, decoded, or
+    /// `inlineString`); never a private key.
     #[serde(serialize_with = "redacted")]
-    Inline(String),
+    Inline(Vec<u8>),
 }
 
-fn redacted<S: serde::Serializer>(_: &str, s: S) -> Result<S::Ok, S::Error> {
+fn redacted<S: serde::Serializer>(_: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str("<redacted>")
 }
 
@@ -367,6 +396,7 @@ pub fn plan_with_rules(
         secrets_dir: &opts.secrets_dir,
     };
     routes::plan(&route_cx, &mut outbounds, &mut clusters);
+    resolve_system_ca(&mut clusters, opts.system_ca_path.as_deref().unwrap_or(SYSTEM_CA_PATH));
     let rules_start = std::time::Instant::now();
     cluster_policies(&outbounds, &mut clusters, destination_policies);
     rules_time += rules_start.elapsed();
@@ -483,8 +513,33 @@ pub fn secret_file(secrets_dir: &str, mesh: &str, name: &str) -> String {
     secrets_path(secrets_dir, &format!("meshes/{}/secrets/{}", escape_segment(mesh), escape_segment(name)))
 }
 
-/// The TLS settings of a MeshExternalService, resolved for Envoy. `secret` data
-/// sources are files under the secrets directory ([`secret_file`]).
+/// Where `meshc certs` writes a private key that a MeshExternalService carries
+/// inline (`clientKey.inline` / `inlineString`):
+/// `<secrets dir>/meshes/<mesh>/inline-keys/<sha256 of the key, 32 hex digits>.pem`, 0600.
+/// Named by content, so the path says nothing about the key and two resources
+/// with the same key share one file.
+pub fn inline_key_file(secrets_dir: &str, mesh: &str, key: &[u8]) -> String {
+    secrets_path(secrets_dir, &inline_key_rel(mesh, key))
+}
+
+/// [`inline_key_file`] relative to the secrets directory.
+pub fn inline_key_rel(mesh: &str, key: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key);
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("meshes/{}/inline-keys/{hex}.pem", crate::emit::layout::escape_segment(mesh))
+}
+
+/// The TLS settings of a MeshExternalService, resolved for Envoy as Kuma does
+/// (`setTlsConfiguration`, `UpstreamTlsContextOutsideMesh`). `secret` data
+/// sources are files under the secrets directory ([`secret_file`]); inline keys
+/// are files `meshc certs` writes ([`inline_key_file`]). `system_ca` is left
+/// for [`plan_with_rules`] to point at `--system-ca-path`.
+///
+/// Where meshc differs from Kuma (README): under SkipSAN and SkipAll the SNI is
+/// still `serverName` (Kuma drops it, and the name the server routes by with it),
+/// and under SkipCA / SkipAll the TLS versions still apply (Kuma drops them with
+/// the validation context).
 pub fn external_tls(
     mes: &MeshExternalService,
     first_address: Option<&str>,
@@ -495,46 +550,84 @@ pub fn external_tls(
     let tls = mes.tls.as_ref().filter(|t| t.enabled)?;
     let verification = tls.verification.as_ref();
     let mode = verification.and_then(|v| v.mode.known()).unwrap_or(VerificationMode::Secured);
-    let source = |d: &crate::model::mesh_external_service::DataSource| -> Option<DataSource> {
-        if let Some(s) = &d.inline_string {
-            return Some(DataSource::Inline(s.clone()));
-        }
-        if let Some(b) = &d.inline {
-            return Some(DataSource::Inline(b.clone()));
-        }
-        d.secret.as_ref().map(|s| DataSource::File(secret_file(secrets_dir, mesh, s)))
-    };
+    let verify_ca = !matches!(mode, VerificationMode::SkipCa | VerificationMode::SkipAll);
+    let verify_san = !matches!(mode, VerificationMode::SkipSan | VerificationMode::SkipAll);
     let version = |c: &crate::model::choice::Choice<crate::model::mesh_external_service::TlsVersion>| {
         let raw = c.raw();
         (raw != "TLSAuto").then_some(raw)
     };
-    let server_name = verification.and_then(|v| v.server_name.clone());
-    let hostname_endpoint = first_address.filter(|a| a.parse::<IpAddr>().is_err()).map(str::to_string);
+    let server_name = verification.and_then(|v| v.server_name.clone()).filter(|s| !s.is_empty());
+    let dns_endpoint =
+        first_address.filter(|a| crate::model::common::is_dns_name(a) && !a.starts_with("unix:")).map(str::to_string);
+    let sni = server_name.or(dns_endpoint);
     let sans: Vec<San> = verification
         .and_then(|v| v.subject_alt_names.as_ref())
-        .map(|list| {
-            list.iter()
-                .filter_map(|s| {
-                    let value = s.value.clone()?;
-                    Some(if s.type_.is(SanMatchType::Prefix) { San::Prefix(value) } else { San::Exact(value) })
-                })
-                .collect()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let value = s.value.clone()?;
+            Some(if s.type_.is(SanMatchType::Prefix) { San::Prefix(value) } else { San::Exact(value) })
         })
-        .unwrap_or_default();
-    let sni = server_name.clone().or_else(|| hostname_endpoint.clone());
-    let sans = if sans.is_empty() { sni.iter().map(|s| San::Exact(s.clone())).collect() } else { sans };
+        .collect();
+    let ca = verification.and_then(|v| v.ca_cert.as_ref()).and_then(|d| certificate_source(d, secrets_dir, mesh));
+    // Kuma sends no client certificate under SkipAll.
+    let client = verification.filter(|_| mode != VerificationMode::SkipAll).and_then(|v| {
+        let cert = certificate_source(v.client_cert.as_ref()?, secrets_dir, mesh)?;
+        let key = key_source(v.client_key.as_ref()?, secrets_dir, mesh)?;
+        Some((cert, key))
+    });
+    let (client_cert, client_key) = client.unzip();
     Some(ExternalTls {
-        sni,
         min_version: tls.version.as_ref().and_then(|v| version(&v.min)),
         max_version: tls.version.as_ref().and_then(|v| version(&v.max)),
         allow_renegotiation: tls.allow_renegotiation,
-        verify_ca: !matches!(mode, VerificationMode::SkipCa | VerificationMode::SkipAll),
-        verify_san: !matches!(mode, VerificationMode::SkipSan | VerificationMode::SkipAll),
-        sans,
-        ca: verification.and_then(|v| v.ca_cert.as_ref()).and_then(source),
-        client_cert: verification.and_then(|v| v.client_cert.as_ref()).and_then(source),
-        client_key: verification.and_then(|v| v.client_key.as_ref()).and_then(source),
+        mode: verification.map_or_else(|| "Secured".to_string(), |v| v.mode.raw()),
+        system_ca: verify_ca && ca.is_none(),
+        ca: if verify_ca { ca } else { None },
+        verify_name: (verify_ca && verify_san).then(|| sni.clone().or(first_address.map(str::to_string))).flatten(),
+        sans: if verify_ca && verify_san { sans } else { Vec::new() },
+        sni,
+        client_cert,
+        client_key,
     })
+}
+
+/// The bytes of an inline data source (`inline` is base64, `inlineString` text);
+/// `None` for a `secret` or base64 that does not decode (reported by validation).
+pub fn inline_bytes(d: &crate::model::mesh_external_service::DataSource) -> Option<Vec<u8>> {
+    if let Some(s) = &d.inline_string {
+        return Some(s.clone().into_bytes());
+    }
+    d.inline.as_deref().and_then(crate::certs::decode_base64)
+}
+
+fn certificate_source(
+    d: &crate::model::mesh_external_service::DataSource,
+    secrets_dir: &str,
+    mesh: &str,
+) -> Option<DataSource> {
+    if d.inline.is_some() || d.inline_string.is_some() {
+        return inline_bytes(d).map(DataSource::Inline);
+    }
+    d.secret.as_ref().map(|s| DataSource::File(secret_file(secrets_dir, mesh, s)))
+}
+
+fn key_source(d: &crate::model::mesh_external_service::DataSource, secrets_dir: &str, mesh: &str) -> Option<DataSource> {
+    if d.inline.is_some() || d.inline_string.is_some() {
+        return inline_bytes(d).map(|key| DataSource::File(inline_key_file(secrets_dir, mesh, &key)));
+    }
+    d.secret.as_ref().map(|s| DataSource::File(secret_file(secrets_dir, mesh, s)))
+}
+
+/// Point every external TLS cluster that trusts the system CA at the bundle.
+fn resolve_system_ca(clusters: &mut [ClusterPlan], path: &str) {
+    for c in clusters {
+        if let ClusterTls::External(t) = &mut c.tls
+            && t.system_ca
+        {
+            t.ca = Some(DataSource::File(path.to_string()));
+        }
+    }
 }
 
 /// The MeshExternalService spec behind a service, if it is one.

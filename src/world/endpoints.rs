@@ -387,7 +387,8 @@ pub fn legacy_services<'a>(mesh: &str, dataplanes: &[Proxy<'a>]) -> Vec<Service<
         .collect()
 }
 
-/// A MeshExternalService: one port (`match`), its endpoints as written.
+/// A MeshExternalService: one port (`match`), its endpoints as written (IPs,
+/// hostnames and `unix://` sockets, each with its `priority`).
 pub fn external_service<'a>(r: &'a Resource, mes: &MeshExternalService) -> Service<'a> {
     let mut s = base(r, ServiceKind::MeshExternalService);
     let Some(m) = &mes.match_ else { return s };
@@ -399,9 +400,16 @@ pub fn external_service<'a>(r: &'a Resource, mes: &MeshExternalService) -> Servi
         .unwrap_or_default()
         .iter()
         .filter_map(|e| {
+            let address = e.address.clone()?;
+            // A unix socket (`unix:///path`, the docs' form) has no port.
+            let port = match e.port {
+                Some(p) => u32::try_from(p).ok()?,
+                None if address.starts_with("unix://") => 0,
+                None => return None,
+            };
             Some(Endpoint {
-                address: e.address.clone()?,
-                port: u32::try_from(e.port?).ok()?,
+                address,
+                port,
                 zone: None,
                 priority: e.priority.and_then(|p| u32::try_from(p).ok()).unwrap_or(0),
                 weight: 1,

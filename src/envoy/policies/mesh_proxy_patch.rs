@@ -809,7 +809,7 @@ mod tests {
         let opts = crate::compile::Options {
             validate: Default::default(),
             world: Default::default(),
-            plan: crate::plan::Options { secrets_dir: "secrets".into(), shadow: false },
+            plan: crate::plan::Options { secrets_dir: "secrets".into(), shadow: false, system_ca_path: None },
             selection: Default::default(),
         };
         let compiled = crate::compile::run_texts(texts, &opts);
