@@ -9,8 +9,8 @@ use envoy_types::pb::envoy::config::cluster::v3::{
     cluster::DnsLookupFamily, cluster::LbPolicy, cluster::TransportSocketMatch,
 };
 use envoy_types::pb::envoy::config::core::v3::{
-    Address, BindConfig, Pipe, address, Http1ProtocolOptions, Http2ProtocolOptions, HttpProtocolOptions as CommonHttpOptions, Locality,
-    SocketAddress, socket_address,
+    Address, BindConfig, Http1ProtocolOptions, Http2ProtocolOptions, HttpProtocolOptions as CommonHttpOptions,
+    Locality, Pipe, SocketAddress, address, socket_address,
 };
 use envoy_types::pb::envoy::config::endpoint::v3::{
     ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
@@ -68,9 +68,9 @@ fn unix_path(address: &str) -> Option<&str> {
 
 fn lb_endpoint(address: &str, port: u32, weight: u32, tags: &crate::model::common::StringMap) -> LbEndpoint {
     let address = match unix_path(address) {
-        Some(path) => Address {
-            address: Some(address::Address::Pipe(Pipe { path: path.to_string(), ..Default::default() })),
-        },
+        Some(path) => {
+            Address { address: Some(address::Address::Pipe(Pipe { path: path.to_string(), ..Default::default() })) }
+        }
         None => socket(address, port),
     };
     LbEndpoint {
@@ -172,7 +172,9 @@ pub fn outbound(plan: &ProxyPlan, c: &ClusterPlan) -> ClusterParts {
         (c.protocol == Protocol::Http).then(|| http_options(Protocol::Http))
     };
     match (&c.tls, &plan.mtls) {
-        (ClusterTls::Mesh { sni, sans }, Some(mtls)) => cluster.transport_socket = Some(tls::mesh_upstream(mtls, sni, sans)),
+        (ClusterTls::Mesh { sni, sans }, Some(mtls)) => {
+            cluster.transport_socket = Some(tls::mesh_upstream(mtls, sni, sans))
+        }
         // Kuma's MeshExternalService TLS: one transport socket match, named after the
         // first endpoint, that matches every endpoint.
         (ClusterTls::External(t), _) => {

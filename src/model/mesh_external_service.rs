@@ -321,10 +321,10 @@ fn validate_data_source(v: &mut Violations, path: &Path, d: &DataSource, want: M
         (None, None) => return,
     };
     let (ok, what) = match want {
-        Material::Certificate => (text.contains("-----BEGIN CERTIFICATE-----"), "a PEM certificate"),
+        Material::Certificate => (text.contains("-----BEGIN CERTIFICATE-----"), "PEM certificate"),
         Material::PrivateKey => {
             let ok = text.lines().any(|l| l.starts_with("-----BEGIN ") && l.trim_end().ends_with("PRIVATE KEY-----"));
-            (ok, "a PEM private key")
+            (ok, "PEM private key")
         }
     };
     if !ok {
@@ -467,7 +467,10 @@ mod tests {
             ]
         );
         // TLS off: nothing is loaded, nothing to refuse.
-        assert!(codes_of(json!({"match": {"port": 80}, "tls": {"verification": {"caCert": {"inline": "dGVzdA=="}}}})).is_empty());
+        assert!(
+            codes_of(json!({"match": {"port": 80}, "tls": {"verification": {"caCert": {"inline": "dGVzdA=="}}}}))
+                .is_empty()
+        );
     }
 
     fn check(spec: Value) -> Vec<(String, String)> {

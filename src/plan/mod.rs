@@ -612,7 +612,11 @@ fn certificate_source(
     d.secret.as_ref().map(|s| DataSource::File(secret_file(secrets_dir, mesh, s)))
 }
 
-fn key_source(d: &crate::model::mesh_external_service::DataSource, secrets_dir: &str, mesh: &str) -> Option<DataSource> {
+fn key_source(
+    d: &crate::model::mesh_external_service::DataSource,
+    secrets_dir: &str,
+    mesh: &str,
+) -> Option<DataSource> {
     if d.inline.is_some() || d.inline_string.is_some() {
         return inline_bytes(d).map(|key| DataSource::File(inline_key_file(secrets_dir, mesh, &key)));
     }
