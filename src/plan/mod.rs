@@ -641,3 +641,62 @@ pub fn external_spec(r: Option<&Resource>) -> Option<&MeshExternalService> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mes(tls: serde_json::Value) -> MeshExternalService {
+        serde_json::from_value(serde_json::json!({"match": {"port": 443}, "tls": tls})).unwrap()
+    }
+
+    #[test]
+    fn inline_keys_become_files_and_never_serialize() {
+        let key = "-----BEGIN PRIVATE KEY-----\nSECRETKEYMATERIAL\n-----END PRIVATE KEY-----\n";
+        let t = external_tls(
+            &mes(serde_json::json!({"enabled": true, "verification": {
+                "clientCert": {"inlineString": "CERT"}, "clientKey": {"inlineString": key}
+            }})),
+            Some("api.example.com"),
+            "/s",
+            "m",
+        )
+        .unwrap();
+        let Some(DataSource::File(path)) = &t.client_key else { panic!("{:?}", t.client_key) };
+        assert_eq!(path, &inline_key_file("/s", "m", key.as_bytes()));
+        assert!(path.starts_with("/s/meshes/m/inline-keys/"), "{path}");
+        let json = serde_json::to_string(&t).unwrap();
+        assert!(!json.contains("SECRETKEYMATERIAL") && !json.contains("CERT\""), "{json}");
+    }
+
+    #[test]
+    fn verification_modes_follow_kuma() {
+        let tls = |mode: &str| {
+            external_tls(
+                &mes(serde_json::json!({"enabled": true, "verification": {
+                    "mode": mode, "serverName": "sni.example.com",
+                    "subjectAltNames": [{"type": "Prefix", "value": "api-"}],
+                    "clientCert": {"secret": "c"}, "clientKey": {"secret": "k"}
+                }})),
+                Some("192.0.2.1"),
+                "s",
+                "m",
+            )
+            .unwrap()
+        };
+        let secured = tls("Secured");
+        assert!(secured.system_ca && secured.verify_name.as_deref() == Some("sni.example.com"));
+        assert_eq!(secured.sans.len(), 1);
+        let skip_san = tls("SkipSAN");
+        assert!(skip_san.system_ca && skip_san.verify_name.is_none() && skip_san.sans.is_empty());
+        assert_eq!(skip_san.sni.as_deref(), Some("sni.example.com"));
+        let skip_ca = tls("SkipCA");
+        assert!(!skip_ca.system_ca && skip_ca.ca.is_none() && skip_ca.client_key.is_some());
+        let skip_all = tls("SkipAll");
+        assert!(skip_all.ca.is_none() && skip_all.client_cert.is_none() && skip_all.client_key.is_none());
+        // No serverName and an IP endpoint: no SNI, the IP is the name to verify.
+        let ip = external_tls(&mes(serde_json::json!({"enabled": true})), Some("192.0.2.1"), "s", "m").unwrap();
+        assert!(ip.sni.is_none() && ip.verify_name.as_deref() == Some("192.0.2.1"));
+        assert!(external_tls(&mes(serde_json::json!({"enabled": false})), None, "s", "m").is_none());
+    }
+}
