@@ -49,13 +49,16 @@ pub fn bootstrap(plan: &ProxyPlan) -> Bootstrap {
     if let Some(tp) = &plan.transparent_proxy {
         // As in Kuma, the passthrough TCP proxies keep Envoy's own idle timeout;
         // the outbound ones log what MeshAccessLog says of passed-through traffic.
-        for mut l in listener::passthrough(plan, tp) {
+        let mut passthrough_listeners = listener::passthrough(plan, tp);
+        let mut passthrough_clusters = cluster::passthrough(tp);
+        policies::mesh_passthrough::apply(plan, tp, &mut passthrough_listeners, &mut passthrough_clusters);
+        for mut l in passthrough_listeners {
             if l.listener.traffic_direction == TrafficDirection::Outbound as i32 {
                 policies::passthrough_access_log(plan, &mut l);
             }
             listeners.push(l.encode());
         }
-        for mut c in cluster::passthrough(tp) {
+        for mut c in passthrough_clusters {
             Timeouts::default().apply_to_cluster(&mut c);
             clusters.push(c.encode());
         }

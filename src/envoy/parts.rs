@@ -32,6 +32,8 @@ pub struct ListenerParts {
 /// One filter chain: network filters in order, then the terminal filter.
 #[derive(Debug, Clone)]
 pub struct Chain {
+    /// The chain's name (empty: none), as Kuma names the chains it adds.
+    pub name: String,
     pub filter_chain_match: Option<FilterChainMatch>,
     pub transport_socket: Option<TransportSocket>,
     /// Clients on this chain present a certificate of the mesh (Kuma mTLS):
@@ -53,7 +55,14 @@ pub enum Terminal {
 
 impl Chain {
     pub fn new(terminal: Terminal) -> Chain {
-        Chain { filter_chain_match: None, transport_socket: None, mesh_tls: false, filters: Vec::new(), terminal }
+        Chain {
+            name: String::new(),
+            filter_chain_match: None,
+            transport_socket: None,
+            mesh_tls: false,
+            filters: Vec::new(),
+            terminal,
+        }
     }
 
     fn encode(self) -> FilterChain {
@@ -63,6 +72,7 @@ impl Chain {
             Terminal::Tcp(t) => network_filter(TCP_PROXY, t),
         });
         FilterChain {
+            name: self.name,
             filter_chain_match: self.filter_chain_match,
             transport_socket: self.transport_socket,
             filters,

@@ -197,6 +197,16 @@ codes! {
     /// compiled without that modification; Kuma would refuse its whole
     /// configuration.
     PROXY_PATCH_NOT_APPLIED = "MESH5010", Warning, "MeshProxyPatch modification not applied";
+    /// A MeshPassthrough selects a sidecar that runs without transparent proxy.
+    /// Only transparent-proxy sidecars have passthrough listeners: as in Kuma,
+    /// the policy does nothing on that proxy.
+    PASSTHROUGH_WITHOUT_TRANSPARENT_PROXY = "MESH5011", Warning, "MeshPassthrough on a proxy without transparent proxy";
+    /// Two MeshPassthrough `appendMatch` entries (of one policy or of merged
+    /// policies) make the same Envoy filter chain (for example http and grpc
+    /// domains on one port, or a port-less match repeated on a port another
+    /// protocol uses). Envoy would refuse the listener; the first entry is kept
+    /// and the other left out.
+    PASSTHROUGH_MATCH_DROPPED = "MESH5012", Warning, "MeshPassthrough match left out";
     /// A MeshExternalService endpoint is a unix domain socket (`unix:///path`, no
     /// port), as the MeshExternalService docs describe. Kuma 2.14's validator
     /// rejects it ("address has to be a valid IP or hostname"); meshc compiles it

@@ -424,6 +424,7 @@ pub fn plan_with_rules(
         policies: proxy_wide,
         rules_time,
     };
+    findings.extend(crate::envoy::policies::mesh_passthrough::findings(&plan, policies));
     (plan, findings)
 }
 

@@ -207,10 +207,17 @@ pub fn passthrough(plan: &ProxyPlan, listener: &mut ListenerParts) {
         direction: "OUTBOUND",
     };
     let sinks = Sinks::of(plan);
-    let logs: Vec<AccessLog> =
-        backends(e).iter().filter_map(|b| access_log(b, DEFAULT_TCP_FORMAT, &values, &sinks)).collect();
+    let logs = |default: &str| -> Vec<AccessLog> {
+        backends(e).iter().filter_map(|b| access_log(b, default, &values, &sinks)).collect()
+    };
+    let tcp_logs = logs(DEFAULT_TCP_FORMAT);
     for t in listener.tcp_proxies() {
-        t.access_log.extend(logs.iter().cloned());
+        t.access_log.extend(tcp_logs.iter().cloned());
+    }
+    // MeshPassthrough's HTTP chains log as HTTP.
+    let http_logs = logs(DEFAULT_HTTP_FORMAT);
+    for m in listener.hcms() {
+        m.access_log.extend(http_logs.iter().cloned());
     }
 }
 

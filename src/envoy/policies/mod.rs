@@ -12,6 +12,7 @@ mod mesh_health_check;
 mod mesh_http_route;
 mod mesh_load_balancing_strategy;
 mod mesh_metric;
+pub mod mesh_passthrough;
 pub mod mesh_proxy_patch;
 mod mesh_rate_limit;
 mod mesh_retry;
