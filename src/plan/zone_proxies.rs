@@ -430,3 +430,134 @@ fn permissions_of(set: &PolicySet, s: &Service, shadow: bool) -> Vec<Effective> 
         .map(|rule| crate::rules::proxy::subset_effective(set, Kind::MeshTrafficPermission, rule, Direction::From))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::{self, Compiled};
+
+    const MTLS: &str = "mtls: {enabledBackend: ca, backends: [{name: ca, type: builtin}]}";
+
+    fn compile(yaml: &str) -> Compiled {
+        let opts = compile::Options {
+            validate: Default::default(),
+            world: Default::default(),
+            plan: Options { secrets_dir: "s".into(), shadow: false },
+            selection: Default::default(),
+        };
+        let compiled = compile::run_texts(vec![("w.yaml".into(), yaml.into())], &opts);
+        assert!(!compiled.has_errors(), "{:#?}", compiled.outcome.findings);
+        compiled
+    }
+
+    fn zone_plan<'c>(c: &'c Compiled, name: &str) -> &'c ZoneProxyPlan {
+        c.proxies
+            .iter()
+            .find_map(|(p, _)| p.zone_proxy.as_deref().filter(|_| p.id.name == name))
+            .unwrap_or_else(|| panic!("no zone proxy {name}"))
+    }
+
+    fn dp(mesh: &str, name: &str, zone: &str, address: &str, service: &str, tp: bool) -> String {
+        let tp =
+            if tp { "\n  transparentProxying: {redirectPortInbound: 15006, redirectPortOutbound: 15001}" } else { "" };
+        format!(
+            "type: Dataplane\nmesh: {mesh}\nname: {name}\nlabels: {{kuma.io/zone: {zone}}}\nnetworking:\n  address: \
+             {address}\n  inbound:\n    - {{port: 8080, tags: {{kuma.io/service: {service}, kuma.io/protocol: http}}}}{tp}\n"
+        )
+    }
+
+    /// A sidecar in zone west reaches services of zone east: every SNI its
+    /// mTLS clusters send to a destination with east endpoints is an SNI the
+    /// east ingress matches (legacy and MeshService alike).
+    #[test]
+    fn sidecar_clusters_and_ingress_chains_agree_on_sni() {
+        let world = [
+            format!("type: Mesh\nname: m\nmeshServices: {{mode: Everywhere}}\n{MTLS}\n"),
+            "type: ZoneIngress\nname: zi\nzone: east\nnetworking: {address: 10.0.0.9, port: 10001}\n".into(),
+            dp("m", "backend-1", "east", "10.0.0.1", "backend", false),
+            dp("m", "api-1", "east", "10.0.0.2", "api", false),
+            dp("m", "client", "west", "10.1.0.1", "client", true),
+        ]
+        .join("---\n");
+        let compiled = compile(&world);
+        let ingress = zone_plan(&compiled, "zi");
+        let matched: BTreeSet<&str> = ingress.chains.iter().map(|c| c.sni.as_str()).collect();
+        let (client, _) = compiled.proxies.iter().find(|(p, _)| p.id.name == "client").expect("client");
+        let mut checked = 0;
+        for c in &client.clusters {
+            let ClusterTls::Mesh { sni, .. } = &c.tls else { continue };
+            if c.endpoints.iter().any(|e| e.zone.as_deref() == Some("east")) {
+                assert!(matched.contains(sni.as_str()), "{} sends {sni}, the ingress matches {matched:?}", c.name);
+                checked += 1;
+            }
+        }
+        assert!(checked >= 4, "legacy and MeshService clusters of backend and api: {checked}");
+    }
+
+    /// Chains per mesh in mesh order: legacy services, then MeshService and
+    /// MeshMultiZoneService ports; only endpoints of the ingress's zone; no
+    /// chain for a mesh without mTLS.
+    #[test]
+    fn ingress_chain_order_and_local_endpoints() {
+        let world = [
+            format!("type: Mesh\nname: b\nmeshServices: {{mode: Everywhere}}\n{MTLS}\n"),
+            format!("type: Mesh\nname: a\n{MTLS}\n"),
+            "type: Mesh\nname: open\n".into(),
+            "type: ZoneIngress\nname: zi\nzone: east\nnetworking: {address: 10.0.0.9, port: 10001}\n".into(),
+            dp("b", "web-east", "east", "10.0.0.1", "web", false),
+            dp("b", "web-west", "west", "10.1.0.1", "web", false),
+            dp("a", "pay-east", "east", "10.0.0.3", "pay", false),
+            dp("open", "x-east", "east", "10.0.0.4", "x", false),
+            "type: MeshMultiZoneService\nname: web-all\nmesh: b\nspec:\n  selector: {meshService: {matchLabels: \
+             {kuma.io/managed-by: meshservice-generator}}}\n  ports: [{port: 8080, appProtocol: http}]\n"
+                .into(),
+        ]
+        .join("---\n");
+        let compiled = compile(&world);
+        let ingress = zone_plan(&compiled, "zi");
+        let order: Vec<(&str, ServiceKind)> =
+            ingress.chains.iter().map(|c| (c.mesh.as_str(), c.destination.kind)).collect();
+        assert_eq!(
+            order,
+            vec![
+                ("a", ServiceKind::Legacy),
+                ("b", ServiceKind::Legacy),
+                ("b", ServiceKind::MeshService),
+                ("b", ServiceKind::MeshMultiZoneService),
+            ]
+        );
+        assert_eq!(ingress.chains[0].sni, "pay{mesh=a}");
+        for c in &ingress.clusters {
+            assert!(c.endpoints.iter().all(|e| e.zone.as_deref() == Some("east")), "{}: {:?}", c.name, c.endpoints);
+            assert!(matches!(c.tls, ClusterTls::None), "the ingress never originates TLS");
+        }
+    }
+
+    /// Endpoints of one SNI from several destinations join one cluster, weights summed.
+    #[test]
+    fn same_address_endpoints_merge() {
+        let e = |address: &str, weight| Endpoint {
+            address: address.into(),
+            port: 10001,
+            zone: None,
+            priority: 0,
+            weight,
+            tags: StringMap::new(),
+        };
+        let mut list = vec![e("203.0.113.2", 2)];
+        merge_endpoints(&mut list, vec![e("203.0.113.2", 1), e("203.0.113.1", 4)]);
+        assert_eq!(list, vec![e("203.0.113.1", 4), e("203.0.113.2", 3)]);
+    }
+
+    /// A DNS name as the listen address: no config, a finding that says what to do.
+    #[test]
+    fn dns_address_is_a_finding() {
+        let world = format!(
+            "type: Mesh\nname: m\n{MTLS}\n---\ntype: ZoneEgress\nname: ze\nnetworking: {{address: egress.local, port: 10002}}\n"
+        );
+        let compiled = compile(&world);
+        assert!(compiled.proxies.iter().all(|(p, _)| p.zone_proxy.is_none()));
+        let codes: Vec<&str> = compiled.outcome.findings.iter().map(|f| f.code.id).collect();
+        assert!(codes.contains(&"MESH5018"), "{codes:?}");
+    }
+}
