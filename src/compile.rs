@@ -25,7 +25,8 @@ use crate::world::{self, World};
 /// Which proxies to compile.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
-    /// Proxy names (`name`, `name.namespace` or `mesh/name`); empty = all.
+    /// Proxy names (`name`, `name.namespace` or `mesh/name`; zone proxies by
+    /// `name` or `name.namespace`); empty = all.
     pub proxies: Vec<String>,
     /// Only proxies of these meshes; empty = all.
     pub meshes: Vec<String>,
@@ -40,7 +41,9 @@ impl Selection {
                 .proxies
                 .iter()
                 .any(|p| *p == id.name || *p == id.core_name() || *p == format!("{}/{}", id.mesh, id.core_name()));
-        let mesh_ok = self.meshes.is_empty() || self.meshes.contains(&id.mesh);
+        // Zone proxies serve every mesh: `--mesh` keeps them (their config holds that mesh's chains).
+        let zone_proxy = id.kind != crate::emit::ProxyKind::Dataplane;
+        let mesh_ok = self.meshes.is_empty() || zone_proxy || self.meshes.contains(&id.mesh);
         let shard_ok = self.shard.is_none_or(|(i, n)| shard_of(id, n) == i);
         name_ok && mesh_ok && shard_ok
     }

@@ -16,7 +16,7 @@ fn options() -> compile::Options {
     compile::Options {
         validate: Default::default(),
         world: Default::default(),
-        plan: meshc::plan::Options { secrets_dir: "secrets".into(), shadow: false },
+        plan: meshc::plan::Options { secrets_dir: "secrets".into(), shadow: false, system_ca_path: None },
         selection: Default::default(),
     }
 }

@@ -231,6 +231,11 @@ enum CaState {
 
 struct ProxyPlan {
     id: ProxyId,
+    /// The mesh whose CA issues the certificate.
+    mesh: String,
+    /// The certificate's directory under the secrets directory: `proxies/<dir>`,
+    /// or for a ZoneEgress (one identity per mesh) `proxies/<dir>/<mesh>`.
+    rel: String,
     sans: Vec<String>,
 }
 
@@ -289,11 +294,22 @@ fn run_at(resources: &[Resource], opts: &Options, now: OffsetDateTime) -> Result
             errors.push(format!("Dataplane {id}: {bad:?} cannot be a certificate URI (not ASCII)"));
             continue;
         }
-        proxies.push(ProxyPlan { id, sans });
+        let rel = format!("proxies/{}", id.dir());
+        proxies.push(ProxyPlan { mesh: id.mesh.clone(), id, rel, sans });
     }
-    proxies.sort_by(|a, b| a.id.cmp(&b.id));
+    // A ZoneEgress terminates the mTLS of every mesh: one identity per mesh,
+    // `spiffe://<mesh>/zone-egress` (the SAN sidecars check).
+    for r in resources.iter().filter(|r| matches!(r.spec, Some(Spec::ZoneEgress(_)))) {
+        let Some(id) = crate::plan::zone_proxies::proxy_id(r) else { continue };
+        for mesh in meshes.keys() {
+            let rel = format!("proxies/{}/{}", id.dir(), escape_segment(mesh));
+            let sans = vec![crate::plan::zone_proxies::egress_identity(mesh)];
+            proxies.push(ProxyPlan { id: id.clone(), mesh: mesh.clone(), rel, sans });
+        }
+    }
+    proxies.sort_by(|a, b| (&a.id, &a.mesh).cmp(&(&b.id, &b.mesh)));
     for pair in proxies.windows(2) {
-        if pair[0].id == pair[1].id {
+        if pair[0].id == pair[1].id && pair[0].mesh == pair[1].mesh {
             errors.push(format!("Dataplane {} is defined twice; give each proxy one definition", pair[0].id));
         }
     }
@@ -319,7 +335,7 @@ fn run_at(resources: &[Resource], opts: &Options, now: OffsetDateTime) -> Result
     }
     let mut current = BTreeSet::new();
     for p in &proxies {
-        let (Some(plan), Some(issuer)) = (meshes.get(&p.id.mesh), issuers.get(p.id.mesh.as_str())) else {
+        let (Some(plan), Some(issuer)) = (meshes.get(&p.mesh), issuers.get(p.mesh.as_str())) else {
             continue;
         };
         let status = write_proxy(p, plan, issuer, &opts.out, out_str, opts.validity_secs, now)?;
@@ -327,8 +343,8 @@ fn run_at(resources: &[Resource], opts: &Options, now: OffsetDateTime) -> Result
             "kept" => summary.kept += 1,
             _ => summary.issued += 1,
         }
-        let dir = p.id.dir();
-        summary.proxies.push(ProxyReport { mesh: p.id.mesh.clone(), name: p.id.core_name(), dir: dir.clone(), status });
+        let dir = p.rel.strip_prefix("proxies/").unwrap_or(&p.rel).to_string();
+        summary.proxies.push(ProxyReport { mesh: p.mesh.clone(), name: p.id.core_name(), dir: dir.clone(), status });
         current.insert(dir);
     }
     summary.stale_proxy_dirs = count_stale(&opts.out.join("proxies"), &current);
@@ -489,8 +505,8 @@ fn write_proxy(
     validity_override: Option<i64>,
     now: OffsetDateTime,
 ) -> Result<&'static str, Failure> {
-    let rel = format!("proxies/{}", p.id.dir());
-    let dir = out.join(&rel);
+    let rel = &p.rel;
+    let dir = out.join(rel);
     let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
     let existing = (std::fs::read_to_string(&cert_path), std::fs::read_to_string(&key_path));
     let kept = match &existing {
@@ -517,7 +533,7 @@ fn write_proxy(
             .map_err(|e| io_failure(&cert_path, e))?;
     }
     let sds = sds::identity(
-        &p.id.mesh,
+        &p.mesh,
         &sds_path(out_str, &format!("{rel}/cert.pem")),
         &sds_path(out_str, &format!("{rel}/key.pem")),
     )
@@ -534,7 +550,7 @@ fn count_stale(proxies: &Path, current: &BTreeSet<String>) -> usize {
         for e in entries.flatten() {
             let Ok(ft) = e.file_type() else { continue };
             let name = e.file_name().to_string_lossy().into_owned();
-            if ft.is_dir() && depth < 3 {
+            if ft.is_dir() && depth < 4 {
                 let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
                 walk(&e.path(), &child, depth + 1, current, n);
             } else if ft.is_file() && matches!(name.as_str(), "cert.pem" | "key.pem" | "identity.sds.yaml") {

@@ -121,6 +121,13 @@ pub fn run(mut args: Args, color: Color) -> i32 {
                 eprintln!("error: `{proxy}` is a gateway Dataplane: explain covers sidecars only for now");
                 return exit::USAGE;
             }
+            if let Some(kind) = zone_proxy_kind(&outcome.resources, &selection) {
+                eprintln!(
+                    "error: `{proxy}` is a {kind}: it has no inbounds, outbounds or policies of its own to explain; \
+                     `meshc compile --proxy {proxy}` writes its SNI chains (one per destination, see the README)"
+                );
+                return exit::USAGE;
+            }
             eprintln!("error: no sidecar Dataplane `{proxy}` in the input{}", known_proxies(&outcome.resources));
             return exit::USAGE;
         }
@@ -146,6 +153,15 @@ fn is_gateway(resources: &[crate::model::Resource], selection: &Selection) -> bo
         .iter()
         .filter_map(crate::rules::select::Proxy::of)
         .any(|p| p.spec.is_gateway() && selection.keeps(&crate::plan::proxy_id(p.resource)))
+}
+
+/// The kind of the ZoneIngress or ZoneEgress `selection` names, if it names one.
+fn zone_proxy_kind(resources: &[crate::model::Resource], selection: &Selection) -> Option<&'static str> {
+    resources
+        .iter()
+        .filter_map(crate::plan::zone_proxies::proxy_id)
+        .find(|id| selection.keeps(id))
+        .map(|id| id.kind.name())
 }
 
 /// ` (proxies: a, b, c ...)` to help a user who mistyped.

@@ -2,7 +2,10 @@
 //! same relative path, under the secrets directory). One function decides it, so
 //! `compile`, `certs` and the manifest can never disagree.
 //!
-//! A proxy lives in `<mesh>/[<zone>/]<core-name>/`. Every segment is made safe
+//! A sidecar lives in `<mesh>/[<zone>/]<core-name>/`; a zone proxy, which
+//! serves every mesh, in `_zone-ingress/[<zone>/]<core-name>/` or
+//! `_zone-egress/[<zone>/]<core-name>/` (no mesh name starts with `_`: Kuma's
+//! names are DNS labels). Every segment is made safe
 //! for any file system: characters outside `[A-Za-z0-9._-]` become `%XX` (their
 //! UTF-8 bytes), and a segment that is empty or starts with a dot gets a leading
 //! `%2E`-style escape, so no resource name can produce `..`, an absolute path, a
@@ -32,8 +35,9 @@ impl ProxyKind {
 /// The identity of one proxy in the output. Sorting by it gives the manifest order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct ProxyId {
+    /// The mesh; empty for zone proxies (they serve every mesh).
     pub mesh: String,
-    /// The `kuma.io/zone` label, if the proxy has one.
+    /// The `kuma.io/zone` label, if the proxy has one (a zone proxy: `spec.zone`, else the label).
     pub zone: Option<String>,
     /// The Kubernetes namespace, for resources in Kubernetes form.
     pub namespace: Option<String>,
@@ -55,6 +59,28 @@ impl ProxyId {
         }
     }
 
+    /// The identity of a ZoneIngress or ZoneEgress in `zone` (its `spec.zone`,
+    /// else its `kuma.io/zone` label).
+    pub fn of_zone_proxy(meta: &crate::model::meta::Meta, kind: ProxyKind, zone: Option<String>) -> ProxyId {
+        ProxyId {
+            mesh: String::new(),
+            zone,
+            namespace: meta.namespace.clone().filter(|_| meta.form == crate::model::meta::Form::Kubernetes),
+            name: meta.name.clone(),
+            kind,
+        }
+    }
+
+    /// The first segment of the proxy's directory: its mesh, or for a zone proxy
+    /// `_zone-ingress` / `_zone-egress`.
+    pub fn scope(&self) -> String {
+        match self.kind {
+            ProxyKind::Dataplane => self.mesh.clone(),
+            ProxyKind::ZoneIngress => "_zone-ingress".to_string(),
+            ProxyKind::ZoneEgress => "_zone-egress".to_string(),
+        }
+    }
+
     /// Kuma's core name: `<name>.<namespace>` for namespaced resources.
     pub fn core_name(&self) -> String {
         match &self.namespace {
@@ -66,7 +92,7 @@ impl ProxyId {
     /// The proxy's directory relative to the output (or secrets) directory,
     /// with `/` separators.
     pub fn dir(&self) -> String {
-        let mut segments = vec![escape_segment(&self.mesh)];
+        let mut segments = vec![escape_segment(&self.scope())];
         if let Some(zone) = &self.zone {
             segments.push(escape_segment(zone));
         }
@@ -77,7 +103,11 @@ impl ProxyId {
 
 impl fmt::Display for ProxyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.mesh, self.core_name())?;
+        match self.kind {
+            ProxyKind::Dataplane => write!(f, "{}/{}", self.mesh, self.core_name())?,
+            ProxyKind::ZoneIngress => write!(f, "ZoneIngress {}", self.core_name())?,
+            ProxyKind::ZoneEgress => write!(f, "ZoneEgress {}", self.core_name())?,
+        }
         if let Some(zone) = &self.zone {
             write!(f, " (zone {zone})")?;
         }
@@ -131,6 +161,15 @@ mod tests {
         }
         assert_eq!(escape_segment(".."), "%2E.");
         assert_eq!(escape_segment("a/b"), "a%2Fb");
+    }
+
+    #[test]
+    fn zone_proxies_have_their_own_scope() {
+        let zi = ProxyId { kind: ProxyKind::ZoneIngress, mesh: String::new(), ..id("", Some("east"), None, "zi-1") };
+        assert_eq!(zi.dir(), "_zone-ingress/east/zi-1");
+        assert_eq!(zi.to_string(), "ZoneIngress zi-1 (zone east)");
+        let ze = ProxyId { kind: ProxyKind::ZoneEgress, ..id("", None, None, "ze-1") };
+        assert_eq!(ze.dir(), "_zone-egress/ze-1");
     }
 
     #[test]

@@ -11,7 +11,8 @@ use super::{Format, ProxyId};
 /// One proxy's line in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
-    pub mesh: String,
+    /// `null` for zone proxies, which serve every mesh.
+    pub mesh: Option<String>,
     pub zone: Option<String>,
     pub namespace: Option<String>,
     pub name: String,
@@ -32,7 +33,7 @@ impl Entry {
             hasher.update(bytes);
         }
         Entry {
-            mesh: id.mesh.clone(),
+            mesh: (id.kind == super::ProxyKind::Dataplane).then(|| id.mesh.clone()),
             zone: id.zone.clone(),
             namespace: id.namespace.clone(),
             name: id.name.clone(),

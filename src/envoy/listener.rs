@@ -25,7 +25,7 @@ const TLS_INSPECTOR: &str = "envoy.filters.listener.tls_inspector";
 const TAGS_METADATA: &str = "io.kuma.tags";
 
 /// A route sending everything to `cluster` (timeouts: MeshTimeout's configurer).
-fn route_to(cluster: &str, name: Option<String>) -> Route {
+pub(super) fn route_to(cluster: &str, name: Option<String>) -> Route {
     Route {
         name: name.unwrap_or_default(),
         r#match: Some(RouteMatch {
@@ -40,7 +40,7 @@ fn route_to(cluster: &str, name: Option<String>) -> Route {
     }
 }
 
-fn hcm(stat_prefix: &str, route_config: RouteConfiguration) -> Terminal {
+pub(super) fn hcm(stat_prefix: &str, route_config: RouteConfiguration) -> Terminal {
     Terminal::Http(Box::new(HttpConnectionManager {
         stat_prefix: stat_prefix.to_string(),
         http_filters: vec![http_filter(ROUTER, Router::default())],
@@ -64,7 +64,7 @@ fn hcm(stat_prefix: &str, route_config: RouteConfiguration) -> Terminal {
 }
 
 /// A TCP proxy to `cluster` (idle timeout: MeshTimeout's configurer).
-fn tcp(stat_prefix: &str, cluster: &str) -> Terminal {
+pub(super) fn tcp(stat_prefix: &str, cluster: &str) -> Terminal {
     Terminal::Tcp(TcpProxy {
         stat_prefix: stat_prefix.to_string(),
         cluster_specifier: Some(tcp_proxy::ClusterSpecifier::Cluster(cluster.to_string())),
@@ -105,7 +105,7 @@ fn inbound_chain(plan: &ProxyPlan, i: &InboundPlan, mtls: bool) -> Chain {
     Chain { mesh_tls: mtls, ..Chain::new(terminal) }
 }
 
-fn tls_inspector() -> ListenerFilter {
+pub(super) fn tls_inspector() -> ListenerFilter {
     ListenerFilter {
         name: TLS_INSPECTOR.to_string(),
         config_type: Some(listener_filter::ConfigType::TypedConfig(any(TlsInspector::default()))),

@@ -11,6 +11,7 @@ pub mod parts;
 pub mod policies;
 mod proto;
 mod tls;
+mod zone;
 
 use envoy_types::pb::envoy::config::bootstrap::v3::{Admin, Bootstrap, bootstrap::StaticResources};
 use envoy_types::pb::envoy::config::core::v3::{Node, TrafficDirection};
@@ -65,6 +66,10 @@ pub fn bootstrap(plan: &ProxyPlan) -> Bootstrap {
     }
     if let Some(dns) = &plan.dns {
         listeners.push(dns::listener(dns));
+    }
+    if let Some(z) = &plan.zone_proxy {
+        listeners.push(zone::zone_listener(plan, z));
+        clusters.extend(zone::zone_clusters(plan, z));
     }
     // Duplicate inbound clusters (two inbounds to one application port) are one cluster.
     clusters.sort_by(|a, b| a.name.cmp(&b.name));

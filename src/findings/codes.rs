@@ -218,6 +218,11 @@ codes! {
     /// accepts the resource, and Envoy then refuses the cluster (a static
     /// bootstrap with it does not start).
     EXTERNAL_TLS_UNUSABLE = "MESH5014", Error, "MeshExternalService TLS material unusable";
+    /// A ZoneIngress or ZoneEgress has no IP address or port to listen on (its
+    /// `networking.address` is a DNS name, or `networking.port` is missing).
+    /// Kuma fills the address from the running proxy; offline, Envoy needs an IP.
+    /// The zone proxy is not compiled; set `networking.address` to an IP.
+    ZONE_PROXY_NOT_COMPILED = "MESH5018", Warning, "zone proxy not compiled";
 
     // ---- MESH9xxx: meshc itself ------------------------------------------------------------
     /// meshc failed internally. Please report it with the input that caused it.

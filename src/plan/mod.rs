@@ -7,8 +7,9 @@
 //! The plan is serializable: golden tests keep one per proxy, and `meshc
 //! explain` prints it.
 
-mod outbounds;
+pub mod outbounds;
 pub mod routes;
+pub mod zone_proxies;
 
 use std::net::IpAddr;
 
@@ -51,7 +52,8 @@ pub struct Options {
 /// path; kuma-dp autodetects the host's, which a static config cannot).
 pub const SYSTEM_CA_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
 
-/// Everything one sidecar's Envoy config is built from.
+/// Everything one proxy's Envoy config is built from: a sidecar's, or (with
+/// [`ProxyPlan::zone_proxy`]) a ZoneIngress's or ZoneEgress's.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProxyPlan {
     pub id: ProxyId,
@@ -73,6 +75,10 @@ pub struct ProxyPlan {
     /// Proxy-wide policies (MeshTrace, MeshMetric, MeshPassthrough, MeshProxyPatch).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<Effective>,
+    /// A ZoneIngress or ZoneEgress: its SNI chains and clusters (the sidecar
+    /// parts above are then empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone_proxy: Option<Box<zone_proxies::ZoneProxyPlan>>,
     /// Time spent matching and merging policies (the `rules` stage).
     #[serde(skip)]
     pub rules_time: std::time::Duration,
@@ -285,7 +291,7 @@ pub fn plan_all(
 /// [`plan_all`], handing each plan to `then` on the worker thread that built it,
 /// so that a caller can turn plans into output without ever holding all of them
 /// (10,000 sidecars' plans and Envoy messages are gigabytes; their YAML is not).
-/// The results come in input order of the Dataplanes, not sorted.
+/// The results come in input order of the Dataplanes, then of the zone proxies, not sorted.
 pub fn plan_each<T: Send>(
     world: &World,
     policies: &PolicySet,
@@ -303,10 +309,19 @@ pub fn plan_each<T: Send>(
             (then(plan), findings)
         })
         .collect();
-    let mut out = Vec::with_capacity(results.len());
+    let zone_results: Vec<(Option<T>, Vec<Finding>)> = world
+        .zone_proxies
+        .par_iter()
+        .filter(|r| zone_proxies::proxy_id(r).is_some_and(|id| keep(&id)))
+        .map(|r| {
+            let (plan, findings) = zone_proxies::plan(world, policies, r, opts);
+            (plan.map(then), findings)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(results.len() + zone_results.len());
     let mut findings = Vec::new();
-    for (t, f) in results {
-        out.push(t);
+    for (t, f) in results.into_iter().map(|(t, f)| (Some(t), f)).chain(zone_results) {
+        out.extend(t);
         findings.extend(f);
     }
     (out, findings)
@@ -422,6 +437,7 @@ pub fn plan_with_rules(
         clusters,
         dns,
         policies: proxy_wide,
+        zone_proxy: None,
         rules_time,
     };
     findings.extend(crate::envoy::policies::mesh_passthrough::findings(&plan, policies));

@@ -522,7 +522,7 @@ fn route_confs(
 }
 
 /// A subset rule as an [`Effective`]: its origins are the items merged into it.
-fn subset_effective(set: &PolicySet, kind: Kind, rule: &SubsetRule, direction: Direction) -> Effective {
+pub(crate) fn subset_effective(set: &PolicySet, kind: Kind, rule: &SubsetRule, direction: Direction) -> Effective {
     let confs = set.confs(&rule.origins);
     let condition = Condition::Subset { direction, tags: rule.subset.clone() };
     Effective::attributed(set, kind, rule.conf.clone(), &confs).on(condition)

@@ -47,6 +47,8 @@ pub struct World<'a> {
     pub services: Vec<Service<'a>>,
     /// Every Dataplane of a known mesh that can be compiled, in input order.
     pub dataplanes: Vec<Proxy<'a>>,
+    /// Every ZoneIngress and ZoneEgress, in input order (they belong to no mesh).
+    pub zone_proxies: Vec<&'a Resource>,
     /// Problems found while resolving (hostname collisions, VIP conflicts...).
     pub findings: Vec<Finding>,
     /// (mesh, kind, namespace, name) -> position in `services`.
@@ -105,7 +107,9 @@ impl<'a> World<'a> {
             .enumerate()
             .map(|(i, s)| ((s.mesh.clone(), s.kind, s.namespace.clone(), s.name.clone()), i))
             .collect();
-        World { meshes, services, dataplanes, findings, by_key }
+        let zone_proxies =
+            resources.iter().filter(|r| matches!(r.spec, Some(Spec::ZoneIngress(_) | Spec::ZoneEgress(_)))).collect();
+        World { meshes, services, dataplanes, zone_proxies, findings, by_key }
     }
 
     pub fn mesh(&self, name: &str) -> Option<&Mesh> {

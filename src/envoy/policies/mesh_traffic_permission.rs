@@ -307,6 +307,33 @@ impl Access {
 }
 
 /// MeshTrafficPermission's configurer.
+/// The RBAC network filter of a ZoneEgress chain to a MeshExternalService
+/// (Kuma's egress `NetworkRBAC`): the `from` rules of the MeshTrafficPermissions
+/// that target the service, as on an inbound; with none, every client of the
+/// mesh (`allow_without_policy`) or none (the Mesh's
+/// `routing.defaultForbidMeshExternalServiceAccess`).
+pub fn egress_filter(
+    mesh: &str,
+    listener_name: &str,
+    permissions: &[Effective],
+    allow_without_policy: bool,
+) -> envoy_types::pb::envoy::config::listener::v3::Filter {
+    let confs: Vec<&Effective> = permissions.iter().collect();
+    let rules = from_rules(&confs);
+    let everyone = [FromRule { tags: &[], action: Action::Allow }];
+    let rules: &[FromRule] = match (rules.is_empty(), allow_without_policy) {
+        (true, true) => &everyone,
+        _ => &rules,
+    };
+    let (rules, shadow_rules) = match legacy(mesh, rules) {
+        Access::Rules { rules, shadow } => (Some(rules), shadow),
+        Access::Matcher { .. } => (None, None),
+    };
+    let config =
+        NetworkRbac { stat_prefix: format!("{}.", sanitize(listener_name)), rules, shadow_rules, ..Default::default() };
+    network_filter(NETWORK_RBAC, config)
+}
+
 pub struct MeshTrafficPermission;
 
 impl Configurer for MeshTrafficPermission {

@@ -20,7 +20,7 @@ mod mesh_tcp_route;
 mod mesh_timeout;
 mod mesh_tls;
 mod mesh_trace;
-mod mesh_traffic_permission;
+pub mod mesh_traffic_permission;
 
 use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
 
