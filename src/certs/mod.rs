@@ -17,7 +17,7 @@ mod der;
 mod fsio;
 mod key;
 mod leaf;
-mod pem;
+pub(crate) mod pem;
 mod sds;
 mod x509;
 

@@ -7,8 +7,9 @@
 //! The plan is serializable: golden tests keep one per proxy, and `meshc
 //! explain` prints it.
 
-mod outbounds;
+pub mod outbounds;
 pub mod routes;
+pub mod zones;
 
 use std::net::IpAddr;
 
@@ -181,6 +182,10 @@ pub struct ClusterPlan {
     /// repeating them per cluster would double every plan snapshot.
     #[serde(skip)]
     pub policies: Vec<Effective>,
+    /// The mesh routes cross-zone traffic through the zone egress (Kuma's
+    /// `egressEnabled` for locality-aware balancing, [`zones`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub zone_egress: bool,
 }
 
 /// How a cluster talks TLS to its upstream.
@@ -280,6 +285,7 @@ pub fn plan_each<T: Send>(
         out.push(t);
         findings.extend(f);
     }
+    zones::dedup(&mut findings);
     (out, findings)
 }
 
@@ -367,6 +373,9 @@ pub fn plan_with_rules(
         secrets_dir: &opts.secrets_dir,
     };
     routes::plan(&route_cx, &mut outbounds, &mut clusters);
+    let zone_cx =
+        zones::Context { world, mesh_name: &mesh_name, mesh: &mesh, zone: id.zone.as_deref(), mtls: mtls.is_some() };
+    zones::route(&zone_cx, &mut clusters, &mut findings);
     let rules_start = std::time::Instant::now();
     cluster_policies(&outbounds, &mut clusters, destination_policies);
     rules_time += rules_start.elapsed();

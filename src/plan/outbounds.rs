@@ -360,8 +360,9 @@ pub fn resource_sni(name: &str, mesh: &str, kind: ServiceKind, port: u32) -> Str
     format!("a{hash:016x}.{}.{port}.{}.{abbrev}", clip(name), clip(mesh))
 }
 
-/// The SNI of a service port under Kuma mTLS.
-fn sni(s: &Service, port: &ServicePort) -> String {
+/// The SNI of a service port under Kuma mTLS: what ZoneIngress and ZoneEgress
+/// filter chains match (`server_names`).
+pub fn sni(s: &Service, port: &ServicePort) -> String {
     match s.kind {
         // SNIFromTags: the service, then the other cluster tags in braces.
         ServiceKind::Legacy => format!("{}{{mesh={}}}", s.name, s.mesh),
@@ -444,6 +445,7 @@ fn outbound(
         tls,
         destination,
         policies: Vec::new(),
+        zone_egress: false,
     };
     (plan, c)
 }

@@ -18,6 +18,7 @@ mod endpoints;
 pub mod hostnames;
 pub mod ipam;
 pub mod service;
+pub mod zone_proxies;
 
 use std::collections::BTreeMap;
 
@@ -49,6 +50,8 @@ pub struct World<'a> {
     pub dataplanes: Vec<Proxy<'a>>,
     /// Problems found while resolving (hostname collisions, VIP conflicts...).
     pub findings: Vec<Finding>,
+    /// ZoneIngresses and ZoneEgresses by zone (cross-zone endpoints go through them).
+    pub zone_proxies: zone_proxies::ZoneProxies<'a>,
     /// (mesh, kind, namespace, name) -> position in `services`.
     by_key: std::collections::HashMap<(String, ServiceKind, Option<String>, String), usize>,
 }
@@ -105,7 +108,8 @@ impl<'a> World<'a> {
             .enumerate()
             .map(|(i, s)| ((s.mesh.clone(), s.kind, s.namespace.clone(), s.name.clone()), i))
             .collect();
-        World { meshes, services, dataplanes, findings, by_key }
+        let zone_proxies = zone_proxies::ZoneProxies::build(resources);
+        World { meshes, services, dataplanes, findings, zone_proxies, by_key }
     }
 
     pub fn mesh(&self, name: &str) -> Option<&Mesh> {
