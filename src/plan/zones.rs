@@ -134,7 +134,10 @@ fn internal(cx: &Context, c: &mut ClusterPlan, gaps: &mut BTreeSet<(Gap, Option<
     for e in remote {
         let zone = e.zone.clone().unwrap_or_default();
         let tags = if legacy {
-            e.tags
+            // Kuma's ingress lists each tag set with the zone tag its zone adds.
+            let mut tags = e.tags;
+            tags.entry(labels::ZONE.to_string()).or_insert_with(|| zone.clone());
+            tags
         } else {
             StringMap::from([(SERVICE_TAG.to_string(), c.name.clone()), (labels::ZONE.to_string(), zone.clone())])
         };

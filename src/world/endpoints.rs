@@ -218,10 +218,13 @@ pub fn generated_mesh_services<'a>(
     existing: &[Service],
     findings: &mut Vec<Finding>,
 ) -> Vec<Service<'a>> {
-    let taken: BTreeSet<&str> = existing
+    // A written MeshService stands for the one a zone generates for a service
+    // when it has its name, or (the global view: zone services synced to global
+    // carry `kuma.io/display-name`) its display name in the same zone.
+    let taken: BTreeSet<(&str, Option<&str>)> = existing
         .iter()
         .filter(|s| s.mesh == mesh && s.kind == ServiceKind::MeshService && s.namespace.is_none())
-        .map(|s| s.name.as_str())
+        .flat_map(|s| [(s.name.as_str(), None), (s.display_name.as_str(), s.zone.as_deref())])
         .collect();
     let mut sorted: Vec<&Proxy> = dataplanes
         .iter()
@@ -236,8 +239,9 @@ pub fn generated_mesh_services<'a>(
         let Some(net) = dp.spec.networking() else { continue };
         let services: BTreeSet<&str> =
             net.inbounds().iter().filter(|i| !i.is_ignored()).filter_map(Inbound::service).collect();
+        let zone = dp.resource.meta.zone();
         for svc in services {
-            if taken.contains(svc) {
+            if taken.contains(&(svc, None)) || zone.is_some() && taken.contains(&(svc, zone)) {
                 continue;
             }
             if !is_dns1035_label(svc) {
