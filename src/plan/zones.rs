@@ -50,18 +50,18 @@ pub struct Context<'w, 'a> {
     pub mtls: bool,
 }
 
-/// Why endpoints were left out.
+/// What is missing when endpoints are left out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Gap {
     /// No ZoneIngress for the zone of the endpoints.
-    NoIngress,
+    Ingress,
     /// No ZoneEgress in the zone of the proxy.
-    NoEgress,
+    Egress,
     /// Mesh mTLS is off (the zone is the endpoints').
-    NoMtls,
+    Mtls,
     /// Mesh mTLS is off, so MeshExternalServices cannot go through the egress
     /// (the zone is the proxy's).
-    NoMtlsForEgress,
+    MtlsForEgress,
 }
 
 /// Route every cluster's endpoints of one sidecar across zones.
@@ -89,13 +89,13 @@ fn external(cx: &Context, c: &mut ClusterPlan, gaps: &mut BTreeSet<(Gap, Option<
     let zone = cx.zone.map(str::to_string);
     if !cx.mtls {
         c.endpoints.clear();
-        gaps.insert((Gap::NoMtlsForEgress, zone));
+        gaps.insert((Gap::MtlsForEgress, zone));
         return;
     }
     let egresses = cx.world.zone_proxies.egresses(cx.zone);
     if egresses.is_empty() {
         c.endpoints.clear();
-        gaps.insert((Gap::NoEgress, zone));
+        gaps.insert((Gap::Egress, zone));
         return;
     }
     let service = cx.world.find_destination(cx.mesh_name, &c.destination);
@@ -167,13 +167,13 @@ fn via<'w>(
     gaps: &mut BTreeSet<(Gap, Option<String>)>,
 ) -> Option<&'w [Address]> {
     if !cx.mtls {
-        gaps.insert((Gap::NoMtls, Some(zone.to_string())));
+        gaps.insert((Gap::Mtls, Some(zone.to_string())));
         return None;
     }
     let proxies = &cx.world.zone_proxies;
     // The egress hands the traffic to the ingress of `zone`: both must exist.
     if proxies.ingresses(zone).is_empty() {
-        gaps.insert((Gap::NoIngress, Some(zone.to_string())));
+        gaps.insert((Gap::Ingress, Some(zone.to_string())));
         return None;
     }
     if !cx.mesh.zone_egress_enabled() {
@@ -181,7 +181,7 @@ fn via<'w>(
     }
     let egresses = proxies.egresses(Some(local));
     if egresses.is_empty() {
-        gaps.insert((Gap::NoEgress, Some(local.to_string())));
+        gaps.insert((Gap::Egress, Some(local.to_string())));
         return None;
     }
     Some(egresses)
@@ -198,7 +198,7 @@ fn finding(cx: &Context, gap: Gap, zone: Option<&str>) -> Finding {
     let mesh = cx.mesh_name;
     let zone = zone.unwrap_or_default();
     let (code, message, pointer) = match gap {
-        Gap::NoIngress => (
+        Gap::Ingress => (
             codes::ZONE_INGRESS_MISSING,
             format!(
                 "mesh `{mesh}`: proxies of other zones get no endpoints in zone `{zone}`: no ZoneIngress of zone \
@@ -207,7 +207,7 @@ fn finding(cx: &Context, gap: Gap, zone: Option<&str>) -> Finding {
             ),
             None,
         ),
-        Gap::NoEgress => (
+        Gap::Egress => (
             codes::ZONE_EGRESS_MISSING,
             format!(
                 "mesh `{mesh}` sends cross-zone and external traffic through the zone egress \
@@ -216,7 +216,7 @@ fn finding(cx: &Context, gap: Gap, zone: Option<&str>) -> Finding {
             ),
             Some("/routing/zoneEgress"),
         ),
-        Gap::NoMtls => (
+        Gap::Mtls => (
             codes::CROSS_ZONE_NEEDS_MTLS,
             format!(
                 "mesh `{mesh}` has mTLS off, so proxies of other zones get no endpoints in zone `{zone}`: zone \
@@ -224,7 +224,7 @@ fn finding(cx: &Context, gap: Gap, zone: Option<&str>) -> Finding {
             ),
             None,
         ),
-        Gap::NoMtlsForEgress => (
+        Gap::MtlsForEgress => (
             codes::CROSS_ZONE_NEEDS_MTLS,
             format!(
                 "mesh `{mesh}` has mTLS off, so proxies of zone `{zone}` get no endpoints for MeshExternalServices: \
