@@ -30,6 +30,9 @@ pub struct Selection {
     pub proxies: Vec<String>,
     /// Only proxies of these meshes; empty = all.
     pub meshes: Vec<String>,
+    /// Only proxies of these zones (a Dataplane's `kuma.io/zone`, a zone proxy's
+    /// zone); empty = all. Proxies without a zone are left out when set.
+    pub zones: Vec<String>,
     /// `(i, n)`: only the proxies whose identity hashes to shard `i` of `n` (1-based).
     pub shard: Option<(u64, u64)>,
 }
@@ -44,8 +47,9 @@ impl Selection {
         // Zone proxies serve every mesh: `--mesh` keeps them (their config holds that mesh's chains).
         let zone_proxy = id.kind != crate::emit::ProxyKind::Dataplane;
         let mesh_ok = self.meshes.is_empty() || zone_proxy || self.meshes.contains(&id.mesh);
+        let zone_ok = self.zones.is_empty() || id.zone.as_ref().is_some_and(|z| self.zones.contains(z));
         let shard_ok = self.shard.is_none_or(|(i, n)| shard_of(id, n) == i);
-        name_ok && mesh_ok && shard_ok
+        name_ok && mesh_ok && zone_ok && shard_ok
     }
 }
 

@@ -18,7 +18,7 @@ mod external;
 mod fsio;
 mod key;
 mod leaf;
-mod pem;
+pub(crate) mod pem;
 mod sds;
 mod x509;
 

@@ -29,6 +29,7 @@ Examples:
   meshc compile policies/ --out out/ --check      # CI: exit 1 when out/ is stale
   meshc compile . --out out/ --format xds         # bootstrap + LDS/CDS files per proxy
   meshc compile . --out out/ --shard 2/4          # one quarter of the proxies
+  meshc compile global/ --out out/ --zone zone-1  # only zone-1's proxies (multi-zone)
   meshc compile . --out out/ --timings
 
 The output directory is replaced atomically with exactly what this run compiles:
@@ -95,6 +96,13 @@ pub struct CompileInput {
     /// Only proxies of this mesh. Repeatable.
     #[arg(long, value_name = "MESH")]
     pub mesh: Vec<String>,
+
+    /// Only proxies of this zone (a Dataplane's `kuma.io/zone` label). Repeatable,
+    /// or a comma-separated list. The input stays the whole global view: proxies
+    /// of the zone still reach the other zones' services through their zone
+    /// ingresses. Proxies without a zone are left out when this is given.
+    #[arg(long, value_name = "ZONE", value_delimiter = ',')]
+    pub zone: Vec<String>,
 
     /// Only shard I of N (1-based): a deterministic share of the proxies, by a hash
     /// of their identity, so a CI matrix can split a large mesh. The shards
@@ -169,7 +177,12 @@ impl CompileInput {
                 shadow: false,
                 system_ca_path: self.system_ca_path.clone(),
             },
-            selection: Selection { proxies: self.proxy.clone(), meshes: self.mesh.clone(), shard: self.shard },
+            selection: Selection {
+                proxies: self.proxy.clone(),
+                meshes: self.mesh.clone(),
+                zones: self.zone.clone(),
+                shard: self.shard,
+            },
         }
     }
 

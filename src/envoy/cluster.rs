@@ -176,10 +176,11 @@ pub fn outbound(plan: &ProxyPlan, c: &ClusterPlan) -> ClusterParts {
             cluster.transport_socket = Some(tls::mesh_upstream(mtls, sni, sans))
         }
         // Kuma's MeshExternalService TLS: one transport socket match, named after the
-        // first endpoint, that matches every endpoint.
+        // first endpoint (the cluster when there is none: Envoy needs a name), that
+        // matches every endpoint.
         (ClusterTls::External(t), _) => {
             cluster.transport_socket_matches = vec![TransportSocketMatch {
-                name: c.endpoints.first().map(|e| e.address.clone()).unwrap_or_default(),
+                name: c.endpoints.first().map_or_else(|| c.name.clone(), |e| e.address.clone()),
                 transport_socket: Some(tls::external_upstream(t)),
                 ..Default::default()
             }]

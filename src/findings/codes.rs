@@ -223,6 +223,22 @@ codes! {
     /// Kuma fills the address from the running proxy; offline, Envoy needs an IP.
     /// The zone proxy is not compiled; set `networking.address` to an IP.
     ZONE_PROXY_NOT_COMPILED = "MESH5018", Warning, "zone proxy not compiled";
+    /// Proxies of one zone would reach endpoints in another zone, but the input has
+    /// no ZoneIngress for that zone: cross-zone traffic enters a zone through its
+    /// ingress, so those endpoints are left out. Add a ZoneIngress with that `zone`
+    /// (and the `advertisedAddress`/`advertisedPort` other zones reach it at).
+    /// Reported once per mesh and zone.
+    ZONE_INGRESS_MISSING = "MESH5015", Warning, "no ZoneIngress for a zone";
+    /// The mesh routes cross-zone and external traffic through the zone egress
+    /// (`routing.zoneEgress: true`), but a zone with proxies has no ZoneEgress: its
+    /// proxies get no endpoints in other zones and none for MeshExternalServices.
+    /// Add a ZoneEgress with that `zone`. Reported once per mesh and zone.
+    ZONE_EGRESS_MISSING = "MESH5016", Warning, "no ZoneEgress for a zone";
+    /// Endpoints in other zones (and MeshExternalServices behind a zone egress)
+    /// need mesh mTLS: zone ingresses and egresses route by the mTLS SNI. With mTLS
+    /// off they are left out. Enable `mtls` on the Mesh. Reported once per mesh and
+    /// zone.
+    CROSS_ZONE_NEEDS_MTLS = "MESH5017", Warning, "cross-zone traffic needs mTLS";
 
     // ---- MESH9xxx: meshc itself ------------------------------------------------------------
     /// meshc failed internally. Please report it with the input that caused it.

@@ -10,6 +10,7 @@
 pub mod outbounds;
 pub mod routes;
 pub mod zone_proxies;
+pub mod zones;
 
 use std::net::IpAddr;
 
@@ -195,6 +196,10 @@ pub struct ClusterPlan {
     /// repeating them per cluster would double every plan snapshot.
     #[serde(skip)]
     pub policies: Vec<Effective>,
+    /// The mesh routes cross-zone traffic through the zone egress (Kuma's
+    /// `egressEnabled` for locality-aware balancing, [`zones`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub zone_egress: bool,
 }
 
 /// How a cluster talks TLS to its upstream.
@@ -311,6 +316,7 @@ pub fn plan_each<T: Send>(
         .collect();
     let zone_results: Vec<(Option<T>, Vec<Finding>)> = world
         .zone_proxies
+        .resources()
         .par_iter()
         .filter(|r| zone_proxies::proxy_id(r).is_some_and(|id| keep(&id)))
         .map(|r| {
@@ -324,6 +330,7 @@ pub fn plan_each<T: Send>(
         out.extend(t);
         findings.extend(f);
     }
+    zones::dedup(&mut findings);
     (out, findings)
 }
 
@@ -412,6 +419,9 @@ pub fn plan_with_rules(
     };
     routes::plan(&route_cx, &mut outbounds, &mut clusters);
     resolve_system_ca(&mut clusters, opts.system_ca_path.as_deref().unwrap_or(SYSTEM_CA_PATH));
+    let zone_cx =
+        zones::Context { world, mesh_name: &mesh_name, mesh: &mesh, zone: id.zone.as_deref(), mtls: mtls.is_some() };
+    zones::route(&zone_cx, &mut clusters, &mut findings);
     let rules_start = std::time::Instant::now();
     cluster_policies(&outbounds, &mut clusters, destination_policies);
     rules_time += rules_start.elapsed();

@@ -362,6 +362,8 @@ pub fn resource_sni(name: &str, mesh: &str, kind: ServiceKind, port: u32) -> Str
 
 /// The SNI of a service port under Kuma mTLS: what a sidecar's cluster sends,
 /// and what ZoneIngress and ZoneEgress filter chains match.
+/// The SNI of a service port under Kuma mTLS: what ZoneIngress and ZoneEgress
+/// filter chains match (`server_names`).
 pub fn sni(s: &Service, port: &ServicePort) -> String {
     match s.kind {
         // SNIFromTags: the service, then the other cluster tags in braces.
@@ -445,6 +447,7 @@ fn outbound(
         tls,
         destination,
         policies: Vec::new(),
+        zone_egress: false,
     };
     (plan, c)
 }

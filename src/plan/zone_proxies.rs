@@ -82,15 +82,7 @@ pub struct Terminate {
     pub allow_without_policy: bool,
 }
 
-/// The zone of a zone proxy: `spec.zone`, else its `kuma.io/zone` label.
-pub fn zone_of(r: &Resource) -> Option<String> {
-    let spec_zone = match &r.spec {
-        Some(Spec::ZoneIngress(z)) => z.zone.clone(),
-        Some(Spec::ZoneEgress(z)) => z.zone.clone(),
-        _ => None,
-    };
-    spec_zone.filter(|z| !z.is_empty()).or_else(|| r.meta.zone().map(str::to_string))
-}
+pub use crate::world::zone_proxies::zone_of;
 
 /// The output identity of a ZoneIngress or ZoneEgress (`None` for other kinds).
 pub fn proxy_id(r: &Resource) -> Option<ProxyId> {
@@ -255,6 +247,7 @@ fn passthrough(s: &Service, port: &crate::world::ServicePort, endpoints: Vec<End
         http2: false,
         endpoints,
         tls: ClusterTls::None,
+        zone_egress: false,
         destination: dest,
         policies: Vec::new(),
     };
@@ -284,25 +277,6 @@ fn ingress_mesh(world: &World, mesh: &str, zone: Option<&str>, b: &mut Builder) 
     }
 }
 
-/// The advertised addresses of the ZoneIngresses of `zone`, sorted.
-fn ingresses_of(world: &World, zone: &str) -> Vec<(String, u32)> {
-    let mut out: Vec<(String, u32)> = world
-        .zone_proxies
-        .iter()
-        .filter(|r| zone_of(r).as_deref() == Some(zone))
-        .filter_map(|r| match &r.spec {
-            Some(Spec::ZoneIngress(z)) => {
-                let port = u32::try_from(z.public_port()).ok().filter(|p| (1..=65535).contains(p))?;
-                Some((z.public_address().to_string(), port)).filter(|(a, _)| !a.is_empty())
-            }
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
 /// One endpoint per ZoneIngress of each remote zone, weighted by the number of
 /// endpoints it stands for, located in that zone.
 fn remote_endpoints(world: &World, endpoints: &[Endpoint], local: &str) -> Vec<Endpoint> {
@@ -314,7 +288,8 @@ fn remote_endpoints(world: &World, endpoints: &[Endpoint], local: &str) -> Vec<E
     }
     let mut out = Vec::new();
     for (zone, count) in per_zone {
-        for (address, port) in ingresses_of(world, zone) {
+        for a in world.zone_proxies.ingresses(zone) {
+            let (address, port) = (a.address.clone(), a.port);
             let mut tags = StringMap::new();
             tags.insert("kuma.io/zone".to_string(), zone.to_string());
             out.push(Endpoint { address, port, zone: Some(zone.to_string()), priority: 0, weight: count, tags });

@@ -131,9 +131,12 @@ pub fn mesh_service<'a>(
     let tags = sel.and_then(|s| s.dataplane_tags.as_ref());
     let dp_name = sel.and_then(|s| s.dataplane_ref.as_ref()).and_then(|d| d.name.as_deref());
     let dp_labels = sel.and_then(|s| s.dataplane_labels.as_ref()).and_then(|l| l.match_labels.as_ref());
-    // Remote MeshServices (synced from another zone) are reached through that zone's
-    // ingress; only local ones get Dataplane endpoints.
-    let local = matches!(r.meta.origin(), None | Some("zone"));
+    // The input is the global view: a MeshService labelled `kuma.io/zone: z` lives
+    // in zone z and selects z's Dataplanes, whatever its origin (a zone control
+    // plane's copy of a remote service says `kuma.io/origin: global`). Without a
+    // zone label only a zone-origin service selects Dataplanes (one made on the
+    // global control plane has none of its own).
+    let local = r.meta.zone().is_some() || matches!(r.meta.origin(), None | Some("zone"));
     let mesh = r.meta.mesh.as_deref().unwrap_or_default();
     // A `dataplaneRef` by core name (`name.namespace`) is not in the name index.
     let by_name = dp_name.filter(|n| r.meta.namespace.is_none() || !n.contains('.'));
@@ -215,10 +218,13 @@ pub fn generated_mesh_services<'a>(
     existing: &[Service],
     findings: &mut Vec<Finding>,
 ) -> Vec<Service<'a>> {
-    let taken: BTreeSet<&str> = existing
+    // A written MeshService stands for the one a zone generates for a service
+    // when it has its name, or (the global view: zone services synced to global
+    // carry `kuma.io/display-name`) its display name in the same zone.
+    let taken: BTreeSet<(&str, Option<&str>)> = existing
         .iter()
         .filter(|s| s.mesh == mesh && s.kind == ServiceKind::MeshService && s.namespace.is_none())
-        .map(|s| s.name.as_str())
+        .flat_map(|s| [(s.name.as_str(), None), (s.display_name.as_str(), s.zone.as_deref())])
         .collect();
     let mut sorted: Vec<&Proxy> = dataplanes
         .iter()
@@ -233,8 +239,9 @@ pub fn generated_mesh_services<'a>(
         let Some(net) = dp.spec.networking() else { continue };
         let services: BTreeSet<&str> =
             net.inbounds().iter().filter(|i| !i.is_ignored()).filter_map(Inbound::service).collect();
+        let zone = dp.resource.meta.zone();
         for svc in services {
-            if taken.contains(svc) {
+            if taken.contains(&(svc, None)) || zone.is_some() && taken.contains(&(svc, zone)) {
                 continue;
             }
             if !is_dns1035_label(svc) {

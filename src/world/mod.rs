@@ -18,6 +18,7 @@ mod endpoints;
 pub mod hostnames;
 pub mod ipam;
 pub mod service;
+pub mod zone_proxies;
 
 use std::collections::BTreeMap;
 
@@ -47,10 +48,12 @@ pub struct World<'a> {
     pub services: Vec<Service<'a>>,
     /// Every Dataplane of a known mesh that can be compiled, in input order.
     pub dataplanes: Vec<Proxy<'a>>,
-    /// Every ZoneIngress and ZoneEgress, in input order (they belong to no mesh).
-    pub zone_proxies: Vec<&'a Resource>,
     /// Problems found while resolving (hostname collisions, VIP conflicts...).
     pub findings: Vec<Finding>,
+    /// ZoneIngresses and ZoneEgresses: each in input order (they belong to no
+    /// mesh and get their own configs), and by zone (cross-zone endpoints go
+    /// through them).
+    pub zone_proxies: zone_proxies::ZoneProxies<'a>,
     /// (mesh, kind, namespace, name) -> position in `services`.
     by_key: std::collections::HashMap<(String, ServiceKind, Option<String>, String), usize>,
 }
@@ -107,9 +110,8 @@ impl<'a> World<'a> {
             .enumerate()
             .map(|(i, s)| ((s.mesh.clone(), s.kind, s.namespace.clone(), s.name.clone()), i))
             .collect();
-        let zone_proxies =
-            resources.iter().filter(|r| matches!(r.spec, Some(Spec::ZoneIngress(_) | Spec::ZoneEgress(_)))).collect();
-        World { meshes, services, dataplanes, zone_proxies, findings, by_key }
+        let zone_proxies = zone_proxies::ZoneProxies::build(resources);
+        World { meshes, services, dataplanes, findings, zone_proxies, by_key }
     }
 
     pub fn mesh(&self, name: &str) -> Option<&Mesh> {

@@ -13,8 +13,11 @@
 //! outbound's hash policies on that route's Envoy routes (Kuma looks the
 //! route's KRI up first); the cluster keeps the outbound's conf.
 //!
-//! Not done here: the ZoneEgress pseudo-locality (meshc has no egress routing
-//! of remote endpoints).
+//! When the mesh routes cross-zone traffic through the zone egress, every
+//! remote endpoint goes to one pseudo-locality `egress_<hash of the failover
+//! rules>` at priority 1 (the egress applies the rules; Kuma's
+//! `egressLocality`). Groups are ordered by locality name, as Kuma's
+//! `CreateClusterLoadAssignment` orders them.
 
 use std::collections::BTreeMap;
 
@@ -35,7 +38,8 @@ use super::{At, Configurer, Place};
 use crate::model::Kind;
 use crate::model::common::Duration;
 use crate::model::policy::mesh_load_balancing_strategy::{
-    Conf, HashFunctionType, HashPolicy, HashPolicyType, LoadBalancer, LoadBalancerType, ToZoneType, is_prime,
+    Conf, HashFunctionType, HashPolicy, HashPolicyType, LoadBalancer, LoadBalancerType, LocalityAwareness, ToZoneType,
+    is_prime,
 };
 use crate::plan::ProxyPlan;
 use crate::rules::effective::{Condition, Effective};
@@ -70,11 +74,15 @@ impl Configurer for MeshLoadBalancingStrategy {
     }
 
     fn cluster(&self, place: &Place, confs: &[&Effective], cluster: &mut ClusterParts) {
-        let At::Cluster(_) = place.at else { return };
+        let At::Cluster(c) = place.at else { return };
         let Some(conf) = all_traffic(confs) else { return };
         apply_to_cluster(&conf, &mut cluster.cluster);
-        let locality = Client { zone: place.plan.id.zone.as_deref(), tags: client_tags(place.plan) };
-        if let Some(cla) = cluster.cluster.load_assignment.as_mut() {
+        let locality =
+            Client { zone: place.plan.id.zone.as_deref(), tags: client_tags(place.plan), zone_egress: c.zone_egress };
+        // Behind the zone egress a MeshExternalService is balanced by the egress
+        // (Kuma leaves them out of a sidecar's locality: `NonMeshExternalService`).
+        let behind_egress = c.zone_egress && c.destination.kind == crate::world::ServiceKind::MeshExternalService;
+        if let Some(cla) = cluster.cluster.load_assignment.as_mut().filter(|_| !behind_egress) {
             apply_to_endpoints(&conf, &locality, cla);
         }
     }
@@ -215,6 +223,8 @@ fn load_balancer(lb: &LoadBalancer, cluster: &mut Cluster) {
 struct Client<'a> {
     zone: Option<&'a str>,
     tags: BTreeMap<String, String>,
+    /// Remote endpoints go through the zone egress (Kuma's `egressEnabled`).
+    zone_egress: bool,
 }
 
 /// The proxy's inbound tags (first value of each key), for affinity.
@@ -290,26 +300,20 @@ fn apply_to_endpoints(conf: &Conf, client: &Client, cla: &mut ClusterLoadAssignm
         let weight = if sub_zone.is_empty() { 1 } else { weight };
         groups.entry((0, local_zone.clone(), sub_zone)).or_insert((weight, Vec::new())).1.push(e);
     }
-    // Remote endpoints: the first failover rule for this zone that keeps them, else dropped.
-    let rules = la.cross_zone.as_ref().and_then(|c| c.failover.clone()).unwrap_or_default();
+    // Remote endpoints: the first failover rule for this zone that keeps them,
+    // else dropped; through the zone egress, all in one pseudo-locality.
+    let rules = cross_zone_groups(la, &local_zone);
+    let egress = client.zone_egress.then(|| egress_locality(&rules));
     for (zone, e) in remote {
-        let priority = rules.iter().enumerate().find_map(|(i, rule)| {
-            let applies = rule.from.as_ref().is_none_or(|f| f.zones.iter().flatten().any(|z| *z == local_zone));
-            let to = rule.to.as_ref()?;
-            let listed = to.zones.iter().flatten().any(|z| *z == zone);
-            let keep = match to.type_.as_ref().and_then(|t| t.known())? {
-                ToZoneType::Any => true,
-                ToZoneType::AnyExcept => !listed,
-                ToZoneType::Only => listed,
-                ToZoneType::None => false,
-            };
-            (applies && keep).then(|| u32::try_from(i + 1).unwrap_or(u32::MAX))
-        });
-        if let Some(priority) = priority {
-            groups.entry((priority, zone, String::new())).or_insert((1, Vec::new())).1.push(e);
+        let target = match &egress {
+            Some(egress) => Some((1, egress.clone())),
+            None => rules.iter().find(|g| g.keeps(&zone)).map(|g| (g.priority, zone)),
+        };
+        if let Some((priority, zone)) = target {
+            groups.entry((priority, zone, String::new())).or_insert((0, Vec::new())).1.push(e);
         }
     }
-    cla.endpoints = groups
+    let mut endpoints: Vec<LocalityLbEndpoints> = groups
         .into_iter()
         .map(|((priority, zone, sub_zone), (weight, lb_endpoints))| LocalityLbEndpoints {
             locality: (!zone.is_empty() || !sub_zone.is_empty()).then(|| Locality {
@@ -318,15 +322,80 @@ fn apply_to_endpoints(conf: &Conf, client: &Client, cla: &mut ClusterLoadAssignm
                 ..Default::default()
             }),
             lb_endpoints,
-            load_balancing_weight: Some(UInt32Value { value: weight }),
+            load_balancing_weight: (weight > 0).then_some(UInt32Value { value: weight }),
             priority,
             ..Default::default()
         })
         .collect();
+    // Kuma orders localities by region + zone + sub-zone.
+    endpoints.sort_by_cached_key(|g| {
+        let l = g.locality.clone().unwrap_or_default();
+        (format!("{}{}{}", l.region, l.zone, l.sub_zone), g.priority)
+    });
+    cla.endpoints = endpoints;
     cla.policy = Some(cluster_load_assignment::Policy {
         overprovisioning_factor: Some(UInt32Value { value: overprovisioning_factor(conf) }),
         ..Default::default()
     });
+}
+
+/// A failover rule that applies to the client's zone (Kuma's `CrossZoneLbGroup`):
+/// its priority is its place in the list plus one, so skipped rules leave gaps.
+struct CrossZoneGroup {
+    kind: ToZoneType,
+    zones: std::collections::BTreeSet<String>,
+    priority: u32,
+}
+
+impl CrossZoneGroup {
+    /// Whether this rule sends traffic to endpoints of `zone`.
+    fn keeps(&self, zone: &str) -> bool {
+        match self.kind {
+            ToZoneType::Any => true,
+            ToZoneType::AnyExcept => !self.zones.contains(zone),
+            ToZoneType::Only => self.zones.contains(zone),
+            ToZoneType::None => false,
+        }
+    }
+}
+
+/// The failover rules that apply to a client in `local_zone`, in order.
+fn cross_zone_groups(la: &LocalityAwareness, local_zone: &str) -> Vec<CrossZoneGroup> {
+    let rules = la.cross_zone.as_ref().and_then(|c| c.failover.as_ref());
+    rules
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, rule)| rule.from.as_ref().is_none_or(|f| f.zones.iter().flatten().any(|z| z == local_zone)))
+        .filter_map(|(i, rule)| {
+            let to = rule.to.as_ref()?;
+            Some(CrossZoneGroup {
+                kind: to.type_.as_ref().and_then(|t| t.known())?,
+                zones: to.zones.iter().flatten().cloned().collect(),
+                priority: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            })
+        })
+        .collect()
+}
+
+/// Kuma's `egressLocality`: `egress_` and the first 8 characters of the
+/// base64 SHA-256 of the rules (`<priority>:<zones>;` for Only,
+/// `<priority>:Any;`, `<priority>:AnyExcept:<zones>;`, zones sorted and
+/// comma-joined, None rules left out).
+fn egress_locality(rules: &[CrossZoneGroup]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut description = String::new();
+    for g in rules {
+        let zones = g.zones.iter().map(String::as_str).collect::<Vec<_>>().join(",");
+        match g.kind {
+            ToZoneType::Only => description.push_str(&format!("{}:{zones};", g.priority)),
+            ToZoneType::Any => description.push_str(&format!("{}:Any;", g.priority)),
+            ToZoneType::AnyExcept => description.push_str(&format!("{}:AnyExcept:{zones};", g.priority)),
+            ToZoneType::None => {}
+        }
+    }
+    let hash = crate::certs::pem::encode_base64(&Sha256::digest(description.as_bytes()));
+    format!("egress_{}", hash.get(..8).unwrap_or(&hash))
 }
 
 /// The endpoint's tags, from its `envoy.lb` metadata.
@@ -447,7 +516,11 @@ mod tests {
 
     #[test]
     fn affinity_tags_weight_local_endpoints_and_drop_remote_ones() {
-        let client = Client { zone: Some("z1"), tags: BTreeMap::from([("k8s.io/node".into(), "n1".into())]) };
+        let client = Client {
+            zone: Some("z1"),
+            tags: BTreeMap::from([("k8s.io/node".into(), "n1".into())]),
+            zone_egress: false,
+        };
         let mut cla = ClusterLoadAssignment {
             endpoints: vec![
                 group("z1", vec![endpoint(&[("k8s.io/node", "n1")]), endpoint(&[("k8s.io/node", "n2")])]),
@@ -473,7 +546,7 @@ mod tests {
 
     #[test]
     fn failover_orders_remote_zones_and_disabled_flattens_priorities() {
-        let client = Client { zone: Some("z1"), tags: BTreeMap::new() };
+        let client = Client { zone: Some("z1"), tags: BTreeMap::new(), zone_egress: false };
         let cla = || ClusterLoadAssignment {
             endpoints: vec![
                 group("z1", vec![endpoint(&[])]),
@@ -488,7 +561,8 @@ mod tests {
         apply_to_endpoints(&c, &client, &mut with_rules);
         let priorities: Vec<(String, u32)> =
             with_rules.endpoints.iter().map(|g| (g.locality.clone().unwrap_or_default().zone, g.priority)).collect();
-        assert_eq!(priorities, vec![("z1".into(), 0), ("z3".into(), 1), ("z2".into(), 2)]);
+        // Localities in Kuma's order (by name), each at its rule's priority.
+        assert_eq!(priorities, vec![("z1".into(), 0), ("z2".into(), 2), ("z3".into(), 1)]);
         assert_eq!(with_rules.policy.and_then(|p| p.overprovisioning_factor), Some(UInt32Value { value: 100 }));
         let mut plain = cla();
         apply_to_endpoints(&conf(json!({"loadBalancer": {"type": "Random"}})), &client, &mut plain);
@@ -496,5 +570,200 @@ mod tests {
         let mut disabled = cla();
         apply_to_endpoints(&conf(json!({"localityAwareness": {"disabled": true}})), &client, &mut disabled);
         assert_eq!(disabled.endpoints.iter().map(|g| g.priority).collect::<Vec<_>>(), vec![0, 0, 0]);
+    }
+
+    /// An endpoint of Kuma's plugin tests (`createEndpointWith`): port 8080,
+    /// tags `kuma.io/protocol: http`, `kuma.io/zone` and the extra ones.
+    fn kuma_endpoint(zone: &str, address: &str, extra: &[(&str, &str)]) -> (String, LbEndpoint) {
+        let mut tags: Vec<(&str, &str)> = vec![("kuma.io/protocol", "http"), ("kuma.io/zone", zone)];
+        tags.extend_from_slice(extra);
+        let map: StringMap = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let e = LbEndpoint {
+            host_identifier: Some(envoy_types::pb::envoy::config::endpoint::v3::lb_endpoint::HostIdentifier::Endpoint(
+                envoy_types::pb::envoy::config::endpoint::v3::Endpoint {
+                    address: Some(super::super::super::proto::socket(address, 8080)),
+                    ..Default::default()
+                },
+            )),
+            metadata: Some(super::super::super::proto::metadata(LB_METADATA, &map)),
+            ..Default::default()
+        };
+        (zone.to_string(), e)
+    }
+
+    /// Endpoints grouped by zone, as the cluster stage hands them over.
+    fn by_zone(endpoints: Vec<(String, LbEndpoint)>) -> ClusterLoadAssignment {
+        let mut zones: BTreeMap<String, Vec<LbEndpoint>> = BTreeMap::new();
+        for (zone, e) in endpoints {
+            zones.entry(zone).or_default().push(e);
+        }
+        ClusterLoadAssignment {
+            endpoints: zones.into_iter().map(|(z, es)| group(&z, es)).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// (zone, sub-zone, priority, locality weight, endpoint addresses) per group, in order.
+    type Summary = Vec<(String, String, u32, Option<u32>, Vec<String>)>;
+
+    fn summary(cla: &ClusterLoadAssignment) -> Summary {
+        use envoy_types::pb::envoy::config::core::v3::{address, socket_address};
+        use envoy_types::pb::envoy::config::endpoint::v3::lb_endpoint::HostIdentifier;
+        cla.endpoints
+            .iter()
+            .map(|g| {
+                let l = g.locality.clone().unwrap_or_default();
+                let addresses = g
+                    .lb_endpoints
+                    .iter()
+                    .filter_map(|e| match &e.host_identifier {
+                        Some(HostIdentifier::Endpoint(ep)) => match ep.address.as_ref()?.address.as_ref()? {
+                            address::Address::SocketAddress(sa) => {
+                                let port = match sa.port_specifier {
+                                    Some(socket_address::PortSpecifier::PortValue(p)) => p,
+                                    _ => 0,
+                                };
+                                Some(format!("{}:{port}", sa.address))
+                            }
+                            _ => None,
+                        },
+                        _ => None,
+                    })
+                    .collect();
+                (l.zone, l.sub_zone, g.priority, g.load_balancing_weight.map(|w| w.value), addresses)
+            })
+            .collect()
+    }
+
+    fn row(zone: &str, sub_zone: &str, priority: u32, weight: Option<u32>, addresses: &[&str]) -> Summary {
+        vec![(zone.into(), sub_zone.into(), priority, weight, addresses.iter().map(|a| format!("{a}:8080")).collect())]
+    }
+
+    /// The client and conf of Kuma's `locality_aware_basic` plugin test
+    /// (`meshloadbalancingstrategy/plugin/v1alpha1/plugin_test.go`).
+    fn kuma_basic() -> (Client<'static>, Conf) {
+        let client = Client {
+            zone: Some("zone-1"),
+            tags: BTreeMap::from([
+                ("kuma.io/service".into(), "backend".into()),
+                ("kuma.io/zone".into(), "zone-1".into()),
+                ("k8s.io/node".into(), "node1".into()),
+                ("k8s.io/az".into(), "test".into()),
+                ("k8s.io/region".into(), "test".into()),
+            ]),
+            zone_egress: false,
+        };
+        let c = conf(json!({"loadBalancer": {"type": "Random"}, "localityAwareness": {
+            "localZone": {"affinityTags": [
+                {"key": "k8s.io/node", "weight": 9000}, {"key": "k8s.io/az", "weight": 900},
+                {"key": "k8s.io/region", "weight": 90}]},
+            "crossZone": {"failover": [
+                {"to": {"type": "AnyExcept", "zones": ["zone-3", "zone-4", "zone-5"]}},
+                {"from": {"zones": ["zone-1"]}, "to": {"type": "Only", "zones": ["zone-3"]}},
+                {"to": {"type": "Only", "zones": ["zone-4"]}}]}}}));
+        (client, c)
+    }
+
+    /// Kuma's `testdata/locality_aware_basic.endpoints.golden.yaml`, field by
+    /// field: sub-zones with their weights, the local group without a sub-zone
+    /// at weight 1, remote zones at their rule's priority without a weight,
+    /// zone-5 (no rule) dropped, localities ordered by name, factor 200.
+    #[test]
+    fn kuma_locality_aware_basic_golden() {
+        let (client, c) = kuma_basic();
+        let mut cla = by_zone(vec![
+            kuma_endpoint("zone-1", "192.168.1.1", &[("k8s.io/node", "node1")]),
+            kuma_endpoint("zone-1", "192.168.1.2", &[("k8s.io/node", "node2")]),
+            kuma_endpoint("zone-1", "192.168.1.3", &[("k8s.io/az", "test")]),
+            kuma_endpoint("zone-1", "192.168.1.4", &[("k8s.io/region", "test")]),
+            kuma_endpoint("zone-2", "192.168.1.5", &[]),
+            kuma_endpoint("zone-3", "192.168.1.6", &[]),
+            kuma_endpoint("zone-4", "192.168.1.7", &[]),
+            kuma_endpoint("zone-5", "192.168.1.8", &[]),
+        ]);
+        apply_to_endpoints(&c, &client, &mut cla);
+        let want: Summary = [
+            row("zone-1", "", 0, Some(1), &["192.168.1.2"]),
+            row("zone-1", "k8s.io/az=test", 0, Some(900), &["192.168.1.3"]),
+            row("zone-1", "k8s.io/node=node1", 0, Some(9000), &["192.168.1.1"]),
+            row("zone-1", "k8s.io/region=test", 0, Some(90), &["192.168.1.4"]),
+            row("zone-2", "", 1, None, &["192.168.1.5"]),
+            row("zone-3", "", 2, None, &["192.168.1.6"]),
+            row("zone-4", "", 3, None, &["192.168.1.7"]),
+        ]
+        .concat();
+        assert_eq!(summary(&cla), want);
+        assert_eq!(cla.policy.and_then(|p| p.overprovisioning_factor), Some(UInt32Value { value: 200 }));
+    }
+
+    /// Kuma's `testdata/locality_aware_basic_egress_enabled.endpoints.golden.yaml`:
+    /// through the zone egress every remote endpoint is in one pseudo-locality
+    /// named after the rules (`egress_+9ESnM2K`), priority 1, listed first.
+    #[test]
+    fn kuma_locality_aware_basic_egress_golden() {
+        let (mut client, c) = kuma_basic();
+        client.zone_egress = true;
+        let mut cla = by_zone(vec![
+            kuma_endpoint("zone-1", "192.168.1.1", &[("k8s.io/node", "node1")]),
+            kuma_endpoint("zone-1", "192.168.1.2", &[("k8s.io/node", "node2")]),
+            kuma_endpoint("zone-1", "192.168.1.3", &[("k8s.io/az", "test")]),
+            kuma_endpoint("zone-1", "192.168.1.4", &[("k8s.io/region", "test")]),
+            kuma_endpoint("zone-2", "192.168.1.5", &[]),
+        ]);
+        apply_to_endpoints(&c, &client, &mut cla);
+        let want: Summary = [
+            row("egress_+9ESnM2K", "", 1, None, &["192.168.1.5"]),
+            row("zone-1", "", 0, Some(1), &["192.168.1.2"]),
+            row("zone-1", "k8s.io/az=test", 0, Some(900), &["192.168.1.3"]),
+            row("zone-1", "k8s.io/node=node1", 0, Some(9000), &["192.168.1.1"]),
+            row("zone-1", "k8s.io/region=test", 0, Some(90), &["192.168.1.4"]),
+        ]
+        .concat();
+        assert_eq!(summary(&cla), want);
+        // Every remote zone shares the one pseudo-locality, whatever the rules say of it.
+        let mut cla = by_zone(vec![
+            kuma_endpoint("zone-1", "192.168.1.1", &[]),
+            kuma_endpoint("zone-3", "192.168.1.6", &[]),
+            kuma_endpoint("zone-5", "192.168.1.8", &[]),
+        ]);
+        apply_to_endpoints(&c, &client, &mut cla);
+        let zones: Vec<(String, u32, usize)> =
+            summary(&cla).into_iter().map(|(z, _, p, _, a)| (z, p, a.len())).collect();
+        assert_eq!(zones, vec![("egress_+9ESnM2K".into(), 1, 2), ("zone-1".into(), 0, 1)]);
+    }
+
+    #[test]
+    fn egress_locality_hashes_kumas_rule_description() {
+        let la = |v: serde_json::Value| conf(json!({"localityAwareness": {"crossZone": {"failover": v}}}));
+        let c = la(json!([{"to": {"type": "AnyExcept", "zones": ["zone-5", "zone-3", "zone-4"]}},
+            {"from": {"zones": ["zone-1"]}, "to": {"type": "Only", "zones": ["zone-3"]}},
+            {"to": {"type": "Only", "zones": ["zone-4"]}}]));
+        let groups = cross_zone_groups(c.locality_awareness.as_ref().expect("la"), "zone-1");
+        // "1:AnyExcept:zone-3,zone-4,zone-5;2:zone-3;3:zone-4;"
+        assert_eq!(egress_locality(&groups), "egress_+9ESnM2K");
+        // From zone-2 the second rule does not apply: "1:AnyExcept:zone-3,zone-4,zone-5;3:zone-4;".
+        let groups = cross_zone_groups(c.locality_awareness.as_ref().expect("la"), "zone-2");
+        assert_eq!(groups.iter().map(|g| g.priority).collect::<Vec<_>>(), vec![1, 3]);
+        // None rules are left out of the description; no rules hash the empty string.
+        let c = la(json!([{"to": {"type": "None"}}]));
+        assert_eq!(
+            egress_locality(&cross_zone_groups(c.locality_awareness.as_ref().expect("la"), "z")),
+            "egress_47DEQpj8"
+        );
+    }
+
+    #[test]
+    fn overprovisioning_factor_truncates_like_kuma() {
+        let with = |p: serde_json::Value| {
+            overprovisioning_factor(&conf(
+                json!({"localityAwareness": {"crossZone": {"failoverThreshold": {"percentage": p}}}}),
+            ))
+        };
+        assert_eq!(with(json!(50)), 200);
+        assert_eq!(with(json!(70)), 100);
+        assert_eq!(with(json!(99)), 100);
+        assert_eq!(with(json!("33.3")), 300);
+        assert_eq!(with(json!(100)), 100);
+        assert_eq!(overprovisioning_factor(&conf(json!({}))), 200);
     }
 }
