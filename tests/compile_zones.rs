@@ -255,3 +255,48 @@ fn zone_selection_compiles_only_that_zones_proxies() {
     assert!(manifest.contains("backend-zone-2-01") && manifest.contains("backend-zone-3-01"));
     assert!(!manifest.contains("zone-1-01"), "{manifest}");
 }
+
+/// A MeshExternalService reached directly keeps its endpoint priorities (Kuma's
+/// `priority-<n>` localities) under a locality-aware MeshLoadBalancingStrategy:
+/// Kuma leaves external services out of a sidecar's locality.
+#[test]
+fn locality_awareness_leaves_external_service_priorities_alone() {
+    let world = format!(
+        "{}{}---
+type: MeshExternalService
+name: ext
+mesh: m
+spec:
+  match: {{port: 443, protocol: tcp}}
+  endpoints: [{{address: 192.0.2.1, port: 443}}, {{address: 192.0.2.2, port: 443, priority: 1}}]
+---
+type: MeshLoadBalancingStrategy
+name: affinity
+mesh: m
+spec:
+  targetRef: {{kind: Mesh}}
+  to:
+    - targetRef: {{kind: Mesh}}
+      default:
+        localityAwareness:
+          localZone:
+            affinityTags: [{{key: k8s.io/node}}]
+",
+        mesh(""),
+        dataplane("web-01", "west", "10.1.0.1", "web"),
+    );
+    let c = compile(&world);
+    assert!(!c.has_errors(), "{:#?}", c.outcome.findings);
+    let (_, bootstrap) = c.proxies.iter().find(|(p, _)| p.id.name == "web-01").expect("web-01");
+    let clusters = &bootstrap.static_resources.as_ref().expect("static resources").clusters;
+    let ext = clusters.iter().find(|c| c.name.contains("_ext_")).expect("the external service's cluster");
+    let groups: Vec<(String, u32)> = ext
+        .load_assignment
+        .as_ref()
+        .expect("endpoints")
+        .endpoints
+        .iter()
+        .map(|g| (g.locality.clone().unwrap_or_default().sub_zone, g.priority))
+        .collect();
+    assert_eq!(groups, [("priority-0".to_string(), 0), ("priority-1".to_string(), 1)]);
+}

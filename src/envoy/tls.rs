@@ -132,7 +132,11 @@ fn external_sans(t: &ExternalTls) -> Vec<SubjectAltNameMatcher> {
 
 /// TLS origination to a MeshExternalService (Kuma's `UpstreamTlsContextOutsideMesh`).
 pub fn external_upstream(t: &ExternalTls) -> TransportSocket {
-    let validation = t.ca.as_ref().map(|ca| CertificateValidationContext {
+    // A plan whose system CA was not resolved still verifies: never a silent
+    // "accept any certificate".
+    let system = crate::plan::DataSource::File(crate::plan::SYSTEM_CA_PATH.to_string());
+    let ca = t.ca.as_ref().or(t.system_ca.then_some(&system));
+    let validation = ca.map(|ca| CertificateValidationContext {
         trusted_ca: Some(data_source(ca)),
         match_typed_subject_alt_names: external_sans(t),
         ..Default::default()

@@ -651,7 +651,7 @@ fn key_source(
 }
 
 /// Point every external TLS cluster that trusts the system CA at the bundle.
-fn resolve_system_ca(clusters: &mut [ClusterPlan], path: &str) {
+pub(crate) fn resolve_system_ca(clusters: &mut [ClusterPlan], path: &str) {
     for c in clusters {
         if let ClusterTls::External(t) = &mut c.tls
             && t.system_ca

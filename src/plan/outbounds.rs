@@ -361,9 +361,7 @@ pub fn resource_sni(name: &str, mesh: &str, kind: ServiceKind, port: u32) -> Str
 }
 
 /// The SNI of a service port under Kuma mTLS: what a sidecar's cluster sends,
-/// and what ZoneIngress and ZoneEgress filter chains match.
-/// The SNI of a service port under Kuma mTLS: what ZoneIngress and ZoneEgress
-/// filter chains match (`server_names`).
+/// and what ZoneIngress and ZoneEgress filter chains match (`server_names`).
 pub fn sni(s: &Service, port: &ServicePort) -> String {
     match s.kind {
         // SNIFromTags: the service, then the other cluster tags in braces.

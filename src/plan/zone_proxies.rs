@@ -94,12 +94,15 @@ pub fn proxy_id(r: &Resource) -> Option<ProxyId> {
     Some(ProxyId::of_zone_proxy(&r.meta, kind, zone_of(r)))
 }
 
-/// Whether an endpoint in `endpoint` zone is in `zone`: equal, or either unnamed
-/// (single-zone input: one unnamed zone, everything local).
+/// Whether an endpoint in `endpoint` zone is in `zone`: equal, or an unnamed
+/// endpoint (single-zone input: one unnamed zone, everything local). An
+/// ingress of no zone does not serve endpoints of named zones: it cannot
+/// reach them (they are behind their own zones' ingresses).
 fn same_zone(endpoint: Option<&str>, zone: Option<&str>) -> bool {
     match (endpoint, zone) {
         (Some(e), Some(z)) => e == z,
-        _ => true,
+        (Some(e), None) => e.is_empty(),
+        (None, _) => true,
     }
 }
 
@@ -137,15 +140,11 @@ pub fn plan(world: &World, policies: &PolicySet, r: &Resource, opts: &Options) -
             _ => egress_mesh(world, policies, mesh_name, mesh, &id, opts, &mut builder),
         }
     }
-    let zone_plan = ZoneProxyPlan {
-        kind: id.kind,
-        zone,
-        listener,
-        address,
-        port,
-        chains: builder.chains,
-        clusters: builder.clusters.into_values().collect(),
-    };
+    let mut clusters: Vec<ClusterPlan> = builder.clusters.into_values().collect();
+    // The egress originates TLS to external services: without a `caCert` it
+    // verifies them against the system bundle, as a sidecar does.
+    super::resolve_system_ca(&mut clusters, opts.system_ca_path.as_deref().unwrap_or(super::SYSTEM_CA_PATH));
+    let zone_plan = ZoneProxyPlan { kind: id.kind, zone, listener, address, port, chains: builder.chains, clusters };
     let admin_port = admin.and_then(|a| a.port).and_then(|p| u32::try_from(p).ok()).filter(|p| (1..=65535).contains(p));
     let plan = ProxyPlan {
         node_id: id.core_name(),
@@ -282,7 +281,7 @@ fn ingress_mesh(world: &World, mesh: &str, zone: Option<&str>, b: &mut Builder) 
 fn remote_endpoints(world: &World, endpoints: &[Endpoint], local: &str) -> Vec<Endpoint> {
     let mut per_zone: BTreeMap<&str, u32> = BTreeMap::new();
     for e in endpoints {
-        if let Some(z) = e.zone.as_deref().filter(|z| *z != local) {
+        if let Some(z) = e.zone.as_deref().filter(|z| !z.is_empty() && *z != local) {
             *per_zone.entry(z).or_default() += 1;
         }
     }
@@ -467,6 +466,46 @@ mod tests {
             }
         }
         assert!(checked >= 4, "legacy and MeshService clusters of backend and api: {checked}");
+    }
+
+    /// An external service with TLS and no `caCert` is verified against the
+    /// system bundle at the egress too (it used to accept any certificate).
+    #[test]
+    fn egress_verifies_external_servers_against_the_system_ca() {
+        let world = [
+            format!("type: Mesh\nname: m\nrouting: {{zoneEgress: true}}\n{MTLS}\n"),
+            "type: ZoneEgress\nname: ze\nzone: west\nnetworking: {address: 10.0.0.5, port: 10002}\n".into(),
+            "type: MeshExternalService\nname: ext\nmesh: m\nspec:\n  match: {port: 443, protocol: tcp}\n  \
+             endpoints: [{address: example.com, port: 443}]\n  tls: {enabled: true}\n"
+                .into(),
+        ]
+        .join("---\n");
+        let compiled = compile(&world);
+        let egress = zone_plan(&compiled, "ze");
+        let cluster = egress.clusters.iter().find(|c| c.name.contains("ext")).expect("the MES cluster");
+        let ClusterTls::External(t) = &cluster.tls else { panic!("TLS origination: {:?}", cluster.tls) };
+        assert!(
+            matches!(&t.ca, Some(crate::plan::DataSource::File(f)) if f == crate::plan::SYSTEM_CA_PATH),
+            "{:?}",
+            t.ca
+        );
+    }
+
+    /// An ingress of no zone in a multi-zone input serves no zone's endpoints:
+    /// it cannot reach them.
+    #[test]
+    fn an_ingress_without_a_zone_does_not_forward_to_zoned_endpoints() {
+        let world = [
+            format!("type: Mesh\nname: m\nmeshServices: {{mode: Everywhere}}\n{MTLS}\n"),
+            "type: ZoneIngress\nname: zi\nnetworking: {address: 10.0.0.9, port: 10001}\n".into(),
+            dp("m", "backend-1", "east", "10.0.0.1", "backend", false),
+            dp("m", "backend-2", "west", "10.1.0.1", "backend", false),
+        ]
+        .join("---\n");
+        let compiled = compile(&world);
+        let ingress = zone_plan(&compiled, "zi");
+        let endpoints: usize = ingress.clusters.iter().map(|c| c.endpoints.len()).sum();
+        assert_eq!(endpoints, 0, "{:#?}", ingress.clusters);
     }
 
     /// Chains per mesh in mesh order: legacy services, then MeshService and

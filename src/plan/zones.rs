@@ -34,11 +34,6 @@ use crate::model::meta::labels;
 use crate::world::zone_proxies::Address;
 use crate::world::{Endpoint, ServiceKind, World};
 
-/// The SAN every ZoneEgress presents (Kuma's `zone-egress` identity).
-pub fn zone_egress_san(mesh: &str) -> String {
-    format!("spiffe://{mesh}/zone-egress")
-}
-
 /// What the routing of one sidecar needs to know.
 pub struct Context<'w, 'a> {
     pub world: &'w World<'a>,
@@ -113,7 +108,10 @@ fn external(cx: &Context, c: &mut ClusterPlan, gaps: &mut BTreeSet<(Gap, Option<
             tags: StringMap::new(),
         })
         .collect();
-    c.tls = ClusterTls::Mesh { sni: sni(service, port), sans: vec![San::Exact(zone_egress_san(cx.mesh_name))] };
+    c.tls = ClusterTls::Mesh {
+        sni: sni(service, port),
+        sans: vec![San::Exact(super::zone_proxies::egress_identity(cx.mesh_name))],
+    };
 }
 
 /// A mesh-internal service: remote endpoints through the zone proxies, and

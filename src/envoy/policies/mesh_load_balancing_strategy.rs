@@ -79,10 +79,11 @@ impl Configurer for MeshLoadBalancingStrategy {
         apply_to_cluster(&conf, &mut cluster.cluster);
         let locality =
             Client { zone: place.plan.id.zone.as_deref(), tags: client_tags(place.plan), zone_egress: c.zone_egress };
-        // Behind the zone egress a MeshExternalService is balanced by the egress
-        // (Kuma leaves them out of a sidecar's locality: `NonMeshExternalService`).
-        let behind_egress = c.zone_egress && c.destination.kind == crate::world::ServiceKind::MeshExternalService;
-        if let Some(cla) = cluster.cluster.load_assignment.as_mut().filter(|_| !behind_egress) {
+        // A MeshExternalService keeps its own endpoint priorities (reached
+        // directly) or is balanced by the egress: Kuma leaves it out of a
+        // sidecar's locality (`NonMeshExternalService`).
+        let external = c.destination.kind == crate::world::ServiceKind::MeshExternalService;
+        if let Some(cla) = cluster.cluster.load_assignment.as_mut().filter(|_| !external) {
             apply_to_endpoints(&conf, &locality, cla);
         }
     }

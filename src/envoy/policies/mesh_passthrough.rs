@@ -210,6 +210,15 @@ pub fn matchers(conf: &Conf) -> Vec<Matcher> {
         };
         let Some(port) = u32::try_from(m.port.unwrap_or(0)).ok().filter(|p| *p <= 65535) else { continue };
         let protocol = Protocol::of(protocol);
+        // Domain names are case-insensitive: `API.example.com` and `api.example.com`
+        // are one virtual host (Envoy refuses two) and one SNI.
+        let lowered;
+        let value = if kind == ApiMatchType::Domain {
+            lowered = value.to_ascii_lowercase();
+            lowered.as_str()
+        } else {
+            value
+        };
         let match_type = match kind {
             ApiMatchType::Domain if value.starts_with('*') => MatchType::Wildcard,
             ApiMatchType::Domain => MatchType::Domain,
@@ -686,6 +695,20 @@ pub fn findings(plan: &ProxyPlan, set: &PolicySet) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Domains differing only in case are one virtual host (Envoy refuses a
+    /// route configuration that lists a domain twice).
+    #[test]
+    fn domains_are_case_insensitive() {
+        let conf: Conf = serde_json::from_value(serde_json::json!({"appendMatch": [
+            {"type": "Domain", "value": "api.example.com", "protocol": "http", "port": 80},
+            {"type": "Domain", "value": "API.Example.com", "protocol": "http", "port": 80},
+        ]}))
+        .unwrap();
+        let m = matchers(&conf);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].routes.iter().map(|r| r.value.as_str()).collect::<Vec<_>>(), ["api.example.com"]);
+    }
     use envoy_types::pb::envoy::config::listener::v3::Listener;
     use serde_json::json;
 
