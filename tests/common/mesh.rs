@@ -205,3 +205,31 @@ pub fn start_world_text(ports: &Ports, yaml: &str, mtls: bool) -> (tempfile::Tem
     let client = Envoy::start(&bootstrap_of(&out, "client-01"), dir.path(), ports.client_admin).expect("client envoy");
     (dir, server, client)
 }
+
+/// Like [`start_proxies`], for a world with mesh mTLS on: compile it, issue
+/// every proxy's certificates (sidecars, ZoneEgress identities) with
+/// `meshc certs` as [`start_world_text`] does, then start the named Envoys in
+/// order.
+pub fn start_proxies_mtls(yaml: &str, proxies: &[(&str, u16)]) -> Result<(tempfile::TempDir, Vec<Envoy>), String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("input.yaml");
+    std::fs::write(&input, yaml).expect("write input");
+    let out = dir.path().join("out");
+    let secrets = dir.path().join("secrets");
+    let compiled = super::run(&[
+        "compile",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--secrets-dir",
+        secrets.to_str().unwrap(),
+    ]);
+    assert!(compiled.status.success(), "compile: {}", String::from_utf8_lossy(&compiled.stderr));
+    let certs = super::run(&["certs", input.to_str().unwrap(), "--out", secrets.to_str().unwrap()]);
+    assert!(certs.status.success(), "certs: {}", String::from_utf8_lossy(&certs.stderr));
+    let mut envoys = Vec::new();
+    for (name, admin) in proxies {
+        envoys.push(Envoy::start(&bootstrap_of(&out, name), dir.path(), *admin).map_err(|e| format!("{name}: {e}"))?);
+    }
+    Ok((dir, envoys))
+}
