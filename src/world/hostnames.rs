@@ -223,6 +223,9 @@ struct Problem<'g, 'a> {
     zones: Vec<Option<String>>,
 }
 
+/// A service's hostnames with the zones each is given in, in first-given order.
+type Given<'z> = Vec<(String, Vec<Option<&'z str>>)>;
+
 /// Give every service the hostnames its generators render.
 pub fn assign(services: &mut [Service], resources: &[Resource], findings: &mut Vec<Finding>) {
     let zones: BTreeSet<&str> = resources.iter().filter_map(|r| r.meta.zone()).collect();
@@ -235,8 +238,7 @@ pub fn assign(services: &mut [Service], resources: &[Resource], findings: &mut V
         .enumerate()
         .flat_map(|(i, s)| s.hostnames.iter().map(move |h| ((s.mesh.clone(), h.name.clone()), i)))
         .collect();
-    // per service: (hostname, the zones it is given in), in first-given order
-    let mut given: Vec<Vec<(String, Vec<Option<&str>>)>> = vec![Vec::new(); services.len()];
+    let mut given: Vec<Given> = vec![Vec::new(); services.len()];
     let mut problems: Vec<Problem> = Vec::new();
     for &zone in &views {
         let mut holders = preset.clone();
@@ -282,7 +284,8 @@ pub fn assign(services: &mut [Service], resources: &[Resource], findings: &mut V
             if zs.len() == views.len() {
                 s.hostnames.push(Hostname::everywhere(name));
             } else {
-                s.hostnames.extend(zs.into_iter().map(|z| Hostname { name: name.clone(), zone: z.map(str::to_string) }));
+                s.hostnames
+                    .extend(zs.into_iter().map(|z| Hostname { name: name.clone(), zone: z.map(str::to_string) }));
             }
         }
     }
@@ -322,4 +325,136 @@ fn finding(g: &Generator, s: &Service, code: crate::findings::Code, msg: impl Fn
     let r = s.resource.or(g.resource)?;
     let location = Location::pointer(r.meta.file, r.meta.doc, r.meta.name_pointer.clone(), Target::Value);
     Some(Finding::new(code, msg(), location).with_resource(r.meta.id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate;
+    use crate::world::{Options, World};
+
+    fn read(yaml: &str) -> Vec<Resource> {
+        let out = validate::run_texts(vec![("in.yaml".into(), yaml.into())], &Default::default());
+        assert!(out.findings.is_empty(), "{:#?}", out.findings);
+        out.resources
+    }
+
+    /// A Universal MeshService with a display name, in `zone` (none: no zone labels).
+    fn service(name: &str, display: &str, zone: Option<&str>, extra_labels: &str) -> String {
+        let zone = zone.map(|z| format!("\n  kuma.io/zone: {z}\n  kuma.io/origin: zone")).unwrap_or_default();
+        format!(
+            "---\ntype: MeshService\nname: {name}\nmesh: default\nlabels:\n  kuma.io/display-name: {display}{zone}\
+             {extra_labels}\nspec:\n  ports:\n    - port: 6379\n      appProtocol: tcp\n"
+        )
+    }
+
+    const MESH: &str = "type: Mesh\nname: default\n";
+
+    /// (service name, hostname, zone).
+    type Named = (String, String, Option<String>);
+
+    /// Every hostname, and the findings' messages.
+    fn hostnames(yaml: &str) -> (Vec<Named>, Vec<String>) {
+        let resources = read(yaml);
+        let world = World::build(&resources, &Options::default());
+        let names = world
+            .services
+            .iter()
+            .flat_map(|s| s.hostnames.iter().map(|h| (s.name.clone(), h.name.clone(), h.zone.clone())))
+            .collect();
+        (names, world.findings.iter().map(|f| f.message.clone()).collect())
+    }
+
+    fn h(service: &str, name: &str, zone: Option<&str>) -> Named {
+        (service.into(), name.into(), zone.map(str::to_string))
+    }
+
+    #[test]
+    fn local_names_are_per_zone_and_other_zones_get_synced_names() {
+        let yaml = [
+            MESH.to_string(),
+            service("redis-east", "redis", Some("east"), ""),
+            service("redis-west", "redis", Some("west"), ""),
+        ]
+        .concat();
+        let (names, findings) = hostnames(&yaml);
+        assert!(findings.is_empty(), "one name per zone is no collision: {findings:#?}");
+        assert_eq!(
+            names,
+            [
+                h("redis-east", "redis.svc.mesh.local", Some("east")),
+                h("redis-east", "redis.svc.east.mesh.local", Some("west")),
+                h("redis-west", "redis.svc.west.mesh.local", Some("east")),
+                h("redis-west", "redis.svc.mesh.local", Some("west")),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_proxy_sees_its_own_zones_view() {
+        let local = Hostname { name: "redis.svc.mesh.local".into(), zone: Some("east".into()) };
+        assert!(local.visible_in(Some("east")));
+        assert!(!local.visible_in(Some("west")));
+        assert!(!local.visible_in(None), "a proxy without a zone sees only names every zone agrees on");
+        assert!(Hostname::everywhere("a.mesh").visible_in(Some("west")));
+    }
+
+    #[test]
+    fn collisions_are_within_one_zone() {
+        // Zone-local generators (made on each zone) give every zone's own cache the
+        // same name; only the second cache of zone east collides, and only there.
+        let generator = |zone: &str| {
+            format!(
+                "---\ntype: HostnameGenerator\nname: cache-{zone}\nlabels:\n  kuma.io/origin: zone\n  kuma.io/zone: \
+                 {zone}\nspec:\n  selector:\n    meshService:\n      matchLabels:\n        app: cache\n        \
+                 kuma.io/origin: zone\n  template: cache.custom.local\n"
+            )
+        };
+        let cache = "\n  app: cache";
+        let yaml = [
+            MESH.to_string(),
+            generator("east"),
+            generator("west"),
+            service("cache-a", "cache-a", Some("east"), cache),
+            service("cache-b", "cache-b", Some("east"), cache),
+            service("cache-w", "cache-w", Some("west"), cache),
+        ]
+        .concat();
+        let (names, findings) = hostnames(&yaml);
+        let custom: Vec<_> = names.into_iter().filter(|(_, n, _)| n == "cache.custom.local").collect();
+        assert_eq!(
+            custom,
+            [h("cache-a", "cache.custom.local", Some("east")), h("cache-w", "cache.custom.local", Some("west"))]
+        );
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert!(findings[0].starts_with("in zone `east`: hostname `cache.custom.local`"), "{}", findings[0]);
+        assert!(findings[0].contains("MeshService `cache-a`") && findings[0].contains("`cache-b` does not get it"));
+    }
+
+    #[test]
+    fn multi_zone_services_get_the_synced_mzsvc_name_everywhere() {
+        let mzs = "---\ntype: MeshMultiZoneService\nname: redis\nmesh: default\nspec:\n  selector:\n    meshService:\n      \
+                   matchLabels:\n        kuma.io/display-name: redis\n  ports:\n    - port: 6379\n      appProtocol: tcp\n";
+        let yaml = [
+            MESH.to_string(),
+            service("redis-east", "redis", Some("east"), ""),
+            service("redis-west", "redis", Some("west"), ""),
+            mzs.to_string(),
+        ]
+        .concat();
+        let (names, findings) = hostnames(&yaml);
+        assert!(findings.is_empty(), "{findings:#?}");
+        assert!(names.contains(&h("redis", "redis.mzsvc.mesh.local", None)), "{names:#?}");
+    }
+
+    #[test]
+    fn single_zone_input_is_unchanged() {
+        let yaml = [MESH.to_string(), service("a", "redis", None, ""), service("b", "redis", None, "")].concat();
+        let resources = read(&yaml);
+        assert!(generators(&resources, false).iter().all(|g| !g.name.starts_with("synced-")));
+        let (names, findings) = hostnames(&yaml);
+        assert_eq!(names, [h("a", "redis.svc.mesh.local", None)]);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert!(findings[0].starts_with("hostname `redis.svc.mesh.local` from HostnameGenerator"), "{}", findings[0]);
+    }
 }
