@@ -427,7 +427,7 @@ pub fn plan_with_rules(
     rules_time += rules_start.elapsed();
     let dns = transparent_proxy
         .as_ref()
-        .map(|_| DnsPlan { port: DNS_PORT, records: dns_records(world, &mesh_name, &outbounds) });
+        .map(|_| DnsPlan { port: DNS_PORT, records: dns_records(world, &mesh_name, id.zone.as_deref(), &outbounds) });
     let node_cluster = dp.spec.identifying_service().unwrap_or(&id.name).to_string();
     let plan = ProxyPlan {
         node_id: format!("{mesh_name}.{}", id.core_name()),
@@ -517,12 +517,19 @@ pub fn bracket(address: &str) -> String {
     if address.contains(':') { format!("[{address}]") } else { address.to_string() }
 }
 
-fn dns_records(world: &World, mesh: &str, outbounds: &[OutboundPlan]) -> Vec<(String, Vec<IpAddr>)> {
+/// The names a proxy in `zone` resolves: its own zone's view (a zone-local
+/// hostname of another zone may name another service there).
+fn dns_records(
+    world: &World,
+    mesh: &str,
+    zone: Option<&str>,
+    outbounds: &[OutboundPlan],
+) -> Vec<(String, Vec<IpAddr>)> {
     let mut records: std::collections::BTreeMap<String, Vec<IpAddr>> = Default::default();
     for o in outbounds {
         let Some(s) = world.find_destination(mesh, &o.destination) else { continue };
-        for h in &s.hostnames {
-            let vips = records.entry(h.clone()).or_default();
+        for h in s.hostnames.iter().filter(|h| h.visible_in(zone)) {
+            let vips = records.entry(h.name.clone()).or_default();
             for v in &s.vips {
                 if !vips.contains(v) {
                     vips.push(*v);

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use super::service::{Endpoint, Protocol, Service, ServiceKind, ServicePort};
+use super::service::{Endpoint, Hostname, Protocol, Service, ServiceKind, ServicePort};
 use super::{effective_labels, labels_match};
 use crate::findings::{Finding, Location, Target, codes};
 use crate::model::Resource;
@@ -380,7 +380,7 @@ pub fn legacy_services<'a>(mesh: &str, dataplanes: &[Proxy<'a>]) -> Vec<Service<
                 mesh: mesh.to_string(),
                 identities: vec![format!("spiffe://{mesh}/{name}")],
                 display_name: name.clone(),
-                hostnames: vec![format!("{name}.mesh")],
+                hostnames: vec![Hostname::everywhere(format!("{name}.mesh"))],
                 name,
                 namespace: None,
                 zone: None,

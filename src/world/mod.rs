@@ -30,7 +30,7 @@ use crate::model::{Resource, Spec};
 use crate::rules::select::Proxy;
 
 pub use ipam::Cidrs;
-pub use service::{Endpoint, Protocol, Service, ServiceKind, ServicePort};
+pub use service::{Endpoint, Hostname, Protocol, Service, ServiceKind, ServicePort};
 
 /// Settings of the resolved mesh that a control plane would take from its config.
 #[derive(Debug, Clone, Default)]

@@ -146,6 +146,31 @@ impl ServicePort {
     }
 }
 
+/// A name a service answers to in DNS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hostname {
+    pub name: String,
+    /// The only zone whose proxies resolve it: a zone control plane names its
+    /// own services with its `local-*` generators (`redis.svc.mesh.local` is
+    /// zone-east's redis in zone-east, zone-west's in zone-west). `None`: every
+    /// zone (single-zone input; names every zone's view agrees on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+}
+
+impl Hostname {
+    /// A name every zone resolves.
+    pub fn everywhere(name: impl Into<String>) -> Hostname {
+        Hostname { name: name.into(), zone: None }
+    }
+
+    /// Whether a proxy in `zone` resolves it (a proxy without a zone in a
+    /// multi-zone input only the names every zone agrees on).
+    pub fn visible_in(&self, zone: Option<&str>) -> bool {
+        self.zone.is_none() || self.zone.as_deref() == zone
+    }
+}
+
 /// A destination service of the resolved mesh.
 #[derive(Debug, Clone, Serialize)]
 pub struct Service<'a> {
@@ -165,7 +190,7 @@ pub struct Service<'a> {
     pub generated: bool,
     pub ports: Vec<ServicePort>,
     pub vips: Vec<IpAddr>,
-    pub hostnames: Vec<String>,
+    pub hostnames: Vec<Hostname>,
     /// SPIFFE IDs an upstream of this service may present (empty: any in the mesh).
     pub identities: Vec<String>,
     #[serde(skip)]
