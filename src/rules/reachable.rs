@@ -1,0 +1,261 @@
+//! Reachable services inferred from MeshTrafficPermission: Kuma's
+//! `experimental.autoReachableServices` (`KUMA_EXPERIMENTAL_AUTO_REACHABLE_SERVICES`,
+//! `pkg/plugins/policies/meshtrafficpermission/graph/`, reference §8.4), opt-in
+//! with `meshc compile --auto-reachable-services`.
+//!
+//! A sidecar that may not call a service gets no outbound to it: with services
+//! that each accept a handful of clients, that is the difference between a
+//! config per proxy that grows with the mesh and one that does not.
+//!
+//! Kuma computes, once per mesh, the `from` rules of MeshTrafficPermission for
+//! an artificial proxy standing for each destination, then asks each client
+//! whether its identity is allowed:
+//! - a legacy `kuma.io/service` destination stands as a proxy with one inbound
+//!   tagged with that service and, from the first Dataplane that provides it, the
+//!   tags [`SUPPORTED_TAGS`]; top-level `MeshSubset`/`MeshServiceSubset` tags of
+//!   other keys are dropped (the policy then selects more, never less);
+//! - a MeshService stands as a proxy tagged with its `selector.dataplaneTags` plus
+//!   its `kuma.io/origin` and `kuma.io/zone` labels; top-level tags of other keys
+//!   are dropped;
+//! - policies whose top-level targetRef is a `Dataplane` are left out (no tags to
+//!   match), and so are `rules[]` (Kuma reads `from` rules only) and shadow
+//!   policies (`kuma.io/effect: shadow`);
+//! - a client may reach a destination when the rule for one of its inbounds' tag
+//!   sets is `Allow` or `AllowWithShadowDeny`; no rule (no MeshTrafficPermission
+//!   selects the destination) means no;
+//! - MeshExternalService and MeshMultiZoneService destinations are always reachable.
+//!
+//! Like Kuma, the graph does not look at the mesh's mTLS: without mTLS the
+//! permissions are not enforced, but the outbounds are pruned all the same.
+//! Static `reachableServices` (legacy destinations) and `reachableBackends`
+//! (MeshService destinations) take precedence: where one is set, the graph is
+//! not consulted for that kind (Kuma's `resolveVIPOutbounds`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::Origin;
+use super::policy::{Policy, Section};
+use super::select::{self, Proxy};
+use super::sort::compare_policies;
+use super::subset::{self, SubsetItem, SubsetRule};
+use crate::model::common::{StringMap, TargetRef, TargetRefKind};
+use crate::model::dataplane::{Dataplane, Inbound, Networking};
+use crate::model::meta::{Form, Meta, labels};
+use crate::model::{Kind, PolicyRole, Resource, Spec};
+use crate::world::{Service, ServiceKind};
+
+/// The tags of a legacy service Kuma keeps for matching top-level subsets
+/// (`graph/services.SupportedTags`): they are the same on every instance of a
+/// Kubernetes service.
+pub const SUPPORTED_TAGS: [&str; 4] =
+    ["kuma.io/service", "k8s.kuma.io/namespace", "k8s.kuma.io/service-name", "k8s.kuma.io/service-port"];
+
+/// The `from` rules of MeshTrafficPermission per destination, for every mesh.
+#[derive(Debug, Default)]
+pub struct Graph {
+    /// Per position in the world's services: the rules of a MeshService or legacy
+    /// destination; `None` = no MeshTrafficPermission selects it (deny).
+    rules: Vec<Option<Arc<Vec<SubsetRule>>>>,
+}
+
+impl Graph {
+    /// The graph of `services` (the world's, in its order) under the
+    /// MeshTrafficPermissions of `resources`; `dataplanes` give legacy services
+    /// their supported tags.
+    pub fn build(resources: &[Resource], services: &[Service], dataplanes: &[Proxy]) -> Graph {
+        let policies: Vec<Policy> = resources
+            .iter()
+            .filter(|r| r.meta.kind == Kind::MeshTrafficPermission && !r.meta.is_shadow())
+            .filter_map(Policy::of)
+            .filter(|p| p.top_kind() != TargetRefKind::Dataplane)
+            .collect();
+        let legacy_tags = legacy_tags(dataplanes);
+        // Destinations that match the same policies share their rules (usually all
+        // but a few: the clique enumeration behind `from` rules is worth sharing).
+        let mut cache: HashMap<Vec<usize>, Arc<Vec<SubsetRule>>> = HashMap::new();
+        let rules = services
+            .iter()
+            .map(|s| {
+                let tags = match s.kind {
+                    ServiceKind::Legacy => {
+                        let mut tags = legacy_tags.get(&(s.mesh.as_str(), s.name.as_str())).cloned().unwrap_or_default();
+                        tags.insert(subset::SERVICE_TAG.to_string(), s.name.clone());
+                        tags
+                    }
+                    ServiceKind::MeshService => mesh_service_tags(s),
+                    ServiceKind::MeshExternalService | ServiceKind::MeshMultiZoneService => return None,
+                };
+                let keep: Vec<&str> = match s.kind {
+                    ServiceKind::Legacy => SUPPORTED_TAGS.to_vec(),
+                    _ => tags.keys().map(String::as_str).collect(),
+                };
+                destination_rules(&policies, &s.mesh, &tags, &keep, &mut cache)
+            })
+            .collect();
+        Graph { rules }
+    }
+
+    /// What a client proxy may reach. `static_services` / `static_backends`: the
+    /// proxy lists `reachableServices` / `reachableBackends`, which then decide
+    /// alone for legacy / real-resource destinations.
+    pub fn client<'g>(&'g self, dp: Proxy<'g>, static_services: bool, static_backends: bool) -> Client<'g> {
+        let mut tag_sets: Vec<&StringMap> = dp.spec.inbounds().iter().map(|i| &i.tags).collect();
+        tag_sets.extend(dp.spec.gateway().map(|g| &g.tags));
+        Client { graph: self, tag_sets, static_services, static_backends }
+    }
+
+    /// Whether a proxy whose inbounds carry `tag_sets` may reach the destination
+    /// at `position` in the world's services (Kuma's `CanReachFromAny`).
+    fn can_reach(&self, position: usize, tag_sets: &[&StringMap]) -> bool {
+        let Some(Some(rules)) = self.rules.get(position) else { return false };
+        tag_sets.iter().any(|tags| subset::compute(rules, tags).is_some_and(|r| allows(&r.conf)))
+    }
+}
+
+/// One client proxy's view of the [`Graph`].
+pub struct Client<'g> {
+    graph: &'g Graph,
+    tag_sets: Vec<&'g StringMap>,
+    static_services: bool,
+    static_backends: bool,
+}
+
+impl Client<'_> {
+    /// Whether the proxy keeps its outbound to `s`, at `position` in the world's
+    /// services (`None`: not a world service, nothing to infer from).
+    pub fn allows(&self, s: &Service, position: Option<usize>) -> bool {
+        let Some(position) = position else { return true };
+        match s.kind {
+            ServiceKind::MeshExternalService | ServiceKind::MeshMultiZoneService => true,
+            ServiceKind::Legacy => self.static_services || self.graph.can_reach(position, &self.tag_sets),
+            ServiceKind::MeshService => self.static_backends || self.graph.can_reach(position, &self.tag_sets),
+        }
+    }
+}
+
+/// `Allow` and `AllowWithShadowDeny` let traffic through; `Deny` does not.
+fn allows(conf: &Value) -> bool {
+    matches!(conf.get("action").and_then(Value::as_str), Some("Allow" | "AllowWithShadowDeny"))
+}
+
+/// The supported tags of each legacy service, from the first Dataplane (by name)
+/// with an inbound of it (`graph/services.BuildServices`).
+fn legacy_tags<'d>(dataplanes: &'d [Proxy]) -> HashMap<(&'d str, &'d str), StringMap> {
+    let mut sorted: Vec<&Proxy> = dataplanes.iter().collect();
+    sorted.sort_by(|a, b| (&a.resource.meta.mesh, &a.resource.meta.name).cmp(&(&b.resource.meta.mesh, &b.resource.meta.name)));
+    let mut out: HashMap<(&str, &str), StringMap> = HashMap::new();
+    for dp in sorted {
+        let mesh = dp.resource.meta.mesh.as_deref().unwrap_or_default();
+        let sets = dp.spec.inbounds().iter().map(|i| &i.tags).chain(dp.spec.gateway().map(|g| &g.tags));
+        for tags in sets {
+            let Some(service) = tags.get(subset::SERVICE_TAG) else { continue };
+            out.entry((mesh, service.as_str())).or_insert_with(|| {
+                tags.iter().filter(|(k, _)| SUPPORTED_TAGS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+            });
+        }
+    }
+    out
+}
+
+/// The tags a MeshService's artificial proxy carries
+/// (`graph/backends.BuildRules`): its `selector.dataplaneTags` (a generated
+/// MeshService selects `kuma.io/service: <name>`), `kuma.io/origin` and `kuma.io/zone`.
+fn mesh_service_tags(s: &Service) -> StringMap {
+    let mut tags = match s.resource.and_then(|r| r.spec.as_ref()) {
+        Some(Spec::MeshService(ms)) => {
+            ms.selector.as_ref().and_then(|sel| sel.dataplane_tags.clone()).unwrap_or_default()
+        }
+        _ => StringMap::from([(subset::SERVICE_TAG.to_string(), s.name.clone())]),
+    };
+    for key in [labels::ORIGIN, labels::ZONE] {
+        if let Some(v) = s.labels.get(key).filter(|v| !v.is_empty()) {
+            tags.insert(key.to_string(), v.clone());
+        }
+    }
+    tags
+}
+
+/// The `from` rules of the one inbound of an artificial proxy of `mesh` tagged
+/// `tags`, under `policies` whose top-level tags are cut to the keys in `keep`
+/// (`graph/util.ComputeMtpRulesForTags`); `None` when no policy selects it.
+fn destination_rules(
+    policies: &[Policy],
+    mesh: &str,
+    tags: &StringMap,
+    keep: &[&str],
+    cache: &mut HashMap<Vec<usize>, Arc<Vec<SubsetRule>>>,
+) -> Option<Arc<Vec<SubsetRule>>> {
+    let resource = artificial_proxy(mesh, tags);
+    let proxy = Proxy::of(&resource)?;
+    let mut matched: Vec<(usize, Policy)> = policies
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.resource.meta.mesh.as_deref() == Some(mesh))
+        .filter_map(|(i, p)| {
+            let trimmed = Policy { top: trim(&p.top, keep), ..p.clone() };
+            let selected = !select::selection(p.resource, Some(&trimmed.top), proxy, &|_| None).inbounds.is_empty();
+            selected.then_some((i, trimmed))
+        })
+        .collect();
+    if matched.is_empty() {
+        return None;
+    }
+    matched.sort_by(|a, b| compare_policies(&a.1, &b.1));
+    let key: Vec<usize> = matched.iter().map(|(i, _)| *i).collect();
+    if let Some(rules) = cache.get(&key) {
+        return Some(rules.clone());
+    }
+    let items: Vec<SubsetItem> = matched
+        .iter()
+        .filter(|(_, p)| p.rules.is_empty())
+        .flat_map(|(i, p)| {
+            p.from.iter().map(move |item| SubsetItem {
+                origin: Origin { policy: *i, section: Section::From, index: item.index },
+                target_ref: std::borrow::Cow::Borrowed(&item.target_ref),
+                conf: &item.conf,
+                kind: Kind::MeshTrafficPermission,
+            })
+        })
+        .collect();
+    let rules = Arc::new(subset::from_rules(&items));
+    cache.insert(key, rules.clone());
+    Some(rules)
+}
+
+/// A top-level targetRef with the subset tags of keys outside `keep` dropped
+/// (`trimNotSupportedTags`): it selects more proxies, never fewer.
+fn trim(top: &TargetRef, keep: &[&str]) -> TargetRef {
+    let mut out = top.clone();
+    if let Some(tags) = &mut out.tags {
+        tags.retain(|k, _| keep.contains(&k.as_str()));
+    }
+    out
+}
+
+/// Kuma's artificial Dataplane: address 1.1.1.1, one inbound on port 1234 with
+/// `tags`, no labels, no namespace.
+fn artificial_proxy(mesh: &str, tags: &StringMap) -> Resource {
+    let inbound = Inbound { port: Some(1234), tags: tags.clone(), ..Default::default() };
+    let networking = Networking { address: Some("1.1.1.1".into()), inbound: vec![inbound], ..Default::default() };
+    Resource {
+        meta: Meta {
+            kind: Kind::Dataplane,
+            form: Form::Universal,
+            name: String::new(),
+            namespace: None,
+            mesh: Some(mesh.to_string()),
+            labels: StringMap::new(),
+            annotations: StringMap::new(),
+            file: 0,
+            doc: 0,
+            spec_pointer: String::new(),
+            name_pointer: String::new(),
+        },
+        spec: Some(Spec::Dataplane(Box::new(Dataplane { networking: Some(networking), ..Default::default() }))),
+        status: None,
+        role: PolicyRole::System,
+    }
+}
