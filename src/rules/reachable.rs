@@ -81,7 +81,8 @@ impl Graph {
             .map(|s| {
                 let tags = match s.kind {
                     ServiceKind::Legacy => {
-                        let mut tags = legacy_tags.get(&(s.mesh.as_str(), s.name.as_str())).cloned().unwrap_or_default();
+                        let mut tags =
+                            legacy_tags.get(&(s.mesh.as_str(), s.name.as_str())).cloned().unwrap_or_default();
                         tags.insert(subset::SERVICE_TAG.to_string(), s.name.clone());
                         tags
                     }
@@ -145,7 +146,9 @@ fn allows(conf: &Value) -> bool {
 /// with an inbound of it (`graph/services.BuildServices`).
 fn legacy_tags<'d>(dataplanes: &'d [Proxy]) -> HashMap<(&'d str, &'d str), StringMap> {
     let mut sorted: Vec<&Proxy> = dataplanes.iter().collect();
-    sorted.sort_by(|a, b| (&a.resource.meta.mesh, &a.resource.meta.name).cmp(&(&b.resource.meta.mesh, &b.resource.meta.name)));
+    sorted.sort_by(|a, b| {
+        (&a.resource.meta.mesh, &a.resource.meta.name).cmp(&(&b.resource.meta.mesh, &b.resource.meta.name))
+    });
     let mut out: HashMap<(&str, &str), StringMap> = HashMap::new();
     for dp in sorted {
         let mesh = dp.resource.meta.mesh.as_deref().unwrap_or_default();
@@ -153,7 +156,10 @@ fn legacy_tags<'d>(dataplanes: &'d [Proxy]) -> HashMap<(&'d str, &'d str), Strin
         for tags in sets {
             let Some(service) = tags.get(subset::SERVICE_TAG) else { continue };
             out.entry((mesh, service.as_str())).or_insert_with(|| {
-                tags.iter().filter(|(k, _)| SUPPORTED_TAGS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+                tags.iter()
+                    .filter(|(k, _)| SUPPORTED_TAGS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
             });
         }
     }
@@ -257,5 +263,176 @@ fn artificial_proxy(mesh: &str, tags: &StringMap) -> Resource {
         spec: Some(Spec::Dataplane(Box::new(Dataplane { networking: Some(networking), ..Default::default() }))),
         status: None,
         role: PolicyRole::System,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::World;
+
+    fn resources(yaml: &str) -> Vec<Resource> {
+        crate::validate::run_texts(vec![("t.yaml".into(), yaml.into())], &Default::default()).resources
+    }
+
+    const MESH_MTLS: &str = "type: Mesh\nname: m\nmtls: {enabledBackend: ca, backends: [{name: ca, type: builtin}]}\n";
+
+    /// A sidecar of `service` with extra inbound tags (`k: v` pairs, YAML flow).
+    fn dp(name: &str, service: &str, extra: &str) -> String {
+        format!(
+            "---\ntype: Dataplane\nname: {name}\nmesh: m\nnetworking:\n  address: 10.0.0.{}\n  inbound:\n  \
+             - {{port: 8080, tags: {{kuma.io/service: {service}{extra}}}}}\n  transparentProxying: {{redirectPortInbound: 15006, redirectPortOutbound: 15001}}\n",
+            name.len() + service.len()
+        )
+    }
+
+    fn mtp(name: &str, top: &str, from: &[(&str, &str)]) -> String {
+        let from: String = from
+            .iter()
+            .map(|(target, action)| format!("  - {{targetRef: {target}, default: {{action: {action}}}}}\n"))
+            .collect();
+        format!("---\ntype: MeshTrafficPermission\nname: {name}\nmesh: m\nspec:\n  targetRef: {top}\n  from:\n{from}")
+    }
+
+    /// The `kind/name` of every service the Dataplane `client` keeps an outbound to.
+    fn reachable(yaml: &str, client: &str) -> Vec<String> {
+        let rs = resources(yaml);
+        let opts = crate::world::Options { auto_reachable_services: true, ..Default::default() };
+        let world = World::build(&rs, &opts);
+        let Some(graph) = &world.reachable else { panic!("no graph") };
+        let Some(dp) = world.dataplanes.iter().find(|d| d.resource.meta.name == client) else { panic!("no {client}") };
+        let c = graph.client(*dp, false, false);
+        let mut out: Vec<String> = world
+            .services
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| c.allows(s, Some(*i)))
+            .map(|(_, s)| format!("{}/{}", s.kind.short(), s.name))
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn three_services() -> String {
+        format!("{MESH_MTLS}{}{}{}", dp("web-1", "web", ""), dp("api-1", "api", ", version: v1"), dp("db-1", "db", ""))
+    }
+
+    #[test]
+    fn no_permission_reaches_nothing() {
+        assert_eq!(reachable(&three_services(), "web-1"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn allow_and_allow_with_shadow_deny_reach_deny_does_not() {
+        let yaml = format!(
+            "{}{}{}{}",
+            three_services(),
+            mtp("a", "{kind: MeshService, name: api}", &[("{kind: MeshService, name: web}", "Allow")]),
+            mtp("d", "{kind: MeshService, name: db}", &[("{kind: MeshService, name: web}", "AllowWithShadowDeny")]),
+            mtp("w", "{kind: MeshService, name: web}", &[("{kind: MeshService, name: web}", "Deny")]),
+        );
+        assert_eq!(reachable(&yaml, "web-1"), ["svc/api", "svc/db"]);
+        assert_eq!(reachable(&yaml, "api-1"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn negation_denies_one_client_of_an_allowed_mesh() {
+        let yaml = format!(
+            "{}{}",
+            three_services(),
+            mtp(
+                "db",
+                "{kind: MeshService, name: db}",
+                &[("{kind: Mesh}", "Allow"), ("{kind: MeshSubset, tags: {version: v1}}", "Deny")]
+            ),
+        );
+        // api carries `version: v1`: the `version != v1` rule does not cover it.
+        assert_eq!(reachable(&yaml, "web-1"), ["svc/db"]);
+        assert_eq!(reachable(&yaml, "api-1"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn unsupported_top_level_tags_widen_supported_ones_do_not() {
+        let k8s = ", k8s.kuma.io/namespace: shop";
+        let yaml = format!(
+            "{MESH_MTLS}{}{}{}{}{}",
+            dp("web-1", "web", ""),
+            dp("api-1", "api", &format!("{k8s}, version: v2")),
+            dp("db-1", "db", ", k8s.kuma.io/namespace: data"),
+            // `version` is dropped: api v2 is reachable although only v1 is selected.
+            mtp("api", "{kind: MeshSubset, tags: {kuma.io/service: api, version: v1}}", &[("{kind: Mesh}", "Allow")]),
+            // `k8s.kuma.io/namespace` is kept: db (namespace data) is not selected.
+            mtp("shop", "{kind: MeshSubset, tags: {k8s.kuma.io/namespace: shop}}", &[("{kind: Mesh}", "Allow")]),
+        );
+        assert_eq!(reachable(&yaml, "web-1"), ["svc/api"]);
+    }
+
+    #[test]
+    fn dataplane_targets_rules_and_shadow_policies_are_left_out() {
+        let yaml = format!(
+            "{}{}{}{}",
+            three_services(),
+            "---\ntype: MeshTrafficPermission\nname: by-labels\nmesh: m\nspec:\n  targetRef: {kind: Dataplane, labels: {app: x}}\n  \
+             from: [{targetRef: {kind: Mesh}, default: {action: Allow}}]\n",
+            "---\ntype: MeshTrafficPermission\nname: rules\nmesh: m\nspec:\n  targetRef: {kind: Mesh}\n  \
+             rules: [{default: {allow: [{spiffeID: {type: Prefix, value: 'spiffe://m/'}}]}}]\n",
+            "---\ntype: MeshTrafficPermission\nname: shadow\nmesh: m\nlabels: {kuma.io/effect: shadow}\nspec:\n  \
+             targetRef: {kind: Mesh}\n  from: [{targetRef: {kind: Mesh}, default: {action: Allow}}]\n",
+        );
+        assert_eq!(reachable(&yaml, "web-1"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn external_and_multi_zone_services_are_always_reachable() {
+        let yaml = format!(
+            "{}{}{}{}{}",
+            MESH_MTLS.replace("name: m\n", "name: m\nmeshServices: {mode: Exclusive}\n"),
+            dp("web-1", "web", ", app: web"),
+            dp("api-1", "api", ", app: api"),
+            "---\ntype: MeshService\nname: api\nmesh: m\nlabels: {app: api}\nspec:\n  selector: {dataplaneTags: {app: api}}\n  \
+             ports: [{port: 80, targetPort: 8080}]\n---\ntype: MeshMultiZoneService\nname: api-all\nmesh: m\nspec:\n  \
+             selector: {meshService: {matchLabels: {app: api}}}\n  ports: [{port: 80}]\n",
+            "---\ntype: MeshExternalService\nname: ext\nmesh: m\nspec:\n  match: {type: HostnameGenerator, port: 443, protocol: tcp}\n  \
+             endpoints: [{address: ext.example.com, port: 443}]\n",
+        );
+        assert_eq!(reachable(&yaml, "web-1"), ["extsvc/ext", "mzsvc/api-all"]);
+        // A MeshService is matched by its dataplaneTags: `app` selects `api`; the
+        // MeshService generated for `web` (dataplaneTags `kuma.io/service: web`) and
+        // the legacy services do not have the key, so for them the subset widens to all.
+        let allowed =
+            format!("{yaml}{}", mtp("api", "{kind: MeshSubset, tags: {app: api}}", &[("{kind: Mesh}", "Allow")]));
+        let all = ["extsvc/ext", "msvc/api", "msvc/web", "mzsvc/api-all", "svc/api", "svc/web"];
+        assert_eq!(reachable(&allowed, "web-1"), all);
+        let only_api = format!(
+            "{yaml}{}",
+            mtp("api", "{kind: MeshSubset, tags: {app: api, kuma.io/service: api}}", &[("{kind: Mesh}", "Allow")])
+        );
+        // Both keys: the MeshService keeps `app`, the legacy services `kuma.io/service`.
+        assert_eq!(reachable(&only_api, "web-1"), ["extsvc/ext", "msvc/api", "mzsvc/api-all", "svc/api"]);
+    }
+
+    #[test]
+    fn mtls_off_prunes_all_the_same_as_kuma_does() {
+        // Kuma's graph builder does not look at the mesh's mTLS (the permissions are
+        // not enforced then, but the outbounds are pruned).
+        let yaml = three_services().replace(MESH_MTLS, "type: Mesh\nname: m\n");
+        assert_eq!(reachable(&yaml, "web-1"), Vec::<String>::new());
+        let allowed = format!("{yaml}{}", mtp("all", "{kind: Mesh}", &[("{kind: Mesh}", "Allow")]));
+        assert_eq!(reachable(&allowed, "web-1"), ["svc/api", "svc/db", "svc/web"]);
+    }
+
+    #[test]
+    fn static_lists_decide_alone_for_their_kind() {
+        let yaml = three_services();
+        let rs = resources(&yaml);
+        let opts = crate::world::Options { auto_reachable_services: true, ..Default::default() };
+        let world = World::build(&rs, &opts);
+        let (Some(graph), Some(dp)) = (&world.reachable, world.dataplanes.first()) else { panic!("no graph") };
+        let legacy = world.services.iter().position(|s| s.kind == ServiceKind::Legacy);
+        let s = legacy.map(|i| &world.services[i]);
+        let Some(s) = s else { panic!("no legacy service") };
+        assert!(!graph.client(*dp, false, false).allows(s, legacy));
+        assert!(graph.client(*dp, true, false).allows(s, legacy));
+        assert!(!graph.client(*dp, false, true).allows(s, legacy));
     }
 }
