@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use meshc::compile::{self, Selection};
-use meshc::emit::{self, ProxyOutput};
+use meshc::emit::{self, ProxyKind, ProxyOutput};
 use meshc::synth::{self, SynthConfig};
 use meshc::world::ServiceKind;
 
@@ -16,7 +16,7 @@ fn options(auto: bool, selection: Selection) -> compile::Options {
     let mut opts = compile::Options {
         validate: Default::default(),
         world: meshc::world::Options { auto_reachable_services: auto, ..Default::default() },
-        plan: meshc::plan::Options { secrets_dir: "secrets".into(), shadow: false },
+        plan: meshc::plan::Options { secrets_dir: "secrets".into(), shadow: false, system_ca_path: None },
         selection,
     };
     opts.validate.default_mesh_exists = true;
@@ -57,9 +57,10 @@ fn inference_cuts_output_tenfold_when_each_service_may_call_one_percent() {
     let sample = || Selection { shard: Some((1, 20)), ..Default::default() };
     let (all, all_tree) = compile(&texts, &options(false, sample()));
     let (pruned, pruned_tree) = compile(&texts, &options(true, sample()));
-    assert!(all.proxies.len() >= 3, "the sample has {} proxies", all.proxies.len());
+    let sampled = pruned.proxies.iter().filter(|(p, _)| p.id.kind == ProxyKind::Dataplane).count();
+    assert!(sampled >= 3, "the sample has {sampled} sidecars");
     assert_eq!(all.proxies.len(), pruned.proxies.len());
-    for (plan, _) in &pruned.proxies {
+    for (plan, _) in pruned.proxies.iter().filter(|(p, _)| p.id.kind == ProxyKind::Dataplane) {
         let mut services: Vec<(ServiceKind, &str)> =
             plan.outbounds.iter().map(|o| (o.destination.kind, o.destination.name.as_str())).collect();
         services.dedup();
@@ -81,7 +82,9 @@ fn allow_all_output_is_identical_with_and_without_inference() {
     let texts = synth::generate(&cfg);
     let (_, without) = compile(&texts, &options(false, Selection::default()));
     let (compiled, with) = compile(&texts, &options(true, Selection::default()));
-    assert!(compiled.proxies.iter().all(|(p, _)| p.outbounds.len() > cfg.services), "every service is reached");
+    let sidecars = compiled.proxies.iter().filter(|(p, _)| p.id.kind == ProxyKind::Dataplane);
+    assert!(sidecars.clone().count() == cfg.sidecars(), "every sidecar is compiled");
+    assert!(sidecars.clone().all(|(p, _)| p.outbounds.len() > cfg.services), "every service is reached");
     assert_eq!(without.len(), with.len());
     for ((path, a), (_, b)) in without.files().zip(with.files()) {
         assert!(a == b, "{path} differs with --auto-reachable-services");

@@ -53,12 +53,19 @@ use crate::world::{Service, ServiceKind};
 pub const SUPPORTED_TAGS: [&str; 4] =
     ["kuma.io/service", "k8s.kuma.io/namespace", "k8s.kuma.io/service-name", "k8s.kuma.io/service-port"];
 
+/// A destination's identity: [`Service::key`], owned.
+type ServiceId = (String, ServiceKind, Option<String>, Option<String>, String);
+
+fn id(s: &Service) -> ServiceId {
+    (s.mesh.clone(), s.kind, s.zone.clone(), s.namespace.clone(), s.name.clone())
+}
+
 /// The `from` rules of MeshTrafficPermission per destination, for every mesh.
 #[derive(Debug, Default)]
 pub struct Graph {
-    /// Per position in the world's services: the rules of a MeshService or legacy
-    /// destination; `None` = no MeshTrafficPermission selects it (deny).
-    rules: Vec<Option<Arc<Vec<SubsetRule>>>>,
+    /// The rules of each MeshService and legacy destination some
+    /// MeshTrafficPermission selects; the others are denied.
+    rules: HashMap<ServiceId, Arc<Vec<SubsetRule>>>,
 }
 
 impl Graph {
@@ -78,7 +85,7 @@ impl Graph {
         let mut cache: HashMap<Vec<usize>, Arc<Vec<SubsetRule>>> = HashMap::new();
         let rules = services
             .iter()
-            .map(|s| {
+            .filter_map(|s| {
                 let tags = match s.kind {
                     ServiceKind::Legacy => {
                         let mut tags =
@@ -93,7 +100,7 @@ impl Graph {
                     ServiceKind::Legacy => SUPPORTED_TAGS.to_vec(),
                     _ => tags.keys().map(String::as_str).collect(),
                 };
-                destination_rules(&policies, &s.mesh, &tags, &keep, &mut cache)
+                destination_rules(&policies, &s.mesh, &tags, &keep, &mut cache).map(|r| (id(s), r))
             })
             .collect();
         Graph { rules }
@@ -108,10 +115,10 @@ impl Graph {
         Client { graph: self, tag_sets, static_services, static_backends }
     }
 
-    /// Whether a proxy whose inbounds carry `tag_sets` may reach the destination
-    /// at `position` in the world's services (Kuma's `CanReachFromAny`).
-    fn can_reach(&self, position: usize, tag_sets: &[&StringMap]) -> bool {
-        let Some(Some(rules)) = self.rules.get(position) else { return false };
+    /// Whether a proxy whose inbounds carry `tag_sets` may reach `s` (Kuma's
+    /// `CanReachFromAny`).
+    fn can_reach(&self, s: &Service, tag_sets: &[&StringMap]) -> bool {
+        let Some(rules) = self.rules.get(&id(s)) else { return false };
         tag_sets.iter().any(|tags| subset::compute(rules, tags).is_some_and(|r| allows(&r.conf)))
     }
 }
@@ -125,14 +132,12 @@ pub struct Client<'g> {
 }
 
 impl Client<'_> {
-    /// Whether the proxy keeps its outbound to `s`, at `position` in the world's
-    /// services (`None`: not a world service, nothing to infer from).
-    pub fn allows(&self, s: &Service, position: Option<usize>) -> bool {
-        let Some(position) = position else { return true };
+    /// Whether the proxy keeps its outbound to `s`.
+    pub fn allows(&self, s: &Service) -> bool {
         match s.kind {
             ServiceKind::MeshExternalService | ServiceKind::MeshMultiZoneService => true,
-            ServiceKind::Legacy => self.static_services || self.graph.can_reach(position, &self.tag_sets),
-            ServiceKind::MeshService => self.static_backends || self.graph.can_reach(position, &self.tag_sets),
+            ServiceKind::Legacy => self.static_services || self.graph.can_reach(s, &self.tag_sets),
+            ServiceKind::MeshService => self.static_backends || self.graph.can_reach(s, &self.tag_sets),
         }
     }
 }
@@ -302,13 +307,8 @@ mod tests {
         let Some(graph) = &world.reachable else { panic!("no graph") };
         let Some(dp) = world.dataplanes.iter().find(|d| d.resource.meta.name == client) else { panic!("no {client}") };
         let c = graph.client(*dp, false, false);
-        let mut out: Vec<String> = world
-            .services
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| c.allows(s, Some(*i)))
-            .map(|(_, s)| format!("{}/{}", s.kind.short(), s.name))
-            .collect();
+        let mut out: Vec<String> =
+            world.services.iter().filter(|s| c.allows(s)).map(|s| format!("{}/{}", s.kind.short(), s.name)).collect();
         out.sort();
         out
     }
@@ -428,11 +428,11 @@ mod tests {
         let opts = crate::world::Options { auto_reachable_services: true, ..Default::default() };
         let world = World::build(&rs, &opts);
         let (Some(graph), Some(dp)) = (&world.reachable, world.dataplanes.first()) else { panic!("no graph") };
-        let legacy = world.services.iter().position(|s| s.kind == ServiceKind::Legacy);
-        let s = legacy.map(|i| &world.services[i]);
-        let Some(s) = s else { panic!("no legacy service") };
-        assert!(!graph.client(*dp, false, false).allows(s, legacy));
-        assert!(graph.client(*dp, true, false).allows(s, legacy));
-        assert!(!graph.client(*dp, false, true).allows(s, legacy));
+        let Some(s) = world.services.iter().find(|s| s.kind == ServiceKind::Legacy) else {
+            panic!("no legacy service")
+        };
+        assert!(!graph.client(*dp, false, false).allows(s));
+        assert!(graph.client(*dp, true, false).allows(s));
+        assert!(!graph.client(*dp, false, true).allows(s));
     }
 }
