@@ -69,9 +69,9 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// The graph of `services` (the world's, in its order) under the
-    /// MeshTrafficPermissions of `resources`; `dataplanes` give legacy services
-    /// their supported tags.
+    /// The graph of the world's `services` under the MeshTrafficPermissions of
+    /// `resources`, computed once for every mesh; `dataplanes` give legacy
+    /// services their supported tags.
     pub fn build(resources: &[Resource], services: &[Service], dataplanes: &[Proxy]) -> Graph {
         let policies: Vec<Policy> = resources
             .iter()
