@@ -88,6 +88,14 @@ pub struct SynthConfig {
     /// Dataplanes to Universal services do not resolve (a name ref resolves in the
     /// Dataplane's namespace), as they would not in Kuma.
     pub reachable_backends: usize,
+    /// Percent of the other services of the mesh each service accepts calls from
+    /// (at least one): a MeshTrafficPermission per service allows the services
+    /// before it (wrapping), so each service may call the same share after it, and
+    /// the mesh-wide permission denies instead of allowing. 0 (the default) writes
+    /// only the mesh-wide allow-all: every service may call every other. For
+    /// `meshc compile --auto-reachable-services`, which keeps the outbounds a
+    /// permission allows.
+    pub callers_percent: usize,
 }
 
 impl Default for SynthConfig {
@@ -104,6 +112,7 @@ impl Default for SynthConfig {
             seed: 1,
             form: Form::Universal,
             reachable_backends: 0,
+            callers_percent: 0,
         }
     }
 }
@@ -178,7 +187,8 @@ impl SynthConfig {
             + c.external_services
             + c.multizone_services
             + POLICY_KINDS.len() * c.policies_per_kind
-            + c.policies;
+            + c.policies
+            + if c.callers_percent > 0 { c.services } else { 0 };
         c.hostname_generators() + 2 * c.zones + c.meshes * per_mesh
     }
 
@@ -199,6 +209,7 @@ impl SynthConfig {
             seed,
             form: Form::Universal,
             reachable_backends: 0,
+            callers_percent: 0,
         };
         let mut services = 1;
         while at(services + 1).expected_resources() <= target {
@@ -230,13 +241,25 @@ impl SynthConfig {
             seed,
             form: Form::Universal,
             reachable_backends: reachable,
+            callers_percent: 0,
         }
     }
 
     /// Number of policies generated.
     pub fn policy_count(&self) -> usize {
         let c = self.normalized();
-        c.meshes * (POLICY_KINDS.len() * c.policies_per_kind + c.policies)
+        let callers = if c.callers_percent > 0 { c.services } else { 0 };
+        c.meshes * (POLICY_KINDS.len() * c.policies_per_kind + c.policies + callers)
+    }
+
+    /// How many services each service accepts calls from with [`SynthConfig::callers_percent`].
+    pub fn callers(&self) -> usize {
+        let others = self.services.max(1) - 1;
+        if self.callers_percent == 0 {
+            others
+        } else {
+            (others * self.callers_percent / 100).clamp(1.min(others), others)
+        }
     }
 
     /// Number of sidecars (Dataplanes) generated.
@@ -903,6 +926,12 @@ impl Gen<'_> {
             let dir = kebab(POLICY_KINDS[k]);
             self.add(format!("meshes/{mesh}/policies/{dir}/{name}.yaml"), &[doc]);
         }
+        if cfg.callers_percent > 0 {
+            for s in 0..services.len() {
+                let (name, doc) = callers_mtp(&mesh, &services, s, cfg.callers());
+                self.add(format!("meshes/{mesh}/policies/mesh-traffic-permission/{name}.yaml"), &[doc]);
+            }
+        }
     }
 
     fn ports(&mut self) -> Vec<PortDef> {
@@ -1056,6 +1085,39 @@ fn reachable_refs(services: &[Svc], s: usize, n: usize) -> Vec<Y> {
         .collect()
 }
 
+/// The MeshTrafficPermission of `services[s]` with [`SynthConfig::callers_percent`]:
+/// its proxies, selected by the tags its MeshService selects (so that Kuma's
+/// reachable-services graph matches them), accept the `n` services before it
+/// (wrapping, never itself), by their primary inbound's `kuma.io/service` tag.
+/// No RNG draw, so the rest of the mesh is the same whatever the percentage.
+fn callers_mtp(mesh: &str, services: &[Svc], s: usize, n: usize) -> (String, Y) {
+    let svc = &services[s];
+    let top = match &svc.ns {
+        Some(ns) => {
+            map! { "kind" => "MeshSubset", "tags" => map! { "app" => svc.name.as_str(), "k8s.kuma.io/namespace" => ns.as_str() } }
+        }
+        None => tr_subset(svc.name.clone()),
+    };
+    let from: Vec<Y> = (1..=n.min(services.len().saturating_sub(1)))
+        .map(|k| {
+            let caller = &services[(s + services.len() - k) % services.len()];
+            map! { "targetRef" => tr_subset(caller.service_tag(caller.primary())), "default" => map! { "action" => "Allow" } }
+        })
+        .collect();
+    let name = format!("callers-{}", svc.name);
+    let ns = (svc.form == Form::Kubernetes).then_some(SYSTEM_NS);
+    let doc = resource(
+        svc.form,
+        "MeshTrafficPermission",
+        &name,
+        Some(mesh),
+        ns,
+        vec![],
+        map! { "targetRef" => top, "from" => Y::Seq(from) },
+    );
+    (name, doc)
+}
+
 /// What policies of one mesh can refer to.
 struct World<'a> {
     mesh: &'a str,
@@ -1198,9 +1260,10 @@ impl Gen<'_> {
 
     fn mtp(&mut self, pol: &PolicyCtx, w: &World, svc: &Svc, client: &Svc, p: usize, variant: usize) -> Y {
         if p == 0 {
+            let action = if self.cfg.callers_percent > 0 { "Deny" } else { "Allow" };
             return map! {
                 "targetRef" => tr_mesh(),
-                "from" => seq![map! { "targetRef" => tr_mesh(), "default" => map! { "action" => "Allow" } }],
+                "from" => seq![map! { "targetRef" => tr_mesh(), "default" => map! { "action" => action } }],
             };
         }
         if variant < 30 {
@@ -1894,6 +1957,25 @@ mod tests {
         assert_eq!(kebab("MeshHTTPRoute"), "mesh-httproute");
         assert_eq!(kebab("MeshTLS"), "mesh-tls");
         assert_eq!(kebab("MeshLoadBalancingStrategy"), "mesh-load-balancing-strategy");
+    }
+
+    /// `callers_percent` adds one MeshTrafficPermission per service and turns the
+    /// mesh-wide one into a deny, and nothing else (no RNG draw); every form
+    /// validates clean and the count formula holds.
+    #[test]
+    fn callers_percent_adds_one_permission_per_service() {
+        for form in [Form::Universal, Form::Kubernetes, Form::Mixed] {
+            let base = SynthConfig { services: 30, form, ..small() };
+            let cfg = SynthConfig { callers_percent: 10, ..base.clone() };
+            assert_eq!(cfg.callers(), 2);
+            let (plain, files) = (generate(&base), generate(&cfg));
+            let added: Vec<&(String, String)> = files.iter().filter(|f| !plain.contains(f)).collect();
+            assert_eq!(added.len(), cfg.services + 1, "a permission per service and the mesh-wide one");
+            assert!(added.iter().any(|(p, t)| p.contains("allow-mesh-wide") && t.contains("action: Deny")));
+            assert_eq!(count_resources(&files), cfg.expected_resources());
+            let out = crate::validate::run_texts(files, &Default::default());
+            assert!(out.findings.is_empty(), "{form:?}: {:?}", out.findings.first());
+        }
     }
 
     /// `reachable_backends` adds refs to the Dataplanes only: no RNG draw, so every

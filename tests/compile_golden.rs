@@ -92,6 +92,7 @@ fn plans_match_snapshots() {
             selection: Default::default(),
         };
         opts.validate.default_mesh_exists = true;
+        opts.world.auto_reachable_services = case_args(&case).iter().any(|a| a == "--auto-reachable-services");
         let compiled = compile::run(&[case.join("input")], &opts);
         assert!(!compiled.has_errors(), "{} has errors", case.display());
         let mut settings = insta::Settings::clone_current();

@@ -26,6 +26,7 @@ Examples:
   meshc-synth --target 100000 --seed 7 --out /tmp/mesh-100k
   meshc-synth --services 2000 --dataplanes-per-service 5 --reachable-backends 20 --out /tmp/mesh-10k-sidecars
   meshc-synth --services 200 --policies 1000 --out /tmp/mesh-1k-policies
+  meshc-synth --services 500 --dataplanes-per-service 5 --callers-percent 1 --out /tmp/mesh-mtp
   meshc validate --quiet /tmp/mesh"
 )]
 struct Args {
@@ -71,6 +72,13 @@ struct Args {
     #[arg(long, default_value_t = 0, value_name = "N")]
     reachable_backends: usize,
 
+    /// Each service accepts calls from this percent of the other services (at least
+    /// one; a MeshTrafficPermission per service, the mesh-wide one then denies), so
+    /// each may call the same share: the mesh `meshc compile --auto-reachable-services`
+    /// prunes. 0 = the mesh-wide allow-all only.
+    #[arg(long, default_value_t = 0, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+    callers_percent: u8,
+
     /// Seed of the pseudo-random choices.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -101,7 +109,13 @@ fn main() -> ExitCode {
     let cfg = match args.target {
         Some(n) => {
             let base = SynthConfig::for_target(n, args.seed);
-            SynthConfig { form, reachable_backends: args.reachable_backends, policies: args.policies, ..base }
+            SynthConfig {
+                form,
+                reachable_backends: args.reachable_backends,
+                policies: args.policies,
+                callers_percent: args.callers_percent.into(),
+                ..base
+            }
         }
         None => SynthConfig {
             meshes: args.meshes,
@@ -115,6 +129,7 @@ fn main() -> ExitCode {
             seed: args.seed,
             form,
             reachable_backends: args.reachable_backends,
+            callers_percent: args.callers_percent.into(),
         },
     };
     match write(&cfg, &args.out) {

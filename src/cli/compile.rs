@@ -126,6 +126,24 @@ pub struct CompileInput {
     #[arg(long, value_name = "CIDR", default_value_t = Cidrs::default().legacy)]
     pub legacy_vip_cidr: ipnet::IpNet,
 
+    /// Give each sidecar outbounds only to the services MeshTrafficPermission lets
+    /// it call, as Kuma's `experimental.autoReachableServices` does: no permission
+    /// is a deny; MeshExternalServices and MeshMultiZoneServices are always kept;
+    /// `reachableServices` / `reachableBackends`, where set, decide instead.
+    #[arg(
+        long,
+        env = "KUMA_EXPERIMENTAL_AUTO_REACHABLE_SERVICES",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value = "false",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
+    pub auto_reachable_services: bool,
+
     /// `human` (text on stderr) or `json` (one document on stdout, for scripts).
     #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,
@@ -170,6 +188,7 @@ impl CompileInput {
                     legacy: self.legacy_vip_cidr,
                 },
                 default_mesh_exists: validate.default_mesh_exists,
+                auto_reachable_services: self.auto_reachable_services,
             },
             validate,
             plan: crate::plan::Options {

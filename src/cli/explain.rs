@@ -58,6 +58,22 @@ pub struct Args {
     #[arg(long, value_name = "FILE", env = super::compile::SYSTEM_CA_ENV)]
     pub system_ca_path: Option<String>,
 
+    /// Outbounds only to the services MeshTrafficPermission allows, as `meshc
+    /// compile --auto-reachable-services` (Kuma's `experimental.autoReachableServices`).
+    #[arg(
+        long,
+        env = "KUMA_EXPERIMENTAL_AUTO_REACHABLE_SERVICES",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value = "false",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
+    pub auto_reachable_services: bool,
+
     /// `text` for people, `json` or `yaml` for scripts.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -92,8 +108,11 @@ pub fn run(mut args: Args, color: Color) -> i32 {
         eprintln!("error: the input has errors: fix them first");
         return if outcome.unreadable { exit::UNREADABLE } else { exit::FINDINGS };
     }
-    let world_opts =
-        crate::world::Options { default_mesh_exists: validate_opts.default_mesh_exists, ..Default::default() };
+    let world_opts = crate::world::Options {
+        default_mesh_exists: validate_opts.default_mesh_exists,
+        auto_reachable_services: args.auto_reachable_services,
+        ..Default::default()
+    };
     let plan_opts = crate::plan::Options {
         secrets_dir: super::compile::DEFAULT_SECRETS_DIR.to_string(),
         shadow: args.shadow,

@@ -35,7 +35,10 @@ pub fn plan(
     if dp.spec.uses_transparent_proxy() {
         let namespace = dp.resource.meta.namespace.as_deref();
         let reach = Reachable::of(dp.spec.transparent_proxying(), mesh.mesh_services_mode(), namespace);
-        for s in reach.candidates(world, mesh_name).into_iter().filter(|s| reach.allows(s)) {
+        let inferred =
+            world.reachable.as_ref().map(|g| g.client(dp, reach.services.is_some(), reach.backends.is_some()));
+        let inferred_allows = |s: &Service| inferred.as_ref().is_none_or(|i| i.allows(s));
+        for s in reach.candidates(world, mesh_name).into_iter().filter(|s| reach.allows(s) && inferred_allows(s)) {
             for port in s.ports.iter().filter(|p| reach.allows_port(s, p)) {
                 for vip in &s.vips {
                     if occupied(*vip, port.port) || !taken.insert((*vip, port.port)) {

@@ -15,6 +15,7 @@ pub mod inbound;
 pub mod merge;
 pub mod policy;
 pub mod proxy;
+pub mod reachable;
 pub mod resource;
 pub mod select;
 pub mod single;

@@ -38,6 +38,8 @@ pub struct Options {
     pub cidrs: Cidrs,
     /// Whether the `default` mesh exists without being in the input.
     pub default_mesh_exists: bool,
+    /// Infer reachable services from MeshTrafficPermission (`--auto-reachable-services`).
+    pub auto_reachable_services: bool,
 }
 
 /// The resolved mesh.
@@ -54,6 +56,8 @@ pub struct World<'a> {
     /// mesh and get their own configs), and by zone (cross-zone endpoints go
     /// through them).
     pub zone_proxies: zone_proxies::ZoneProxies<'a>,
+    /// The MeshTrafficPermission graph, with `auto_reachable_services`.
+    pub reachable: Option<crate::rules::reachable::Graph>,
     /// (mesh, kind, namespace, name) -> position in `services`.
     by_key: std::collections::HashMap<(String, ServiceKind, Option<String>, String), usize>,
 }
@@ -111,7 +115,10 @@ impl<'a> World<'a> {
             .map(|(i, s)| ((s.mesh.clone(), s.kind, s.namespace.clone(), s.name.clone()), i))
             .collect();
         let zone_proxies = zone_proxies::ZoneProxies::build(resources);
-        World { meshes, services, dataplanes, findings, zone_proxies, by_key }
+        let reachable = opts
+            .auto_reachable_services
+            .then(|| crate::rules::reachable::Graph::build(resources, &services, &dataplanes));
+        World { meshes, services, dataplanes, findings, zone_proxies, reachable, by_key }
     }
 
     pub fn mesh(&self, name: &str) -> Option<&Mesh> {
