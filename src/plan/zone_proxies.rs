@@ -74,7 +74,7 @@ pub struct ZoneChain {
 pub struct Terminate {
     pub mtls: Mtls,
     /// The `from` rules of the MeshTrafficPermissions that select this
-    /// MeshExternalService at the egress (see [`permissions_of`]), in Kuma's order.
+    /// MeshExternalService at the egress (see `permissions_of`), in Kuma's order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub permissions: Vec<Effective>,
     /// With no such policy: every client of the mesh may pass, unless the Mesh

@@ -149,7 +149,7 @@ fn from_resource<'a>(r: &'a Resource, hg: &HostnameGenerator) -> Option<Generato
 
 /// Every generator that applies in some zone, in Kuma's order; with
 /// `multi_zone`, the global's synced ones too. A built-in one is left out where
-/// the input has one of the same name (see [`in_zone`]).
+/// the input has one of the same name (see `in_zone`).
 pub fn generators(resources: &[Resource], multi_zone: bool) -> Vec<Generator<'_>> {
     let mut out: Vec<Generator> = resources
         .iter()
