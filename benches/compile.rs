@@ -160,7 +160,7 @@ fn manifest_bootstraps(out: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// `cargo test`: a tiny mesh compiles, and every sidecar is in the manifest.
+/// `cargo test`: a tiny mesh compiles, and every sidecar and zone proxy is in the manifest.
 fn smoke(meshc: &Path) {
     // A tiny mesh: a few of the weighted mix are enough to see them compile.
     let cfg = SynthConfig { policies: 40, ..SynthConfig::for_sidecars(20, 3, 1) };
@@ -172,11 +172,11 @@ fn smoke(meshc: &Path) {
     let log = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(run.status, 0, "meshc compile failed:\n{log}");
     let proxies = manifest_bootstraps(&out);
-    assert_eq!(proxies.len(), cfg.sidecars(), "proxies in manifest.json");
+    assert_eq!(proxies.len(), cfg.sidecars() + cfg.zone_proxies(), "proxies in manifest.json");
     assert!(proxies.iter().all(|p| out.join(p).is_file()), "every bootstrap exists");
     assert!(!parse_timings(&log).is_empty(), "--timings printed:\n{log}");
     println!(
-        "compile bench (smoke): {} sidecars compiled in {:.2?}; `cargo bench --bench compile` measures",
+        "compile bench (smoke): {} proxies compiled in {:.2?}; `cargo bench --bench compile` measures",
         proxies.len(),
         run.wall
     );

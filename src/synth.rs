@@ -267,6 +267,12 @@ impl SynthConfig {
         let c = self.normalized();
         c.meshes * c.services * c.dataplanes_per_service
     }
+
+    /// The zone proxies it generates (a ZoneIngress and a ZoneEgress per zone),
+    /// which `meshc compile` compiles next to the sidecars.
+    pub fn zone_proxies(&self) -> usize {
+        2 * self.normalized().zones
+    }
 }
 
 // ---------------------------------------------------------------------------
