@@ -21,6 +21,36 @@ pub const DEFAULT_SECRETS_DIR: &str = "/etc/meshc/secrets";
 /// kuma-dp's override of the system CA bundle, honoured by `--system-ca-path`.
 pub const SYSTEM_CA_ENV: &str = "KUMA_DATAPLANE_RUNTIME_DYNAMIC_SYSTEM_CA_PATH";
 
+/// What the proxies reach and how they trust external services: the options
+/// `compile`, `diff` and `explain` share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReachArgs {
+    /// The CA bundle that verifies MeshExternalServices with `tls.enabled` and no
+    /// `verification.caCert`, as the proxies' hosts see it (kuma-dp autodetects
+    /// the OS bundle; a static config names one). Default:
+    /// /etc/ssl/certs/ca-certificates.crt (Debian, Ubuntu, Alpine).
+    #[arg(long, value_name = "FILE", env = SYSTEM_CA_ENV)]
+    pub system_ca_path: Option<String>,
+
+    /// Give each sidecar outbounds only to the services MeshTrafficPermission lets
+    /// it call, as Kuma's `experimental.autoReachableServices` does: no permission
+    /// is a deny; MeshExternalServices and MeshMultiZoneServices are always kept;
+    /// `reachableServices` / `reachableBackends`, where set, decide instead.
+    #[arg(
+        long,
+        env = "KUMA_EXPERIMENTAL_AUTO_REACHABLE_SERVICES",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value = "false",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
+    pub auto_reachable_services: bool,
+}
+
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
@@ -77,12 +107,8 @@ pub struct CompileInput {
     #[arg(long, value_name = "DIR", default_value = DEFAULT_SECRETS_DIR)]
     pub secrets_dir: String,
 
-    /// The CA bundle that verifies MeshExternalServices with `tls.enabled` and no
-    /// `verification.caCert`, as the proxies' hosts see it (kuma-dp autodetects
-    /// the OS bundle; a static config names one). Default:
-    /// /etc/ssl/certs/ca-certificates.crt (Debian, Ubuntu, Alpine).
-    #[arg(long, value_name = "FILE", env = SYSTEM_CA_ENV)]
-    pub system_ca_path: Option<String>,
+    #[command(flatten)]
+    pub reach: ReachArgs,
 
     /// With `--format xds`: the directory the bootstraps name for their LDS/CDS
     /// files, as Envoy will see it (default: the output directory as given).
@@ -125,24 +151,6 @@ pub struct CompileInput {
     /// VIP range of legacy `<service>.mesh` names (Kuma's KUMA_DNS_SERVER_CIDR).
     #[arg(long, value_name = "CIDR", default_value_t = Cidrs::default().legacy)]
     pub legacy_vip_cidr: ipnet::IpNet,
-
-    /// Give each sidecar outbounds only to the services MeshTrafficPermission lets
-    /// it call, as Kuma's `experimental.autoReachableServices` does: no permission
-    /// is a deny; MeshExternalServices and MeshMultiZoneServices are always kept;
-    /// `reachableServices` / `reachableBackends`, where set, decide instead.
-    #[arg(
-        long,
-        env = "KUMA_EXPERIMENTAL_AUTO_REACHABLE_SERVICES",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        value_parser = clap::builder::BoolishValueParser::new(),
-        default_value = "false",
-        hide_default_value = true,
-        hide_possible_values = true
-    )]
-    pub auto_reachable_services: bool,
 
     /// `human` (text on stderr) or `json` (one document on stdout, for scripts).
     #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
@@ -188,13 +196,13 @@ impl CompileInput {
                     legacy: self.legacy_vip_cidr,
                 },
                 default_mesh_exists: validate.default_mesh_exists,
-                auto_reachable_services: self.auto_reachable_services,
+                auto_reachable_services: self.reach.auto_reachable_services,
             },
             validate,
             plan: crate::plan::Options {
                 secrets_dir: self.secrets_dir.clone(),
                 shadow: false,
-                system_ca_path: self.system_ca_path.clone(),
+                system_ca_path: self.reach.system_ca_path.clone(),
             },
             selection: Selection {
                 proxies: self.proxy.clone(),

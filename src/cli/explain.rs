@@ -53,26 +53,8 @@ pub struct Args {
     #[arg(long)]
     pub shadow: bool,
 
-    /// The CA bundle that verifies MeshExternalServices with TLS and no `caCert`
-    /// (as `meshc compile --system-ca-path`).
-    #[arg(long, value_name = "FILE", env = super::compile::SYSTEM_CA_ENV)]
-    pub system_ca_path: Option<String>,
-
-    /// Outbounds only to the services MeshTrafficPermission allows, as `meshc
-    /// compile --auto-reachable-services` (Kuma's `experimental.autoReachableServices`).
-    #[arg(
-        long,
-        env = "KUMA_EXPERIMENTAL_AUTO_REACHABLE_SERVICES",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        value_parser = clap::builder::BoolishValueParser::new(),
-        default_value = "false",
-        hide_default_value = true,
-        hide_possible_values = true
-    )]
-    pub auto_reachable_services: bool,
+    #[command(flatten)]
+    pub reach: super::compile::ReachArgs,
 
     /// `text` for people, `json` or `yaml` for scripts.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -110,13 +92,13 @@ pub fn run(mut args: Args, color: Color) -> i32 {
     }
     let world_opts = crate::world::Options {
         default_mesh_exists: validate_opts.default_mesh_exists,
-        auto_reachable_services: args.auto_reachable_services,
+        auto_reachable_services: args.reach.auto_reachable_services,
         ..Default::default()
     };
     let plan_opts = crate::plan::Options {
         secrets_dir: super::compile::DEFAULT_SECRETS_DIR.to_string(),
         shadow: args.shadow,
-        system_ca_path: args.system_ca_path.clone(),
+        system_ca_path: args.reach.system_ca_path.clone(),
     };
     let written = if let Some(policy) = &args.policy {
         match explain::reach(&outcome.resources, &world_opts, &plan_opts, policy) {

@@ -49,18 +49,24 @@ pub(super) fn hcm(stat_prefix: &str, route_config: RouteConfiguration) -> Termin
             idle_timeout: Some(Duration::default()),
             ..Default::default()
         }),
-        internal_address_config: Some(http_connection_manager::InternalAddressConfig {
-            cidr_ranges: INTERNAL_CIDRS
-                .iter()
-                .map(|(prefix, len)| CidrRange {
-                    address_prefix: prefix.to_string(),
-                    prefix_len: Some(UInt32Value { value: *len }),
-                })
-                .collect(),
-            ..Default::default()
-        }),
+        internal_address_config: Some(internal_address_config()),
         ..Default::default()
     }))
+}
+
+/// Kuma's known internal CIDRs (`ipam.knownInternalCIDRs`): which clients an
+/// HTTP connection manager treats as internal.
+pub fn internal_address_config() -> http_connection_manager::InternalAddressConfig {
+    http_connection_manager::InternalAddressConfig {
+        cidr_ranges: INTERNAL_CIDRS
+            .iter()
+            .map(|(prefix, len)| CidrRange {
+                address_prefix: prefix.to_string(),
+                prefix_len: Some(UInt32Value { value: *len }),
+            })
+            .collect(),
+        ..Default::default()
+    }
 }
 
 /// A TCP proxy to `cluster` (idle timeout: MeshTimeout's configurer).

@@ -142,6 +142,13 @@ impl Ports {
 /// scratch directory they run in; `Err` when an Envoy does not start (wrap in
 /// [`super::retry_port_clash`], picking new ports on each try).
 pub fn start_proxies(yaml: &str, proxies: &[(&str, u16)]) -> Result<(tempfile::TempDir, Vec<Envoy>), String> {
+    start_named(compile_world(yaml, false), proxies)
+}
+
+/// Compile `yaml` in a new scratch directory (`input.yaml`, `out/`,
+/// `secrets/`), issuing every proxy's certificates with `meshc certs` when
+/// `mtls` is on. Returns the directory and the output path.
+fn compile_world(yaml: &str, mtls: bool) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("input.yaml");
     std::fs::write(&input, yaml).expect("write input");
@@ -156,6 +163,18 @@ pub fn start_proxies(yaml: &str, proxies: &[(&str, u16)]) -> Result<(tempfile::T
         secrets.to_str().unwrap(),
     ]);
     assert!(compiled.status.success(), "compile: {}", String::from_utf8_lossy(&compiled.stderr));
+    if mtls {
+        let certs = super::run(&["certs", input.to_str().unwrap(), "--out", secrets.to_str().unwrap()]);
+        assert!(certs.status.success(), "certs: {}", String::from_utf8_lossy(&certs.stderr));
+    }
+    (dir, out)
+}
+
+/// Start the Envoys of the named proxies of a compiled world, in order.
+fn start_named(
+    (dir, out): (tempfile::TempDir, std::path::PathBuf),
+    proxies: &[(&str, u16)],
+) -> Result<(tempfile::TempDir, Vec<Envoy>), String> {
     let mut envoys = Vec::new();
     for (name, admin) in proxies {
         envoys.push(Envoy::start(&bootstrap_of(&out, name), dir.path(), *admin).map_err(|e| format!("{name}: {e}"))?);
@@ -183,24 +202,7 @@ spec:
 /// have the `server-01` and `client-01` Dataplanes on `ports`): compile it,
 /// issue certificates when `mtls` is on, start both Envoys.
 pub fn start_world_text(ports: &Ports, yaml: &str, mtls: bool) -> (tempfile::TempDir, Envoy, Envoy) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let input = dir.path().join("input.yaml");
-    std::fs::write(&input, yaml).expect("write input");
-    let out = dir.path().join("out");
-    let secrets = dir.path().join("secrets");
-    let compiled = super::run(&[
-        "compile",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--secrets-dir",
-        secrets.to_str().unwrap(),
-    ]);
-    assert!(compiled.status.success(), "compile: {}", String::from_utf8_lossy(&compiled.stderr));
-    if mtls {
-        let certs = super::run(&["certs", input.to_str().unwrap(), "--out", secrets.to_str().unwrap()]);
-        assert!(certs.status.success(), "certs: {}", String::from_utf8_lossy(&certs.stderr));
-    }
+    let (dir, out) = compile_world(yaml, mtls);
     let server = Envoy::start(&bootstrap_of(&out, "server-01"), dir.path(), ports.server_admin).expect("server envoy");
     let client = Envoy::start(&bootstrap_of(&out, "client-01"), dir.path(), ports.client_admin).expect("client envoy");
     (dir, server, client)
@@ -211,25 +213,5 @@ pub fn start_world_text(ports: &Ports, yaml: &str, mtls: bool) -> (tempfile::Tem
 /// `meshc certs` as [`start_world_text`] does, then start the named Envoys in
 /// order.
 pub fn start_proxies_mtls(yaml: &str, proxies: &[(&str, u16)]) -> Result<(tempfile::TempDir, Vec<Envoy>), String> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let input = dir.path().join("input.yaml");
-    std::fs::write(&input, yaml).expect("write input");
-    let out = dir.path().join("out");
-    let secrets = dir.path().join("secrets");
-    let compiled = super::run(&[
-        "compile",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--secrets-dir",
-        secrets.to_str().unwrap(),
-    ]);
-    assert!(compiled.status.success(), "compile: {}", String::from_utf8_lossy(&compiled.stderr));
-    let certs = super::run(&["certs", input.to_str().unwrap(), "--out", secrets.to_str().unwrap()]);
-    assert!(certs.status.success(), "certs: {}", String::from_utf8_lossy(&certs.stderr));
-    let mut envoys = Vec::new();
-    for (name, admin) in proxies {
-        envoys.push(Envoy::start(&bootstrap_of(&out, name), dir.path(), *admin).map_err(|e| format!("{name}: {e}"))?);
-    }
-    Ok((dir, envoys))
+    start_named(compile_world(yaml, true), proxies)
 }

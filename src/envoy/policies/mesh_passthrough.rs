@@ -49,7 +49,6 @@ use envoy_types::pb::envoy::r#type::v3::Int32Range;
 use envoy_types::pb::google::protobuf::UInt32Value;
 use prost::Message;
 
-use super::super::defaults::INTERNAL_CIDRS;
 use super::super::parts::{Chain, ClusterParts, ListenerParts, ROUTER, Terminal, http_filter};
 use super::super::proto::{any, sanitize};
 use crate::findings::{Finding, Target, codes};
@@ -411,16 +410,7 @@ fn chain(m: &Matcher, clusters: &mut BTreeMap<String, Protocol>) -> (String, Cha
             stat_prefix: sanitize(&name),
             http_filters: vec![http_filter(ROUTER, Router::default())],
             route_specifier: Some(http_connection_manager::RouteSpecifier::RouteConfig(route_config)),
-            internal_address_config: Some(http_connection_manager::InternalAddressConfig {
-                cidr_ranges: INTERNAL_CIDRS
-                    .iter()
-                    .map(|(prefix, len)| CidrRange {
-                        address_prefix: prefix.to_string(),
-                        prefix_len: Some(UInt32Value { value: *len }),
-                    })
-                    .collect(),
-                ..Default::default()
-            }),
+            internal_address_config: Some(super::super::listener::internal_address_config()),
             ..Default::default()
         }))
     } else {
