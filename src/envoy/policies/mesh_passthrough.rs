@@ -32,7 +32,7 @@ use envoy_types::pb::envoy::config::listener::v3::{
     listener_filter_chain_match_predicate,
 };
 use envoy_types::pb::envoy::config::route::v3::{
-    DirectResponseAction, RouteAction, RouteConfiguration, RouteMatch, VirtualHost, route, route_action, route_match,
+    DirectResponseAction, RouteConfiguration, RouteMatch, VirtualHost, route, route_match,
 };
 use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::listener::http_inspector::v3::HttpInspector;
@@ -49,6 +49,7 @@ use envoy_types::pb::envoy::r#type::v3::Int32Range;
 use envoy_types::pb::google::protobuf::UInt32Value;
 use prost::Message;
 
+use super::super::listener;
 use super::super::parts::{Chain, ClusterParts, ListenerParts, ROUTER, Terminal, http_filter};
 use super::super::proto::{any, sanitize};
 use crate::findings::{Finding, Target, codes};
@@ -321,28 +322,12 @@ fn prefix_ranges(m: &Matcher) -> Vec<CidrRange> {
     }
 }
 
-fn route_to(cluster: &str) -> Route_ {
-    Route_ {
-        r#match: Some(RouteMatch {
-            path_specifier: Some(route_match::PathSpecifier::Prefix("/".to_string())),
-            ..Default::default()
-        }),
-        action: Some(route::Action::Route(RouteAction {
-            cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(cluster.to_string())),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
-}
-
-type Route_ = envoy_types::pb::envoy::config::route::v3::Route;
-
 /// Kuma's `no_match` virtual host: a 503 explaining why.
 fn no_match() -> VirtualHost {
     VirtualHost {
         name: "no_match".to_string(),
         domains: vec!["*".to_string()],
-        routes: vec![Route_ {
+        routes: vec![envoy_types::pb::envoy::config::route::v3::Route {
             r#match: Some(RouteMatch {
                 path_specifier: Some(route_match::PathSpecifier::Prefix("/".to_string())),
                 ..Default::default()
@@ -369,7 +354,7 @@ fn virtual_hosts(m: &Matcher, clusters: &mut BTreeMap<String, Protocol>) -> Vec<
         return vec![VirtualHost {
             name: m.value.clone(),
             domains: vec!["*".to_string()],
-            routes: vec![route_to(&cluster)],
+            routes: vec![listener::route_to(&cluster, None)],
             ..Default::default()
         }];
     }
@@ -386,7 +371,12 @@ fn virtual_hosts(m: &Matcher, clusters: &mut BTreeMap<String, Protocol>) -> Vec<
             }
             let cluster = cluster_name(&r.value, m.protocol, m.port);
             clusters.insert(cluster.clone(), m.protocol);
-            VirtualHost { name: r.value.clone(), domains, routes: vec![route_to(&cluster)], ..Default::default() }
+            VirtualHost {
+                name: r.value.clone(),
+                domains,
+                routes: vec![listener::route_to(&cluster, None)],
+                ..Default::default()
+            }
         })
         .collect();
     hosts.push(no_match());
@@ -410,7 +400,7 @@ fn chain(m: &Matcher, clusters: &mut BTreeMap<String, Protocol>) -> (String, Cha
             stat_prefix: sanitize(&name),
             http_filters: vec![http_filter(ROUTER, Router::default())],
             route_specifier: Some(http_connection_manager::RouteSpecifier::RouteConfig(route_config)),
-            internal_address_config: Some(super::super::listener::internal_address_config()),
+            internal_address_config: Some(listener::internal_address_config()),
             ..Default::default()
         }))
     } else {
@@ -980,7 +970,10 @@ mod tests {
                 assert_eq!(vh.domains, [domain.to_string(), format!("{domain}:{port}")]);
                 let Some(route::Action::Route(a)) = &vh.routes[0].action else { panic!() };
                 let cluster = format!("meshpassthrough_http_{domain}_{port}");
-                assert_eq!(a.cluster_specifier, Some(route_action::ClusterSpecifier::Cluster(cluster)));
+                assert_eq!(
+                    a.cluster_specifier,
+                    Some(envoy_types::pb::envoy::config::route::v3::route_action::ClusterSpecifier::Cluster(cluster))
+                );
                 let nm = &rc.virtual_hosts[1];
                 assert_eq!((nm.name.as_str(), nm.domains.as_slice()), ("no_match", ["*".to_string()].as_slice()));
                 let Some(route::Action::DirectResponse(d)) = &nm.routes[0].action else { panic!() };
