@@ -570,7 +570,7 @@ pub fn inline_key_rel(mesh: &str, key: &[u8]) -> String {
 /// are files `meshc certs` writes ([`inline_key_file`]). `system_ca` is left
 /// for [`plan_with_rules`] to point at `--system-ca-path`.
 ///
-/// Where meshc differs from Kuma (README): under SkipSAN and SkipAll the SNI is
+/// Where meshc differs from Kuma (docs/differences.md): under SkipSAN and SkipAll the SNI is
 /// still `serverName` (Kuma drops it, and the name the server routes by with it),
 /// and under SkipCA / SkipAll the TLS versions still apply (Kuma drops them with
 /// the validation context).
