@@ -3,7 +3,8 @@
 //! - `fixed*`: the same input, corrected;
 //! - `fix.md`: one or two sentences on how to fix it;
 //! - `args` (optional): the command (`validate`, the default, or `compile`) and extra
-//!   flags (`--max-depth 3`), whitespace-separated.
+//!   flags (`--max-depth 3`), whitespace-separated;
+//! - `args.fixed` (optional): the same for the fixed input, when the fix is a flag.
 //!
 //! For every code in `codes::ALL` this test runs meshc on the bad input and checks
 //! that the code is reported at a place in that input (the text output is an insta
@@ -53,7 +54,20 @@ struct Example {
     fixed: Vec<String>,
     command: String,
     args: Vec<String>,
+    /// Arguments of the fixed run, when they differ (`args.fixed`).
+    fixed_args: Option<Vec<String>>,
     fix: String,
+}
+
+/// The command and the extra flags of an `args` file.
+fn read_args(path: &Path) -> Option<(String, Vec<String>)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut args: Vec<String> = text.split_whitespace().map(String::from).collect();
+    let command = match args.first().map(String::as_str) {
+        Some("validate" | "compile") => args.remove(0),
+        _ => "validate".to_string(),
+    };
+    Some((command, args))
 }
 
 impl Example {
@@ -69,22 +83,22 @@ impl Example {
         }
         let fixed = with("fixed");
         let fix = std::fs::read_to_string(dir.join("fix.md")).map_err(|e| format!("{}/fix.md: {e}", dir.display()))?;
-        let mut args: Vec<String> =
-            std::fs::read_to_string(dir.join("args")).unwrap_or_default().split_whitespace().map(String::from).collect();
-        let command = match args.first().map(String::as_str) {
-            Some("validate" | "compile") => args.remove(0),
-            _ => "validate".to_string(),
-        };
+        let (command, args) = read_args(&dir.join("args")).unwrap_or_else(|| ("validate".into(), Vec::new()));
+        let fixed_args = read_args(&dir.join("args.fixed")).map(|(_, a)| a);
         if bad.is_empty() || fixed.is_empty() || fix.trim().is_empty() {
             return Err(format!("{}: needs bad*, fixed* and a non-empty fix.md", dir.display()));
         }
-        Ok(Example { code, dir, bad, fixed, command, args, fix: fix.trim().to_string() })
+        Ok(Example { code, dir, bad, fixed, command, args, fixed_args, fix: fix.trim().to_string() })
     }
 
     /// The command line, as the docs show it.
     fn command_line(&self, inputs: &[String]) -> Vec<String> {
+        let args = match &self.fixed_args {
+            Some(fixed) if inputs == self.fixed.as_slice() => fixed,
+            _ => &self.args,
+        };
         let mut line = vec![self.command.clone()];
-        line.extend(self.args.iter().cloned());
+        line.extend(args.iter().cloned());
         line.extend(inputs.iter().cloned());
         if self.command == "compile" {
             line.extend(["--out".to_string(), "out".to_string()]);
@@ -220,6 +234,8 @@ fn page(ex: &Example, output: &str) -> String {
     out.push_str(&code_blocks(&ex.dir, &ex.bad));
     out.push_str(&format!("```text\n{output}```\n\n## Fix\n\n{}\n\n", ex.fix));
     out.push_str(&code_blocks(&ex.dir, &ex.fixed));
+    let fixed_line = ex.command_line(&ex.fixed).join(" ");
+    out.push_str(&format!("`meshc {fixed_line}` reports no {} and no error.\n", ex.code.id));
     format!("{}\n", out.trim_end())
 }
 
