@@ -412,6 +412,21 @@ mod tests {
         }
     }
 
+    /// A too-long value is shown shortened, and a known pattern in words.
+    #[test]
+    fn messages_show_long_values_shortened_and_patterns_in_words() {
+        let header = |name: String| {
+            serde_json::json!({"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": {"kind": "Mesh"}, "default": {
+                "http": {"rateLimitedBackOff": {"resetHeaders": [{"name": name, "format": "Seconds"}]}}}}]})
+        };
+        let long = check(Kind::MeshRetry, &header("x".repeat(10_000)));
+        let long: Vec<_> = long.iter().filter(|e| e.code == codes::OUT_OF_RANGE).collect();
+        assert!(long.len() == 1 && long[0].message.len() < 200, "{long:?}");
+        assert!(long[0].message.ends_with("is longer than 256 characters"), "{long:?}");
+        let upper = check(Kind::MeshRetry, &header("Retry-After".into()));
+        assert!(upper.iter().any(|e| e.code == codes::BAD_FORMAT && e.message.contains("is not a valid header name")));
+    }
+
     #[test]
     fn suggestions() {
         let known = vec!["targetRef".to_string(), "to".to_string(), "from".to_string()];
