@@ -301,7 +301,7 @@ impl EnvelopeReader<'_> {
                         other => {
                             let p = format!("{base}/{key}/{}", k.replace('~', "~0").replace('/', "~1"));
                             let msg = format!(
-                                "{key} values must be strings, found {} for `{k}` (quote it: \"{}\")",
+                                "values of `{key}` must be strings, found {} for `{k}` (quote it: \"{}\")",
                                 type_name(other),
                                 other
                             );

@@ -123,12 +123,15 @@ pub fn plan(world: &World, policies: &PolicySet, r: &Resource, opts: &Options) -
     let port = u32::try_from(port).ok().filter(|p| (1..=65535).contains(p));
     let (Some(port), true) = (port, address.parse::<std::net::IpAddr>().is_ok()) else {
         let meta = &r.meta;
-        let location =
-            Location::pointer(meta.file, meta.doc, format!("{}/networking/address", meta.spec_pointer), Target::Value);
-        let why = format!(
-            "{id} is not compiled: it needs an IP address and a port to listen on (`{address}` is a DNS name or \
-             the port is missing); set `networking.address` to an IP"
-        );
+        let field = if port.is_none() { "networking" } else { "networking/address" };
+        let location = Location::pointer(meta.file, meta.doc, format!("{}/{field}", meta.spec_pointer), Target::Value);
+        let why = match port {
+            None => format!("{id} is not compiled: it has no port to listen on; set `networking.port`"),
+            Some(_) => format!(
+                "{id} is not compiled: `{address}` is not an IP address, and offline there is nothing to resolve a \
+                 DNS name with; set `networking.address` to the IP it listens on"
+            ),
+        };
         return (None, vec![Finding::new(codes::ZONE_PROXY_NOT_COMPILED, why, location).with_resource(meta.id())]);
     };
     let zone = id.zone.clone();

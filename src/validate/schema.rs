@@ -258,22 +258,35 @@ pub fn check(kind: Kind, spec: &Value) -> Vec<SchemaError> {
                 format!("{} is not a valid duration (examples: 10s, 1m30s, 500ms)", short(err.instance())),
             ),
             E::Pattern { pattern } => {
-                let msg = format!("{} does not match the pattern {pattern}", short(err.instance()));
+                let msg = match pattern_meaning(pattern) {
+                    Some(meaning) => format!("{} is not {meaning}", short(err.instance())),
+                    None => format!("{} does not match the pattern {pattern}", short(err.instance())),
+                };
                 (codes::BAD_FORMAT, at, Target::Value, msg)
             }
             E::Format { format } => {
                 (codes::BAD_FORMAT, at, Target::Value, format!("{} is not a valid {format}", short(err.instance())))
+            }
+            // The value is shown shortened: a too-long string or list can be megabytes.
+            E::MaxLength { limit } => {
+                let msg = format!("{} is longer than {limit} characters", short(err.instance()));
+                (codes::OUT_OF_RANGE, at, Target::Value, msg)
+            }
+            E::MaxItems { limit } => {
+                let msg = format!("the list has more than {limit} items");
+                (codes::OUT_OF_RANGE, at, Target::Value, msg)
+            }
+            E::MaxProperties { limit } => {
+                let msg = format!("the mapping has more than {limit} entries");
+                (codes::OUT_OF_RANGE, at, Target::Value, msg)
             }
             E::Minimum { .. }
             | E::Maximum { .. }
             | E::ExclusiveMinimum { .. }
             | E::ExclusiveMaximum { .. }
             | E::MinItems { .. }
-            | E::MaxItems { .. }
             | E::MinLength { .. }
-            | E::MaxLength { .. }
-            | E::MinProperties { .. }
-            | E::MaxProperties { .. } => (codes::OUT_OF_RANGE, at, Target::Value, err.to_string()),
+            | E::MinProperties { .. } => (codes::OUT_OF_RANGE, at, Target::Value, err.to_string()),
             E::AnyOf { .. } | E::OneOfNotValid { .. } => {
                 let found = crate::model::meta::type_name(err.instance());
                 (codes::WRONG_TYPE, at, Target::Value, format!("{found} is not an accepted form of this field"))
@@ -283,6 +296,22 @@ pub fn check(kind: Kind, spec: &Value) -> Vec<SchemaError> {
         out.push(SchemaError { code, pointer, target, message });
     }
     out
+}
+
+/// What the schemas' patterns mean, in words: a regular expression is a poor message.
+fn pattern_meaning(pattern: &str) -> Option<&'static str> {
+    match pattern {
+        r"^[a-z0-9!#$%&'*+\-.^_\x60|~]+$" => {
+            Some("a valid header name (lower-case letters, digits and !#$%&'*+-.^_`|~, as HTTP/2 requires)")
+        }
+        r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" => {
+            Some("a valid hostname (lower-case RFC 1123: letters, digits, `-` and `.`)")
+        }
+        r"^[a-z]([a-z0-9]|[._][a-z0-9])*$" => {
+            Some("a valid attribute name (lower-case letters and digits, single `.` or `_` between them)")
+        }
+        _ => None,
+    }
 }
 
 fn article(s: &str) -> String {
@@ -381,6 +410,21 @@ mod tests {
             let _ = compiled(*k);
             let _ = document_schema(*k);
         }
+    }
+
+    /// A too-long value is shown shortened, and a known pattern in words.
+    #[test]
+    fn messages_show_long_values_shortened_and_patterns_in_words() {
+        let header = |name: String| {
+            serde_json::json!({"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": {"kind": "Mesh"}, "default": {
+                "http": {"rateLimitedBackOff": {"resetHeaders": [{"name": name, "format": "Seconds"}]}}}}]})
+        };
+        let long = check(Kind::MeshRetry, &header("x".repeat(10_000)));
+        let long: Vec<_> = long.iter().filter(|e| e.code == codes::OUT_OF_RANGE).collect();
+        assert!(long.len() == 1 && long[0].message.len() < 200, "{long:?}");
+        assert!(long[0].message.ends_with("is longer than 256 characters"), "{long:?}");
+        let upper = check(Kind::MeshRetry, &header("Retry-After".into()));
+        assert!(upper.iter().any(|e| e.code == codes::BAD_FORMAT && e.message.contains("is not a valid header name")));
     }
 
     #[test]
