@@ -288,9 +288,15 @@ impl DocBuilder<'_> {
         } else {
             None
         };
-        if let Some(Raw::Leaf(_)) = &root {
-            self.fail("a scalar or a flow collection (JSON) as the whole document");
-        }
+        let root = match root {
+            // An empty document (`---` then only comments).
+            Some(Raw::Leaf(l)) if l.text.is_empty() => None,
+            Some(Raw::Leaf(_)) => {
+                self.fail("a scalar or a flow collection (JSON) as the whole document");
+                None
+            }
+            other => other,
+        };
         // The document's own `---` line content (e.g. `--- {a: 1}`) is not supported.
         if body_start > body_end {
             self.fail("content on the document marker line");

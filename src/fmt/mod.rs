@@ -70,6 +70,22 @@ pub fn format_text(file: usize, text: &str, opts: &Options) -> Formatted {
     if !parsed.problems.is_empty() {
         return Formatted::unchanged(text);
     }
+    // Files without any kuma.io resource (Envoy output, other manifests) are left
+    // as written without building their tree: only their notes are needed.
+    let is_kuma = |v: &Value| {
+        v.get("apiVersion").and_then(Value::as_str).is_some_and(|a| a.starts_with("kuma.io/"))
+            || v.get("type").and_then(Value::as_str).is_some_and(|t| crate::model::Kind::from_name(t).is_some())
+    };
+    if !parsed.documents.iter().any(|d| d.value.as_ref().is_some_and(is_kuma)) {
+        let mut out = Formatted::unchanged(text);
+        for d in parsed.documents.into_iter().filter(|d| d.value.as_ref().is_some_and(|v| !v.is_null())) {
+            let document = Document { file, index: d.index, start: d.start, value: d.value.unwrap_or_default() };
+            let env_opts = EnvelopeOptions { ignore_unknown: opts.ignore_unknown };
+            let _ = meta::read_envelope(document, &env_opts, &mut out.findings);
+        }
+        out.findings = out.findings.into_iter().map(|f| f.with_level(Level::Info)).collect();
+        return out;
+    }
     let Ok(docs) = cst::parse(text, opts.limits.max_depth) else {
         return Formatted::unchanged(text);
     };
