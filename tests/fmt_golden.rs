@@ -37,7 +37,11 @@ fn goldens() {
             mismatches.push(format!("{}:\n{diff}", case.display()));
         }
     }
-    assert!(mismatches.is_empty(), "fmt goldens differ (MESHC_BLESS=1 to update, then review):\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "fmt goldens differ (MESHC_BLESS=1 to update, then review):\n{}",
+        mismatches.join("\n")
+    );
 }
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {

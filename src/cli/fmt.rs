@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::input::InputArgs;
 use super::{Color, exit};
 use crate::findings::{self, Finding};
-use crate::fmt::write::{self as fmt_write, Written};
+use crate::fmt::write as fmt_write;
 use crate::source::{self, STDIN_NAME};
 
 #[derive(Debug, clap::Args)]
@@ -105,15 +105,15 @@ pub fn run(args: Args, _color: Color) -> i32 {
                 .to_string();
             written_ok &= out.write_all(diff.as_bytes()).is_ok();
         }
-        if !check && !is_stdin {
-            if let Err(err) = fmt_write::replace(&PathBuf::from(&o.display), &o.formatted).map(|w| w == Written::Rewritten)
-            {
-                unreadable = true;
-                eprintln!(
-                    "error: cannot write `{}`: {err}; the file was left as it was (check permissions and free space)",
-                    o.display
-                );
-            }
+        if !check
+            && !is_stdin
+            && let Err(err) = fmt_write::replace(&PathBuf::from(&o.display), &o.formatted)
+        {
+            unreadable = true;
+            eprintln!(
+                "error: cannot write `{}`: {err}; the file was left as it was (check permissions and free space)",
+                o.display
+            );
         }
     }
     let _ = out.flush();

@@ -175,7 +175,11 @@ impl CharOffsets {
         CharOffsets { bytes, len: text.len() }
     }
     fn byte(&self, char_index: usize) -> usize {
-        if self.bytes.is_empty() { char_index.min(self.len) } else { self.bytes.get(char_index).copied().unwrap_or(self.len) }
+        if self.bytes.is_empty() {
+            char_index.min(self.len)
+        } else {
+            self.bytes.get(char_index).copied().unwrap_or(self.len)
+        }
     }
 }
 
@@ -403,7 +407,11 @@ impl DocBuilder<'_> {
                         last = self.byte(sp.end);
                     }
                     self.covered.push((start, last));
-                    return Raw::Leaf(Leaf { text: self.text[start..last].to_string(), parent_indent: 0, block: false });
+                    return Raw::Leaf(Leaf {
+                        text: self.text[start..last].to_string(),
+                        parent_indent: 0,
+                        block: false,
+                    });
                 }
                 if is_map { self.map(depth) } else { self.seq(depth) }
             }
@@ -563,7 +571,7 @@ impl DocBuilder<'_> {
             match c {
                 '\n' => {
                     if !line_has_content {
-                        if !blank_run && !pending.is_empty() || !blank_run && next_anchor > 0 {
+                        if !blank_run && (!pending.is_empty() || next_anchor > 0) {
                             pending.push(Trivia::Blank);
                         }
                         blank_run = true;

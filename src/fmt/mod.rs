@@ -170,3 +170,42 @@ fn format_doc(file: usize, index: usize, mut doc: cst::Doc, value: Option<Value>
     }
     DocResult::Formatted(text, filled)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(text: &str) -> String {
+        let out = format_text(0, text, &Options::default());
+        assert!(out.findings.iter().all(|f| f.code != codes::FMT_UNSAFE), "{:?}", out.findings);
+        out.text
+    }
+
+    #[test]
+    fn non_ascii_text_and_nested_sequences() {
+        let text = "type: MeshTimeout\nname: t\nmesh: default\nspec:\n  to:\n    - targetRef:\n        kind: Mesh # héllo ünïcode\n      default:\n        idleTimeout: 1m\n";
+        let want = "type: MeshTimeout\nname: t\nmesh: default\nspec:\n  to:\n  - targetRef:\n      kind: Mesh # héllo ünïcode\n    default:\n      idleTimeout: 1m\n";
+        assert_eq!(fmt(text), want);
+    }
+
+    #[test]
+    fn unknown_keys_keep_their_order_after_known_ones() {
+        let text = "apiVersion: kuma.io/v1alpha1\nkind: MeshTimeout\nmetadata:\n  name: t\nspec:\n  zz: 1\n  aa: 2\n  targetRef:\n    kind: Mesh\n";
+        let want = "apiVersion: kuma.io/v1alpha1\nkind: MeshTimeout\nmetadata:\n  name: t\nspec:\n  targetRef:\n    kind: Mesh\n  zz: 1\n  aa: 2\n";
+        assert_eq!(fmt(text), want);
+    }
+
+    #[test]
+    fn blank_lines_collapse_and_crlf_is_read() {
+        let text = "type: Mesh\r\nname: default\r\n\r\n\r\n# mtls\r\nmtls:\r\n  enabledBackend: ca\r\n";
+        let got = fmt(text);
+        assert_eq!(fmt(&got), got);
+        assert!(got.contains("\n\n# mtls\nmtls:\n"), "{got:?}");
+    }
+
+    #[test]
+    fn no_kuma_document_is_untouched() {
+        let text = "b: 1\na:   2\n";
+        assert_eq!(format_text(0, text, &Options::default()).text, text);
+    }
+}
