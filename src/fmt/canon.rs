@@ -14,7 +14,9 @@
 //! Defaults: a scalar field the kind's JSON Schema gives a `default` for (the
 //! CRD defaults Kuma applies on admission, which the model fills in when it reads
 //! a spec), missing from a block mapping that the model reads, is written out
-//! with that value. Nothing else is added.
+//! with that value. Nothing else is added: not object or list defaults, not
+//! empty strings (Go zero values of required fields, which Kuma reports as
+//! missing), not fields inside flow collections (`{kind: Mesh}` keeps its text).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -221,7 +223,9 @@ impl Canon<'_> {
                         continue;
                     }
                     let Shape::Leaf(leaf) = v else { continue };
-                    if leaf.is_null() || !self.defaults.contains(&(k.clone(), leaf.to_string())) {
+                    // An empty string is Go's zero value of a required field, not a CRD default.
+                    let zero = leaf.is_null() || leaf.as_str() == Some("");
+                    if zero || !self.defaults.contains(&(k.clone(), leaf.to_string())) {
                         continue;
                     }
                     let Some(text) = scalar_text(leaf) else { continue };

@@ -204,6 +204,13 @@ mod tests {
     }
 
     #[test]
+    fn empty_string_zero_values_are_not_filled() {
+        let text = "apiVersion: kuma.io/v1alpha1\nkind: MeshHTTPRoute\nmetadata:\n  name: r\nspec:\n  to:\n  - targetRef:\n      kind: Mesh\n    rules:\n    - matches:\n      - headers:\n        - value: v2\n";
+        let got = fmt(text);
+        assert!(got.contains("type: Exact") && !got.contains("name: \"\""), "{got}");
+    }
+
+    #[test]
     fn no_kuma_document_is_untouched() {
         let text = "b: 1\na:   2\n";
         assert_eq!(format_text(0, text, &Options::default()).text, text);
