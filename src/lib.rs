@@ -15,6 +15,7 @@ pub mod emit;
 pub mod envoy;
 pub mod explain;
 pub mod findings;
+pub mod fmt;
 pub mod model;
 pub mod plan;
 pub mod rules;

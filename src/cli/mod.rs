@@ -5,6 +5,7 @@ mod compile;
 mod completions;
 mod diff;
 mod explain;
+mod fmt;
 mod input;
 mod schema;
 mod validate;
@@ -87,6 +88,8 @@ pub enum Command {
     /// provided: read from the Mesh's conf.cert/conf.key), so a static Envoy
     /// deployment of meshc's configs needs no other tool.
     Certs(certs::Args),
+    /// Rewrite resources into one canonical form (key order, Kuma's defaults, layout), keeping comments.
+    Fmt(fmt::Args),
     /// Write the JSON Schema of every kind, for editors and other tools.
     Schema(schema::Args),
     /// Print a shell completion script.
@@ -125,6 +128,7 @@ fn run() -> i32 {
         Command::Diff(args) => diff::run(args, cli.color),
         Command::Explain(args) => explain::run(args, cli.color),
         Command::Certs(args) => certs::run(args, cli.color),
+        Command::Fmt(args) => fmt::run(args, cli.color),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
     }

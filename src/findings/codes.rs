@@ -242,6 +242,19 @@ codes! {
     /// zone.
     CROSS_ZONE_NEEDS_MTLS = "MESH5017", Warning, "cross-zone traffic needs mTLS";
 
+    // ---- MESH6001-6019: meshc fmt ------------------------------------------------------------
+    /// `meshc fmt` left a document as written because it uses YAML the formatter
+    /// does not rewrite: anchors and aliases, tags on mappings or lists, explicit
+    /// `?` keys, multi-line keys, block scalars with keep chomping (`|+`), or a
+    /// scalar or flow collection (JSON) as the whole document. The document is
+    /// still read by every other command; rewrite it in plain block style to have
+    /// it formatted.
+    FMT_UNSUPPORTED_YAML = "MESH6001", Info, "document not formatted: unsupported YAML";
+    /// `meshc fmt` left a document as written because its formatted text would not
+    /// read back as the same resource. This is a bug in meshc's formatter; please
+    /// report it with the document.
+    FMT_UNSAFE = "MESH6002", Warning, "document not formatted: rewrite not safe";
+
     // ---- MESH9xxx: meshc itself ------------------------------------------------------------
     /// meshc failed internally. Please report it with the input that caused it.
     INTERNAL = "MESH9001", Error, "internal error";

@@ -1,0 +1,99 @@
+//! `meshc fmt` on the command line: --check / --list exit codes and output,
+//! in-place rewrites (and no write when nothing changes), stdin to stdout.
+
+mod common;
+
+use std::time::Duration;
+
+const UNFORMATTED: &str = "kind: MeshTimeout\napiVersion: kuma.io/v1alpha1\nmetadata:\n    name: t  # the name\nspec:\n    to:\n        - targetRef: {kind: Mesh}\n          default: {idleTimeout: 1m}\n";
+const FORMATTED: &str = "apiVersion: kuma.io/v1alpha1\nkind: MeshTimeout\nmetadata:\n  name: t # the name\nspec:\n  to:\n  - targetRef: {kind: Mesh}\n    default: {idleTimeout: 1m}\n";
+
+fn fmt_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = common::meshc();
+    cmd.current_dir(dir).arg("fmt").args(args);
+    common::run_bounded(cmd, None, Duration::from_secs(60))
+}
+
+#[test]
+fn check_reports_a_diff_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write(dir.path(), "a.yaml", UNFORMATTED);
+    let out = fmt_in(dir.path(), &["--check", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("--- a.yaml\n+++ a.yaml\n"), "{stdout}");
+    assert!(stdout.contains("+apiVersion: kuma.io/v1alpha1"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 1 files would be reformatted"));
+    assert_eq!(std::fs::read_to_string(dir.path().join("a.yaml")).unwrap(), UNFORMATTED);
+}
+
+#[test]
+fn check_passes_on_formatted_input() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write(dir.path(), "a.yaml", FORMATTED);
+    let out = fmt_in(dir.path(), &["--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn list_prints_paths_only() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write(dir.path(), "a.yaml", UNFORMATTED);
+    common::write(dir.path(), "b.yaml", FORMATTED);
+    let out = fmt_in(dir.path(), &["--list", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a.yaml\n");
+    assert_eq!(std::fs::read_to_string(dir.path().join("a.yaml")).unwrap(), UNFORMATTED);
+}
+
+#[test]
+fn rewrites_in_place_and_leaves_formatted_files_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = common::write(dir.path(), "a.yaml", UNFORMATTED);
+    let b = common::write(dir.path(), "b.yaml", FORMATTED);
+    let other = "kind: ConfigMap\napiVersion: v1\ndata:\n    z: 1\n";
+    let c = common::write(dir.path(), "c.yaml", other);
+    let broken = "spec: [unclosed\n";
+    let d = common::write(dir.path(), "d.yaml", broken);
+    let mtime = |p: &std::path::Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    let (b_before, c_before) = (mtime(&b), mtime(&c));
+    std::thread::sleep(Duration::from_millis(20));
+    let out = fmt_in(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&a).unwrap(), FORMATTED);
+    assert_eq!(std::fs::read_to_string(&c).unwrap(), other);
+    assert_eq!(std::fs::read_to_string(&d).unwrap(), broken);
+    assert_eq!(mtime(&b), b_before, "an unchanged file was written");
+    assert_eq!(mtime(&c), c_before, "a non-kuma file was written");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("MESH1001") && stderr.contains("MESH0004"), "{stderr}");
+    // A second run changes nothing.
+    let a_after = mtime(&a);
+    std::thread::sleep(Duration::from_millis(20));
+    let again = fmt_in(dir.path(), &["--check"]);
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(mtime(&a), a_after);
+}
+
+#[test]
+fn stdin_goes_to_stdout() {
+    let mut cmd = common::meshc();
+    cmd.args(["fmt", "-"]);
+    let out = common::run_bounded(cmd, Some(UNFORMATTED.as_bytes()), Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), FORMATTED);
+
+    let mut cmd = common::meshc();
+    cmd.args(["fmt", "--check", "-"]);
+    let out = common::run_bounded(cmd, Some(UNFORMATTED.as_bytes()), Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--- <stdin>"));
+}
+
+#[test]
+fn missing_path_is_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fmt_in(dir.path(), &["nope.yaml"]);
+    assert_eq!(out.status.code(), Some(3));
+}
