@@ -60,6 +60,14 @@ codes! {
     SYMLINK_LOOP = "MESH0011", Warning, "symlink loop";
     /// A mapping or a sequence is used as a mapping key, which JSON cannot represent.
     UNSUPPORTED_KEY = "MESH0012", Error, "complex mapping key";
+    /// A file has more than `--max-documents` (default 100000) YAML documents,
+    /// empty ones included; the documents after the limit were not read.
+    TOO_MANY_DOCUMENTS = "MESH0013", Error, "too many documents in a file";
+    /// The input is larger than `--max-total-size` (default 256 MiB) in total,
+    /// counting every file in path order; the files after the limit were not read.
+    /// Memory grows with the input, so this bounds what a directory of many small
+    /// files can cost.
+    INPUT_TOO_LARGE = "MESH0014", Error, "input too large in total";
 
     // ---- MESH1xxx: resource envelope -------------------------------------------------
     /// The document is not a kuma.io resource: no `apiVersion: kuma.io/v1alpha1` and no
