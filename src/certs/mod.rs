@@ -29,6 +29,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::emit::{ProxyId, layout::escape_segment};
+use crate::findings::render::printable;
 use crate::model::common::parse_go_duration;
 use crate::model::{Meta, Resource, Spec};
 use ca::{Ca, DataSourceError};
@@ -126,7 +127,8 @@ impl Summary {
                 Path::new(&self.secrets_dir).join("proxies").display()
             ));
         }
-        line
+        // Names are shown as written: never as terminal escape sequences.
+        printable(&line)
     }
 }
 
@@ -172,12 +174,13 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// Messages name meshes and proxies as written; they are made printable here.
     fn config(messages: Vec<String>) -> Self {
-        Failure { messages, io: false }
+        Failure { messages: messages.iter().map(|m| printable(m)).collect(), io: false }
     }
 
     fn io(message: String) -> Self {
-        Failure { messages: vec![message], io: true }
+        Failure { messages: vec![printable(&message)], io: true }
     }
 }
 

@@ -8,8 +8,9 @@
 //! names are DNS labels). Every segment is made safe
 //! for any file system: characters outside `[a-z0-9._-]` become `%XX` (their
 //! UTF-8 bytes, upper-case hex), and a segment that is empty or starts with a dot
-//! gets a leading `%2E`-style escape, so no resource name can produce `..`, an
-//! absolute path, a hidden file or a separator. Escaping is injective even on
+//! or a dash gets a leading `%2E`-style escape, so no resource name can produce
+//! `..`, an absolute path, a hidden file, a separator or something a shell script
+//! would take for an option. Escaping is injective even on
 //! case-insensitive file systems (macOS, Windows: `Web` and `web` are `%57eb` and
 //! `web`), and over-long segments are shortened with a hash ([`escape_segment`]),
 //! so two proxies never share a directory unless their identities are equal.
@@ -146,7 +147,7 @@ pub fn escape_segment(raw: &str) -> String {
 fn escape_plain(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for (i, b) in raw.bytes().enumerate() {
-        let plain = b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || (b == b'.' && i > 0);
+        let plain = b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || ((b == b'.' || b == b'-') && i > 0);
         if plain {
             out.push(b as char);
         } else {

@@ -63,7 +63,7 @@ codes! {
     /// A file has more than `--max-documents` (default 100000) YAML documents,
     /// empty ones included; the documents after the limit were not read.
     TOO_MANY_DOCUMENTS = "MESH0013", Error, "too many documents in a file";
-    /// The input is larger than `--max-total-size` (default 256 MiB) in total,
+    /// The input is larger than `--max-total-size` (default 128 MiB) in total,
     /// counting every file in path order; the files after the limit were not read.
     /// Memory grows with the input, so this bounds what a directory of many small
     /// files can cost.

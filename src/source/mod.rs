@@ -42,7 +42,7 @@ impl Default for Limits {
             max_depth: 64,
             max_nodes: 200_000,
             max_documents: 100_000,
-            max_total_size: 256 * 1024 * 1024,
+            max_total_size: 128 * 1024 * 1024,
         }
     }
 }

@@ -224,11 +224,7 @@ fn mask(text: &str, line: usize, secrets: &[(Pos, Pos)]) -> Vec<char> {
     chars
 }
 
-/// A message made safe for a terminal: control characters (escape sequences
-/// from user input) are shown escaped, never sent.
-fn printable(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
-}
+use super::printable;
 
 /// Redact secret values in lines `first..=last`, looking back for block scalars
 /// that started above the window.
