@@ -283,8 +283,8 @@ fn proxy_directories_are_safe_and_distinct_for_any_name() {
         let kind = [ProxyKind::Dataplane, ProxyKind::ZoneIngress, ProxyKind::ZoneEgress][(rng.next() % 3) as usize];
         let id = ProxyId {
             mesh: if kind == ProxyKind::Dataplane { rng.name() } else { String::new() },
-            zone: (rng.next() % 2 == 0).then(|| rng.name()),
-            namespace: (rng.next() % 2 == 0).then(|| rng.name()),
+            zone: rng.next().is_multiple_of(2).then(|| rng.name()),
+            namespace: rng.next().is_multiple_of(2).then(|| rng.name()),
             name: rng.name(),
             kind,
         };

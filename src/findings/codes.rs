@@ -88,6 +88,14 @@ codes! {
     /// (`kuma.io/mesh` label versus a `mesh` field, `k8s.kuma.io/namespace` versus
     /// `metadata.namespace`).
     BAD_LABEL = "MESH1005", Error, "invalid well-known label";
+    /// A private key (a PEM `PRIVATE KEY` block, or base64 of one) outside the two
+    /// places keys belong: a Mesh CA backend's `conf.key` and a
+    /// MeshExternalService's `clientKey` (which `meshc certs` writes to 0600 files).
+    /// Anywhere else, such as a MeshProxyPatch that puts a key into an Envoy
+    /// cluster, it would be copied into the compiled configs, which are deployed,
+    /// diffed and often committed. Put the key in a file the proxy can read and
+    /// name it (`filename:`) instead. meshc never shows the key itself.
+    MISPLACED_PRIVATE_KEY = "MESH1006", Error, "private key outside a key field";
 
     // ---- MESH2xxx: schema ------------------------------------------------------------
     /// A field that the kind's schema does not define. Kuma rejects unknown fields.

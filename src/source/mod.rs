@@ -6,6 +6,7 @@
 //! parsed in parallel, and the result is ordered by path so that nothing downstream
 //! depends on the order of arguments, the file system or the thread count.
 
+pub mod secrets;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::findings::{Finding, Level, Location, codes};
+use crate::findings::{Finding, Level, Location, Target, codes};
 use yaml::{Pos, YamlProblemKind};
 
 /// Resource limits that keep hostile input from costing unbounded time or memory.
@@ -242,11 +243,11 @@ fn within_total_size(inputs: Vec<Input>, max_total: u64, early: &mut Vec<(String
             Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
             Input::Stdin | Input::BoundedStdin(_) | Input::Text { .. } => 0,
         };
-        if !dropped.is_empty() || total.saturating_add(size) > max_total {
-            if let Input::File(p) = &input {
-                dropped.push(display_path(p));
-                continue;
-            }
+        if (!dropped.is_empty() || total.saturating_add(size) > max_total)
+            && let Input::File(p) = &input
+        {
+            dropped.push(display_path(p));
+            continue;
         }
         total = total.saturating_add(size);
         kept.push(match input {
@@ -406,7 +407,15 @@ fn read_and_parse(file: usize, input: &Input, limits: &Limits) -> (SourceFile, V
             Some(Value::Null) => findings.push(
                 Finding::new(codes::EMPTY, "empty YAML document", Location::at(file, d.start)).with_level(Level::Info),
             ),
-            Some(value) => docs.push(Document { file, index: d.index, start: d.start, value }),
+            Some(value) => {
+                for pointer in secrets::misplaced_keys(&value) {
+                    let msg = "holds a private key; meshc would copy it into the compiled Envoy config: \
+                               put it in a file and name the file instead";
+                    let at = Location::pointer(file, d.index, pointer, Target::Value);
+                    findings.push(Finding::new(codes::MISPLACED_PRIVATE_KEY, msg, at));
+                }
+                docs.push(Document { file, index: d.index, start: d.start, value })
+            }
         }
     }
     (SourceFile { display, text: Some(text) }, docs, findings, false)

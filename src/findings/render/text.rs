@@ -147,7 +147,8 @@ const MAX_LINE: usize = 160;
 impl Snippet {
     fn build(f: &Finding, files: &[SourceFile], secrets: &[(Pos, Pos)]) -> Option<Snippet> {
         let file = files.get(f.location.file?)?;
-        let text = file.text.as_deref()?;
+        // Private keys outside key fields (MESH1006) are masked wherever they are.
+        let text = crate::source::secrets::mask_text(file.text.as_deref()?);
         let pos = f.location.pos?;
         let end = f.location.end.filter(|e| e.line == pos.line).map(|e| e.col).unwrap_or(pos.col + 1);
         let lines: Vec<&str> = text.lines().collect();
