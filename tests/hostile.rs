@@ -204,3 +204,56 @@ fn control_characters_never_reach_the_terminal_or_junit() {
         assert!(!String::from_utf8_lossy(&all).contains("&#x1;"), "{format}: invalid XML character reference");
     }
 }
+
+#[test]
+fn too_many_documents_in_one_file() {
+    let text = "type: Mesh\nname: m\n---\n".repeat(12);
+    let (code, codes, out) = one_file("docs.yaml", text.as_bytes(), &["--max-documents", "10"]);
+    assert_eq!(code, 1);
+    assert_eq!(codes.iter().filter(|c| *c == "MESH0013").count(), 1, "{codes:?}");
+    assert!(out.contains("\"line\": 30"), "the finding points at the first unread document: {out}");
+    // Empty documents count too, and the default limit stops a file of `---` lines.
+    let (_, codes, _) = one_file("dashes.yaml", "---\n".repeat(100_010).as_bytes(), &[]);
+    assert_eq!(codes.iter().filter(|c| *c == "MESH0013").count(), 1);
+    assert_eq!(codes.iter().filter(|c| *c == "MESH0009").count(), 100_000);
+    // At the limit nothing is reported.
+    let (code, codes, _) = one_file("ten.yaml", "type: Mesh\nname: m\n".as_bytes(), &["--max-documents", "1"]);
+    assert_eq!((code, codes), (0, Vec::<String>::new()));
+}
+
+#[test]
+fn total_input_size_is_bounded_in_path_order() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..5 {
+        write(dir.path(), &format!("m{i}.yaml"), &format!("type: Mesh\nname: mesh-{i}\n")); // 24 bytes each
+    }
+    let (code, codes, out) = codes_for(&["--max-total-size", "60", dir.path().to_str().unwrap()]);
+    assert_eq!((code, codes), (1, vec!["MESH0014".to_string()]));
+    assert!(out.contains("m2.yaml`") && out.contains("and 2 more files"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["summary"]["resources"], 2, "two files were read: {out}");
+    // Standard input gets what is left of the budget.
+    let mut cmd = meshc();
+    cmd.args(["validate", "--format", "json", "--max-total-size", "30"]);
+    cmd.arg(dir.path().join("m0.yaml")).arg("-");
+    let out = run_bounded(cmd, Some(b"type: Mesh\nname: from-stdin\n"), Duration::from_secs(60));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("MESH0014") && text.contains("<stdin>"), "{text}");
+}
+
+/// Many small files: each is read, memory grows with the total (bounded by
+/// `--max-total-size`), and the run stays fast.
+#[test]
+fn many_small_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = std::env::var("MESHC_HOSTILE_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
+    for i in 0..n {
+        write(dir.path(), &format!("d/{:03}/m{i}.yaml", i % 100), &format!("type: Mesh\nname: mesh-{i}\n"));
+    }
+    let mut cmd = meshc();
+    cmd.args(["validate", "--format", "json", dir.path().to_str().unwrap()]);
+    let out = run_bounded(cmd, None, Duration::from_secs(120));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, codes, _) = codes_for(&["--max-total-size", "1000", dir.path().to_str().unwrap()]);
+    assert_eq!((code, codes), (1, vec!["MESH0014".to_string()]));
+}

@@ -35,6 +35,21 @@ pub fn create_dir_all(dir: &Path) -> io::Result<()> {
     b.create(dir)
 }
 
+/// Create `dir` (as [`create_dir_all`]) for private keys: the directory itself is
+/// then exactly 0700 even if it existed with wider modes, so nobody else can
+/// list, add or swap its keys. Its parents are left alone (the user named them).
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if fs::metadata(dir)?.permissions().mode() & 0o777 != 0o700 {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
+}
+
 /// Write `bytes` to `path` atomically. Returns false (and writes nothing) when
 /// the file already holds exactly these bytes, so reruns do not touch files
 /// Envoy may be watching.

@@ -29,6 +29,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::emit::{ProxyId, layout::escape_segment};
+use crate::findings::render::printable;
 use crate::model::common::parse_go_duration;
 use crate::model::{Meta, Resource, Spec};
 use ca::{Ca, DataSourceError};
@@ -126,7 +127,8 @@ impl Summary {
                 Path::new(&self.secrets_dir).join("proxies").display()
             ));
         }
-        line
+        // Names are shown as written: never as terminal escape sequences.
+        printable(&line)
     }
 }
 
@@ -172,12 +174,13 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// Messages name meshes and proxies as written; they are made printable here.
     fn config(messages: Vec<String>) -> Self {
-        Failure { messages, io: false }
+        Failure { messages: messages.iter().map(|m| printable(m)).collect(), io: false }
     }
 
     fn io(message: String) -> Self {
-        Failure { messages: vec![message], io: true }
+        Failure { messages: vec![printable(&message)], io: true }
     }
 }
 
@@ -351,7 +354,7 @@ fn run_at(resources: &[Resource], opts: &Options, now: OffsetDateTime) -> Result
     for (rel, key) in external::inline_keys(resources) {
         let path = opts.out.join(&rel);
         if let Some(dir) = path.parent() {
-            fsio::create_dir_all(dir).map_err(|e| io_failure(dir, e))?;
+            fsio::create_private_dir(dir).map_err(|e| io_failure(dir, e))?;
         }
         write_file(&path, &key, Mode::Secret)?;
         summary.inline_keys += 1;
@@ -484,12 +487,16 @@ fn write_file(path: &Path, bytes: &[u8], mode: Mode) -> Result<(), Failure> {
 
 fn write_mesh(plan: &MeshPlan, out: &Path, out_str: &str) -> Result<(), Failure> {
     let dir = out.join(&plan.dir_rel);
-    fsio::create_dir_all(&dir).map_err(|e| io_failure(&dir, e))?;
+    fsio::create_private_dir(&dir).map_err(|e| io_failure(&dir, e))?;
     // Certificate first: a crash before the key leaves a lone ca.pem, which the
     // next run replaces with a whole new CA.
     write_file(&dir.join("ca.pem"), plan.ca.bundle_pem().as_bytes(), Mode::Public)?;
-    if plan.ca_state == CaState::Created {
-        write_file(&dir.join("ca.key"), plan.ca.key_pem().as_bytes(), Mode::Secret)?;
+    let key_path = dir.join("ca.key");
+    match plan.ca_state {
+        CaState::Created => write_file(&key_path, plan.ca.key_pem().as_bytes(), Mode::Secret)?,
+        // A kept CA key someone made readable is made private again.
+        CaState::Reused => fsio::ensure_mode(&key_path, Mode::Secret).map_err(|e| io_failure(&key_path, e))?,
+        CaState::Provided => {}
     }
     let sds = sds::ca(&plan.name, &sds_path(out_str, &format!("{}/ca.pem", plan.dir_rel)))
         .map_err(|e| Failure::io(e.to_string()))?;
@@ -513,9 +520,10 @@ fn write_proxy(
         (Ok(cert), Ok(key)) => leaf::keep(cert, key, &p.sans, &plan.ca, now.unix_timestamp()),
         _ => false,
     };
-    fsio::create_dir_all(&dir).map_err(|e| io_failure(&dir, e))?;
+    fsio::create_private_dir(&dir).map_err(|e| io_failure(&dir, e))?;
     if kept {
         fsio::ensure_mode(&key_path, Mode::Secret).map_err(|e| io_failure(&key_path, e))?;
+        fsio::ensure_mode(&cert_path, Mode::Public).map_err(|e| io_failure(&cert_path, e))?;
     } else {
         let secs = validity_override.unwrap_or(plan.leaf_validity_secs);
         let (not_before, mut not_after) =

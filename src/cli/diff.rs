@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::compile::CompileInput;
 use super::{Color, exit};
+use crate::source::secrets::{redact_text, redact_value};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -46,8 +47,10 @@ pub fn run(args: Args, color: Color) -> i32 {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let json = input.json();
+    // The compiled configs hold no private key unless MESH1006 was suppressed;
+    // even then a diff, which goes to CI logs, never shows one.
     let written = if json {
-        let doc = serde_json::json!({
+        let mut doc = serde_json::json!({
             "against": dir,
             "up_to_date": comparison.is_up_to_date(),
             "added": comparison.added,
@@ -56,13 +59,14 @@ pub fn run(args: Args, color: Color) -> i32 {
             "unchanged": comparison.unchanged,
             "files": comparison.differing().collect::<Vec<_>>(),
         });
+        redact_value(&mut doc);
         writeln!(out, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
     } else if args.stat {
         comparison
             .differing()
             .try_for_each(|f| writeln!(out, "{:<8} {}", format!("{:?}", f.status).to_lowercase(), f.path))
     } else {
-        write!(out, "{}", comparison.unified_diff())
+        write!(out, "{}", redact_text(&comparison.unified_diff()))
     };
     if written.is_err() {
         return exit::UNREADABLE;

@@ -12,6 +12,7 @@ use crate::explain::{self, Explanation, Reach, dotted};
 use crate::findings::render::{self, Format as FindingsFormat, TextOptions};
 use crate::findings::{Level, Report};
 use crate::rules::effective::Effective;
+use crate::source::secrets::{redact_text, redact_value};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -139,12 +140,19 @@ pub fn run(mut args: Args, color: Color) -> i32 {
     if written.is_err() { exit::UNREADABLE } else { exit::CLEAN }
 }
 
+/// Print in `format`. Private keys a policy carries (a MeshProxyPatch can hold
+/// one, MESH1006) are redacted from every format.
 fn print<T: serde::Serialize>(format: Format, value: &T, text: impl FnOnce() -> String) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
+    let value = || {
+        let mut v = serde_json::to_value(value).unwrap_or_default();
+        redact_value(&mut v);
+        v
+    };
     match format {
-        Format::Text => write!(out, "{}", text()),
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(value).unwrap_or_default()),
-        Format::Yaml => write!(out, "{}", serde_saphyr::to_string(value).unwrap_or_default()),
+        Format::Text => write!(out, "{}", redact_text(&text())),
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&value()).unwrap_or_default()),
+        Format::Yaml => write!(out, "{}", serde_saphyr::to_string(&value()).unwrap_or_default()),
     }
 }
 

@@ -45,6 +45,14 @@ pub struct InputArgs {
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_nodes)]
     pub max_nodes: usize,
 
+    /// Most YAML documents in one file, empty ones included.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_documents)]
+    pub max_documents: usize,
+
+    /// Largest input in total, in bytes (files in path order, then stdin).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_total_size)]
+    pub max_total_size: u64,
+
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
@@ -53,7 +61,13 @@ pub struct InputArgs {
 impl InputArgs {
     pub fn options(&self) -> Options {
         Options {
-            limits: Limits { max_file_size: self.max_file_size, max_depth: self.max_depth, max_nodes: self.max_nodes },
+            limits: Limits {
+                max_file_size: self.max_file_size,
+                max_depth: self.max_depth,
+                max_nodes: self.max_nodes,
+                max_documents: self.max_documents,
+                max_total_size: self.max_total_size,
+            },
             ignore_unknown: self.ignore_unknown,
             system_namespace: self.system_namespace.clone(),
             default_mesh_exists: !self.no_default_mesh,

@@ -100,6 +100,7 @@ pub enum Command {
 /// reported as internal error MESH9001 with exit status 3, never as a crash
 /// status a pipeline would not recognise.
 pub fn main() -> i32 {
+    crate::source::secrets::install_panic_hook();
     match std::panic::catch_unwind(run) {
         Ok(status) => status,
         Err(_) => {

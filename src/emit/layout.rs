@@ -6,11 +6,14 @@
 //! serves every mesh, in `_zone-ingress/[<zone>/]<core-name>/` or
 //! `_zone-egress/[<zone>/]<core-name>/` (no mesh name starts with `_`: Kuma's
 //! names are DNS labels). Every segment is made safe
-//! for any file system: characters outside `[A-Za-z0-9._-]` become `%XX` (their
-//! UTF-8 bytes), and a segment that is empty or starts with a dot gets a leading
-//! `%2E`-style escape, so no resource name can produce `..`, an absolute path, a
-//! hidden file or a separator. Escaping is injective, so two proxies never share
-//! a directory unless their identities are equal.
+//! for any file system: characters outside `[a-z0-9._-]` become `%XX` (their
+//! UTF-8 bytes, upper-case hex), and a segment that is empty or starts with a dot
+//! or a dash gets a leading `%2E`-style escape, so no resource name can produce
+//! `..`, an absolute path, a hidden file, a separator or something a shell script
+//! would take for an option. Escaping is injective even on
+//! case-insensitive file systems (macOS, Windows: `Web` and `web` are `%57eb` and
+//! `web`), and over-long segments are shortened with a hash ([`escape_segment`]),
+//! so two proxies never share a directory unless their identities are equal.
 
 use std::fmt;
 
@@ -115,11 +118,36 @@ impl fmt::Display for ProxyId {
     }
 }
 
+/// The longest segment written: file systems allow 255 bytes per name (`NAME_MAX`).
+pub const MAX_SEGMENT: usize = 255;
+
 /// One path segment that is safe on every file system and cannot escape its parent.
+///
+/// A segment whose escaped form would be longer than [`MAX_SEGMENT`] bytes (a
+/// Kubernetes `name.namespace` can be 317 characters, and every non-ASCII byte
+/// escapes to three) keeps its first bytes and ends in `~` and 32 hex digits of
+/// the SHA-256 of the raw name: `~` is always escaped otherwise, so such a segment
+/// cannot equal another name's, and escaping stays injective.
 pub fn escape_segment(raw: &str) -> String {
+    let out = escape_plain(raw);
+    if out.len() <= MAX_SEGMENT {
+        return out;
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(raw.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let mut keep = MAX_SEGMENT - 1 - hex.len();
+    // Never cut a `%XX` escape in two.
+    while out.as_bytes()[keep.saturating_sub(2)..keep].contains(&b'%') {
+        keep -= 1;
+    }
+    format!("{}~{hex}", &out[..keep])
+}
+
+fn escape_plain(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for (i, b) in raw.bytes().enumerate() {
-        let plain = b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (b == b'.' && i > 0);
+        let plain = b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || ((b == b'.' || b == b'-') && i > 0);
         if plain {
             out.push(b as char);
         } else {
@@ -173,7 +201,31 @@ mod tests {
     }
 
     #[test]
+    fn long_segments_fit_name_max_and_stay_distinct() {
+        let long = "a".repeat(300);
+        let seg = escape_segment(&long);
+        assert_eq!(seg.len(), MAX_SEGMENT, "{seg}");
+        assert!(seg.starts_with("aaaa") && seg.contains('~'), "{seg}");
+        assert_ne!(seg, escape_segment(&format!("{long}b")));
+        // Multi-byte names: every byte escapes to three, and no `%XX` is cut.
+        for n in 80..100 {
+            let seg = escape_segment(&"é".repeat(n));
+            assert!(seg.len() <= MAX_SEGMENT, "{n}: {}", seg.len());
+            let head = seg.split('~').next().unwrap_or_default();
+            assert_eq!(head.len() % 3, 0, "{n}: a cut escape in {seg}");
+        }
+        // Exactly at the limit nothing changes.
+        assert_eq!(escape_segment(&"a".repeat(MAX_SEGMENT)), "a".repeat(MAX_SEGMENT));
+        assert_eq!(escape_segment("~"), "%7E");
+    }
+
+    #[test]
     fn escaping_is_injective_on_lookalikes() {
         assert_ne!(escape_segment("a/b"), escape_segment("a%2Fb"));
+        // Case-insensitive file systems: no two names fold to the same segment.
+        let names = ["web", "Web", "WEB", "wEb", "%57eb", "w%45b"];
+        let folded: std::collections::BTreeSet<String> =
+            names.iter().map(|n| escape_segment(n).to_ascii_lowercase()).collect();
+        assert_eq!(folded.len(), names.len(), "{folded:?}");
     }
 }

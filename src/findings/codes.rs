@@ -60,6 +60,14 @@ codes! {
     SYMLINK_LOOP = "MESH0011", Warning, "symlink loop";
     /// A mapping or a sequence is used as a mapping key, which JSON cannot represent.
     UNSUPPORTED_KEY = "MESH0012", Error, "complex mapping key";
+    /// A file has more than `--max-documents` (default 100000) YAML documents,
+    /// empty ones included; the documents after the limit were not read.
+    TOO_MANY_DOCUMENTS = "MESH0013", Error, "too many documents in a file";
+    /// The input is larger than `--max-total-size` (default 128 MiB) in total,
+    /// counting every file in path order; the files after the limit were not read.
+    /// Memory grows with the input, so this bounds what a directory of many small
+    /// files can cost.
+    INPUT_TOO_LARGE = "MESH0014", Error, "input too large in total";
 
     // ---- MESH1xxx: resource envelope -------------------------------------------------
     /// The document is not a kuma.io resource: no `apiVersion: kuma.io/v1alpha1` and no
@@ -80,6 +88,14 @@ codes! {
     /// (`kuma.io/mesh` label versus a `mesh` field, `k8s.kuma.io/namespace` versus
     /// `metadata.namespace`).
     BAD_LABEL = "MESH1005", Error, "invalid well-known label";
+    /// A private key (a PEM `PRIVATE KEY` block, or base64 of one) outside the two
+    /// places keys belong: a Mesh CA backend's `conf.key` and a
+    /// MeshExternalService's `clientKey` (which `meshc certs` writes to 0600 files).
+    /// Anywhere else, such as a MeshProxyPatch that puts a key into an Envoy
+    /// cluster, it would be copied into the compiled configs, which are deployed,
+    /// diffed and often committed. Put the key in a file the proxy can read and
+    /// name it (`filename:`) instead. meshc never shows the key itself.
+    MISPLACED_PRIVATE_KEY = "MESH1006", Error, "private key outside a key field";
 
     // ---- MESH2xxx: schema ------------------------------------------------------------
     /// A field that the kind's schema does not define. Kuma rejects unknown fields.

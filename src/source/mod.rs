@@ -6,6 +6,7 @@
 //! parsed in parallel, and the result is ordered by path so that nothing downstream
 //! depends on the order of arguments, the file system or the thread count.
 
+pub mod secrets;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::findings::{Finding, Level, Location, codes};
+use crate::findings::{Finding, Level, Location, Target, codes};
 use yaml::{Pos, YamlProblemKind};
 
 /// Resource limits that keep hostile input from costing unbounded time or memory.
@@ -27,11 +28,23 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most nodes in one document, counting each use of an alias.
     pub max_nodes: usize,
+    /// Most YAML documents in one file, empty ones included (each costs a finding
+    /// or a resource, so a file of `---` lines must be bounded too).
+    pub max_documents: usize,
+    /// Largest input in total, in bytes, counting files in path order (then stdin).
+    /// Memory grows with the input; this bounds what many small files can cost.
+    pub max_total_size: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_file_size: 32 * 1024 * 1024, max_depth: 64, max_nodes: 200_000 }
+        Limits {
+            max_file_size: 32 * 1024 * 1024,
+            max_depth: 64,
+            max_nodes: 200_000,
+            max_documents: 100_000,
+            max_total_size: 128 * 1024 * 1024,
+        }
     }
 }
 
@@ -68,8 +81,13 @@ pub const STDIN_NAME: &str = "<stdin>";
 
 enum Input {
     Stdin,
+    /// Standard input with this many bytes of the total budget left.
+    BoundedStdin(u64),
     File(PathBuf),
-    Text { display: String, text: String },
+    Text {
+        display: String,
+        text: String,
+    },
 }
 
 /// A step applied to each document as soon as its file is parsed.
@@ -82,6 +100,7 @@ pub fn load_with<T: Send>(paths: &[PathBuf], limits: &Limits, step: &DocumentSte
     let mut early = Vec::new();
     let mut unreadable = false;
     let inputs = discover(paths, &mut early, &mut unreadable);
+    let inputs = within_total_size(inputs, limits.max_total_size, &mut early);
     load_inputs(inputs, early, unreadable, limits, step)
 }
 
@@ -210,6 +229,46 @@ fn discover(paths: &[PathBuf], early: &mut Vec<(String, Finding)>, unreadable: &
     inputs
 }
 
+/// The inputs that fit in `max_total` bytes together, in order; the rest are
+/// dropped with one finding (MESH0014) naming the first of them. Sizes come from
+/// the file system before anything is read, so the cut is the same on every run.
+/// Standard input, always last, gets whatever budget is left ([`read_and_parse`]
+/// reads it bounded by that).
+fn within_total_size(inputs: Vec<Input>, max_total: u64, early: &mut Vec<(String, Finding)>) -> Vec<Input> {
+    let mut total: u64 = 0;
+    let mut kept = Vec::with_capacity(inputs.len());
+    let mut dropped: Vec<String> = Vec::new();
+    for input in inputs {
+        let size = match &input {
+            Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            Input::Stdin | Input::BoundedStdin(_) | Input::Text { .. } => 0,
+        };
+        if (!dropped.is_empty() || total.saturating_add(size) > max_total)
+            && let Input::File(p) = &input
+        {
+            dropped.push(display_path(p));
+            continue;
+        }
+        total = total.saturating_add(size);
+        kept.push(match input {
+            Input::Stdin => Input::BoundedStdin(max_total.saturating_sub(total)),
+            other => other,
+        });
+    }
+    if let Some(first) = dropped.first() {
+        let more = match dropped.len() {
+            1 => String::new(),
+            n => format!(" and {} more file{}", n - 1, if n == 2 { "" } else { "s" }),
+        };
+        let msg = format!(
+            "the input is larger than {max_total} bytes in total (--max-total-size): `{first}`{more} \
+             not read; raise the limit or check fewer files at once"
+        );
+        early.push((first.clone(), Finding::new(codes::INPUT_TOO_LARGE, msg, Location::default())));
+    }
+    kept
+}
+
 /// Ignore files read in every walked directory, in `.gitignore` syntax, next to
 /// `.gitignore` itself (which is honoured too, in or out of a git repository).
 /// Paths named explicitly on the command line are always read.
@@ -269,16 +328,32 @@ fn io_reason(err: &std::io::Error) -> String {
 
 fn read_and_parse(file: usize, input: &Input, limits: &Limits) -> (SourceFile, Vec<Document>, Vec<Finding>, bool) {
     let display = match input {
-        Input::Stdin => STDIN_NAME.to_string(),
+        Input::Stdin | Input::BoundedStdin(_) => STDIN_NAME.to_string(),
         Input::File(p) => display_path(p),
         Input::Text { display, .. } => display.clone(),
     };
     let mut findings = Vec::new();
-    let bytes = match read_bounded(input, limits.max_file_size) {
+    let budget = match input {
+        Input::BoundedStdin(left) if *left < limits.max_file_size => Some(*left),
+        _ => None,
+    };
+    let bytes = match read_bounded(input, budget.unwrap_or(limits.max_file_size)) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => {
-            let msg = format!("`{display}` is larger than {} bytes (--max-file-size); not read", limits.max_file_size);
-            findings.push(Finding::new(codes::FILE_TOO_LARGE, msg, Location::file(file)));
+            let (code, msg) = match budget {
+                Some(left) => (
+                    codes::INPUT_TOO_LARGE,
+                    format!(
+                        "`{display}` is larger than the {left} bytes left of {} in total (--max-total-size); not read",
+                        limits.max_total_size
+                    ),
+                ),
+                None => (
+                    codes::FILE_TOO_LARGE,
+                    format!("`{display}` is larger than {} bytes (--max-file-size); not read", limits.max_file_size),
+                ),
+            };
+            findings.push(Finding::new(code, msg, Location::file(file)));
             return (SourceFile { display, text: None }, Vec::new(), findings, false);
         }
         Err(err) => {
@@ -321,6 +396,7 @@ fn read_and_parse(file: usize, input: &Input, limits: &Limits) -> (SourceFile, V
             YamlProblemKind::TooManyNodes => codes::TOO_MANY_NODES,
             YamlProblemKind::DuplicateKey => codes::DUPLICATE_KEY,
             YamlProblemKind::UnsupportedKey => codes::UNSUPPORTED_KEY,
+            YamlProblemKind::TooManyDocuments => codes::TOO_MANY_DOCUMENTS,
         };
         findings.push(Finding::new(code, p.message, Location::at(file, p.pos)));
     }
@@ -331,7 +407,15 @@ fn read_and_parse(file: usize, input: &Input, limits: &Limits) -> (SourceFile, V
             Some(Value::Null) => findings.push(
                 Finding::new(codes::EMPTY, "empty YAML document", Location::at(file, d.start)).with_level(Level::Info),
             ),
-            Some(value) => docs.push(Document { file, index: d.index, start: d.start, value }),
+            Some(value) => {
+                for pointer in secrets::misplaced_keys(&value) {
+                    let msg = "holds a private key; meshc would copy it into the compiled Envoy config: \
+                               put it in a file and name the file instead";
+                    let at = Location::pointer(file, d.index, pointer, Target::Value);
+                    findings.push(Finding::new(codes::MISPLACED_PRIVATE_KEY, msg, at));
+                }
+                docs.push(Document { file, index: d.index, start: d.start, value })
+            }
         }
     }
     (SourceFile { display, text: Some(text) }, docs, findings, false)
@@ -341,7 +425,7 @@ fn read_and_parse(file: usize, input: &Input, limits: &Limits) -> (SourceFile, V
 fn read_bounded(input: &Input, max: u64) -> std::io::Result<Option<Vec<u8>>> {
     let mut buf = Vec::new();
     match input {
-        Input::Stdin => {
+        Input::Stdin | Input::BoundedStdin(_) => {
             std::io::stdin().lock().take(max + 1).read_to_end(&mut buf)?;
         }
         Input::Text { text, .. } => buf.extend_from_slice(text.as_bytes()),

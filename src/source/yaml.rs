@@ -43,6 +43,8 @@ pub enum YamlProblemKind {
     TooManyNodes,
     DuplicateKey,
     UnsupportedKey,
+    /// More documents than `--max-documents`: the rest of the file is not read.
+    TooManyDocuments,
 }
 
 /// One YAML document of a file.
@@ -220,6 +222,15 @@ impl<'l> Builder<'l> {
             match event {
                 Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
                 Event::DocumentStart(_) => {
+                    // Span indexing (`index`) re-reads what parsing kept, whatever the limits were.
+                    if self.doc_index >= self.limits.max_documents && self.index.is_none() {
+                        let msg = format!(
+                            "more than {} documents in this file (--max-documents); the rest were not read",
+                            self.limits.max_documents
+                        );
+                        self.problem(YamlProblemKind::TooManyDocuments, span.start.into(), msg);
+                        return;
+                    }
                     in_doc = true;
                     root = None;
                     self.stack.clear();

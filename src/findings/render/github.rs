@@ -43,7 +43,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 fn data(s: &str) -> String {
     let escaped = s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
     // Other control characters (escape sequences from user input) are shown, not sent.
-    escaped.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+    super::printable(&escaped)
 }
 
 fn property(s: &str) -> String {

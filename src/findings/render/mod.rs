@@ -48,6 +48,20 @@ pub fn write(
     }
 }
 
+/// Text made safe for a terminal or a log: control characters (escape sequences
+/// from user input) and bidirectional overrides (text that reads differently than
+/// it is, "Trojan Source") are shown escaped, never sent. Resource names reach
+/// messages unchecked when MESH1004 is suppressed, so every message that names
+/// one goes through this.
+pub fn printable(s: &str) -> String {
+    s.chars().map(|c| if is_unsafe_char(c) { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// The file a finding is in, as shown to users (forward slashes).
 fn file_of<'a>(f: &Finding, files: &'a [SourceFile]) -> Option<&'a str> {
     f.location.file.and_then(|i| files.get(i)).map(|s| s.display.as_str())

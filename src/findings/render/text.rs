@@ -147,7 +147,8 @@ const MAX_LINE: usize = 160;
 impl Snippet {
     fn build(f: &Finding, files: &[SourceFile], secrets: &[(Pos, Pos)]) -> Option<Snippet> {
         let file = files.get(f.location.file?)?;
-        let text = file.text.as_deref()?;
+        // Private keys outside key fields (MESH1006) are masked wherever they are.
+        let text = crate::source::secrets::mask_text(file.text.as_deref()?);
         let pos = f.location.pos?;
         let end = f.location.end.filter(|e| e.line == pos.line).map(|e| e.col).unwrap_or(pos.col + 1);
         let lines: Vec<&str> = text.lines().collect();
@@ -224,11 +225,7 @@ fn mask(text: &str, line: usize, secrets: &[(Pos, Pos)]) -> Vec<char> {
     chars
 }
 
-/// A message made safe for a terminal: control characters (escape sequences
-/// from user input) are shown escaped, never sent.
-fn printable(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
-}
+use super::printable;
 
 /// Redact secret values in lines `first..=last`, looking back for block scalars
 /// that started above the window.
