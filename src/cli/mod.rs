@@ -8,6 +8,7 @@ mod explain;
 mod input;
 mod schema;
 mod validate;
+mod watch;
 
 use std::io::IsTerminal;
 
@@ -72,6 +73,8 @@ pub enum Command {
     Validate(validate::Args),
     /// Compile every sidecar's static Envoy configuration into a directory.
     Compile(compile::Args),
+    /// Compile into a directory, then again on every change of the input.
+    Watch(watch::Args),
     /// Show what `meshc compile` would change in a directory, as a unified diff.
     Diff(diff::Args),
     /// Show which policies reach a proxy and what they merge into, field by field.
@@ -122,6 +125,7 @@ fn run() -> i32 {
     match cli.command {
         Command::Validate(args) => validate::run(args, cli.color),
         Command::Compile(args) => compile::run(args, cli.color),
+        Command::Watch(args) => watch::run(args, cli.color),
         Command::Diff(args) => diff::run(args, cli.color),
         Command::Explain(args) => explain::run(args, cli.color),
         Command::Certs(args) => certs::run(args, cli.color),
