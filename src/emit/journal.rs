@@ -153,8 +153,9 @@ fn not_found_ok(e: io::Error) -> io::Result<()> {
     if e.kind() == io::ErrorKind::NotFound { Ok(()) } else { Err(e) }
 }
 
+/// Syncs `dirs`; one that is gone needs none (its parent's sync covers it).
 fn sync_all(dirs: &BTreeSet<PathBuf>) -> Result<(), EmitError> {
-    dirs.iter().try_for_each(|d| sync_dir(d).map_err(|e| EmitError::io(d, "sync", e)))
+    dirs.iter().try_for_each(|d| sync_dir(d).or_else(not_found_ok).map_err(|e| EmitError::io(d, "sync", e)))
 }
 
 /// Makes `root/rel` renamable-into: every ancestor a real directory (a symlink
@@ -186,10 +187,15 @@ fn prune_empty_parents(root: &Path, rel: &str, pruned: &mut BTreeSet<PathBuf>) {
     let mut dir = rel;
     while let Some((parent, _)) = dir.rsplit_once('/') {
         let path = join(root, parent);
-        // An entry went from `path`: sync it, unless it goes too.
-        if fs::remove_dir(&path).is_err() {
-            pruned.insert(path);
-            return;
+        // An entry went from `path`: sync it, unless it goes too (or went
+        // already: a journal applied again after a crash).
+        match fs::remove_dir(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(_) => {
+                pruned.insert(path);
+                return;
+            }
         }
         pruned.remove(&path);
         dir = parent;

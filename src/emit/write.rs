@@ -757,6 +757,25 @@ mod tests {
         }
     }
 
+    /// Regression: a kill after the removals but before the journal went made
+    /// the next run fail to sync the removed proxies' (gone) directories.
+    #[test]
+    fn a_journal_applied_again_after_everything_but_its_removal_is_harmless() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        write_atomic(&out, &xds_tree(&[("a", "1"), ("gone", "1")])).unwrap();
+        let new = xds_tree(&[("a", "2")]);
+        assert!(write_atomic_failing(&out, &new, FailPoint::AfterJournal(0)).is_err());
+        let journal = fs::read(out.join(JOURNAL)).unwrap();
+        write_atomic(&out, &new).unwrap();
+        let done = snapshot(&out);
+        fs::write(out.join(JOURNAL), &journal).unwrap();
+        let stats = write_atomic(&out, &new).unwrap();
+        assert!(stats.recovered.rolled_forward);
+        assert_eq!(snapshot(&out), done);
+        assert!(hidden_entries(&out).is_empty());
+    }
+
     #[test]
     fn staging_without_a_journal_is_discarded() {
         let tmp = tempfile::tempdir().unwrap();
