@@ -203,7 +203,7 @@ fn prune_empty_parents(root: &Path, rel: &str, pruned: &mut BTreeSet<PathBuf>) {
     pruned.insert(root.to_path_buf());
 }
 
-/// What [`recover`] found.
+/// What a write found left by an interrupted run (see [`WriteStats::recovered`](super::WriteStats::recovered)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Recovery {
     /// A committed journal was rolled forward.
