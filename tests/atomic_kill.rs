@@ -145,25 +145,43 @@ fn check_loadable(out: &Path, old: &Files, new: &Files, context: &str) -> Vec<St
     bootstraps
 }
 
-/// When the journal appears and when the compile ends, for one in-place
-/// compile of `input` over an output: where to aim the kills.
+/// How long an in-place compile of `input` over an output takes, and how long
+/// its journal exists (the apply phase): where to aim the kills.
 fn calibrate(input: &Path, out: &Path, secrets: &Path) -> (Duration, Duration) {
     let started = Instant::now();
     let mut child = compile_command(input, out, secrets).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let mut journal = None;
+    let (mut appeared, mut gone) = (None, None);
     loop {
-        if journal.is_none() && out.join(".meshc-journal").exists() {
-            journal = Some(started.elapsed());
+        let exists = out.join(".meshc-journal").exists();
+        if appeared.is_none() && exists {
+            appeared = Some(Instant::now());
+        }
+        if appeared.is_some() && gone.is_none() && !exists {
+            gone = Some(Instant::now());
         }
         if let Some(status) = child.try_wait().unwrap() {
             assert!(status.success());
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(300), "calibration compile hangs");
-        std::thread::sleep(Duration::from_micros(500));
+        std::thread::sleep(Duration::from_micros(200));
     }
-    let total = started.elapsed();
-    (journal.unwrap_or(total), total)
+    let apply = match (appeared, gone) {
+        (Some(a), Some(g)) => g - a,
+        _ => Duration::from_millis(20),
+    };
+    (started.elapsed(), apply.max(Duration::from_millis(2)))
+}
+
+/// Waits (bounded) until the compile writing `out` commits its journal.
+fn wait_for_journal(out: &Path, child: &mut std::process::Child, limit: Duration) {
+    let started = Instant::now();
+    while !out.join(".meshc-journal").exists() && started.elapsed() < limit {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
 }
 
 #[test]
@@ -189,27 +207,26 @@ fn killed_compiles_leave_a_loadable_output_and_the_next_run_finishes_them() {
     std::fs::remove_dir_all(&out).unwrap();
     compile(&in_a, &out, &secrets);
     let clean_a = owned(&out);
-    let (journal_at, total) = calibrate(&in_b, &out, &secrets);
+    let (total, apply) = calibrate(&in_b, &out, &secrets);
     assert_eq!(owned(&out), clean_b);
-    eprintln!("atomic_kill: an in-place compile takes {total:?}, its journal appears after {journal_at:?}");
+    eprintln!("atomic_kill: an in-place compile takes {total:?}, its journal exists for {apply:?}");
 
     let (mut from, mut to) = ((&in_b, &clean_b), (&in_a, &clean_a));
     let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut aim = journal_at;
     let mut checked = 0;
     for i in 0..iterations {
         let context = format!("seed {seed}, kill {i}");
-        // Half the kills anywhere in the run, half aimed at the commit and apply
-        // (the aim follows what the previous aimed kills hit: run times vary).
+        // Half the kills at a random time in the whole run; half at a random
+        // time after the journal is committed (during the renames and deletions).
         let aimed = i % 2 == 1;
-        let delay = if aimed {
-            rng.between(aim.saturating_sub(total / 40), aim + total / 40)
-        } else {
-            rng.between(Duration::ZERO, total)
-        };
         let mut child =
             compile_command(to.0, &out, &secrets).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(delay);
+        if aimed {
+            wait_for_journal(&out, &mut child, total * 4 + Duration::from_secs(10));
+            std::thread::sleep(rng.between(Duration::ZERO, apply));
+        } else {
+            std::thread::sleep(rng.between(Duration::ZERO, total));
+        }
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
         let journal = out.join(".meshc-journal").exists();
@@ -224,13 +241,6 @@ fn killed_compiles_leave_a_loadable_output_and_the_next_run_finishes_them() {
             panic!("{context}: no journal, yet the output is neither the old one nor a finished new one");
         };
         *outcomes.entry(outcome).or_default() += 1;
-        if aimed {
-            match outcome {
-                "old output intact" => aim += total / 20,
-                "finished before the kill" => aim = aim.saturating_sub(total / 20),
-                _ => {}
-            }
-        }
         let bootstraps = check_loadable(&out, from.1, to.1, &context);
         if let Some(envoy) = &envoy {
             let pick = &bootstraps[(rng.next() % bootstraps.len() as u64) as usize];
