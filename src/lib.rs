@@ -22,4 +22,5 @@ pub mod rules;
 pub mod source;
 pub mod synth;
 pub mod validate;
+pub mod watch;
 pub mod world;

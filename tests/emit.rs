@@ -323,3 +323,100 @@ fn xds_files_hold_exactly_the_original_listeners_and_clusters() {
         assert_eq!(canonical(&rebuilt), canonical(&original), "{encoding:?}");
     }
 }
+
+fn meshc_ok(args: &[&str]) -> String {
+    let out = common::run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "meshc {args:?}: {stderr}");
+    stderr
+}
+
+fn stamp(path: &Path) -> (u64, std::time::SystemTime) {
+    let meta = fs::metadata(path).unwrap();
+    (std::os::unix::fs::MetadataExt::ino(&meta), meta.modified().unwrap())
+}
+
+/// `compile` into a directory it wrote before replaces only what changed,
+/// removes what went, and touches nothing else (inode and mtime kept).
+#[test]
+fn compile_into_an_existing_output_replaces_only_changed_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let example = common::root().join("examples/universal-no-transparent-proxy");
+    fs::create_dir(&input).unwrap();
+    for file in ["dataplanes.yaml", "mesh.yaml", "services.yaml"] {
+        fs::copy(example.join(file), input.join(file)).unwrap();
+    }
+    let out = tmp.path().join("out");
+    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    meshc_ok(&["compile", i, "--out", o, "--format", "xds"]);
+    let before: Vec<(String, (u64, std::time::SystemTime))> =
+        snapshot(&out).into_iter().map(|(p, _)| (p.clone(), stamp(&out.join(&p)))).collect();
+    std::thread::sleep(Duration::from_millis(20));
+
+    // The same input again: not one file is rewritten.
+    let stderr = meshc_ok(&["compile", i, "--out", o, "--format", "xds"]);
+    assert!(stderr.contains("0 written"), "{stderr}");
+    let again: Vec<_> = snapshot(&out).into_iter().map(|(p, _)| (p.clone(), stamp(&out.join(&p)))).collect();
+    assert_eq!(again, before);
+
+    // A policy on one proxy: only its files and the manifest change.
+    let manifest: serde_json::Value = serde_json::from_slice(&fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let first = manifest["proxies"].as_array().unwrap().iter().find(|p| p["mesh"].is_string()).unwrap();
+    let (mesh, name) = (first["mesh"].as_str().unwrap(), first["name"].as_str().unwrap());
+    let policy = format!(
+        "type: MeshTimeout\nname: one\nmesh: {mesh}\nspec:\n  targetRef:\n    kind: Dataplane\n    name: {name}\n  \
+         rules:\n    - default:\n        idleTimeout: 33s\n"
+    );
+    fs::write(input.join("policy.yaml"), policy).unwrap();
+    let stderr = meshc_ok(&["compile", i, "--out", o, "--format", "xds"]);
+    let ours: Vec<String> = first["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().into()).collect();
+    for (path, old) in &before {
+        let touched = stamp(&out.join(path)) != *old;
+        let may_change = path == "manifest.json" || ours.contains(path);
+        assert!(!touched || may_change, "{path} of another proxy was rewritten");
+        if path == "manifest.json" {
+            assert!(touched, "the manifest changes");
+        }
+    }
+    assert!(!stderr.contains(" 0 written"), "{stderr}");
+    assert!(entries(&out).iter().all(|e| !e.starts_with('.')), "{:?}", entries(&out));
+}
+
+/// A killed update (journal committed, renames half done) is reported by
+/// `compile --check` and `diff`, and finished by the next `compile`.
+#[test]
+fn an_unfinished_update_is_reported_and_finished() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = common::root().join("examples/universal-no-transparent-proxy");
+    let out = tmp.path().join("out");
+    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    meshc_ok(&["compile", i, "--out", o]);
+    let clean = snapshot(&out);
+    // Another tree, whose update stops after its first rename (like a kill).
+    let mut other = Tree::new();
+    for (path, bytes) in &clean {
+        let mut bytes = bytes.clone();
+        if path != "manifest.json" {
+            bytes.extend_from_slice(b"# changed\n");
+        }
+        other.insert(path.clone(), bytes);
+    }
+    assert!(write_atomic_failing(&out, &other, FailPoint::AfterJournal(1)).is_err());
+    assert!(out.join(".meshc-journal").exists());
+
+    let check = common::run(&["compile", i, "--out", o, "--check"]);
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("unfinished update") && stderr.contains(".meshc-journal"), "{stderr}");
+    let diff = common::run(&["diff", i, "--against", o, "--stat"]);
+    let stderr = String::from_utf8_lossy(&diff.stderr);
+    assert_eq!(diff.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("warning: ") && stderr.contains("unfinished update"), "{stderr}");
+
+    let stderr = meshc_ok(&["compile", i, "--out", o]);
+    assert!(stderr.contains("finished the update"), "{stderr}");
+    assert_eq!(snapshot(&out), clean);
+    assert!(entries(&out).iter().all(|e| !e.starts_with('.')), "{:?}", entries(&out));
+    meshc_ok(&["compile", i, "--out", o, "--check"]);
+}

@@ -62,7 +62,11 @@ Examples:
   meshc compile global/ --out out/ --zone zone-1  # only zone-1's proxies (multi-zone)
   meshc compile . --out out/ --timings
 
-The output directory is replaced atomically with exactly what this run compiles:
+A new output directory is created atomically; an existing one is updated in place:
+only files whose bytes change are replaced (each by a rename, so Envoy's file-based
+xDS reloads only the proxies that changed), removed proxies' files are deleted, and
+manifest.json goes last; a journal lets the next run finish an update that was killed.
+Either way DIR ends up holding exactly what this run compiles:
 out/manifest.json lists every proxy (mesh, zone, namespace, name, kind, bootstrap
 path, sha256); out/proxies/<mesh>/[<zone>/]<name>/ holds its files. A directory
 that has files but no meshc manifest is never replaced. Validation errors stop the
@@ -260,7 +264,7 @@ impl CompileInput {
         Some(status)
     }
 
-    fn print_findings(&self, o: &Outcome, color: Color) {
+    pub fn print_findings(&self, o: &Outcome, color: Color) {
         if self.json() {
             return;
         }
@@ -339,22 +343,53 @@ pub fn run(args: Args, color: Color) -> i32 {
     if input.json() {
         print_json(&summary, None, Some(&stats), &dir, false);
     } else {
+        report_recovery(&stats, &dir);
         let n = written.proxies.len();
         eprintln!(
-            "compiled {n} prox{} into {dir} ({} files, {})",
+            "compiled {n} prox{} into {dir} ({} files, {}; {})",
             if n == 1 { "y" } else { "ies" },
             stats.files,
-            human_bytes(stats.bytes)
+            human_bytes(stats.bytes),
+            file_changes(&stats)
         );
         print_timings(args.timings, &written.timings);
     }
     exit::CLEAN
 }
 
+/// `3 written, 12 unchanged, 0 removed`.
+pub fn file_changes(stats: &emit::WriteStats) -> String {
+    format!("{} written, {} unchanged, {} removed", stats.written, stats.unchanged, stats.removed)
+}
+
+/// Says what a write found left by an interrupted run and finished first.
+pub fn report_recovery(stats: &emit::WriteStats, dir: &str) {
+    if stats.recovered.rolled_forward {
+        eprintln!("note: finished the update of {dir} that an interrupted meshc run had committed");
+    }
+}
+
+/// The error when DIR holds the journal of an update a killed run did not finish.
+pub fn unfinished_write(out: &std::path::Path) -> Option<String> {
+    emit::write::unfinished(out).map(|journal| {
+        format!(
+            "{} holds an unfinished update ({}): a meshc run was stopped while replacing files, so the \
+             directory mixes two outputs; run `meshc compile --out {}` (or `meshc watch`) to finish it",
+            out.display(),
+            journal.display(),
+            out.display()
+        )
+    })
+}
+
 /// `--check`: render in memory and compare with DIR; write nothing.
 fn check(args: &Args, color: Color) -> i32 {
     let input = &args.input;
     let dir = args.out.display().to_string();
+    if let Some(message) = unfinished_write(&args.out) {
+        eprintln!("error: {message}");
+        return exit::FINDINGS;
+    }
     let mut compiled = input.compile(color, &args.out);
     if let Some(status) = input.stop_status(&compiled.outcome, &compiled.proxies) {
         if input.json() {
@@ -411,7 +446,9 @@ pub fn print_json(
             "added": c.added, "removed": c.removed, "changed": c.changed, "unchanged": c.unchanged,
             "files": c.differing().map(|f| serde_json::json!({"path": f.path, "status": f.status})).collect::<Vec<_>>(),
         })),
-        "written": stats.map(|s| serde_json::json!({"files": s.files, "bytes": s.bytes})),
+        "written": stats.map(|s| serde_json::json!({
+            "files": s.files, "bytes": s.bytes, "replaced": s.written, "unchanged": s.unchanged, "removed": s.removed,
+        })),
         "proxies": run.proxies,
         "findings": run.outcome.findings.iter().map(|f| serde_json::json!({
             "code": f.code.id, "level": f.level.to_string(), "message": f.message,
@@ -422,7 +459,7 @@ pub fn print_json(
     let _ = writeln!(stdout.lock(), "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
 }
 
-fn print_timings(enabled: bool, t: &Timings) {
+pub fn print_timings(enabled: bool, t: &Timings) {
     if !enabled {
         return;
     }

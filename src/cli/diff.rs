@@ -18,7 +18,7 @@ With --format json (or --message-format json) the result is one JSON document
 on stdout with every differing file's status and unified diff.
 
 Exit status: 0 when nothing would change, 1 when something would (or the input has
-errors), 3 when the input or DIR cannot be read. Rendering options (--format,
+errors, or DIR holds an update a killed run did not finish), 3 when the input or DIR cannot be read. Rendering options (--format,
 --encoding, --secrets-dir, ...) must match the ones DIR was compiled with.")]
 pub struct Args {
     #[command(flatten)]
@@ -35,6 +35,10 @@ pub struct Args {
 
 pub fn run(args: Args, color: Color) -> i32 {
     let input = &args.input;
+    let unfinished = super::compile::unfinished_write(&args.against);
+    if let Some(message) = &unfinished {
+        eprintln!("warning: {message}");
+    }
     let mut compiled = input.compile(color, &args.against);
     if let Some(status) = input.stop_status(&compiled.outcome, &compiled.proxies) {
         return status;
@@ -74,5 +78,5 @@ pub fn run(args: Args, color: Color) -> i32 {
     if !json && !input.quiet {
         eprintln!("{dir}: {}", comparison.summary());
     }
-    if comparison.is_up_to_date() { exit::CLEAN } else { exit::FINDINGS }
+    if comparison.is_up_to_date() && unfinished.is_none() { exit::CLEAN } else { exit::FINDINGS }
 }

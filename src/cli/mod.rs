@@ -9,6 +9,7 @@ mod fmt;
 mod input;
 mod schema;
 mod validate;
+mod watch;
 
 use std::io::IsTerminal;
 
@@ -73,6 +74,8 @@ pub enum Command {
     Validate(validate::Args),
     /// Compile every sidecar's static Envoy configuration into a directory.
     Compile(compile::Args),
+    /// Compile into a directory, then again on every change of the input.
+    Watch(watch::Args),
     /// Show what `meshc compile` would change in a directory, as a unified diff.
     Diff(diff::Args),
     /// Show which policies reach a proxy and what they merge into, field by field.
@@ -126,6 +129,7 @@ fn run() -> i32 {
     match cli.command {
         Command::Validate(args) => validate::run(args, cli.color),
         Command::Compile(args) => compile::run(args, cli.color),
+        Command::Watch(args) => watch::run(args, cli.color),
         Command::Diff(args) => diff::run(args, cli.color),
         Command::Explain(args) => explain::run(args, cli.color),
         Command::Certs(args) => certs::run(args, cli.color),

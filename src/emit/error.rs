@@ -26,6 +26,10 @@ pub enum EmitError {
     Io { path: PathBuf, action: &'static str, source: io::Error },
     /// A write was stopped on purpose by a test hook.
     Injected { point: String },
+    /// Another meshc run kept the output directory locked.
+    Busy { dir: PathBuf },
+    /// The journal of an interrupted update cannot be read as one.
+    BadJournal { path: PathBuf, reason: String },
 }
 
 impl EmitError {
@@ -61,6 +65,17 @@ impl fmt::Display for EmitError {
             }
             EmitError::Io { path, action, source } => write!(f, "cannot {action} {}: {source}", path.display()),
             EmitError::Injected { point } => write!(f, "write stopped by a test hook ({point})"),
+            EmitError::Busy { dir } => write!(
+                f,
+                "another meshc run is writing {} (it stayed locked for 10 s); wait for it to finish or stop it",
+                dir.display()
+            ),
+            EmitError::BadJournal { path, reason } => write!(
+                f,
+                "{} is not a journal meshc can finish ({reason}); if no meshc run is writing this directory, \
+                 delete it and the .meshc-staging-* directories beside it, then compile again",
+                path.display()
+            ),
         }
     }
 }

@@ -5,11 +5,13 @@
 //!
 //! [`render`] turns every proxy's `Bootstrap` into a [`Tree`] (all files, in
 //! memory, byte-identical whatever the input order or thread count);
-//! [`write_atomic`] puts a tree on disk; [`compare()`] diffs it against a directory.
+//! [`write_atomic`] puts a tree on disk (a new directory atomically, an existing
+//! one by replacing only the files that changed, with a journal: see [`mod@write`]); [`compare()`] diffs it against a directory.
 
 pub mod compare;
 pub mod descriptor;
 mod error;
+mod journal;
 pub mod layout;
 pub mod manifest;
 #[doc(hidden)]

@@ -104,6 +104,13 @@ pub fn load_with<T: Send>(paths: &[PathBuf], limits: &Limits, step: &DocumentSte
     load_inputs(inputs, early, unreadable, limits, step)
 }
 
+/// The files a run over `paths` reads, in reading order (`-` and paths that
+/// cannot be read left out): what `meshc watch` polls for changes.
+pub fn input_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let inputs = discover(paths, &mut Vec::new(), &mut false);
+    inputs.into_iter().filter_map(|i| if let Input::File(p) = i { Some(p) } else { None }).collect()
+}
+
 /// Parse in-memory texts as if they were files (tests, fuzzing, editors).
 pub fn load_texts(texts: Vec<(String, String)>, limits: &Limits) -> Loaded {
     load_texts_with(texts, limits, &|doc| doc)
