@@ -303,3 +303,54 @@ fn snippet_header_shows_the_real_column_of_clipped_lines() {
     let at = first.split(": error").next().unwrap();
     assert!(stderr.contains(&format!("[{at}]")), "header column differs from {at}:\n{stderr}");
 }
+
+/// A near miss of a kind, a Universal type, a targetRef kind or an enum value gets
+/// the intended spelling, as an unknown field already does.
+#[test]
+fn misspellings_get_did_you_mean() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "apiVersion: kuma.io/v1alpha1\nkind: MeshServce\nmetadata: {name: a, namespace: kuma-system}\nspec: {}\n",
+            "warning[MESH1002]",
+            "unknown kuma.io kind `MeshServce`; it is ignored, did you mean `MeshService`?",
+        ),
+        ("type: MeshTimout\nname: t\nmesh: default\nspec: {}\n", "error[MESH1001]", "did you mean `MeshTimeout`?"),
+        (
+            "type: MeshTimeout\nname: t\nmesh: default\nspec:\n  targetRef: {kind: MeshSevice, name: x}\n  \
+             to:\n  - targetRef: {kind: Mesh}\n    default: {idleTimeout: 10s}\n",
+            "error[MESH3001]",
+            "value 'MeshSevice' is not supported, did you mean `MeshService`?",
+        ),
+        (
+            "type: Mesh\nname: m\nmtls:\n  enabledBackend: ca\n  backends:\n  - name: ca\n    type: builtin\n    \
+             mode: Strickt\n",
+            "error[MESH3009]",
+            "\"mode\" must be one of [\"STRICT\", \"PERMISSIVE\"], did you mean `STRICT`?",
+        ),
+        (
+            "type: MeshTrafficPermission\nname: p\nmesh: default\nspec:\n  targetRef: {kind: Mesh}\n  from:\n  \
+             - targetRef: {kind: Mesh}\n    default: {action: Alow}\n",
+            "error[MESH2004]",
+            "did you mean `Allow`?",
+        ),
+        (
+            "type: MeshTimeout\nname: t\nmesh: default\nspec:\n  tagetRef: {kind: Mesh}\n",
+            "error[MESH2001]",
+            "unknown field \"tagetRef\", did you mean `targetRef`?",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (yaml, code_, hint)) in cases.iter().enumerate() {
+        let file = write(dir.path(), &format!("case{i}.yaml"), yaml);
+        let out = run(&["validate", "--concise", "--color", "never", file.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.lines().any(|l| l.contains(code_) && l.contains(hint)),
+            "case {i}: want {code_} with {hint:?} in:\n{stderr}"
+        );
+    }
+    // A name nowhere near a known one gets no guess.
+    let file = write(dir.path(), "far.yaml", "type: Deployment\nname: d\n");
+    let out = run(&["validate", "--concise", file.to_str().unwrap()]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("did you mean"));
+}

@@ -6,6 +6,7 @@ mod completions;
 mod diff;
 mod explain;
 mod input;
+mod progress;
 mod schema;
 mod validate;
 
