@@ -51,7 +51,8 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Color {
-    /// Color when stderr is a terminal and NO_COLOR is not set.
+    /// Color when stderr is a terminal and NO_COLOR is not set (or empty, as
+    /// no-color.org says). An explicit `--color always` wins over NO_COLOR.
     Auto,
     Always,
     Never,
@@ -62,7 +63,7 @@ impl Color {
         match self {
             Color::Always => true,
             Color::Never => false,
-            Color::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
+            Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal(),
         }
     }
 }

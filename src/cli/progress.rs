@@ -55,6 +55,10 @@ impl Bar {
         PROGRESS.done.store(0, Relaxed);
         let delay =
             std::env::var(DELAY_ENV).ok().and_then(|v| v.parse().ok()).map_or(DEFAULT_DELAY, Duration::from_millis);
+        if delay.is_zero() {
+            // Drawn before the work starts: however quick the run, the bar shows.
+            draw(&line(verb, 0, 0, Duration::ZERO, None), &drawn);
+        }
         let (s, d) = (stop.clone(), drawn.clone());
         let thread = std::thread::Builder::new()
             .name("meshc-progress".into())
@@ -110,13 +114,19 @@ fn draw_loop(verb: &str, delay: Duration, stop: &(Mutex<bool>, Condvar), drawn: 
             proxies_since = Some((Instant::now(), done));
         }
         let line = line(verb, total, done, started.elapsed(), proxies_since.map(|(t, d)| (t.elapsed(), d)));
-        let stderr = std::io::stderr();
-        let mut err = stderr.lock();
-        if write!(err, "{CLEAR}{line}").and_then(|_| err.flush()).is_err() {
+        if !draw(&line, drawn) {
             return;
         }
-        drawn.store(true, Relaxed);
     }
+}
+
+/// Replace the bar's line with `line`; false when stderr is gone.
+fn draw(line: &str, drawn: &AtomicBool) -> bool {
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    let ok = write!(err, "{CLEAR}{line}").and_then(|_| err.flush()).is_ok();
+    drawn.store(true, Relaxed);
+    ok
 }
 
 /// The bar's text: `compiling [=====>      ] 1200/5000 proxies  840/s  ETA 5s`,
