@@ -354,3 +354,38 @@ fn misspellings_get_did_you_mean() {
     let out = run(&["validate", "--concise", file.to_str().unwrap()]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("did you mean"));
 }
+
+/// `--quiet` on every command that prints a summary: at most the one result line
+/// when all is well (errors would still be printed).
+#[test]
+fn quiet_silences_summaries() {
+    let dir = tempfile::tempdir().unwrap();
+    // One warning (MESH1002, an unknown kind), which every loud run reports.
+    let mesh = "type: Mesh\nname: default\nmtls:\n  enabledBackend: ca-1\n  backends:\n  - name: ca-1\n    type: builtin\n\
+                ---\ntype: Dataplane\nmesh: default\nname: web-1\nnetworking:\n  address: 10.0.0.1\n  inbound:\n  \
+                - port: 8080\n    tags:\n      kuma.io/service: web\n\
+                ---\napiVersion: kuma.io/v1alpha1\nkind: MeshServce\nmetadata: {name: a}\n";
+    let input = write(dir.path(), "in/mesh.yaml", mesh);
+    let input = input.to_str().unwrap();
+    let out = dir.path().join("out");
+    let secrets = dir.path().join("secrets");
+    let (out, secrets) = (out.to_str().unwrap(), secrets.to_str().unwrap());
+    let commands: [Vec<&str>; 5] = [
+        vec!["validate", input],
+        vec!["compile", input, "--out", out],
+        vec!["compile", input, "--out", out, "--check"],
+        vec!["diff", input, "--against", out],
+        vec!["certs", input, "--out", secrets],
+    ];
+    for args in &commands {
+        let loud = run(args);
+        assert_eq!(code(&loud), 0, "{args:?}: {}", String::from_utf8_lossy(&loud.stderr));
+        let loud_text = String::from_utf8_lossy(&loud.stderr);
+        assert!(loud_text.contains("warning"), "{args:?} reports the warning without --quiet:\n{loud_text}");
+        let quiet = run(&[&args[..], &["--quiet"]].concat());
+        assert_eq!(code(&quiet), 0, "{args:?} --quiet");
+        let stderr = String::from_utf8_lossy(&quiet.stderr);
+        assert!(stderr.lines().count() <= 1, "{args:?} --quiet printed:\n{stderr}");
+        assert!(!stderr.contains("MESH1002"), "{args:?} --quiet:\n{stderr}");
+    }
+}

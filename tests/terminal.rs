@@ -30,7 +30,8 @@ fn on_pty(args: &[&str], env: &[(&str, &str)]) -> PtyRun {
     let (mut master, mut slave) = (-1, -1);
     // SAFETY: openpty writes two new descriptors into the out-pointers; null
     // name/termios/winsize are allowed.
-    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    let rc =
+        unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
     assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
     // SAFETY: both descriptors were just returned by openpty and are owned here.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
