@@ -2,6 +2,7 @@
 //! checks across resources. The result is the list of resources that later stages
 //! compile, and the findings.
 
+pub mod combined_schema;
 pub mod cross;
 pub mod hints;
 pub mod schema;
