@@ -6,6 +6,7 @@ mod completions;
 mod diff;
 mod explain;
 mod input;
+mod man;
 mod progress;
 mod schema;
 mod validate;
@@ -93,6 +94,8 @@ pub enum Command {
     Schema(schema::Args),
     /// Print a shell completion script.
     Completions(completions::Args),
+    /// Print the man page, or write one per command into a directory.
+    Man(man::Args),
 }
 
 /// Run the command line; returns the exit status. A panic anywhere (a bug) is
@@ -129,5 +132,6 @@ fn run() -> i32 {
         Command::Certs(args) => certs::run(args, cli.color),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
