@@ -479,3 +479,46 @@ fn man_pages_render_every_subcommand() {
         assert!(String::from_utf8_lossy(&rendered.stdout).contains("--fail-level"));
     }
 }
+
+/// Opt-in (MESHC_PRE_COMMIT_RUST=1; a release build of meshc inside pre-commit
+/// takes well over the suite's budget): the `language: rust` hooks, with `repo:`
+/// a clone of this repository at its HEAD commit, as a user's config would say.
+#[test]
+fn pre_commit_rust_hooks_build_meshc_from_the_repository() {
+    if std::env::var_os("MESHC_PRE_COMMIT_RUST").is_none() {
+        eprintln!("skipped: set MESHC_PRE_COMMIT_RUST=1 to build meshc inside pre-commit (minutes)");
+        return;
+    }
+    let Some(pre_commit) = pre_commit() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let clone = tmp.path().join("meshc");
+    git(tmp.path(), &["clone", "-q", &format!("file://{}", root().display()), clone.to_str().unwrap()]);
+    let rev = git(&clone, &["rev-parse", "HEAD"]);
+    let project = tmp.path().join("project");
+    common::write(&project, "policies/mesh.yaml", GOOD_POLICY);
+    let config = format!(
+        "repos:\n- repo: file://{}\n  rev: {rev}\n  hooks:\n  - id: meshc-validate\n    args: [policies]\n",
+        clone.display()
+    );
+    common::write(&project, ".pre-commit-config.yaml", &config);
+    git(&project, &["init", "-q"]);
+    git(&project, &["add", "."]);
+    let run = || {
+        let mut cmd = std::process::Command::new(&pre_commit);
+        cmd.args(["run", "--all-files", "--color", "never"])
+            .current_dir(&project)
+            .env("PRE_COMMIT_HOME", tmp.path().join("cache"))
+            .env("GIT_CONFIG_GLOBAL", "/dev/null");
+        let out = common::run_bounded(cmd, None, std::time::Duration::from_secs(3600));
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        eprintln!("{text}");
+        (out.status.code(), text)
+    };
+    let (status, text) = run();
+    assert_eq!(status, Some(0), "{text}");
+    common::write(&project, "policies/mesh.yaml", &GOOD_POLICY.replace("idleTimeout: 20s", "idleTimeout: soon"));
+    git(&project, &["add", "."]);
+    let (status, text) = run();
+    assert_eq!(status, Some(1), "{text}");
+    assert!(text.contains("MESH3005"), "{text}");
+}
