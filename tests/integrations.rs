@@ -522,3 +522,46 @@ fn pre_commit_rust_hooks_build_meshc_from_the_repository() {
     assert_eq!(status, Some(1), "{text}");
     assert!(text.contains("MESH3005"), "{text}");
 }
+
+// ---- CI examples --------------------------------------------------------------
+
+/// The CI examples in docs/examples parse, and every meshc command in them is a
+/// valid invocation (run here over an example mesh: exit 0 or 1, never 2).
+#[test]
+fn ci_examples_run_valid_meshc_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policies = root().join("examples/locality-failover");
+    let out = tmp.path().join("deploy/envoy");
+    let command = regex::Regex::new(
+        r"(?m)(?:^|[\s;(])(meshc (?:validate|compile|diff|certs|explain|schema|man|--version)[^|>;&#\n)]*)",
+    )
+    .unwrap();
+    let mut seen = 0;
+    for file in ["docs/examples/github-workflow.yml", "docs/examples/gitlab-ci.yml"] {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        let parsed = meshc::source::yaml::parse(&text, &Default::default());
+        assert!(parsed.problems.is_empty() && !parsed.documents.is_empty(), "{file}: {:?}", parsed.problems);
+        for c in command.captures_iter(&text) {
+            let line = c[1].trim().trim_end_matches('`');
+            let args: Vec<String> = line
+                .split_whitespace()
+                .skip(1)
+                .map(|a| match a {
+                    "policies/" => policies.display().to_string(),
+                    "deploy/envoy" => out.display().to_string(),
+                    other => other.to_string(),
+                })
+                .collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let run = common::run(&args);
+            let status = run.status.code();
+            assert!(
+                matches!(status, Some(0 | 1)),
+                "{file}: `{line}` exits {status:?}: {}",
+                String::from_utf8_lossy(&run.stderr)
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 8, "found the meshc commands ({seen})");
+}
