@@ -188,7 +188,9 @@ fn schema_command_writes_what_is_committed() {
     assert_eq!(code(&run(&["schema", "--check", "--out", schemas.to_str().unwrap()])), 0);
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(code(&run(&["schema", "--out", dir.path().to_str().unwrap()])), 0);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), meshc::model::Kind::ALL.len());
+    // One per kind, and all.json for any kind.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), meshc::model::Kind::ALL.len() + 1);
+    assert!(dir.path().join("all.json").is_file());
 }
 
 #[test]
