@@ -102,6 +102,8 @@ fn draw_loop(verb: &str, delay: Duration, stop: &(Mutex<bool>, Condvar), drawn: 
     let (lock, wake) = stop;
     let Ok(mut stopped) = lock.lock() else { return };
     let mut wait = delay;
+    // Bar::start drew this already when there is no delay.
+    let mut last = if delay.is_zero() { line(verb, 0, 0, Duration::ZERO, None) } else { String::new() };
     loop {
         let Ok((guard, _)) = wake.wait_timeout_while(stopped, wait, |s| !*s) else { return };
         stopped = guard;
@@ -114,9 +116,13 @@ fn draw_loop(verb: &str, delay: Duration, stop: &(Mutex<bool>, Condvar), drawn: 
             proxies_since = Some((Instant::now(), done));
         }
         let line = line(verb, total, done, started.elapsed(), proxies_since.map(|(t, d)| (t.elapsed(), d)));
+        if line == last {
+            continue; // nothing new: no redraw
+        }
         if !draw(&line, drawn) {
             return;
         }
+        last = line;
     }
 }
 
