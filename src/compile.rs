@@ -9,6 +9,7 @@
 //! (`cargo bench --bench compile`).
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
@@ -63,6 +64,21 @@ pub fn shard_of(id: &ProxyId, n: u64) -> u64 {
     }
     hash % n.max(1) + 1
 }
+
+/// How far the running compile is, for a progress display that polls it from
+/// another thread (the library itself never prints). One per process: a display
+/// only; nothing depends on it.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Proxies to build in the running compile (0 until the world is built).
+    pub total: std::sync::atomic::AtomicUsize,
+    /// Proxies built, rendered (and written) so far.
+    pub done: std::sync::atomic::AtomicUsize,
+}
+
+/// The progress of the compile running in this process.
+pub static PROGRESS: Progress =
+    Progress { total: std::sync::atomic::AtomicUsize::new(0), done: std::sync::atomic::AtomicUsize::new(0) };
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -331,6 +347,11 @@ fn stream(
     // building Envoy messages, rendering and writing.
     let start = Instant::now();
     let keep = |id: &ProxyId| opts.selection.keeps(id);
+    let total = world.dataplanes.iter().filter(|dp| !dp.spec.is_gateway() && keep(&crate::plan::proxy_id(dp.resource)));
+    let zone_total = world.zone_proxies.resources().iter();
+    let zone_total = zone_total.filter(|r| crate::plan::zone_proxies::proxy_id(r).is_some_and(|id| keep(&id)));
+    PROGRESS.done.store(0, Relaxed);
+    PROGRESS.total.store(total.count() + zone_total.count(), Relaxed);
     let (results, findings) = crate::plan::plan_each(&world, &policies, &opts.plan, &keep, &|plan| {
         let planned = Instant::now();
         let rules_time = plan.rules_time;
@@ -346,6 +367,7 @@ fn stream(
         {
             rendered = Err(e);
         }
+        PROGRESS.done.fetch_add(1, Relaxed);
         (id, rendered, built - planned, done - built, done.elapsed(), rules_time, problems)
     });
     let wall = start.elapsed();

@@ -188,7 +188,9 @@ fn schema_command_writes_what_is_committed() {
     assert_eq!(code(&run(&["schema", "--check", "--out", schemas.to_str().unwrap()])), 0);
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(code(&run(&["schema", "--out", dir.path().to_str().unwrap()])), 0);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), meshc::model::Kind::ALL.len());
+    // One per kind, and all.json for any kind.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), meshc::model::Kind::ALL.len() + 1);
+    assert!(dir.path().join("all.json").is_file());
 }
 
 #[test]
@@ -302,4 +304,90 @@ fn snippet_header_shows_the_real_column_of_clipped_lines() {
     let first = stderr.lines().next().unwrap();
     let at = first.split(": error").next().unwrap();
     assert!(stderr.contains(&format!("[{at}]")), "header column differs from {at}:\n{stderr}");
+}
+
+/// A near miss of a kind, a Universal type, a targetRef kind or an enum value gets
+/// the intended spelling, as an unknown field already does.
+#[test]
+fn misspellings_get_did_you_mean() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "apiVersion: kuma.io/v1alpha1\nkind: MeshServce\nmetadata: {name: a, namespace: kuma-system}\nspec: {}\n",
+            "warning[MESH1002]",
+            "unknown kuma.io kind `MeshServce`; it is ignored, did you mean `MeshService`?",
+        ),
+        ("type: MeshTimout\nname: t\nmesh: default\nspec: {}\n", "error[MESH1001]", "did you mean `MeshTimeout`?"),
+        (
+            "type: MeshTimeout\nname: t\nmesh: default\nspec:\n  targetRef: {kind: MeshSevice, name: x}\n  \
+             to:\n  - targetRef: {kind: Mesh}\n    default: {idleTimeout: 10s}\n",
+            "error[MESH3001]",
+            "value 'MeshSevice' is not supported, did you mean `MeshService`?",
+        ),
+        (
+            "type: Mesh\nname: m\nmtls:\n  enabledBackend: ca\n  backends:\n  - name: ca\n    type: builtin\n    \
+             mode: Strickt\n",
+            "error[MESH3009]",
+            "\"mode\" must be one of [\"STRICT\", \"PERMISSIVE\"], did you mean `STRICT`?",
+        ),
+        (
+            "type: MeshTrafficPermission\nname: p\nmesh: default\nspec:\n  targetRef: {kind: Mesh}\n  from:\n  \
+             - targetRef: {kind: Mesh}\n    default: {action: Alow}\n",
+            "error[MESH2004]",
+            "did you mean `Allow`?",
+        ),
+        (
+            "type: MeshTimeout\nname: t\nmesh: default\nspec:\n  tagetRef: {kind: Mesh}\n",
+            "error[MESH2001]",
+            "unknown field \"tagetRef\", did you mean `targetRef`?",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (yaml, code_, hint)) in cases.iter().enumerate() {
+        let file = write(dir.path(), &format!("case{i}.yaml"), yaml);
+        let out = run(&["validate", "--concise", "--color", "never", file.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.lines().any(|l| l.contains(code_) && l.contains(hint)),
+            "case {i}: want {code_} with {hint:?} in:\n{stderr}"
+        );
+    }
+    // A name nowhere near a known one gets no guess.
+    let file = write(dir.path(), "far.yaml", "type: Deployment\nname: d\n");
+    let out = run(&["validate", "--concise", file.to_str().unwrap()]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("did you mean"));
+}
+
+/// `--quiet` on every command that prints a summary: at most the one result line
+/// when all is well (errors would still be printed).
+#[test]
+fn quiet_silences_summaries() {
+    let dir = tempfile::tempdir().unwrap();
+    // One warning (MESH1002, an unknown kind), which every loud run reports.
+    let mesh = "type: Mesh\nname: default\nmtls:\n  enabledBackend: ca-1\n  backends:\n  - name: ca-1\n    type: builtin\n\
+                ---\ntype: Dataplane\nmesh: default\nname: web-1\nnetworking:\n  address: 10.0.0.1\n  inbound:\n  \
+                - port: 8080\n    tags:\n      kuma.io/service: web\n\
+                ---\napiVersion: kuma.io/v1alpha1\nkind: MeshServce\nmetadata: {name: a}\n";
+    let input = write(dir.path(), "in/mesh.yaml", mesh);
+    let input = input.to_str().unwrap();
+    let out = dir.path().join("out");
+    let secrets = dir.path().join("secrets");
+    let (out, secrets) = (out.to_str().unwrap(), secrets.to_str().unwrap());
+    let commands: [Vec<&str>; 5] = [
+        vec!["validate", input],
+        vec!["compile", input, "--out", out],
+        vec!["compile", input, "--out", out, "--check"],
+        vec!["diff", input, "--against", out],
+        vec!["certs", input, "--out", secrets],
+    ];
+    for args in &commands {
+        let loud = run(args);
+        assert_eq!(code(&loud), 0, "{args:?}: {}", String::from_utf8_lossy(&loud.stderr));
+        let loud_text = String::from_utf8_lossy(&loud.stderr);
+        assert!(loud_text.contains("warning"), "{args:?} reports the warning without --quiet:\n{loud_text}");
+        let quiet = run(&[&args[..], &["--quiet"]].concat());
+        assert_eq!(code(&quiet), 0, "{args:?} --quiet");
+        let stderr = String::from_utf8_lossy(&quiet.stderr);
+        assert!(stderr.lines().count() <= 1, "{args:?} --quiet printed:\n{stderr}");
+        assert!(!stderr.contains("MESH1002"), "{args:?} --quiet:\n{stderr}");
+    }
 }

@@ -54,6 +54,10 @@ pub struct Args {
     /// stdout (nothing on stdout when the run fails).
     #[arg(long, short, value_enum, default_value_t = SummaryFormat::Text)]
     pub format: SummaryFormat,
+
+    /// Only print errors and the summary line (no warning count).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,7 +85,7 @@ pub fn run(args: Args, color: Color) -> i32 {
         return if outcome.unreadable || internal { exit::UNREADABLE } else { exit::FINDINGS };
     }
     let warnings = outcome.findings.iter().filter(|f| f.level == Level::Warning).count();
-    if warnings > 0 {
+    if warnings > 0 && !args.quiet {
         eprintln!(
             "certs: the input has {warnings} warning{} (see `meshc validate`)",
             if warnings == 1 { "" } else { "s" }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use clap::ValueEnum;
 
 use super::input::InputArgs;
+use super::progress;
 use super::{Color, exit};
 use crate::compile::{self, Rendered, Selection, Timings};
 use crate::emit::ProxyId;
@@ -227,6 +228,11 @@ impl CompileInput {
         }
     }
 
+    /// A progress bar on stderr: a person watching a terminal, not CI or a script.
+    pub fn progress_wanted(&self) -> bool {
+        progress::wanted(self.quiet, self.json())
+    }
+
     /// Messages for scripts: one JSON document on stdout.
     pub fn json(&self) -> bool {
         self.message_format == MessageFormat::Json || self.format == OutputFormat::Json
@@ -241,7 +247,9 @@ impl CompileInput {
     /// no more than one `Bootstrap` per worker is ever in memory.
     pub fn compile(&self, color: Color, out: &std::path::Path) -> Rendered {
         self.input.apply_jobs();
+        let bar = progress::Bar::start("compiling", self.progress_wanted());
         let compiled = compile::run_rendered(&self.input.paths, &self.options(), &self.emit_options(out));
+        bar.finish();
         self.print_findings(&compiled.outcome, color);
         compiled
     }
@@ -324,7 +332,9 @@ pub fn run(args: Args, color: Color) -> i32 {
     let input = &args.input;
     let dir = args.out.display().to_string();
     input.input.apply_jobs();
+    let bar = progress::Bar::start("compiling", input.progress_wanted());
     let written = compile::run_written(&input.input.paths, &input.options(), &input.emit_options(&args.out), &args.out);
+    bar.finish();
     input.print_findings(&written.outcome, color);
     let summary = Summary { outcome: &written.outcome, proxies: &written.proxies, timings: &written.timings };
     if let Some(status) = input.stop_status(&written.outcome, &written.proxies) {

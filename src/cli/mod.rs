@@ -7,6 +7,8 @@ mod diff;
 mod explain;
 mod fmt;
 mod input;
+mod man;
+mod progress;
 mod schema;
 mod validate;
 mod watch;
@@ -52,7 +54,8 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Color {
-    /// Color when stderr is a terminal and NO_COLOR is not set.
+    /// Color when stderr is a terminal and NO_COLOR is not set (or empty, as
+    /// no-color.org says). An explicit `--color always` wins over NO_COLOR.
     Auto,
     Always,
     Never,
@@ -63,7 +66,7 @@ impl Color {
         match self {
             Color::Always => true,
             Color::Never => false,
-            Color::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
+            Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal(),
         }
     }
 }
@@ -97,6 +100,8 @@ pub enum Command {
     Schema(schema::Args),
     /// Print a shell completion script.
     Completions(completions::Args),
+    /// Print the man page, or write one per command into a directory.
+    Man(man::Args),
 }
 
 /// Run the command line; returns the exit status. A panic anywhere (a bug) is
@@ -136,5 +141,6 @@ fn run() -> i32 {
         Command::Fmt(args) => fmt::run(args, cli.color),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }

@@ -225,7 +225,8 @@ pub fn read_envelope(mut doc: Document, opts: &EnvelopeOptions, findings: &mut V
             if UNSUPPORTED_KUMA_KINDS.contains(&type_name) {
                 return unsupported(findings, type_name, at("/type", Target::Value));
             }
-            return not_kuma(findings, format!("`type: {t}` is not a Kuma resource type"));
+            let hint = crate::validate::hints::for_kind(type_name);
+            return not_kuma(findings, format!("`type: {t}` is not a Kuma resource type{hint}"));
         };
         return universal(doc, kind, obj, findings);
     }
@@ -240,7 +241,7 @@ fn unsupported(findings: &mut Vec<Finding>, kind: &str, loc: Location) -> Envelo
     let msg = if UNSUPPORTED_KUMA_KINDS.contains(&kind) {
         format!("kind `{kind}` is a Kuma kind that meshc does not support; it is ignored")
     } else {
-        format!("unknown kuma.io kind `{kind}`; it is ignored")
+        format!("unknown kuma.io kind `{kind}`; it is ignored{}", crate::validate::hints::for_kind(kind))
     };
     findings.push(Finding::new(codes::UNSUPPORTED_KIND, msg, loc));
     Envelope::Skipped

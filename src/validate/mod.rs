@@ -2,7 +2,9 @@
 //! checks across resources. The result is the list of resources that later stages
 //! compile, and the findings.
 
+pub mod combined_schema;
 pub mod cross;
+pub mod hints;
 pub mod schema;
 pub mod violations;
 
@@ -146,7 +148,8 @@ pub fn check_document(doc: Document, opts: &Options) -> (Option<Resource>, Vec<F
         }
     }
     for v in kuma.0 {
-        findings.push(meta.finding(v.code, &v.path, v.target, v.message));
+        let hint = hints::for_violation(v.code, &v.message, spec_value.pointer(&v.path.pointer()));
+        findings.push(meta.finding(v.code, &v.path, v.target, v.message + &hint));
     }
     (Some(Resource { meta: *meta, spec, status, role }), findings)
 }

@@ -248,7 +248,11 @@ pub fn check(kind: Kind, spec: &Value) -> Vec<SchemaError> {
                 let field = at.rsplit('/').find(|s| s.parse::<usize>().is_err()).unwrap_or_default().to_string();
                 // Strings quoted as Kuma quotes them, numbers as they are.
                 let allowed: Vec<String> = options.as_array().into_iter().flatten().map(Value::to_string).collect();
-                let message = format!("{field:?} must be one of [{}]", allowed.join(", "));
+                let mut message = format!("{field:?} must be one of [{}]", allowed.join(", "));
+                if let Some(value) = err.instance().as_str() {
+                    let names = options.as_array().into_iter().flatten().filter_map(Value::as_str);
+                    message.push_str(&super::hints::did_you_mean(value, names));
+                }
                 (codes::NOT_ALLOWED_VALUE, at, Target::Value, message)
             }
             E::Pattern { pattern } if pattern == DURATION_PATTERN => (
@@ -369,15 +373,21 @@ fn known_properties(root: &Value, schema_path: &str) -> Vec<String> {
     names
 }
 
-/// The closest known name, if it is close enough to be a typo.
+/// The closest known name, if it is close enough to be a typo and no other known
+/// name is as close (`TLS15` is as near `TLS10` as `TLS13`: no guess then).
 pub fn suggest(name: &str, known: &[String]) -> Option<String> {
     let lower = name.to_ascii_lowercase();
-    known
+    let mut close: Vec<(usize, &String)> = known
         .iter()
         .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d < k.len())
-        .min()
-        .map(|(_, k)| k.clone())
+        .collect();
+    close.sort();
+    close.dedup_by(|a, b| a.1 == b.1);
+    match close.as_slice() {
+        [(best, k), rest @ ..] if rest.first().is_none_or(|(next, _)| next > best) => Some((*k).clone()),
+        _ => None,
+    }
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -433,6 +443,10 @@ mod tests {
         assert_eq!(suggest("targetref", &known), Some("targetRef".into()));
         assert_eq!(suggest("tagetRef", &known), Some("targetRef".into()));
         assert_eq!(suggest("xyz", &known), None);
+        let versions: Vec<String> = ["TLS10", "TLS11", "TLS12", "TLS13"].map(String::from).to_vec();
+        assert_eq!(suggest("TLS15", &versions), None, "a tie is no guess");
+        assert_eq!(suggest("TSL13", &versions), Some("TLS13".into()), "two edits away, the others three");
+        assert_eq!(suggest("tls13", &versions), Some("TLS13".into()));
     }
 
     #[test]
@@ -440,9 +454,8 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
         let bless = std::env::var_os("MESHC_BLESS").is_some();
         let mut stale = Vec::new();
-        for k in Kind::ALL {
-            let path = dir.join(file_name(*k));
-            let want = render(&document_schema(*k));
+        for (name, want) in super::super::combined_schema::published() {
+            let path = dir.join(name);
             if std::fs::read_to_string(&path).ok().as_deref() != Some(want.as_str()) {
                 if bless {
                     std::fs::create_dir_all(&dir).unwrap();
