@@ -130,15 +130,15 @@ type: Mesh
 name: default
 ---
 type: Dataplane
-mesh: default
 name: web-1
+mesh: default
 networking:
   address: 127.0.0.1
   inbound:
   - port: 8080
     tags:
-      kuma.io/service: web
       kuma.io/protocol: http
+      kuma.io/service: web
 ---
 type: MeshTimeout
 name: timeouts
@@ -176,7 +176,8 @@ fn pre_commit_hooks_file_lists_every_hook() {
 
 /// A real pre-commit runs the `-system` hooks (meshc from this build on PATH)
 /// from a hook repository at a commit, as a user's config points at it: it passes
-/// on a good policy and fails on a bad one and on stale compiled output.
+/// on a good policy and fails on a bad one, on stale compiled output and on an
+/// unformatted file.
 #[test]
 fn pre_commit_runs_the_hooks_for_real() {
     let Some(pre_commit) = pre_commit() else { return };
@@ -195,6 +196,7 @@ fn pre_commit_runs_the_hooks_for_real() {
     common::write(&project, "policies/mesh.yaml", GOOD_POLICY);
     let config = format!(
         "repos:\n- repo: file://{}\n  rev: {rev}\n  hooks:\n  - id: meshc-validate-system\n    args: [policies]\n  \
+         - id: meshc-fmt-check-system\n    files: ^policies/\n  \
          - id: meshc-compile-check-system\n    args: [--out, deploy/envoy, policies]\n",
         hooks.display()
     );
@@ -244,6 +246,31 @@ fn pre_commit_runs_the_hooks_for_real() {
     let (status, text) = run("stale output");
     assert_eq!(status, Some(1), "stale compiled output fails:\n{text}");
     assert!(text.contains("is stale"), "{text}");
+
+    // The same resources written in another key order: only fmt --check fails, with
+    // the diff; `meshc fmt` fixes it.
+    common::write(
+        &project,
+        "policies/mesh.yaml",
+        &GOOD_POLICY.replace("name: web-1\nmesh: default", "mesh: default\nname: web-1"),
+    );
+    let compiled = common::run(&[
+        "compile",
+        &project.join("policies").to_string_lossy(),
+        "--out",
+        &project.join("deploy/envoy").to_string_lossy(),
+    ]);
+    assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
+    git(&project, &["add", "."]);
+    let (status, text) = run("unformatted policy");
+    assert_eq!(status, Some(1), "an unformatted policy fails:\n{text}");
+    assert!(text.contains("would be reformatted") && text.contains("+name: web-1"), "{text}");
+    let formatted = common::run(&["fmt", &project.join("policies").to_string_lossy()]);
+    assert!(formatted.status.success(), "{}", String::from_utf8_lossy(&formatted.stderr));
+    assert_eq!(std::fs::read_to_string(project.join("policies/mesh.yaml")).unwrap(), GOOD_POLICY);
+    git(&project, &["add", "."]);
+    let (status, text) = run("formatted again");
+    assert_eq!(status, Some(0), "formatted and fresh output pass:\n{text}");
 }
 
 // ---- the GitHub Action ------------------------------------------------------
