@@ -86,7 +86,8 @@ fn corpus_is_idempotent_and_keeps_meaning() {
     files.sort();
     let (mut changed, mut kuma_files) = (0, 0);
     for path in &files {
-        let text = std::fs::read_to_string(path).unwrap();
+        // testdata/findings holds inputs that are not UTF-8 on purpose (MESH0002).
+        let Ok(text) = std::fs::read_to_string(path) else { continue };
         let once = format_text(0, &text, &Options::default());
         let name = path.strip_prefix(&root).unwrap().display().to_string();
         assert!(!once.findings.iter().any(|f| f.code == codes::FMT_UNSAFE), "{name}: {:?}", once.findings);

@@ -16,7 +16,8 @@
 //! a spec), missing from a block mapping that the model reads, is written out
 //! with that value. Nothing else is added: not object or list defaults, not
 //! empty strings (Go zero values of required fields, which Kuma reports as
-//! missing), not fields inside flow collections (`{kind: Mesh}` keeps its text).
+//! missing), not fields inside flow collections (`{kind: Mesh}` keeps its text),
+//! not the fields the control plane overwrites as it runs (`NOT_FILLED`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -145,7 +146,7 @@ const UNIVERSAL_ENVELOPE: &[&str] = &["type", "name", "mesh", "labels", "creatio
 /// defaults to `value` (the document as JSON), so the result can be checked.
 pub fn canonicalize(root: &mut Vec<Entry>, value: &mut Value, meta: &Meta, spec: Option<&Spec>) -> Filled {
     let shape = spec.and_then(shape);
-    let mut c = Canon { defaults: schema_defaults(meta.kind), filled: Vec::new() };
+    let mut c = Canon { kind: meta.kind, defaults: schema_defaults(meta.kind), filled: Vec::new() };
     match meta.form {
         Form::Kubernetes => {
             order(root, &rank_by(K8S_ENVELOPE));
@@ -196,7 +197,14 @@ pub fn canonicalize(root: &mut Vec<Entry>, value: &mut Value, meta: &Meta, spec:
     c.filled
 }
 
+/// Defaults that are not written out, though the schema has them: fields the
+/// control plane overwrites as it runs, so a committed value would only mislead
+/// (MeshService `state` starts `Unavailable` and Kuma sets it from the endpoints'
+/// health; meshc computes it the same way and never reads it).
+const NOT_FILLED: &[(Kind, &str, &str)] = &[(Kind::MeshService, "/spec", "state")];
+
 struct Canon<'a> {
+    kind: Kind,
     defaults: &'a HashSet<(String, String)>,
     filled: Filled,
 }
@@ -226,6 +234,9 @@ impl Canon<'_> {
                     // An empty string is Go's zero value of a required field, not a CRD default.
                     let zero = leaf.is_null() || leaf.as_str() == Some("");
                     if zero || !self.defaults.contains(&(k.clone(), leaf.to_string())) {
+                        continue;
+                    }
+                    if NOT_FILLED.iter().any(|(kind, at, key)| *kind == self.kind && *at == pointer && key == k) {
                         continue;
                     }
                     let Some(text) = scalar_text(leaf) else { continue };
