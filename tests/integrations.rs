@@ -375,7 +375,9 @@ fn action() -> Value {
 fn action_yml_is_a_composite_action_with_the_documented_inputs() {
     let a = action();
     assert_eq!(a["runs"]["using"], "composite");
-    for input in ["paths", "ref", "args", "fail-level", "sarif", "sarif-file", "category", "compile-check-out"] {
+    for input in
+        ["paths", "ref", "args", "fail-level", "sarif", "sarif-file", "category", "compile-check-out", "compile-args"]
+    {
         assert!(a["inputs"][input]["description"].is_string(), "input {input}");
     }
     let steps = a["runs"]["steps"].as_array().unwrap();
@@ -437,6 +439,20 @@ fn action_steps_run_meshc_and_fail_per_exit_code() {
     assert!(common::run(&["compile", good, "--out", out.to_str().unwrap()]).status.success());
     let fresh = run_action(&a, &[("paths", good), ("compile-check-out", out.to_str().unwrap())], tmp.path());
     assert_eq!(fresh.status, 0, "{}", fresh.log);
+    // Output compiled with other flags is checked with the same flags (compile-args).
+    let xds = tmp.path().join("deploy-xds");
+    let xds_args = ["--format", "xds", "--secrets-dir", "secrets"];
+    let mut compile = vec!["compile", good, "--out", xds.to_str().unwrap()];
+    compile.extend(xds_args);
+    assert!(common::run(&compile).status.success());
+    let without = run_action(&a, &[("paths", good), ("compile-check-out", xds.to_str().unwrap())], tmp.path());
+    assert_eq!(without.status, 1, "the default flags see xds output as stale:\n{}", without.log);
+    let with = run_action(
+        &a,
+        &[("paths", good), ("compile-check-out", xds.to_str().unwrap()), ("compile-args", &xds_args.join(" "))],
+        tmp.path(),
+    );
+    assert_eq!(with.status, 0, "{}", with.log);
 
     match sarif_schema() {
         Some(schema) => {
