@@ -5,5 +5,12 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // A reader that stops early (`meshc rule | head`) ends meshc quietly, as it
+    // ends `cat`, instead of making every later write to stdout an error.
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread or handler exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     std::process::exit(meshc::cli::main());
 }

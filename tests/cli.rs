@@ -391,3 +391,45 @@ fn quiet_silences_summaries() {
         assert!(!stderr.contains("MESH1002"), "{args:?} --quiet:\n{stderr}");
     }
 }
+
+/// `meshc rule CODE` prints the code's page (example and fix), with or without
+/// the `MESH` prefix; an unknown code is a usage error with a suggestion.
+#[test]
+fn rule_prints_a_codes_page() {
+    let out = common::run(&["rule", "mesh3005"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.starts_with("# MESH3005: invalid duration"), "{page}");
+    assert!(page.contains("## Example") && page.contains("## Fix"), "{page}");
+    assert_eq!(common::run(&["rule", "3005"]).stdout, out.stdout);
+
+    let unknown = common::run(&["rule", "MESH3050"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("did you mean `MESH3010`?"));
+
+    let list = String::from_utf8_lossy(&common::run(&["rule"]).stdout).into_owned();
+    assert_eq!(list.lines().count(), meshc::findings::codes::ALL.len(), "{list}");
+}
+
+/// A reader that closes the pipe early ends meshc quietly (as `cat`), not with a
+/// write error or an internal error.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_ends_meshc_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = common::meshc()
+        .args(["explain", "--all", "--format", "json"])
+        .arg(common::root().join("examples"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    // The reader is dropped here: the pipe is closed with most of the output (megabytes) unread.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("MESH9001"), "{stderr}");
+    assert!(out.status.success() || out.status.signal() == Some(libc::SIGPIPE), "{:?}", out.status);
+}

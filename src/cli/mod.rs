@@ -9,6 +9,7 @@ mod fmt;
 mod input;
 mod man;
 mod progress;
+mod rule;
 mod schema;
 mod validate;
 mod watch;
@@ -98,6 +99,8 @@ pub enum Command {
     Fmt(fmt::Args),
     /// Write the JSON Schema of every kind, for editors and other tools.
     Schema(schema::Args),
+    /// Explain a finding code: what it means, an input that triggers it, and the fix.
+    Rule(rule::Args),
     /// Print a shell completion script.
     Completions(completions::Args),
     /// Print the man page, or write one per command into a directory.
@@ -140,6 +143,7 @@ fn run() -> i32 {
         Command::Certs(args) => certs::run(args, cli.color),
         Command::Fmt(args) => fmt::run(args, cli.color),
         Command::Schema(args) => schema::run(args),
+        Command::Rule(args) => rule::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     }

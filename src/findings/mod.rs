@@ -4,6 +4,7 @@
 //! column only when a report is written.
 
 pub mod codes;
+pub mod pages;
 pub mod render;
 pub mod suppress;
 

@@ -89,7 +89,7 @@ impl TextDiagnostic {
             let probe = Finding::new(f.code, "", rel.location.clone());
             help.push(format!("{}: {}", location_text(&probe, files), rel.message));
         }
-        help.push(format!("{}: {} (meshc validate --list-codes)", f.code.id, f.code.title));
+        help.push(format!("{}: {} (meshc rule {})", f.code.id, f.code.title, f.code.id));
         let snippet = Snippet::build(f, files, secrets);
         let help = help.iter().map(|h| printable(h)).collect::<Vec<_>>().join("\n");
         TextDiagnostic { message: printable(&f.message), severity, help: Some(help), snippet }
