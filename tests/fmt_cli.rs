@@ -97,3 +97,35 @@ fn missing_path_is_exit_3() {
     let out = fmt_in(dir.path(), &["nope.yaml"]);
     assert_eq!(out.status.code(), Some(3));
 }
+
+/// `fmt --check` prints a diff of the user's files: a private key in them (a
+/// MeshExternalService `clientKey`) is masked, also where a hunk starts inside it.
+#[test]
+fn check_never_prints_a_private_key() {
+    let key = "-----BEGIN PRIVATE KEY-----\n          MC4CAQAwBQYDK2VwBCIEIFixtureKeyBodyLineOne0000000000\n          FixtureKeyBodyLineTwo11111111111111111111111\n          -----END PRIVATE KEY-----\n";
+    let doc = format!(
+        "type: MeshExternalService\nname: ext\nmesh: default\nspec:\n  tls:\n    verification:\n      clientKey:\n        inlineString: |\n          {key}    enabled: true\n  match: {{port: 443, protocol: tcp}}\n  endpoints: [{{address: 1.1.1.1, port: 443}}]\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    common::write(dir.path(), "k.yaml", &doc);
+    let out = fmt_in(dir.path(), &["--check", "."]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "the keys are reordered: {stdout}");
+    assert!(stdout.contains("+  match:") || stdout.contains("-  match:"), "a real diff: {stdout}");
+    for secret in ["FixtureKeyBodyLineOne", "FixtureKeyBodyLineTwo", "MC4CAQAw"] {
+        assert!(!stdout.contains(secret), "{secret} printed:\n{stdout}");
+    }
+}
+
+/// Standard input together with a path that cannot be read still goes to stdout,
+/// and nothing named `<stdin>` is written.
+#[test]
+fn stdin_with_an_unreadable_path_goes_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = common::meshc();
+    cmd.current_dir(dir.path()).args(["fmt", "-", "missing.yaml"]);
+    let out = common::run_bounded(cmd, Some(UNFORMATTED.as_bytes()), Duration::from_secs(60));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), FORMATTED);
+    assert_eq!(out.status.code(), Some(3), "the missing path is an input error");
+    assert!(!dir.path().join("<stdin>").exists());
+}

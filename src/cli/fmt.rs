@@ -9,7 +9,7 @@ use super::input::InputArgs;
 use super::{Color, exit};
 use crate::findings::{self, Finding};
 use crate::fmt::write as fmt_write;
-use crate::source::{self, STDIN_NAME};
+use crate::source::{self, secrets};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -47,6 +47,8 @@ pub struct Args {
 
 struct FileOutcome {
     display: String,
+    /// Where the file is written back; `None` for stdin (written to stdout).
+    path: Option<PathBuf>,
     original: String,
     formatted: String,
     findings: Vec<Finding>,
@@ -57,8 +59,6 @@ pub fn run(args: Args, _color: Color) -> i32 {
     let check = args.check || args.list;
     let opts = crate::fmt::Options { limits: args.input.options().limits, ignore_unknown: args.input.ignore_unknown };
     let loaded = source::load_with(&args.input.paths, &opts.limits, &|_doc| ());
-    let reads_stdin = args.input.paths.iter().any(|p| p.as_os_str() == "-");
-    let last = loaded.files.len().saturating_sub(1);
     let outcomes: Vec<Option<FileOutcome>> = loaded
         .files
         .par_iter()
@@ -68,6 +68,7 @@ pub fn run(args: Args, _color: Color) -> i32 {
             let out = crate::fmt::format_text(i, text, &opts);
             Some(FileOutcome {
                 display: f.display.clone(),
+                path: f.path.clone(),
                 original: text.clone(),
                 formatted: out.text,
                 findings: out.findings,
@@ -80,11 +81,11 @@ pub fn run(args: Args, _color: Color) -> i32 {
     let mut out = stdout.lock();
     let (mut changed, mut total) = (0usize, 0usize);
     let mut written_ok = true;
-    for (i, outcome) in outcomes.into_iter().enumerate() {
+    for outcome in outcomes {
         let Some(o) = outcome else { continue };
         total += 1;
         findings.extend(o.findings);
-        let is_stdin = reads_stdin && i == last && o.display == STDIN_NAME;
+        let is_stdin = o.path.is_none();
         let differs = o.formatted != o.original;
         if differs {
             changed += 1;
@@ -99,16 +100,21 @@ pub fn run(args: Args, _color: Color) -> i32 {
         if args.list {
             written_ok &= writeln!(out, "{}", o.display).is_ok();
         } else if check {
-            let diff = similar::TextDiff::from_lines(&o.original, &o.formatted)
+            // The diff shows the user's own files, which may hold private keys
+            // (a MeshExternalService `clientKey`): masked, line by line, so a hunk
+            // that starts inside a key shows no part of it.
+            let (before, after) = (secrets::mask_text(&o.original), secrets::mask_text(&o.formatted));
+            let diff = similar::TextDiff::from_lines(&*before, &*after)
                 .unified_diff()
                 .header(&o.display, &o.display)
                 .to_string();
             written_ok &= out.write_all(diff.as_bytes()).is_ok();
         }
         if !check
-            && !is_stdin
-            && let Err(err) = fmt_write::replace(&PathBuf::from(&o.display), &o.formatted)
+            && let Some(path) = &o.path
+            && let Err(err) = fmt_write::replace(path, &o.formatted)
         {
+            changed -= 1;
             unreadable = true;
             eprintln!(
                 "error: cannot write `{}`: {err}; the file was left as it was (check permissions and free space)",

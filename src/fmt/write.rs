@@ -33,7 +33,7 @@ pub fn replace(path: &Path, text: &str) -> std::io::Result<Written> {
     let dir = target.parent().unwrap_or(Path::new("."));
     let permissions = std::fs::metadata(&target)?.permissions();
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut tmp = tempfile_in(dir, &name)?;
+    let mut tmp = tempfile_in(dir, &name, &permissions)?;
     let result = (|| {
         tmp.1.write_all(&new)?;
         tmp.1.sync_all()?;
@@ -47,12 +47,27 @@ pub fn replace(path: &Path, text: &str) -> std::io::Result<Written> {
 }
 
 /// A new file next to the target, named so no walk picks it up (hidden, no
-/// resource extension), created exclusively.
-fn tempfile_in(dir: &Path, name: &str) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
+/// resource extension), created exclusively, with no more permissions than the
+/// target from its first byte (a 0600 file holding a key is never readable by
+/// others, not even while the copy is written).
+fn tempfile_in(
+    dir: &Path,
+    name: &str,
+    permissions: &std::fs::Permissions,
+) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
     let pid = std::process::id();
     for attempt in 0..100u32 {
         let candidate = dir.join(format!(".{name}.meshc-fmt-{pid}-{attempt}.tmp"));
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&candidate) {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            options.mode(permissions.mode() & 0o777);
+        }
+        #[cfg(not(unix))]
+        let _ = permissions;
+        match options.open(&candidate) {
             Ok(f) => return Ok((candidate, f)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
@@ -74,6 +89,16 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert_eq!(replace(&p, "a: 1\n").unwrap(), Written::Unchanged);
         assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), before);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_temporary_copy_of_a_private_file_is_private_from_the_start() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let private = std::fs::Permissions::from_mode(0o600);
+        let (path, _file) = tempfile_in(dir.path(), "key.yaml", &private).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[cfg(unix)]

@@ -53,6 +53,9 @@ impl Default for Limits {
 pub struct SourceFile {
     /// The path as the user would write it (`-` is shown as `<stdin>`).
     pub display: String,
+    /// The file's real path (`display` is lossy for non-UTF-8 names); `None` for
+    /// stdin, in-memory texts and the placeholders of unreadable paths.
+    pub path: Option<PathBuf>,
     pub text: Option<String>,
 }
 
@@ -148,7 +151,7 @@ fn load_inputs<T: Send>(
     // pseudo-file named after the path.
     for (display, finding) in early {
         let idx = loaded.files.len();
-        loaded.files.push(SourceFile { display, text: None });
+        loaded.files.push(SourceFile { display, path: None, text: None });
         let mut finding = finding;
         finding.location = Location::file(idx);
         loaded.findings.push(finding);
@@ -339,6 +342,10 @@ fn read_and_parse(file: usize, input: &Input, limits: &Limits) -> (SourceFile, V
         Input::File(p) => display_path(p),
         Input::Text { display, .. } => display.clone(),
     };
+    let path = match input {
+        Input::File(p) => Some(p.clone()),
+        _ => None,
+    };
     let mut findings = Vec::new();
     let budget = match input {
         Input::BoundedStdin(left) if *left < limits.max_file_size => Some(*left),
@@ -361,18 +368,18 @@ fn read_and_parse(file: usize, input: &Input, limits: &Limits) -> (SourceFile, V
                 ),
             };
             findings.push(Finding::new(code, msg, Location::file(file)));
-            return (SourceFile { display, text: None }, Vec::new(), findings, false);
+            return (SourceFile { display, path: path.clone(), text: None }, Vec::new(), findings, false);
         }
         Err(err) => {
             let msg = format!("cannot read `{display}`: {}", io_reason(&err));
             findings.push(Finding::new(codes::IO_ERROR, msg, Location::file(file)));
-            return (SourceFile { display, text: None }, Vec::new(), findings, true);
+            return (SourceFile { display, path: path.clone(), text: None }, Vec::new(), findings, true);
         }
     };
     if let Some(at) = bytes.iter().position(|b| *b == 0) {
         let msg = format!("`{display}` is a binary file (NUL byte at offset {at}), not YAML or JSON");
         findings.push(Finding::new(codes::BINARY_FILE, msg, Location::file(file)));
-        return (SourceFile { display, text: None }, Vec::new(), findings, false);
+        return (SourceFile { display, path: path.clone(), text: None }, Vec::new(), findings, false);
     }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
@@ -384,7 +391,7 @@ fn read_and_parse(file: usize, input: &Input, limits: &Limits) -> (SourceFile, V
             let msg = format!("`{display}` is not valid UTF-8 (invalid byte at line {line}, column {})", col + 1);
             let pos = Pos { line, col, index: valid.chars().count() };
             findings.push(Finding::new(codes::NOT_UTF8, msg, Location::at(file, pos)));
-            return (SourceFile { display, text: None }, Vec::new(), findings, false);
+            return (SourceFile { display, path: path.clone(), text: None }, Vec::new(), findings, false);
         }
     };
     let text = match text.strip_prefix('\u{feff}') {
@@ -393,7 +400,7 @@ fn read_and_parse(file: usize, input: &Input, limits: &Limits) -> (SourceFile, V
     };
     if text.trim().is_empty() {
         findings.push(Finding::new(codes::EMPTY, format!("`{display}` is empty"), Location::file(file)));
-        return (SourceFile { display, text: Some(text) }, Vec::new(), findings, false);
+        return (SourceFile { display, path: path.clone(), text: Some(text) }, Vec::new(), findings, false);
     }
     let parsed = yaml::parse(&text, limits);
     for p in parsed.problems {
@@ -425,7 +432,7 @@ fn read_and_parse(file: usize, input: &Input, limits: &Limits) -> (SourceFile, V
             }
         }
     }
-    (SourceFile { display, text: Some(text) }, docs, findings, false)
+    (SourceFile { display, path: path.clone(), text: Some(text) }, docs, findings, false)
 }
 
 /// Read at most `max` bytes; `Ok(None)` when the input is larger.

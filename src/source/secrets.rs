@@ -102,10 +102,9 @@ fn base64_key(s: &str) -> Option<(usize, usize)> {
     let mut from = 0;
     while let Some(i) = s[from..].find(B64_BEGIN) {
         let start = from + i;
-        let len =
-            s[start..].bytes().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')).count();
-        let end = start + len;
-        let token = &s[start..end];
+        let end = base64_run_end(s, start);
+        let token: String = s[start..end].chars().filter(|c| !c.is_whitespace()).collect();
+        let token = token.as_str();
         let decoded = crate::certs::decode_base64(token)
             .or_else(|| crate::certs::decode_base64(&token[..token.len() / 4 * 4]))
             .unwrap_or_default();
@@ -115,6 +114,33 @@ fn base64_key(s: &str) -> Option<(usize, usize)> {
         from = start + B64_BEGIN.len();
     }
     None
+}
+
+/// The end of the base64 run starting at `start`, across line breaks followed by
+/// indentation (a key wrapped in a YAML block scalar), not past trailing spaces.
+fn base64_run_end(s: &str, start: usize) -> usize {
+    let b = s.as_bytes();
+    let is_b64 = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=');
+    let (mut i, mut end) = (start, start);
+    while i < b.len() {
+        if is_b64(b[i]) {
+            i += 1;
+            end = i;
+        } else if b[i] == b'\r' || b[i] == b'\n' {
+            let mut j = i;
+            while j < b.len() && matches!(b[j], b'\r' | b'\n' | b' ' | b'\t') {
+                j += 1;
+            }
+            if j < b.len() && is_b64(b[j]) && j > i + 1 {
+                i = j;
+            } else {
+                break;
+            }
+        } else {
+            break;
+        }
+    }
+    end
 }
 
 /// Redact every string (and key) of `value` in place; true when something was redacted.
@@ -220,6 +246,17 @@ mod tests {
 
     const KEY: &str = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBc2\nAwEHoUQDQgAE\n-----END EC PRIVATE KEY-----\n";
     const CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmg\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn base64_wrapped_over_lines_is_masked_whole() {
+        let encoded = b64(KEY);
+        let (a, b) = encoded.split_at(encoded.len() / 2);
+        let text = format!("inline: |\n  {a}\n  {b}\nnext: 1\n");
+        let masked = mask_text(&text);
+        assert!(!masked.contains(&a[20..]) && !masked.contains(&b[4..]), "{masked}");
+        assert!(masked.ends_with("\nnext: 1\n"), "{masked}");
+        assert_eq!(masked.lines().count(), text.lines().count());
+    }
 
     fn b64(s: &str) -> String {
         const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
