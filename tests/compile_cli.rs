@@ -309,3 +309,34 @@ fn a_proxy_patch_that_cannot_apply_is_a_located_warning() {
     assert!(stderr.contains("/nope/deeper"), "{stderr}");
     assert!(out.join("manifest.json").exists(), "the proxy is compiled");
 }
+
+/// An output directory inside the input (`meshc compile . --out out`, or a policy
+/// repository that commits its compiled configs) is not read back as input: the
+/// second run finds the same resources and changes nothing, and validate does not
+/// report the Envoy configs as unknown documents.
+#[test]
+fn an_output_directory_inside_the_input_is_not_input() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(common::root().join("examples/universal-no-transparent-proxy")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let run = |args: &[&str]| {
+        let mut cmd = common::meshc();
+        cmd.current_dir(dir.path()).args(args);
+        common::run_bounded(cmd, None, std::time::Duration::from_secs(60))
+    };
+    let first = run(&["compile", ".", "--out", "out"]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let second = run(&["compile", ".", "--out", "out"]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{stderr}");
+    assert!(stderr.contains("0 written"), "{stderr}");
+    let validate = run(&["validate", "--fail-level", "warning", "."]);
+    assert!(validate.status.success(), "{}", String::from_utf8_lossy(&validate.stderr));
+    // Named explicitly, a file in it is still read (and is not a Kuma resource).
+    let named = run(&["validate", "out/manifest.json"]);
+    assert_eq!(named.status.code(), Some(1), "{}", String::from_utf8_lossy(&named.stderr));
+}

@@ -105,6 +105,15 @@ pub(super) fn write(root: &Path, journal: &Journal) -> Result<(), EmitError> {
 /// nothing is cleaned up.
 pub(super) fn apply(root: &Path, journal: &Journal, fail: Option<FailPoint>) -> Result<(), EmitError> {
     let staging = root.join(&journal.staging);
+    // A journal found on disk may have been planted (an output directory is often
+    // committed): its staging directory must be a real one, never a link to
+    // files elsewhere that the renames would move in.
+    if fs::symlink_metadata(&staging).is_ok_and(|m| !m.is_dir()) {
+        return Err(EmitError::BadJournal {
+            path: root.join(JOURNAL),
+            reason: format!("its staging directory {} is not a directory", staging.display()),
+        });
+    }
     let mut touched: BTreeSet<PathBuf> = BTreeSet::new();
     for (i, rel) in journal.replace.iter().enumerate() {
         if fail == Some(FailPoint::AfterJournal(i)) {
@@ -115,6 +124,10 @@ pub(super) fn apply(root: &Path, journal: &Journal, fail: Option<FailPoint>) -> 
             sync_all(&touched)?;
         }
         let from = join(&staging, rel);
+        if !real_dirs(&staging, rel) {
+            // Not staged by meshc (a link on the way out of the staging directory).
+            continue;
+        }
         match fs::symlink_metadata(&from) {
             Ok(_) => {}
             // Already renamed by the run that was interrupted.
@@ -131,6 +144,10 @@ pub(super) fn apply(root: &Path, journal: &Journal, fail: Option<FailPoint>) -> 
     let mut pruned = BTreeSet::new();
     for rel in &journal.remove {
         let path = join(root, rel);
+        if !real_dirs(root, rel) {
+            // Through a link: not a file of this output directory.
+            continue;
+        }
         match fs::symlink_metadata(&path) {
             // Listed as a file or link, now a directory: `clear_way` made it one
             // for new files.
@@ -182,10 +199,24 @@ fn clear_way(root: &Path, rel: &str) -> Result<(), EmitError> {
     Ok(())
 }
 
+/// Whether every directory between `root` and `root/rel` is a real directory
+/// (no symbolic link, nothing missing): only then is `root/rel` inside `root`.
+fn real_dirs(root: &Path, rel: &str) -> bool {
+    let mut at = root.to_path_buf();
+    let Some((parents, _)) = rel.rsplit_once('/') else { return true };
+    parents.split('/').all(|segment| {
+        at.push(segment);
+        fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir())
+    })
+}
+
 /// Removes the directories above `rel` that are now empty (not `root`).
 fn prune_empty_parents(root: &Path, rel: &str, pruned: &mut BTreeSet<PathBuf>) {
     let mut dir = rel;
     while let Some((parent, _)) = dir.rsplit_once('/') {
+        if !real_dirs(root, &format!("{parent}/_")) {
+            return;
+        }
         let path = join(root, parent);
         // An entry went from `path`: sync it, unless it goes too (or went
         // already: a journal applied again after a crash).
@@ -344,6 +375,45 @@ mod tests {
         let err = recover(tmp.path()).unwrap_err();
         assert!(matches!(err, EmitError::BadJournal { .. }), "{err}");
         assert!(err.to_string().contains(".meshc-journal"), "{err}");
+    }
+
+    /// A planted journal and a symbolic link never make a run move or delete
+    /// files outside the output directory (the reviewer's reproductions).
+    #[cfg(unix)]
+    #[test]
+    fn planted_journals_do_not_reach_through_links() {
+        use std::os::unix::fs::symlink;
+        let tmp = tempfile::tempdir().unwrap();
+        let (out, victim) = (tmp.path().join("out"), tmp.path().join("victim"));
+        fs::create_dir_all(victim.join("sub")).unwrap();
+        fs::write(victim.join("important.txt"), "keep").unwrap();
+        fs::write(victim.join("sub/keep.yaml"), "keep").unwrap();
+        fs::create_dir_all(&out).unwrap();
+        // Removals through a linked `proxies`.
+        symlink(&victim, out.join("proxies")).unwrap();
+        fs::create_dir(out.join(".meshc-staging-1-0")).unwrap();
+        let remove = vec!["proxies/important.txt".to_string(), "proxies/sub/keep.yaml".to_string()];
+        let journal = Journal::new(".meshc-staging-1-0".into(), [], remove);
+        write(&out, &journal).unwrap();
+        recover(&out).unwrap();
+        assert!(victim.join("important.txt").exists() && victim.join("sub/keep.yaml").exists());
+        // A staging directory that is a link, or that holds one, moves nothing in.
+        fs::remove_file(out.join("proxies")).unwrap();
+        let elsewhere = tmp.path().join("elsewhere");
+        fs::create_dir_all(elsewhere.join("proxies")).unwrap();
+        fs::write(elsewhere.join("proxies/id.yaml"), "theirs").unwrap();
+        symlink(&elsewhere, out.join(".meshc-staging-9-9")).unwrap();
+        let journal = Journal::new(".meshc-staging-9-9".into(), ["proxies/id.yaml".to_string()], vec![]);
+        write(&out, &journal).unwrap();
+        let err = recover(&out).unwrap_err();
+        assert!(matches!(err, EmitError::BadJournal { .. }), "{err}");
+        assert!(elsewhere.join("proxies/id.yaml").exists());
+        fs::remove_file(out.join(".meshc-staging-9-9")).unwrap();
+        fs::create_dir(out.join(".meshc-staging-9-9")).unwrap();
+        symlink(elsewhere.join("proxies"), out.join(".meshc-staging-9-9/proxies")).unwrap();
+        recover(&out).unwrap();
+        assert_eq!(fs::read_to_string(elsewhere.join("proxies/id.yaml")).unwrap(), "theirs");
+        assert!(!out.join("proxies/id.yaml").exists());
     }
 
     #[test]

@@ -29,7 +29,7 @@ use rayon::prelude::*;
 pub use compare::{Comparison, FileComparison, Status, compare};
 pub use error::EmitError;
 pub use layout::{ProxyId, ProxyKind};
-pub use tree::Tree;
+pub use tree::{MANIFEST, Tree};
 pub use write::{StreamingWrite, WriteStats, write_atomic};
 
 /// One proxy's complete configuration, as the envoy stage built it.

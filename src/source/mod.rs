@@ -206,6 +206,7 @@ fn discover(paths: &[PathBuf], early: &mut Vec<(String, Finding)>, unreadable: &
             .parents(true)
             .add_custom_ignore_filename(IGNORE_FILE)
             .sort_by_file_name(|a, b| a.cmp(b))
+            .filter_entry(|e| e.depth() == 0 || !is_meshc_output(e.path()))
             .build();
         for entry in walker {
             match entry {
@@ -315,6 +316,16 @@ fn file_identity(path: &Path) -> FileIdentity {
         }
     }
     FileIdentity::Path(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
+}
+
+/// A directory `meshc compile` wrote (it holds meshc's `manifest.json`): Envoy
+/// configs, not resources, so a walk skips it (`meshc compile . --out out` run
+/// twice, or a policy repository that commits its compiled output). Named
+/// explicitly, its files are still read.
+fn is_meshc_output(path: &Path) -> bool {
+    let manifest = path.join(crate::emit::MANIFEST);
+    std::fs::symlink_metadata(&manifest).is_ok_and(|m| m.is_file())
+        && std::fs::read(&manifest).is_ok_and(|bytes| crate::emit::manifest::is_meshc_manifest(&bytes))
 }
 
 fn has_resource_extension(path: &Path) -> bool {
