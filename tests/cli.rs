@@ -134,6 +134,24 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
     assert!(doc["runs"][0]["results"].as_array().unwrap().len() >= 2);
 }
 
+/// Every SARIF rule carries its code's page as help (code scanning shows it with
+/// each alert) and links to that page.
+#[test]
+fn sarif_rules_carry_each_codes_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = write(dir.path(), "broken.yaml", BROKEN);
+    let out = run(&["validate", "--format", "sarif", broken.to_str().unwrap()]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules = doc["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), meshc::findings::codes::ALL.len());
+    for rule in rules {
+        let id = rule["id"].as_str().unwrap();
+        assert!(rule["help"]["markdown"].as_str().unwrap().starts_with(&format!("# {id}: ")), "{rule}");
+        assert!(rule["help"]["text"].as_str().unwrap().contains(&format!("meshc rule {id}")), "{rule}");
+        assert!(rule["helpUri"].as_str().unwrap().ends_with(&format!("/docs/findings/{id}.md")), "{rule}");
+    }
+}
+
 fn sarif_schema() -> Option<serde_json::Value> {
     let path = std::env::var_os("MESHC_SARIF_SCHEMA")?;
     let text = std::fs::read_to_string(path).ok()?;

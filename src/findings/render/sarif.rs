@@ -21,7 +21,13 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 "shortDescription": { "text": c.title },
                 "fullDescription": { "text": c.doc.trim().replace('\n', " ") },
                 "defaultConfiguration": { "level": level(c.level) },
-                "helpUri": format!("{INFO_URI}/blob/main/docs/findings.md"),
+                // The code's page (what it means, an input that triggers it, the fix),
+                // which code scanning shows with each alert.
+                "help": {
+                    "text": format!("{} Run `meshc rule {}` for an example and the fix.", c.doc.trim().replace('\n', " "), c.id),
+                    "markdown": crate::findings::pages::page(c.id).unwrap_or(c.doc),
+                },
+                "helpUri": format!("{INFO_URI}/blob/main/docs/findings/{}.md", c.id),
             })
         })
         .collect();
