@@ -60,7 +60,8 @@ fn rewrites_in_place_and_leaves_formatted_files_alone() {
     let (b_before, c_before) = (mtime(&b), mtime(&c));
     std::thread::sleep(Duration::from_millis(20));
     let out = fmt_in(dir.path(), &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // The other files are formatted; the one that does not parse fails the run.
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(&a).unwrap(), FORMATTED);
     assert_eq!(std::fs::read_to_string(&c).unwrap(), other);
     assert_eq!(std::fs::read_to_string(&d).unwrap(), broken);
@@ -68,7 +69,8 @@ fn rewrites_in_place_and_leaves_formatted_files_alone() {
     assert_eq!(mtime(&c), c_before, "a non-kuma file was written");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("MESH1001") && stderr.contains("MESH0004"), "{stderr}");
-    // A second run changes nothing.
+    // A second run changes nothing (and passes, once the broken file is gone).
+    std::fs::remove_file(&d).unwrap();
     let a_after = mtime(&a);
     std::thread::sleep(Duration::from_millis(20));
     let again = fmt_in(dir.path(), &["--check"]);
@@ -128,4 +130,18 @@ fn stdin_with_an_unreadable_path_goes_to_stdout() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), FORMATTED);
     assert_eq!(out.status.code(), Some(3), "the missing path is an input error");
     assert!(!dir.path().join("<stdin>").exists());
+}
+
+/// A file that does not parse is left as it is, and fails `fmt` and `fmt --check`
+/// (a hook must not pass it as formatted).
+#[test]
+fn a_file_that_does_not_parse_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write(dir.path(), "bad.yaml", "type: Mesh\nname: [a\n");
+    for args in [&["--check", "."][..], &["."][..]] {
+        let out = fmt_in(dir.path(), args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("error[MESH0004]"));
+    }
+    assert_eq!(std::fs::read_to_string(dir.path().join("bad.yaml")).unwrap(), "type: Mesh\nname: [a\n");
 }

@@ -27,7 +27,8 @@ sequences at their key's column, comments kept with what they precede.
 Documents that are not kuma.io resources are left as written.
 
 Exit status: 0 formatted (or, with --check, nothing to change), 1 with --check
-when some file would change, 3 when a file could not be read or written.")]
+when some file would change, and 1 when a file does not parse (it is left as it
+is; `meshc validate` says more), 3 when a file could not be read or written.")]
 pub struct Args {
     #[command(flatten)]
     pub input: InputArgs,
@@ -137,6 +138,10 @@ pub fn run(args: Args, _color: Color) -> i32 {
     }
     if !written_ok || unreadable {
         exit::UNREADABLE
+    } else if findings.iter().any(|f| f.level == findings::Level::Error) {
+        // A file that does not parse (MESH0004 and friends) was left as it is: not
+        // "formatted", so neither a CI gate nor a hook may pass it.
+        exit::FINDINGS
     } else if check && changed > 0 {
         exit::FINDINGS
     } else {
