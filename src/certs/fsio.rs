@@ -103,7 +103,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
             use std::os::unix::fs::PermissionsExt;
             f.set_permissions(fs::Permissions::from_mode(mode.bits()))?;
         }
-        f.flush()
+        // On disk before the rename: a crash never leaves an empty key or certificate.
+        f.sync_all()
     });
     let result = result.and_then(|()| fs::rename(&tmp, path));
     if result.is_err() {
