@@ -487,6 +487,8 @@ fn man_pages_render_every_subcommand() {
         .lines()
         .skip(1)
         .take_while(|l| !l.trim().is_empty())
+        // A command's line is indented two spaces; a wrapped description, more.
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))
         .filter(|c| c != "help")
         .collect();

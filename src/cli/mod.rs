@@ -95,7 +95,11 @@ pub enum Command {
     /// provided: read from the Mesh's conf.cert/conf.key), so a static Envoy
     /// deployment of meshc's configs needs no other tool.
     Certs(certs::Args),
-    /// Rewrite resources into one canonical form (key order, Kuma's defaults, layout), keeping comments.
+    /// Rewrite resources in one canonical form (key order, defaults), keeping comments.
+    ///
+    /// Keys in the order of Kuma's schema, maps sorted, lists as `kubectl get -o yaml`
+    /// lays them out, the defaults Kuma fills on admission written out; comments stay
+    /// with what they precede.
     Fmt(fmt::Args),
     /// Write the JSON Schema of every kind, for editors and other tools.
     Schema(schema::Args),
