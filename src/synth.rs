@@ -1104,12 +1104,17 @@ fn callers_mtp(mesh: &str, services: &[Svc], s: usize, n: usize) -> (String, Y) 
         }
         None => tr_subset(svc.name.clone()),
     };
-    let from: Vec<Y> = (1..=n.min(services.len().saturating_sub(1)))
+    let mut from: Vec<Y> = (1..=n.min(services.len().saturating_sub(1)))
         .map(|k| {
             let caller = &services[(s + services.len() - k) % services.len()];
             map! { "targetRef" => tr_subset(caller.service_tag(caller.primary())), "default" => map! { "action" => "Allow" } }
         })
         .collect();
+    if from.is_empty() {
+        // No other service to accept (a mesh of one): Kuma rejects an empty `from`,
+        // so say "nobody" explicitly, as the mesh-wide permission does.
+        from.push(map! { "targetRef" => tr_mesh(), "default" => map! { "action" => "Deny" } });
+    }
     let name = format!("callers-{}", svc.name);
     let ns = (svc.form == Form::Kubernetes).then_some(SYSTEM_NS);
     let doc = resource(
@@ -1978,6 +1983,19 @@ mod tests {
             let added: Vec<&(String, String)> = files.iter().filter(|f| !plain.contains(f)).collect();
             assert_eq!(added.len(), cfg.services + 1, "a permission per service and the mesh-wide one");
             assert!(added.iter().any(|(p, t)| p.contains("allow-mesh-wide") && t.contains("action: Deny")));
+            assert_eq!(count_resources(&files), cfg.expected_resources());
+            let out = crate::validate::run_texts(files, &Default::default());
+            assert!(out.findings.is_empty(), "{form:?}: {:?}", out.findings.first());
+        }
+    }
+
+    /// A mesh of one service has no caller to accept: its permission still
+    /// validates (found by tests/property.rs, seed 20: an empty `from`).
+    #[test]
+    fn callers_percent_with_one_service_validates_clean() {
+        for form in [Form::Universal, Form::Kubernetes] {
+            let cfg = SynthConfig { services: 1, callers_percent: 50, form, ..small() };
+            let files = generate(&cfg);
             assert_eq!(count_resources(&files), cfg.expected_resources());
             let out = crate::validate::run_texts(files, &Default::default());
             assert!(out.findings.is_empty(), "{form:?}: {:?}", out.findings.first());
