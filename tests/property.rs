@@ -31,8 +31,8 @@ use meshc::model::Kind;
 use meshc::synth::{self, Form, Rng, SynthConfig};
 use serde_json::{Value, json};
 
-use common::{meshc, read_tree, run_bounded};
 use common as judge;
+use common::{meshc, read_tree, run_bounded};
 
 /// Worlds run by default: about 2 minutes on 2 cores with Envoy validation.
 const DEFAULT_WORLDS: u64 = 20;
@@ -142,7 +142,9 @@ fn run_world(seed: u64, envoy: bool) -> Result<Stats, String> {
         .collect();
     synth::write_files(&second, &renamed).expect("write shuffled world");
 
-    // 2./3. Compile: the bootstrap format three ways, the xDS format two ways.
+    // 2./3. Compile: the bootstrap format three ways, the xDS format two ways;
+    // every fourth world keeps only the outbounds MeshTrafficPermissions allow.
+    let auto_reachable = seed % 4 == 0;
     let out = |name: &str| scratch.path().join(name);
     let xds_root = out("xds-a").display().to_string();
     let runs: [(&Path, &str, &str, &[&str]); 5] = [
@@ -157,6 +159,9 @@ fn run_world(seed: u64, envoy: bool) -> Result<Stats, String> {
         let mut cmd = meshc();
         cmd.arg("compile").arg(input).arg("--out").arg(out(name));
         cmd.args(["--secrets-dir", judge::SECRETS, "-j", jobs]).args(extra);
+        if auto_reachable {
+            cmd.arg("--auto-reachable-services");
+        }
         let output = timed("compile", || run_bounded(cmd, None, Duration::from_secs(120)));
         let stderr = String::from_utf8_lossy(&output.stderr);
         if !output.status.success() || stderr.contains("panicked") {
@@ -237,6 +242,8 @@ struct MeshNames {
     /// `app` labels of the Dataplanes.
     apps: Vec<String>,
     zones: Vec<String>,
+    /// The Dataplanes without transparent proxying this test adds (inbounds `p0`..).
+    clients: Vec<String>,
 }
 
 /// The world of `seed`: `(relative path, YAML)` pairs. File access logs go under `logs`.
@@ -310,14 +317,21 @@ fn generate(seed: u64, logs: &Path) -> Vec<(String, String)> {
             Some(file) => file.1 = doc,
             None => files.push((path, doc)),
         }
-        let Some(n) = names.get(&mesh) else { continue };
+        let Some(n) = names.get_mut(&mesh) else { continue };
         let mut extra = Vec::new();
         for i in 0..rng.below(3) {
-            extra.push((format!("client-{i}"), explicit_dataplane(&mut rng, &mesh, i, &mut next_ip, n)));
+            let dp = explicit_dataplane(&mut rng, &mesh, i, &mut next_ip, n);
+            n.clients.push(dp["name"].as_str().unwrap_or_default().to_string());
+            extra.push((format!("client-{i}"), dp));
         }
+        let n = &*n;
+        let mut routes = Vec::new();
         for i in 0..rng.below(10) {
             let kind = *rng.pick(&synth::POLICY_KINDS[..15]);
-            if let Some(doc) = random_policy(&mut rng, &mesh, kind, i, n, logs) {
+            if let Some(doc) = random_policy(&mut rng, &mesh, kind, i, n, logs, &routes) {
+                if kind == "MeshHTTPRoute" {
+                    routes.push(doc["name"].as_str().unwrap_or_default().to_string());
+                }
                 extra.push((format!("{}-{i}", kind.to_lowercase()), doc));
             }
         }
@@ -401,7 +415,14 @@ fn explicit_dataplane(rng: &mut Rng, mesh: &str, i: usize, next_ip: &mut u32, n:
 
 /// Top-level targetRefs any sidecar policy may use.
 fn top_ref(rng: &mut Rng, n: &MeshNames) -> Value {
-    match rng.below(4) {
+    match rng.below(5) {
+        3 if !n.clients.is_empty() => {
+            let mut r = json!({ "kind": "Dataplane", "name": rng.pick(&n.clients) });
+            if rng.chance(50) {
+                r["sectionName"] = json!("p0");
+            }
+            r
+        }
         0 if !n.apps.is_empty() => json!({ "kind": "Dataplane", "labels": { "app": rng.pick(&n.apps) } }),
         1 if !n.zones.is_empty() => json!({ "kind": "MeshSubset", "tags": { "kuma.io/zone": rng.pick(&n.zones) } }),
         2 if !n.service_tags.is_empty() => {
@@ -447,7 +468,30 @@ fn dur(rng: &mut Rng, unit: &str, max: usize) -> String {
 
 /// A policy of `kind` with random targetRefs and a small valid conf; `None` when
 /// the mesh has nothing the kind needs (routes without services).
-fn random_policy(rng: &mut Rng, mesh: &str, kind: &str, i: usize, n: &MeshNames, logs: &Path) -> Option<Value> {
+fn random_policy(
+    rng: &mut Rng,
+    mesh: &str,
+    kind: &str,
+    i: usize,
+    n: &MeshNames,
+    logs: &Path,
+    routes: &[String],
+) -> Option<Value> {
+    // Policies on a route (top-level MeshHTTPRoute, `to` the whole mesh).
+    if matches!(kind, "MeshTimeout" | "MeshRetry") && !routes.is_empty() && rng.chance(30) {
+        let conf = if kind == "MeshTimeout" {
+            json!({ "http": { "requestTimeout": dur(rng, "s", 30) } })
+        } else {
+            json!({ "http": { "numRetries": 1 + rng.below(4) } })
+        };
+        let spec = json!({
+            "targetRef": { "kind": "MeshHTTPRoute", "name": rng.pick(routes) },
+            "to": [{ "targetRef": { "kind": "Mesh" }, "default": conf }],
+        });
+        return Some(
+            json!({ "type": kind, "mesh": mesh, "name": format!("prop-{}-{i}", kind.to_lowercase()), "spec": spec }),
+        );
+    }
     let mut top = top_ref(rng, n);
     let top_is_mesh = top["kind"] == "Mesh";
     // `from` only applies to sidecars: a Mesh-wide policy with `from` must say so.
@@ -611,6 +655,11 @@ fn random_policy(rng: &mut Rng, mesh: &str, kind: &str, i: usize, n: &MeshNames,
         }
         _ => return None,
     };
+    // `sectionName` (an inbound) is for inbound-only policies.
+    let outbound_or_proxy = spec.get("to").is_some() || spec.get("default").is_some();
+    if outbound_or_proxy && let Some(top) = top.as_object_mut() {
+        top.remove("sectionName");
+    }
     spec["targetRef"] = top;
     Some(json!({ "type": kind, "mesh": mesh, "name": format!("prop-{}-{i}", kind.to_lowercase()), "spec": spec }))
 }
