@@ -144,7 +144,7 @@ fn run_world(seed: u64, envoy: bool) -> Result<Stats, String> {
 
     // 2./3. Compile: the bootstrap format three ways, the xDS format two ways;
     // every fourth world keeps only the outbounds MeshTrafficPermissions allow.
-    let auto_reachable = seed % 4 == 0;
+    let auto_reachable = seed.is_multiple_of(4);
     let out = |name: &str| scratch.path().join(name);
     let xds_root = out("xds-a").display().to_string();
     let runs: [(&Path, &str, &str, &[&str]); 5] = [
