@@ -307,6 +307,19 @@ fn generate(seed: u64, logs: &Path) -> Vec<(String, String)> {
         }
     }
 
+    // Conflicts the output must resolve the same way whatever the file order: a
+    // second HostnameGenerator making the same hostnames as synth's.
+    if rng.chance(30) {
+        let hg = json!({
+            "type": "HostnameGenerator",
+            "name": "prop-colliding-hostnames",
+            "spec": {
+                "selector": { "meshService": { "matchLabels": { "env": "production" } } },
+                "template": "{{ .DisplayName }}.svc.{{ .Mesh }}.mesh.local",
+            },
+        });
+        files.push(("global/prop-hostnames.yaml".into(), serde_json::to_string_pretty(&hg).expect("JSON")));
+    }
     let mut next_ip = 1;
     for m in 0..cfg.meshes {
         let mesh = format!("mesh-{m}");
