@@ -202,13 +202,12 @@ fn pre_commit_runs_the_hooks_for_real() {
     );
     common::write(&project, ".pre-commit-config.yaml", &config);
     let meshc = PathBuf::from(env!("CARGO_BIN_EXE_meshc"));
-    let compiled = common::run(&[
-        "compile",
-        &project.join("policies").to_string_lossy(),
-        "--out",
-        &project.join("deploy/envoy").to_string_lossy(),
-    ]);
-    assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
+    let compile = || {
+        let project = (project.join("policies"), project.join("deploy/envoy"));
+        let out = common::run(&["compile", &project.0.to_string_lossy(), "--out", &project.1.to_string_lossy()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    compile();
     git(&project, &["init", "-q"]);
     git(&project, &["add", "."]);
     git(&project, &["commit", "-qm", "policies"]);
@@ -254,13 +253,7 @@ fn pre_commit_runs_the_hooks_for_real() {
         "policies/mesh.yaml",
         &GOOD_POLICY.replace("name: web-1\nmesh: default", "mesh: default\nname: web-1"),
     );
-    let compiled = common::run(&[
-        "compile",
-        &project.join("policies").to_string_lossy(),
-        "--out",
-        &project.join("deploy/envoy").to_string_lossy(),
-    ]);
-    assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
+    compile();
     git(&project, &["add", "."]);
     let (status, text) = run("unformatted policy");
     assert_eq!(status, Some(1), "an unformatted policy fails:\n{text}");

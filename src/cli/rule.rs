@@ -7,7 +7,7 @@ use crate::findings::{codes, pages};
 #[command(after_help = "\
 Examples:
   meshc rule MESH3005     what MESH3005 means, an input that triggers it, and the fix
-  meshc rule              every code with its level and title
+  meshc rule              every code with its level and title (as validate --list-codes)
 The same pages are in docs/findings/ (Markdown).")]
 pub struct Args {
     /// The finding code (`MESH3005`; `mesh3005` and `3005` work too). Without it,
@@ -17,9 +17,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> i32 {
     let Some(asked) = args.code else {
-        for c in codes::ALL {
-            println!("{}  {:<7}  {}", c.id, c.level.to_string(), c.title);
-        }
+        print!("{}", codes::markdown_table());
         return exit::CLEAN;
     };
     let id = normalize(&asked);

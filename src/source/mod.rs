@@ -206,7 +206,9 @@ fn discover(paths: &[PathBuf], early: &mut Vec<(String, Finding)>, unreadable: &
             .parents(true)
             .add_custom_ignore_filename(IGNORE_FILE)
             .sort_by_file_name(|a, b| a.cmp(b))
-            .filter_entry(|e| e.depth() == 0 || !is_meshc_output(e.path()))
+            .filter_entry(|e| {
+                e.depth() == 0 || !e.file_type().is_some_and(|t| t.is_dir()) || !is_meshc_output(e.path())
+            })
             .build();
         for entry in walker {
             match entry {
