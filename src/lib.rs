@@ -18,6 +18,7 @@ pub mod findings;
 pub mod fmt;
 pub mod model;
 pub mod plan;
+pub mod report;
 pub mod rules;
 pub mod source;
 pub mod synth;

@@ -15,9 +15,9 @@
 mod ca;
 mod der;
 mod external;
-mod fsio;
+pub mod fsio;
 mod key;
-mod leaf;
+pub mod leaf;
 pub(crate) mod pem;
 mod sds;
 mod x509;

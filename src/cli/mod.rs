@@ -6,9 +6,11 @@ mod completions;
 mod diff;
 mod explain;
 mod fmt;
+mod git;
 mod input;
 mod man;
 mod progress;
+mod report;
 mod rule;
 mod schema;
 mod validate;
@@ -88,6 +90,13 @@ pub enum Command {
     /// effective configuration and which policy, section and item set each field
     /// (Kuma's inspect API and shadow mode, without a control plane).
     Explain(explain::Args),
+    /// Write one self-contained HTML page that shows the mesh: services, who may
+    /// call whom, every proxy's effective policies, every policy's reach.
+    ///
+    /// No server and no request: styles, script and data are inline, so the page
+    /// opens from disk and from a CI artifact. With --against or --against-git it
+    /// also shows what a change does to each proxy.
+    Report(report::Args),
     /// Issue sidecar mTLS certificates and mesh CA bundles for Envoy (SDS files).
     ///
     /// Each sidecar Dataplane in a mesh with mTLS gets an identity certificate
@@ -144,6 +153,7 @@ fn run() -> i32 {
         Command::Watch(args) => watch::run(args, cli.color),
         Command::Diff(args) => diff::run(args, cli.color),
         Command::Explain(args) => explain::run(args, cli.color),
+        Command::Report(args) => report::run(args, cli.color),
         Command::Certs(args) => certs::run(args, cli.color),
         Command::Fmt(args) => fmt::run(args, cli.color),
         Command::Schema(args) => schema::run(args),

@@ -6,6 +6,7 @@
 
 use std::cmp::Ordering;
 
+use crate::model::choice::KumaEnum;
 use crate::model::common::{TargetRef, TargetRefKind};
 
 use super::policy::Policy;
@@ -92,6 +93,42 @@ pub fn compare_to_refs(a: &TargetRef, b: &TargetRef) -> Ordering {
 /// one policy a later `to[]` item wins.
 pub fn compare_to_entries(a: (&Policy, &TargetRef), b: (&Policy, &TargetRef)) -> Ordering {
     compare_attributes(a.0, b.0).then_with(|| compare_to_refs(a.1, b.1)).then_with(|| compare_names(a.0, b.0))
+}
+
+/// Why `winner` comes after `loser` in Kuma's merge order, as a reader of
+/// `meshc report` needs it: the first step of [`compare_policies`] (then of
+/// [`compare_to_refs`] for `to[]` items) that tells them apart.
+pub fn why_later(loser: (&Policy, Option<&TargetRef>), winner: (&Policy, Option<&TargetRef>)) -> String {
+    let (a, b) = (loser.0, winner.0);
+    if std::ptr::eq(a.resource, b.resource) {
+        return "a later item of the same policy wins".to_string();
+    }
+    let (ka, kb) = (a.top_kind(), b.top_kind());
+    if ka.specificity() != kb.specificity() {
+        return format!("its top-level targetRef ({}) is more specific than {}", kb.name(), ka.name());
+    }
+    if compare_dataplane_refs(a, b) != Ordering::Equal {
+        return "its Dataplane targetRef is more specific (by name, or with a sectionName)".to_string();
+    }
+    if origin_rank(a) != origin_rank(b) {
+        let origin = |p: &Policy| p.resource.meta.origin().unwrap_or("none").to_string();
+        return format!("kuma.io/origin {} beats {}", origin(b), origin(a));
+    }
+    if compare_policies(a, b) != Ordering::Equal && a.role() != b.role() {
+        return format!("the {} role beats {}", b.role().name(), a.role().name());
+    }
+    if let (Some(ra), Some(rb)) = (loser.1, winner.1)
+        && compare_to_refs(ra, rb) != Ordering::Equal
+    {
+        let kind = |r: &TargetRef| r.kind().map_or("?", |k| k.name());
+        return format!("its to[] targetRef ({}) is more specific than {}", kind(rb), kind(ra));
+    }
+    if a.top.tags.as_ref().map_or(0, |t| t.len()) != b.top.tags.as_ref().map_or(0, |t| t.len())
+        && ka == TargetRefKind::MeshGateway
+    {
+        return "its MeshGateway targetRef has more tags".to_string();
+    }
+    format!("equally specific: the smaller name wins (`{}` < `{}`)", b.name(), a.name())
 }
 
 #[cfg(test)]

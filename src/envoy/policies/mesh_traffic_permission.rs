@@ -306,6 +306,118 @@ impl Access {
     }
 }
 
+// ---- what the RBAC decides, for `meshc report` ----
+
+/// What an inbound's RBAC does with a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Allowed, and a shadow rule logs it as denied (`AllowWithShadowDeny`).
+    AllowShadowDenied,
+    Deny,
+}
+
+/// What the RBAC this module writes for an inbound with the MeshTrafficPermission
+/// confs among `policies` (mesh mTLS on) decides for clients: read off the same
+/// [`Access`] the filter is built from, so the two cannot disagree.
+pub struct Decider(Access);
+
+impl Decider {
+    pub fn new(mesh: &str, policies: &[Effective]) -> Decider {
+        let confs: Vec<&Effective> = policies.iter().filter(|e| e.kind == Kind::MeshTrafficPermission.name()).collect();
+        Decider(access(mesh, &confs))
+    }
+
+    /// The decision for a client whose certificate carries `uris` (its URI SANs)
+    /// and that sends no SNI an entry asks for.
+    pub fn decide(&self, uris: &[String]) -> Decision {
+        let (allowed, shadow_denied) = match &self.0 {
+            Access::Rules { rules, shadow } => {
+                (rbac_matches(rules, uris), shadow.as_ref().is_some_and(|s| rbac_matches(s, uris)))
+            }
+            Access::Matcher { matcher, shadow, .. } => (
+                matcher_action(matcher, uris) == Some(RbacAction::Allow),
+                shadow.as_ref().is_some_and(|s| matcher_action(s, uris) == Some(RbacAction::Deny)),
+            ),
+        };
+        match (allowed, shadow_denied) {
+            (false, _) => Decision::Deny,
+            (true, true) => Decision::AllowShadowDenied,
+            (true, false) => Decision::Allow,
+        }
+    }
+}
+
+/// Whether some policy of `rbac` has a principal the client matches (every
+/// permission here is `any`).
+fn rbac_matches(rbac: &rbac::Rbac, uris: &[String]) -> bool {
+    rbac.policies.values().any(|p| p.principals.iter().any(|pr| principal_matches(pr, uris)))
+}
+
+fn principal_matches(p: &Principal, uris: &[String]) -> bool {
+    match &p.identifier {
+        Some(principal::Identifier::Any(any)) => *any,
+        Some(principal::Identifier::Authenticated(a)) => {
+            a.principal_name.as_ref().is_some_and(|m| uris.iter().any(|u| string_matches(m, u)))
+        }
+        Some(principal::Identifier::NotId(inner)) => !principal_matches(inner, uris),
+        Some(principal::Identifier::AndIds(set)) => set.ids.iter().all(|i| principal_matches(i, uris)),
+        Some(principal::Identifier::OrIds(set)) => set.ids.iter().any(|i| principal_matches(i, uris)),
+        _ => false,
+    }
+}
+
+fn string_matches(m: &StringMatcher, value: &str) -> bool {
+    match &m.match_pattern {
+        Some(string_matcher::MatchPattern::Exact(e)) => e == value,
+        Some(string_matcher::MatchPattern::Prefix(p)) => value.starts_with(p.as_str()),
+        _ => false,
+    }
+}
+
+/// The action of the first entry of a matcher list the client matches, else `on_no_match`'s.
+fn matcher_action(m: &xds::Matcher, uris: &[String]) -> Option<RbacAction> {
+    let entries = match &m.matcher_type {
+        Some(matcher::MatcherType::MatcherList(list)) => list.matchers.as_slice(),
+        _ => &[],
+    };
+    let hit = entries.iter().find(|e| e.predicate.as_ref().is_some_and(|p| predicate_matches(p, uris)));
+    let on_match = match hit {
+        Some(e) => e.on_match.as_ref(),
+        None => m.on_no_match.as_deref(),
+    };
+    match on_match?.on_match.as_ref()? {
+        matcher::on_match::OnMatch::Action(action) => {
+            let value = &action.typed_config.as_ref()?.value;
+            let decoded = <rbac::Action as prost::Message>::decode(value.as_slice()).ok()?;
+            RbacAction::try_from(decoded.action).ok()
+        }
+        _ => None,
+    }
+}
+
+fn predicate_matches(p: &matcher::matcher_list::Predicate, uris: &[String]) -> bool {
+    match &p.match_type {
+        Some(predicate::MatchType::SinglePredicate(single)) => {
+            let input = single.input.as_ref().map(|i| i.name.as_str());
+            let Some(predicate::single_predicate::Matcher::ValueMatch(m)) = &single.matcher else { return false };
+            // No SNI is known offline: a server-name entry does not match.
+            input == Some(URI_SAN_INPUT) && uris.iter().any(|u| xds_string_matches(m, u))
+        }
+        Some(predicate::MatchType::AndMatcher(list)) => list.predicate.iter().all(|p| predicate_matches(p, uris)),
+        Some(predicate::MatchType::OrMatcher(list)) => list.predicate.iter().any(|p| predicate_matches(p, uris)),
+        _ => false,
+    }
+}
+
+fn xds_string_matches(m: &xds::StringMatcher, value: &str) -> bool {
+    match &m.match_pattern {
+        Some(xds::string_matcher::MatchPattern::Exact(e)) => e == value,
+        Some(xds::string_matcher::MatchPattern::Prefix(p)) => value.starts_with(p.as_str()),
+        _ => false,
+    }
+}
+
 /// MeshTrafficPermission's configurer.
 /// The RBAC network filter of a ZoneEgress chain to a MeshExternalService
 /// (Kuma's egress `NetworkRBAC`): the `from` rules of the MeshTrafficPermissions

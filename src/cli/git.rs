@@ -1,0 +1,92 @@
+//! The input as it is at a git revision (`meshc report --against-git REF`):
+//! the same paths, exported from the repository that holds them into a
+//! temporary directory with `git archive`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A temporary export of some paths at a revision.
+pub struct Checkout {
+    pub dir: tempfile::TempDir,
+    /// The paths asked for, inside `dir`; those the revision lacks are left out.
+    pub paths: Vec<PathBuf>,
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+}
+
+/// Export `paths` (of the working tree) as they are at `rev`.
+pub fn checkout(rev: &str, paths: &[PathBuf]) -> Result<Checkout, String> {
+    if rev.starts_with('-') {
+        return Err(format!("--against-git {rev}: not a revision"));
+    }
+    let mut top: Option<PathBuf> = None;
+    let mut relative = Vec::new();
+    for p in paths {
+        let abs = p.canonicalize().map_err(|e| format!("{}: {e}", p.display()))?;
+        let dir = if abs.is_dir() { abs.clone() } else { abs.parent().map(Path::to_path_buf).unwrap_or_default() };
+        let root = git(&dir, &["rev-parse", "--show-toplevel"])
+            .map_err(|e| format!("--against-git needs the PATHs in a git repository ({}: {e})", p.display()))?;
+        let root = PathBuf::from(root).canonicalize().map_err(|e| e.to_string())?;
+        if top.as_ref().is_some_and(|t| *t != root) {
+            return Err("--against-git: the PATHs are in different git repositories".to_string());
+        }
+        let rel = abs.strip_prefix(&root).map_err(|_| format!("{} is outside {}", abs.display(), root.display()))?;
+        relative.push(rel.to_path_buf());
+        top = Some(root);
+    }
+    let top = top.ok_or("--against-git needs a PATH")?;
+    git(&top, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
+        .map_err(|_| format!("--against-git {rev}: no such revision in {}", top.display()))?;
+    let dir = tempfile::Builder::new().prefix("meshc-base-").tempdir().map_err(|e| e.to_string())?;
+    // Only paths the revision has: a directory added by the change has no base.
+    let present: Vec<String> = relative
+        .iter()
+        .map(|r| r.to_string_lossy().replace('\\', "/"))
+        .filter(|r| r.is_empty() || git(&top, &["cat-file", "-e", &format!("{rev}:{r}")]).is_ok())
+        .collect();
+    if !present.is_empty() {
+        let specs: Vec<&str> = present.iter().map(|r| if r.is_empty() { "." } else { r.as_str() }).collect();
+        let mut archive = Command::new("git")
+            .arg("-C")
+            .arg(&top)
+            .args(["archive", "--format=tar", rev, "--"])
+            .args(&specs)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run git: {e}"))?;
+        let stdout = archive.stdout.take().ok_or("git archive gave no output")?;
+        let untar = Command::new("tar")
+            .arg("-x")
+            .arg("-C")
+            .arg(dir.path())
+            .stdin(stdout)
+            .output()
+            .map_err(|e| format!("cannot run tar: {e}"))?;
+        let archived = archive.wait_with_output().map_err(|e| e.to_string())?;
+        if !archived.status.success() {
+            return Err(format!("git archive {rev}: {}", String::from_utf8_lossy(&archived.stderr).trim()));
+        }
+        if !untar.status.success() {
+            return Err(format!("tar: {}", String::from_utf8_lossy(&untar.stderr).trim()));
+        }
+    }
+    let paths = if present.is_empty() {
+        vec![dir.path().to_path_buf()]
+    } else {
+        present.iter().map(|r| dir.path().join(r)).collect()
+    };
+    Ok(Checkout { dir, paths })
+}

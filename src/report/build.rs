@@ -1,0 +1,736 @@
+//! From a validated input to the [`Report`] data: the world, every sidecar's
+//! plan and rules (as `meshc explain` sees them), the policies' reach and
+//! losses, and who may call whom.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use super::access;
+use super::model::*;
+use crate::emit::ProxyId;
+use crate::findings::{Finding, Level, Location, Target};
+use crate::model::mesh::MeshServicesMode;
+use crate::model::{Resource, Spec};
+use crate::plan::{self, ProxyPlan};
+use crate::rules::Section;
+use crate::rules::effective::{Effective, policy_name};
+use crate::rules::proxy::{self, PolicySet};
+use crate::source::{Limits, SourceFile};
+use crate::validate::Outcome;
+use crate::world::{self, Service, ServiceKind, World};
+
+/// What the report is built from besides the input.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub world: world::Options,
+    pub plan: plan::Options,
+    pub limits: Limits,
+    /// The PATH arguments, as given.
+    pub inputs: Vec<String>,
+    /// Proxy directory (`ProxyId::dir()`) -> the path of its Envoy config,
+    /// relative to the report (`meshc report --configs`).
+    pub configs: BTreeMap<String, String>,
+}
+
+/// The report of a validated input.
+pub fn build(outcome: &Outcome, opts: &Options) -> Report {
+    let findings = finding_rows(&outcome.findings, &outcome.files);
+    let counts = Counts {
+        errors: outcome.findings.iter().filter(|f| f.level == Level::Error).count(),
+        warnings: outcome.findings.iter().filter(|f| f.level == Level::Warning).count(),
+        infos: outcome.findings.iter().filter(|f| f.level == Level::Info).count(),
+    };
+    let mut report = Report {
+        version: VERSION,
+        tool: format!("meshc {}", env!("CARGO_PKG_VERSION")),
+        inputs: opts.inputs.clone(),
+        files: outcome.files.len(),
+        resources: outcome.resources.len(),
+        has_errors: outcome.unreadable || counts.errors > 0,
+        counts,
+        findings,
+        ..Default::default()
+    };
+    if report.has_errors {
+        // `meshc compile` refuses such an input; the page shows what to fix.
+        report.meshes = outcome
+            .resources
+            .iter()
+            .filter(|r| matches!(r.spec, Some(Spec::Mesh(_))))
+            .map(|r| MeshRow {
+                name: r.meta.name.clone(),
+                mtls: None,
+                mtls_mode: None,
+                passthrough: false,
+                zone_egress: false,
+                services: 0,
+                proxies: 0,
+                policies: 0,
+            })
+            .collect();
+        return report;
+    }
+    let world = World::build(&outcome.resources, &opts.world);
+    let implicit = crate::rules::defaults::for_meshes(&outcome.resources, opts.world.default_mesh_exists);
+    let set = PolicySet::of_world(&outcome.resources, &implicit, &world);
+    let sources = Sources::resolve(&outcome.resources, &outcome.files, &opts.limits);
+
+    let (services, service_of_world) = service_rows(&world, &sources);
+    let policy_order = policy_order(&set);
+    let mut policies: Vec<PolicyRow> = policy_order.iter().map(|&i| policy_row(&set, i, &sources)).collect();
+    let mut report_index_of_policy = vec![0; set.policies.len()];
+    for (row, &i) in policy_order.iter().enumerate() {
+        report_index_of_policy[i] = row;
+    }
+    let endpoints = EndpointIndex::new(&world, &service_of_world);
+    let ctx = ProxyContext {
+        world: &world,
+        opts,
+        sources: &sources,
+        service_of_world: &service_of_world,
+        policy_row: &report_index_of_policy,
+        endpoints: &endpoints,
+        table: Mutex::new(Table::default()),
+    };
+    let mut built: Vec<(ProxyId, ProxyRow)> = world
+        .dataplanes
+        .par_iter()
+        .filter(|dp| !dp.spec.is_gateway())
+        .map(|dp| {
+            let rules = proxy::for_proxy(&set, *dp, opts.plan.shadow);
+            let (plan, _) = plan::plan_with_rules(&world, &set, &rules, *dp, &opts.plan);
+            let row = ctx.proxy_row(dp.resource, &rules, &plan);
+            (plan.id, row)
+        })
+        .collect();
+    built.extend(world.zone_proxies.resources().iter().filter_map(|r| zone_proxy_row(r, &sources, opts)));
+    built.sort_by(|a, b| a.0.cmp(&b.0));
+    let table = ctx.table.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut proxies: Vec<ProxyRow> = built.into_iter().map(|(_, row)| row).collect();
+    let (confs, lists, matched) = table.renumber(&mut proxies);
+
+    let mut services = services;
+    for (p, row) in proxies.iter().enumerate() {
+        for &s in &row.services {
+            services[s].proxies.push(p);
+        }
+    }
+    for row in &proxies {
+        let Some(set) = row.matched.and_then(|m| matched.get(m)) else { continue };
+        let mut selected: Vec<usize> = set.iter().flat_map(|k| k.policies.iter().copied()).collect();
+        selected.sort_unstable();
+        selected.dedup();
+        for pol in selected {
+            policies[pol].selects += 1;
+        }
+    }
+    let conf_rows = conf_rows(&confs, &set, &report_index_of_policy);
+    reach_and_losses(&mut policies, &proxies, &lists, &confs, &conf_rows, &set, &report_index_of_policy);
+
+    report.zones = zones(&world, &proxies);
+    report.meshes = mesh_rows(&world, &services, &proxies, &policies);
+    report.access = access::matrix(&world, &services, &proxies, &lists, &confs);
+    report.services = services;
+    report.proxies = proxies;
+    report.policies = policies;
+    report.confs = conf_rows;
+    report.lists = lists;
+    report.matched = matched;
+    report
+}
+
+fn finding_rows(findings: &[Finding], files: &[SourceFile]) -> Vec<FindingRow> {
+    findings
+        .iter()
+        .map(|f| FindingRow {
+            code: f.code.id.to_string(),
+            level: f.level.to_string(),
+            title: f.code.title.to_string(),
+            message: f.message.clone(),
+            file: f.location.file.and_then(|i| files.get(i)).map(|s| s.display.clone()),
+            line: f.location.pos.map(|p| p.line),
+            column: f.location.pos.map(|p| p.col + 1),
+            resource: f.resource.as_ref().map(|r| format!("{}/{}", r.kind, r.name)),
+        })
+        .collect()
+}
+
+/// Where each resource of the input is written: the file and the line of its name.
+struct Sources {
+    /// By the resource's address (every resource is borrowed from the input's one slice).
+    of: HashMap<usize, Source>,
+}
+
+impl Sources {
+    fn resolve(resources: &[Resource], files: &[SourceFile], limits: &Limits) -> Sources {
+        // The positions machinery of findings resolves pointers, one parse per file.
+        let mut probes: Vec<Finding> = resources
+            .iter()
+            .map(|r| {
+                let loc = Location::pointer(r.meta.file, r.meta.doc, r.meta.name_pointer.clone(), Target::Value);
+                Finding::new(crate::findings::codes::INTERNAL, "", loc)
+            })
+            .collect();
+        crate::findings::resolve_positions(&mut probes, files, limits);
+        let of = resources
+            .iter()
+            .zip(probes)
+            .map(|(r, f)| {
+                let source = Source {
+                    file: files.get(r.meta.file).map(|s| s.display.clone()),
+                    line: f.location.pos.map(|p| p.line),
+                };
+                (address(r), source)
+            })
+            .collect();
+        Sources { of }
+    }
+
+    fn of(&self, r: Option<&Resource>) -> Source {
+        r.and_then(|r| self.of.get(&address(r))).cloned().unwrap_or_default()
+    }
+}
+
+fn address(r: &Resource) -> usize {
+    r as *const Resource as usize
+}
+
+/// Whether a world service is a node of the report: legacy `kuma.io/service`
+/// services only in meshes whose MeshServices are disabled (elsewhere the
+/// generated MeshServices stand for them).
+fn shown(world: &World, s: &Service) -> bool {
+    s.kind != ServiceKind::Legacy
+        || world.mesh(&s.mesh).is_some_and(|m| m.mesh_services_mode() == MeshServicesMode::Disabled)
+}
+
+fn service_rows(world: &World, sources: &Sources) -> (Vec<ServiceRow>, Vec<Option<usize>>) {
+    let mut rows = Vec::new();
+    let mut index = Vec::with_capacity(world.services.len());
+    for s in &world.services {
+        if !shown(world, s) {
+            index.push(None);
+            continue;
+        }
+        index.push(Some(rows.len()));
+        rows.push(ServiceRow {
+            kind: s.kind.name(),
+            mesh: s.mesh.clone(),
+            name: s.display_name.clone(),
+            namespace: s.namespace.clone(),
+            zone: s.zone.clone(),
+            generated: s.generated,
+            ports: s
+                .ports
+                .iter()
+                .map(|p| PortRow {
+                    port: p.port,
+                    name: p.name.clone(),
+                    protocol: p.protocol.to_string(),
+                    endpoints: p.endpoints.len(),
+                })
+                .collect(),
+            vips: s.vips.iter().map(IpAddr::to_string).collect(),
+            hostnames: s.hostnames.iter().map(|h| h.name.clone()).collect(),
+            proxies: Vec::new(),
+            source: sources.of(s.resource),
+        });
+    }
+    (rows, index)
+}
+
+/// Policies in report order: kind, label, mesh (the set's own order breaks ties).
+fn policy_order(set: &PolicySet) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..set.policies.len()).collect();
+    order.sort_by_cached_key(|&i| {
+        let p = &set.policies[i];
+        (p.kind().name(), policy_name(&p.resource.meta), p.resource.meta.mesh.clone(), i)
+    });
+    order
+}
+
+fn policy_row(set: &PolicySet, i: usize, sources: &Sources) -> PolicyRow {
+    let p = &set.policies[i];
+    let meta = &p.resource.meta;
+    PolicyRow {
+        kind: p.kind().name(),
+        label: policy_name(meta),
+        mesh: meta.mesh.clone().unwrap_or_default(),
+        implicit: crate::rules::defaults::is_implicit(p.resource),
+        shadow: p.is_shadow(),
+        role: p.role().name(),
+        target: describe_target(&p.top),
+        selects: 0,
+        inbounds: 0,
+        outbounds: 0,
+        proxy_wide: 0,
+        losses: Vec::new(),
+        source: sources.of(Some(p.resource)),
+    }
+}
+
+/// `MeshService backend (port http)`, `MeshSubset version=v1`, `Mesh`.
+pub fn describe_target(t: &crate::model::common::TargetRef) -> String {
+    use crate::model::choice::KumaEnum;
+    let mut s = t.kind().map_or("Mesh", |k| k.name()).to_string();
+    if !t.name().is_empty() {
+        s.push(' ');
+        s.push_str(t.name());
+        if let Some(ns) = t.namespace.as_deref().filter(|n| !n.is_empty()) {
+            s.push('.');
+            s.push_str(ns);
+        }
+    }
+    for map in [&t.labels, &t.tags].into_iter().flatten().filter(|m| !m.is_empty()) {
+        let pairs: Vec<String> = map.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        s.push(' ');
+        s.push_str(&pairs.join(","));
+    }
+    if let Some(section) = t.section_name.as_deref().filter(|n| !n.is_empty()) {
+        s.push_str(&format!(" (section {section})"));
+    }
+    s
+}
+
+/// Which services back an inbound: shown services by their endpoints' mesh,
+/// address and port.
+struct EndpointIndex {
+    by_address: HashMap<(String, String, u32), Vec<usize>>,
+}
+
+impl EndpointIndex {
+    fn new(world: &World, service_of_world: &[Option<usize>]) -> EndpointIndex {
+        let mut by_address: HashMap<(String, String, u32), Vec<usize>> = HashMap::new();
+        for (s, row) in world.services.iter().zip(service_of_world) {
+            let Some(row) = *row else { continue };
+            for e in s.ports.iter().flat_map(|p| &p.endpoints) {
+                let list = by_address.entry((s.mesh.clone(), e.address.clone(), e.port)).or_default();
+                if !list.contains(&row) {
+                    list.push(row);
+                }
+            }
+        }
+        EndpointIndex { by_address }
+    }
+
+    fn services(&self, mesh: &str, address: &str, port: u32) -> &[usize] {
+        self.by_address.get(&(mesh.to_string(), address.to_string(), port)).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Everything the per-proxy step reads, shared by the workers.
+struct ProxyContext<'w, 'a> {
+    world: &'w World<'a>,
+    opts: &'w Options,
+    sources: &'w Sources,
+    service_of_world: &'w [Option<usize>],
+    policy_row: &'w [usize],
+    endpoints: &'w EndpointIndex,
+    table: Mutex<Table>,
+}
+
+impl ProxyContext<'_, '_> {
+    fn proxy_row(&self, resource: &Resource, rules: &proxy::ProxyRules, plan: &ProxyPlan) -> ProxyRow {
+        let mesh = plan.id.mesh.clone();
+        let mut services = Vec::new();
+        let inbounds = plan
+            .inbounds
+            .iter()
+            .map(|i| {
+                let backing = self.backing(resource, &mesh, &i.address, i.port);
+                services.extend(backing.iter().copied());
+                let backing = backing.clone();
+                PlaceRow {
+                    listener: i.name.clone(),
+                    describe: format!("inbound {} (service {}, port {})", i.section, i.service, i.port),
+                    service: backing.first().copied(),
+                    port: i.port,
+                    policies: self.intern(&i.policies),
+                    backs: backing,
+                }
+            })
+            .collect();
+        services.sort_unstable();
+        services.dedup();
+        let outbounds = plan
+            .outbounds
+            .iter()
+            .map(|o| {
+                let d = &o.destination;
+                let service = self
+                    .world
+                    .position(&mesh, d.kind, &d.name, d.namespace.as_deref())
+                    .and_then(|w| self.service_of_world.get(w).copied().flatten());
+                let describe = match service {
+                    Some(_) => String::new(),
+                    None => format!("{} {} port {}", d.kind.name(), d.name, d.port),
+                };
+                PlaceRow {
+                    listener: o.name.clone(),
+                    describe,
+                    service,
+                    port: d.port,
+                    policies: self.intern(&o.policies),
+                    backs: Vec::new(),
+                }
+            })
+            .collect();
+        let matched: Vec<KindList> = rules
+            .kinds
+            .iter()
+            .filter(|m| !m.policies.is_empty())
+            .filter_map(|m| {
+                let policies = m.policies.iter().map(|&i| self.policy_row[i]).collect();
+                Some(KindList { kind: m.kind?.name(), policies })
+            })
+            .collect();
+        let dp = crate::rules::select::Proxy::of(resource);
+        let identity = match dp.as_ref().map(|p| p.spec) {
+            Some(spec) => crate::certs::leaf::wanted_sans(&mesh, spec),
+            None => Vec::new(),
+        };
+        ProxyRow {
+            name: plan.id.core_name(),
+            kind: plan.id.kind.name(),
+            mesh,
+            zone: plan.id.zone.clone(),
+            dir: plan.id.dir(),
+            address: plan.inbounds.first().map(|i| i.address.clone()).unwrap_or_default(),
+            transparent: plan.transparent_proxy.is_some(),
+            services,
+            identity,
+            inbounds,
+            outbounds,
+            proxy_wide: Some(self.intern(&plan.policies)),
+            passthrough: passthrough(plan),
+            matched: Some(self.intern_matched(matched)),
+            config: self.opts.configs.get(&plan.id.dir()).cloned(),
+            source: self.sources.of(Some(resource)),
+        }
+    }
+
+    /// The shown services an inbound backs: by the address others reach it at
+    /// (the Dataplane's `advertisedAddress`, when set) and its port.
+    fn backing(&self, resource: &Resource, mesh: &str, address: &str, port: u32) -> Vec<usize> {
+        let advertised = match &resource.spec {
+            Some(Spec::Dataplane(dp)) => dp.networking.as_ref().and_then(|n| n.advertised_address.as_deref()),
+            _ => None,
+        };
+        let address = advertised.filter(|a| !a.is_empty()).unwrap_or(address);
+        let mut list = self.endpoints.services(mesh, address, port).to_vec();
+        list.sort_unstable();
+        list
+    }
+
+    fn intern_matched(&self, matched: Vec<KindList>) -> usize {
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let next = table.matched.len();
+        let id = *table.matched_ids.entry(matched.clone()).or_insert(next);
+        if id == next {
+            table.matched.push(matched);
+        }
+        id
+    }
+
+    fn intern(&self, list: &[Effective]) -> usize {
+        let keys: Vec<String> = list.iter().map(conf_key).collect();
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        table.list(list, keys)
+    }
+}
+
+/// The identity of an effective conf: everything it says, and which policies
+/// (by KRI: labels repeat across meshes) it came from.
+fn conf_key(e: &Effective) -> String {
+    let mut key = serde_json::to_string(e).unwrap_or_default();
+    for o in &e.origins {
+        key.push('\0');
+        key.push_str(&o.kri);
+    }
+    key
+}
+
+/// Confs and lists of confs, interned while the workers run (in whatever order
+/// they finish); [`Table::renumber`] makes the numbering follow the proxies.
+#[derive(Default)]
+struct Table {
+    conf_ids: HashMap<String, usize>,
+    confs: Vec<Effective>,
+    list_ids: HashMap<Vec<usize>, usize>,
+    lists: Vec<Vec<usize>>,
+    matched_ids: HashMap<Vec<KindList>, usize>,
+    matched: Vec<Vec<KindList>>,
+}
+
+impl Table {
+    fn list(&mut self, list: &[Effective], keys: Vec<String>) -> usize {
+        let ids: Vec<usize> = list
+            .iter()
+            .zip(keys)
+            .map(|(e, key)| {
+                let next = self.confs.len();
+                let id = *self.conf_ids.entry(key).or_insert(next);
+                if id == next {
+                    self.confs.push(e.clone());
+                }
+                id
+            })
+            .collect();
+        let next = self.lists.len();
+        let id = *self.list_ids.entry(ids.clone()).or_insert(next);
+        if id == next {
+            self.lists.push(ids);
+        }
+        id
+    }
+
+    /// Number lists and confs in the order the (sorted) proxies first use them,
+    /// so that the same input gives the same bytes whatever the thread count.
+    fn renumber(self, proxies: &mut [ProxyRow]) -> (Vec<Effective>, Vec<Vec<usize>>, Vec<Vec<KindList>>) {
+        let mut list_map: Vec<Option<usize>> = vec![None; self.lists.len()];
+        let mut conf_map: Vec<Option<usize>> = vec![None; self.confs.len()];
+        let mut lists = Vec::new();
+        let mut conf_order = Vec::new();
+        let mut visit = |old: &mut usize| {
+            let new = *list_map[*old].get_or_insert_with(|| {
+                let ids = self.lists[*old]
+                    .iter()
+                    .map(|&c| {
+                        *conf_map[c].get_or_insert_with(|| {
+                            conf_order.push(c);
+                            conf_order.len() - 1
+                        })
+                    })
+                    .collect();
+                lists.push(ids);
+                lists.len() - 1
+            });
+            *old = new;
+        };
+        let mut matched_map: Vec<Option<usize>> = vec![None; self.matched.len()];
+        let mut matched_order = Vec::new();
+        for p in proxies.iter_mut() {
+            for place in p.inbounds.iter_mut().chain(p.outbounds.iter_mut()) {
+                visit(&mut place.policies);
+            }
+            if let Some(list) = p.proxy_wide.as_mut() {
+                visit(list);
+            }
+            if let Some(m) = p.matched.as_mut() {
+                *m = *matched_map[*m].get_or_insert_with(|| {
+                    matched_order.push(*m);
+                    matched_order.len() - 1
+                });
+            }
+        }
+        let mut confs: Vec<Option<Effective>> = self.confs.into_iter().map(Some).collect();
+        let confs = conf_order.into_iter().filter_map(|c| confs[c].take()).collect();
+        let mut matched: Vec<Option<Vec<KindList>>> = self.matched.into_iter().map(Some).collect();
+        let matched = matched_order.into_iter().filter_map(|m| matched[m].take()).collect();
+        (confs, lists, matched)
+    }
+}
+
+fn passthrough(plan: &ProxyPlan) -> Option<Passthrough> {
+    let tp = plan.transparent_proxy.as_ref()?;
+    let e = crate::envoy::policies::mesh_passthrough::conf(plan).map(|(e, _)| e);
+    let mode = e.and_then(|e| e.conf.get("passthroughMode")).and_then(|v| v.as_str()).map(str::to_string);
+    let destinations = e
+        .and_then(|e| e.conf.get("appendMatch"))
+        .and_then(|v| v.as_array())
+        .map(|list| list.iter().map(describe_match).collect())
+        .unwrap_or_default();
+    let mode = mode.or_else(|| e.map(|_| "Matched".to_string()));
+    Some(Passthrough { mesh: tp.passthrough, mode, destinations })
+}
+
+/// `Domain api.example.com:443 (tls)`.
+fn describe_match(m: &serde_json::Value) -> String {
+    let get = |k: &str| m.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
+    let mut s = format!("{} {}", get("type").unwrap_or_default(), get("value").unwrap_or_default());
+    if let Some(port) = get("port") {
+        s.push(':');
+        s.push_str(&port);
+    }
+    s.push_str(&format!(" ({})", get("protocol").unwrap_or_else(|| "tcp".to_string())));
+    s
+}
+
+fn zone_proxy_row(r: &Resource, sources: &Sources, opts: &Options) -> Option<(ProxyId, ProxyRow)> {
+    let id = crate::plan::zone_proxies::proxy_id(r)?;
+    let row = ProxyRow {
+        name: id.core_name(),
+        kind: id.kind.name(),
+        mesh: String::new(),
+        zone: id.zone.clone(),
+        dir: id.dir(),
+        address: String::new(),
+        transparent: false,
+        services: Vec::new(),
+        identity: Vec::new(),
+        inbounds: Vec::new(),
+        outbounds: Vec::new(),
+        proxy_wide: None,
+        passthrough: None,
+        matched: None,
+        config: opts.configs.get(&id.dir()).cloned(),
+        source: sources.of(Some(r)),
+    };
+    Some((id, row))
+}
+
+fn conf_rows(confs: &[Effective], set: &PolicySet, policy_row: &[usize]) -> Vec<ConfRow> {
+    let by_kri = kri_index(set);
+    confs
+        .iter()
+        .map(|e| ConfRow {
+            kind: e.kind,
+            when: e.when.clone(),
+            conf: {
+                let mut conf = e.conf.clone();
+                crate::source::secrets::redact_value(&mut conf);
+                conf
+            },
+            origins: e
+                .origins
+                .iter()
+                .map(|o| OriginRow {
+                    policy: by_kri.get(o.kri.as_str()).map_or(usize::MAX, |&i| policy_row[i]),
+                    at: match o.section {
+                        Section::Default => "default".to_string(),
+                        s => format!("{}[{}]", s.name(), o.index),
+                    },
+                })
+                .collect(),
+            fields: e.fields.clone(),
+        })
+        .collect()
+}
+
+/// Policy KRI -> index into the set.
+fn kri_index<'s>(set: &'s PolicySet) -> HashMap<String, usize> {
+    (0..set.policies.len())
+        .map(|i| {
+            let o = crate::rules::Origin { policy: i, section: Section::Default, index: 0 };
+            (crate::rules::effective::OriginRef::of(set, o).kri, i)
+        })
+        .collect()
+}
+
+/// Per policy: at how many inbounds, outbounds and proxies it sets a field, and
+/// the fields it sets that a later policy overrides, with why.
+fn reach_and_losses(
+    policies: &mut [PolicyRow],
+    proxies: &[ProxyRow],
+    lists: &[Vec<usize>],
+    confs: &[Effective],
+    rows: &[ConfRow],
+    set: &PolicySet,
+    policy_row: &[usize],
+) {
+    #[derive(Clone, Copy)]
+    enum Place {
+        Inbound,
+        Outbound,
+        Proxy,
+    }
+    // How often, and first where, each conf is used.
+    let mut uses: Vec<[usize; 3]> = vec![[0; 3]; confs.len()];
+    let mut example: Vec<Option<usize>> = vec![None; confs.len()];
+    for (p, proxy) in proxies.iter().enumerate() {
+        let places = proxy
+            .inbounds
+            .iter()
+            .map(|i| (Place::Inbound, i.policies))
+            .chain(proxy.outbounds.iter().map(|o| (Place::Outbound, o.policies)))
+            .chain(proxy.proxy_wide.map(|l| (Place::Proxy, l)));
+        for (kind, list) in places {
+            for &c in &lists[list] {
+                uses[c][kind as usize] += 1;
+                example[c].get_or_insert(p);
+            }
+        }
+    }
+    let by_row: HashMap<usize, usize> = policy_row.iter().enumerate().map(|(set_i, &row)| (row, set_i)).collect();
+    let mut losses: BTreeMap<(usize, String, usize), (String, usize, usize)> = BTreeMap::new();
+    for (c, row) in rows.iter().enumerate() {
+        let [inbound, outbound, proxy] = uses[c];
+        let setters: std::collections::BTreeSet<usize> =
+            row.fields.values().filter_map(|&o| row.origins.get(o)).map(|o| o.policy).collect();
+        for &s in &setters {
+            if let Some(pol) = policies.get_mut(s) {
+                pol.inbounds += inbound;
+                pol.outbounds += outbound;
+                pol.proxy_wide += proxy;
+            }
+        }
+        let places = inbound + outbound + proxy;
+        let Some(first) = example[c] else { continue };
+        let e = &confs[c];
+        for (o, origin) in row.origins.iter().enumerate() {
+            let Some(&loser_set) = by_row.get(&origin.policy) else { continue };
+            let loser = &set.policies[loser_set];
+            let Some(raw) = loser.conf(e.origins[o].section, e.origins[o].index) else { continue };
+            for (field, &w) in &row.fields {
+                if w == o || raw.pointer(field).is_none() {
+                    continue;
+                }
+                let winner_row = row.origins[w].policy;
+                let Some(&winner_set) = by_row.get(&winner_row) else { continue };
+                if winner_row == origin.policy && e.origins[w].section == e.origins[o].section {
+                    continue;
+                }
+                let winner = &set.policies[winner_set];
+                let target = |p: &crate::rules::policy::Policy, i: usize| match e.origins[i].section {
+                    Section::To => p.to.get(e.origins[i].index).map(|t| t.target_ref.clone()),
+                    _ => None,
+                };
+                let why = crate::rules::sort::why_later(
+                    (loser, target(loser, o).as_ref()),
+                    (winner, target(winner, w).as_ref()),
+                );
+                let entry =
+                    losses.entry((origin.policy, crate::explain::dotted(field), winner_row)).or_insert((why, 0, first));
+                entry.1 += places;
+            }
+        }
+    }
+    for ((policy, field, winner), (why, places, example)) in losses {
+        if let Some(p) = policies.get_mut(policy) {
+            p.losses.push(Loss { field, winner, why, places, example });
+        }
+    }
+}
+
+fn zones(world: &World, proxies: &[ProxyRow]) -> Vec<String> {
+    let mut zones: Vec<String> = world
+        .services
+        .iter()
+        .filter_map(|s| s.zone.clone())
+        .chain(proxies.iter().filter_map(|p| p.zone.clone()))
+        .collect();
+    zones.sort();
+    zones.dedup();
+    zones
+}
+
+fn mesh_rows(world: &World, services: &[ServiceRow], proxies: &[ProxyRow], policies: &[PolicyRow]) -> Vec<MeshRow> {
+    world
+        .meshes
+        .iter()
+        .map(|(name, mesh)| MeshRow {
+            name: name.clone(),
+            mtls: mesh.enabled_mtls_backend().map(|b| {
+                format!("{} ({})", b.name.as_deref().unwrap_or_default(), b.type_.as_deref().unwrap_or("builtin"))
+            }),
+            mtls_mode: mesh.mtls_enabled().then(|| format!("{:?}", mesh.mtls_mode()).to_uppercase()),
+            passthrough: mesh.passthrough(),
+            zone_egress: mesh.zone_egress_enabled(),
+            services: services.iter().filter(|s| &s.mesh == name).count(),
+            proxies: proxies.iter().filter(|p| &p.mesh == name).count(),
+            policies: policies.iter().filter(|p| &p.mesh == name).count(),
+        })
+        .collect()
+}
