@@ -40,7 +40,8 @@ fn eval_sees_text_rendered_by_javascript() {
     let file = html(
         dir.path(),
         "render.html",
-        "<main id=out></main><script>document.getElementById('out').textContent = ['backend', 'frontend'].join(' → ')</script>",
+        "<main id=out></main>\
+         <script>document.getElementById('out').textContent = ['backend', 'frontend'].join(' → ')</script>",
     );
     let page = browser.open(&file).unwrap();
     assert_eq!(page.eval("document.getElementById('out').textContent").unwrap(), "backend → frontend");
@@ -67,10 +68,13 @@ fn requests_leaving_the_page_are_recorded_and_never_reach_the_network() {
             r#"<link rel=stylesheet href="http://127.0.0.1:9/x.css"><link rel=stylesheet href="beside.css">
             <img src="https://example.com/a.png"><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">
             <iframe src="other.html"></iframe>
+            <iframe src="data:text/html,<img src='http://example.com/iframe.png'>"></iframe>
+            <iframe srcdoc="<img src='http://example.com/srcdoc.png'>"></iframe>
             <script>
               window.failed = [];
               fetch("http://example.com/x").catch(() => failed.push("example"));
               fetch("http://127.0.0.1:{port}/leak").catch(() => failed.push("local"));
+              new Worker(URL.createObjectURL(new Blob(["fetch('http://example.com/worker')"])));
               new WebSocket("ws://127.0.0.1:{port}/socket");
             </script>"#
         ),
@@ -80,8 +84,18 @@ fn requests_leaving_the_page_are_recorded_and_never_reach_the_network() {
     let (other, css) = (beside("other.html"), beside("beside.css"));
     let leak = format!("http://127.0.0.1:{port}/leak");
     let socket = format!("ws://127.0.0.1:{port}/socket");
-    let expected =
-        ["http://127.0.0.1:9/x.css", "https://example.com/a.png", &other, &css, "http://example.com/x", &leak, &socket];
+    let expected = [
+        "http://127.0.0.1:9/x.css",
+        "https://example.com/a.png",
+        &other,
+        &css,
+        "http://example.com/iframe.png",
+        "http://example.com/srcdoc.png",
+        "http://example.com/worker",
+        "http://example.com/x",
+        &leak,
+        &socket,
+    ];
     let seen = wait_for_requests(&page, &expected);
     for url in expected {
         assert!(seen.iter().any(|s| s == url), "{url} is not among the requests {seen:?}");
@@ -241,7 +255,8 @@ fn first_render_is_measured_and_waits_are_bounded() {
     let file = html(
         dir.path(),
         "slow.html",
-        "<script>setTimeout(() => document.body.insertAdjacentHTML('beforeend', '<p id=ready>ready</p>'), 100)</script>",
+        "<script>\
+         setTimeout(() => document.body.insertAdjacentHTML('beforeend', '<p id=ready>ready</p>'), 100)</script>",
     );
     let page = browser.open(&file).unwrap();
     // Measured again on the same file: the old document, which is ready already, must not count.

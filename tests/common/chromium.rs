@@ -155,14 +155,13 @@ impl Browser {
             .tempdir()
             .map_err(|e| format!("cannot create a temporary directory for Chromium's profile: {e}"))?;
         let (child, to_browser, from_browser) = spawn(binary, dir.path())?;
-        let conn = Arc::new(Conn::new(to_browser));
-        let reader = Arc::clone(&conn);
+        // From here on, Drop kills the browser on every return path.
+        let browser = Browser { child, conn: Arc::new(Conn::new(to_browser)), dir };
+        let reader = Arc::clone(&browser.conn);
         thread::Builder::new()
             .name("cdp-reader".into())
             .spawn(move || reader.read_loop(from_browser))
             .map_err(|e| format!("cannot start the thread that reads from Chromium: {e}"))?;
-        // From here on, Drop kills the browser on every return path.
-        let browser = Browser { child, conn, dir };
         browser
             .conn
             .call(None, "Browser.getVersion", json!({}), LOAD_TIMEOUT)
@@ -206,7 +205,7 @@ impl Browser {
         Ok(page)
     }
 
-    /// The end of Chromium's stderr, for error messages.
+    /// The end of Chromium's output (stdout and stderr), for error messages.
     fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(self.dir.path().join("chromium.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
@@ -218,6 +217,7 @@ impl Drop for Browser {
     fn drop(&mut self) {
         // The launcher script execs Chromium, so the child leads the process group that
         // `spawn` created: kill the whole group, renderers and utility processes included.
+        // The child is not reaped before this point, so its id cannot name anyone else.
         if let Ok(pgid) = libc::pid_t::try_from(self.child.id()) {
             // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
             unsafe { libc::kill(-pgid, libc::SIGKILL) };
