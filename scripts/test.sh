@@ -9,6 +9,10 @@
 # installed, tests that need it are skipped with a note locally; in CI (CI=true) that is
 # an error.
 #
+# Chromium (Debian's package, for the browser tests of `meshc report`) is installed by
+# scripts/chromium.sh and handed to the tests as MESHC_CHROMIUM, with the same rule: skipped
+# with a note locally when it cannot be installed, an error in CI.
+#
 # The SARIF output is checked against the official SARIF 2.1.0 JSON schema, which is
 # fetched once from the npm registry (package @microsoft/jest-sarif ships it). Without
 # npm that one check is skipped locally; in CI (CI=true) it is required.
@@ -39,6 +43,16 @@ elif [ "${CI:-}" = "true" ]; then
   exit 1
 else
   echo "scripts/test.sh: warning: Envoy could not be installed (see above); tests that need Envoy are skipped" >&2
+fi
+
+if chromium="$(scripts/chromium.sh)" && [ -n "$chromium" ]; then
+  export MESHC_CHROMIUM="$chromium"
+  echo "Chromium: $("$chromium" --version 2>/dev/null)"
+elif [ "${CI:-}" = "true" ]; then
+  echo "scripts/test.sh: Chromium could not be installed (see scripts/chromium.sh's message above); CI needs it" >&2
+  exit 1
+else
+  echo "scripts/test.sh: warning: Chromium could not be installed (see above); the browser tests are skipped" >&2
 fi
 
 # The whole suite unless the arguments pick targets themselves (cargo would otherwise run
