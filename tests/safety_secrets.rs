@@ -94,6 +94,17 @@ impl World {
         self.assert_clean(&format!("meshc {}", args.join(" ")), &all);
         out
     }
+
+    /// `meshc report` with `extra` arguments: its messages and the page it writes
+    /// show no key. Returns the page.
+    fn report(&self, extra: &[&str]) -> String {
+        let page = self.path("report.html");
+        let out = self.run(&[&["report", &self.input(), "--out", &page][..], extra].concat());
+        assert_ne!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = std::fs::read_to_string(&page).expect("a report is written even for an input with errors");
+        self.assert_clean(&format!("meshc report {}", extra.join(" ")), &text);
+        text
+    }
 }
 
 /// A mesh with a provided CA whose key is inline, a MeshExternalService with an
@@ -153,6 +164,7 @@ fn findings_never_show_a_private_key() {
     w.run(&["certs", &w.input(), "--out", &w.path("sec")]);
     w.run(&["explain", "web", &w.input()]);
     w.run(&["explain", "web", &w.input(), "--suppress", "MESH2001"]);
+    assert!(w.report(&[]).contains("MESH2001"), "the report lists the findings");
 }
 
 #[test]
@@ -184,6 +196,9 @@ fn a_key_in_a_policy_stops_compile() {
     }
     let out = w.run(&["diff", &w.input(), "--against", &empty, "--suppress", "MESH1006"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("redacted private key"));
+    // The report shows the patch's conf, with the key redacted.
+    assert!(w.report(&s).contains("redacted"));
+    w.report(&[&s[..], &["--against", &empty]].concat());
 }
 
 #[test]
@@ -214,6 +229,7 @@ fn compile_output_holds_no_private_key() {
     std::fs::create_dir_all(&empty).unwrap();
     w.run(&["diff", &input, "--against", &empty]);
     w.run(&["diff", &input, "--against", &empty, "--format", "json"]);
+    w.report(&[]);
     let out = w.run(&["certs", &input, "--out", &w.path("sec"), "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -225,7 +225,9 @@ fn summary(r: &Report, out: &Path) -> String {
         r.findings.len()
     );
     if let Some(d) = &r.diff {
-        s.push_str(&format!("; against {}: {} proxies change", d.against, d.proxies.len()));
+        let n = d.proxies.len();
+        let proxies = if n == 1 { "1 proxy changes".to_string() } else { format!("{n} proxies change") };
+        s.push_str(&format!("; against {}: {proxies}, {} service pairs' access", d.against, d.access_total));
     }
     s
 }

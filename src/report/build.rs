@@ -734,3 +734,135 @@ fn mesh_rows(world: &World, services: &[ServiceRow], proxies: &[ProxyRow], polic
         })
         .collect()
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) const MESH: &str = "type: Mesh\nname: m\nmtls:\n  enabledBackend: ca\n  backends:\n    - name: ca\n      type: builtin\n\
+                        meshServices:\n  mode: Exclusive\n";
+
+    fn dataplane(name: &str, service: &str, ip: &str) -> String {
+        format!(
+            "---\ntype: Dataplane\nmesh: m\nname: {name}\nnetworking:\n  address: {ip}\n  transparentProxying:\n\
+             \x20   redirectPortInbound: 15006\n    redirectPortOutbound: 15001\n  inbound:\n    - port: 8080\n\
+             \x20     servicePort: 18080\n      tags:\n        kuma.io/service: {service}\n        kuma.io/protocol: http\n"
+        )
+    }
+
+    pub(crate) fn mesh_of(extra: &str, mesh: &str) -> Vec<(String, String)> {
+        let mut text = mesh.to_string();
+        text.push_str(&dataplane("web-1", "web", "10.0.0.1"));
+        text.push_str(&dataplane("backend-1", "backend", "10.0.0.2"));
+        text.push_str(&dataplane("other-1", "other", "10.0.0.3"));
+        vec![("mesh.yaml".to_string(), text), ("policies.yaml".to_string(), extra.to_string())]
+    }
+
+    pub(crate) fn report_of(texts: Vec<(String, String)>) -> Report {
+        let outcome = crate::validate::run_texts(texts, &Default::default());
+        let opts = Options {
+            world: world::Options { default_mesh_exists: false, ..Default::default() },
+            plan: plan::Options { secrets_dir: "s".into(), shadow: false, system_ca_path: None },
+            limits: Limits::default(),
+            inputs: vec![".".into()],
+            configs: BTreeMap::new(),
+        };
+        build(&outcome, &opts)
+    }
+
+    /// The verdict for client service `client` calling `dest`, by name.
+    fn verdict(r: &Report, client: &str, dest: &str) -> char {
+        let find = |name: &str| r.services.iter().position(|s| s.name == name).expect(name);
+        let (c, d) = (find(client), find(dest));
+        let row = r.access.clients.iter().position(|&x| x == c).expect("a client");
+        let col = r.access.destinations.iter().position(|&x| x == d).expect("a destination");
+        r.access.rows[r.access.row_of[col]].as_bytes()[row] as char
+    }
+
+    pub(crate) const WEB_TO_BACKEND: &str = "type: MeshTrafficPermission\nname: backend-from-web\nmesh: m\nspec:\n  targetRef:\n\
+         \x20   kind: MeshSubset\n    tags:\n      kuma.io/service: backend\n  from:\n    - targetRef:\n\
+         \x20       kind: MeshSubset\n        tags:\n          kuma.io/service: web\n      default:\n        action: ACTION\n";
+
+    #[test]
+    fn access_follows_the_permissions_the_rbac_enforces() {
+        let r = report_of(mesh_of(&WEB_TO_BACKEND.replace("ACTION", "Allow"), MESH));
+        assert!(!r.has_errors, "{:?}", r.findings);
+        assert_eq!(verdict(&r, "web", "backend"), 'A');
+        // No permission names them: Kuma's deny-all default with mTLS on.
+        assert_eq!(verdict(&r, "other", "backend"), 'D');
+        assert_eq!(verdict(&r, "web", "other"), 'D');
+        let shadow = report_of(mesh_of(&WEB_TO_BACKEND.replace("ACTION", "AllowWithShadowDeny"), MESH));
+        assert_eq!(verdict(&shadow, "web", "backend"), 'S');
+    }
+
+    #[test]
+    fn rules_matchers_are_read_too() {
+        let rules = "type: MeshTrafficPermission\nname: backend-rules\nmesh: m\nspec:\n  targetRef:\n    kind: MeshSubset\n\
+             \x20   tags:\n      kuma.io/service: backend\n  rules:\n    - default:\n        deny:\n\
+             \x20         - spiffeID: {type: Exact, value: spiffe://m/other}\n        allow:\n\
+             \x20         - spiffeID: {type: Prefix, value: spiffe://m/}\n";
+        let r = report_of(mesh_of(rules, MESH));
+        assert!(!r.has_errors, "{:?}", r.findings);
+        assert_eq!(verdict(&r, "web", "backend"), 'A');
+        assert_eq!(verdict(&r, "other", "backend"), 'D');
+    }
+
+    #[test]
+    fn without_mtls_nothing_is_enforced() {
+        let plain = "type: Mesh\nname: m\nmeshServices:\n  mode: Exclusive\n";
+        let r = report_of(mesh_of(&WEB_TO_BACKEND.replace("ACTION", "Deny"), plain));
+        assert_eq!(verdict(&r, "web", "backend"), 'O');
+        assert_eq!(r.meshes[0].mtls, None);
+    }
+
+    #[test]
+    fn a_policy_loses_a_field_to_a_more_specific_one_and_says_why() {
+        let timeouts = "type: MeshTimeout\nname: mesh-wide\nmesh: m\nspec:\n  targetRef:\n    kind: Mesh\n  to:\n\
+             \x20   - targetRef:\n        kind: Mesh\n      default:\n        idleTimeout: 10s\n        connectionTimeout: 3s\n\
+             ---\ntype: MeshTimeout\nname: to-backend\nmesh: m\nspec:\n  targetRef:\n    kind: Mesh\n  to:\n\
+             \x20   - targetRef:\n        kind: MeshService\n        name: backend\n      default:\n        idleTimeout: 20s\n";
+        let r = report_of(mesh_of(timeouts, MESH));
+        let find = |label: &str| r.policies.iter().position(|p| p.label == label).expect(label);
+        let (loser, winner) = (find("MeshTimeout/mesh-wide"), find("MeshTimeout/to-backend"));
+        let losses = &r.policies[loser].losses;
+        assert_eq!(losses.len(), 1, "{losses:?}");
+        assert_eq!(losses[0].field, "idleTimeout");
+        assert_eq!(losses[0].winner, winner);
+        assert_eq!(losses[0].why, "its to[] targetRef (MeshService) is more specific than Mesh");
+        // Every sidecar (backend-1 too) has an outbound to backend; connectionTimeout stays.
+        assert_eq!(losses[0].places, 3);
+        assert!(r.policies[winner].losses.is_empty());
+        assert_eq!(r.policies[loser].selects, 3);
+    }
+
+    #[test]
+    fn the_same_input_in_another_file_order_gives_the_same_report() {
+        let texts = mesh_of(&WEB_TO_BACKEND.replace("ACTION", "Allow"), MESH);
+        let reversed: Vec<_> = texts.iter().rev().cloned().collect();
+        let a = serde_json::to_string(&report_of(texts)).unwrap();
+        let b = serde_json::to_string(&report_of(reversed)).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn an_input_with_errors_gets_its_findings_and_nothing_else() {
+        let r = report_of(vec![("bad.yaml".into(), "type: Mesh\nname: m\nbogus: 1\n".into())]);
+        assert!(r.has_errors);
+        assert!(r.counts.errors > 0);
+        let f = &r.findings[0];
+        assert_eq!((f.file.as_deref(), f.line), (Some("bad.yaml"), Some(3)));
+        assert!(r.proxies.is_empty() && r.services.is_empty());
+    }
+
+    #[test]
+    fn proxies_name_the_services_they_back_and_policies_their_source() {
+        let r = report_of(mesh_of(&WEB_TO_BACKEND.replace("ACTION", "Allow"), MESH));
+        let web = r.proxies.iter().find(|p| p.name == "web-1").unwrap();
+        let names: Vec<&str> = web.services.iter().map(|&s| r.services[s].name.as_str()).collect();
+        assert_eq!(names, ["web"]);
+        assert_eq!(web.identity, ["spiffe://m/web", "kuma://kuma.io/protocol/http", "kuma://kuma.io/service/web"]);
+        let p = r.policies.iter().find(|p| p.label == "MeshTrafficPermission/backend-from-web").unwrap();
+        assert_eq!((p.source.file.as_deref(), p.source.line), (Some("policies.yaml"), Some(2)));
+        assert_eq!(p.target, "MeshSubset kuma.io/service=backend");
+    }
+}

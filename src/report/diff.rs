@@ -257,3 +257,34 @@ fn access(base: &Report, head: &Report) -> (Vec<AccessChange>, usize) {
     }
     (out, total)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::build::tests::{MESH, WEB_TO_BACKEND, mesh_of, report_of};
+
+    fn report_of_texts(action: &str) -> Report {
+        report_of(mesh_of(&WEB_TO_BACKEND.replace("ACTION", action), MESH))
+    }
+
+    #[test]
+    fn a_flipped_permission_shows_per_proxy_and_per_pair() {
+        let base = report_of_texts("Allow");
+        let head = report_of_texts("Deny");
+        let d = diff(&base, &head, "base".into());
+        assert_eq!(d.access_total, 1);
+        let a = &d.access[0];
+        assert_eq!(
+            (head.services[a.client].name.as_str(), head.services[a.destination].name.as_str()),
+            ("web", "backend")
+        );
+        assert_eq!((a.before, a.after), ('A', 'D'));
+        assert_eq!(d.proxies.len(), 1);
+        let p = &d.proxies[0];
+        assert_eq!((p.dir.as_str(), p.status), ("m/backend-1", "changed"));
+        let c = &p.changes[0];
+        assert_eq!((c.kind.as_str(), c.field.as_str()), ("MeshTrafficPermission", "action"));
+        assert_eq!((c.before.clone(), c.after.clone()), (Some("Allow".into()), Some("Deny".into())));
+        assert!(diff(&head, &head, "same".into()).proxies.is_empty());
+    }
+}
