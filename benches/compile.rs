@@ -34,6 +34,9 @@ use std::time::{Duration, Instant};
 
 use meshc::synth::{self, SynthConfig};
 
+mod common;
+use common::{Finished, env_list, env_one, meshc_binary, run_measured};
+
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -44,68 +47,12 @@ const MIN_ENVOY_RATIO: f64 = 20.0;
 /// 2x proxies within 2.2x time.
 const MAX_GROWTH_PER_PROXY: f64 = 1.1;
 
-fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
-    match std::env::var(name) {
-        Ok(v) => v.split(',').filter_map(|s| s.trim().replace('_', "").parse().ok()).collect(),
-        Err(_) => default.to_vec(),
-    }
-}
-
-fn env_one(name: &str, default: usize) -> usize {
-    env_list(name, &[default]).first().copied().unwrap_or(default)
-}
-
-/// The `meshc` binary cargo built for this bench (release profile under `cargo bench`).
-fn meshc_binary() -> PathBuf {
-    if let Some(p) = option_env!("CARGO_BIN_EXE_meshc") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    profile_dir.join("meshc")
-}
-
 /// Envoy, found as the tests find it (`tests/common/envoy.rs`).
 fn envoy_binary() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("MESHC_ENVOY").filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/envoy-venv/bin/envoy")).filter(|p| p.is_file())
-}
-
-/// One finished child process.
-struct Finished {
-    wall: Duration,
-    status: i32,
-    /// Peak resident set of this child alone, in bytes.
-    max_rss: u64,
-}
-
-/// Run `cmd` to completion and reap it with `wait4`, which reports the child's own
-/// peak RSS (`RUSAGE_CHILDREN` would be the maximum over every child so far).
-fn run_measured(mut cmd: Command) -> Finished {
-    let start = Instant::now();
-    // Reaped below with wait4, not `Child::wait`, which would not report the rusage.
-    #[allow(clippy::zombie_processes)]
-    let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: `rusage` is plain old data; all zeroes is a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own child, not yet reaped (std's `Child` only reaps in
-    // `wait`/`try_wait`, which are never called on it); the pointers are valid.
-    let reaped = loop {
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-            continue;
-        }
-        break r;
-    };
-    let wall = start.elapsed();
-    assert_eq!(reaped, pid, "wait4 on {cmd:?}: {}", std::io::Error::last_os_error());
-    let status = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
-    // Linux reports ru_maxrss in KiB.
-    Finished { wall, status, max_rss: (usage.ru_maxrss.max(0) as u64) * 1024 }
 }
 
 /// `meshc compile --timings --secrets-dir SECRETS --out OUT MESH`, stderr into `log`.
