@@ -368,15 +368,26 @@ fn action() -> Value {
 fn action_yml_is_a_composite_action_with_the_documented_inputs() {
     let a = action();
     assert_eq!(a["runs"]["using"], "composite");
-    for input in
-        ["paths", "ref", "args", "fail-level", "sarif", "sarif-file", "category", "compile-check-out", "compile-args"]
-    {
+    for input in [
+        "paths",
+        "ref",
+        "args",
+        "fail-level",
+        "sarif",
+        "sarif-file",
+        "category",
+        "compile-check-out",
+        "compile-args",
+        "report",
+        "report-against",
+    ] {
         assert!(a["inputs"][input]["description"].is_string(), "input {input}");
     }
     let steps = a["runs"]["steps"].as_array().unwrap();
     let step = |id: &str| steps.iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("step {id}"));
     assert_eq!(step("upload")["uses"], "github/codeql-action/upload-sarif@v3");
     assert!(step("cache")["uses"].as_str().unwrap().starts_with("actions/cache@"));
+    assert!(step("report-upload")["uses"].as_str().unwrap().starts_with("actions/upload-artifact@"));
     let install = step("install")["run"].as_str().unwrap();
     assert!(install.contains("cargo install --locked --root \"$ROOT\" --path \"$ACTION_PATH\""), "{install}");
     // No input is pasted into a script (script injection): inputs go through env.
@@ -446,6 +457,16 @@ fn action_steps_run_meshc_and_fail_per_exit_code() {
         tmp.path(),
     );
     assert_eq!(with.status, 0, "{}", with.log);
+
+    // report: the page is written (from the working directory); a bad ref fails the verdict.
+    let report = run_action(&a, &[("paths", good), ("report", "meshc-report.html")], tmp.path());
+    assert_eq!(report.status, 0, "{}", report.log);
+    assert_eq!(report.outputs["steps.report.outputs.report-file"], "meshc-report.html");
+    let page = std::fs::read_to_string(tmp.path().join("meshc-report.html")).expect("the report is written");
+    assert!(page.contains("id=\"meshc-data\""));
+    let bad_ref =
+        run_action(&a, &[("paths", good), ("report", "r.html"), ("report-against", "no-such-ref")], tmp.path());
+    assert_eq!(bad_ref.status, 2, "{}", bad_ref.log);
 
     match sarif_schema() {
         Some(schema) => {
