@@ -131,7 +131,7 @@ fn build(args: &Args, paths: &[PathBuf], inputs: Vec<String>) -> (Report, crate:
             shadow: args.shadow,
             system_ca_path: args.reach.system_ca_path.clone(),
         },
-        limits: validate_opts.limits.clone(),
+        limits: validate_opts.limits,
         inputs,
         configs: Default::default(),
     };

@@ -610,7 +610,7 @@ fn conf_rows(confs: &[Effective], set: &PolicySet, policy_row: &[usize]) -> Vec<
 }
 
 /// Policy KRI -> index into the set.
-fn kri_index<'s>(set: &'s PolicySet) -> HashMap<String, usize> {
+fn kri_index(set: &PolicySet) -> HashMap<String, usize> {
     (0..set.policies.len())
         .map(|i| {
             let o = crate::rules::Origin { policy: i, section: Section::Default, index: 0 };
