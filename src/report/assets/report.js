@@ -17,6 +17,8 @@
   const CHIP_PAGE = 400;
   /** Most edges drawn for a selected service (the lists in the panel are complete). */
   const MAX_EDGES = 300;
+  /** Denied pairs drawn in the graph only up to this many (the panel lists them all). */
+  const MAX_DENIED_EDGES = 20;
   /** The access verdicts that let a call through. */
   const ALLOWING = new Set(["A", "S", "P", "O"]);
   /** The CSS class (and variable) of a verdict character. */
@@ -256,7 +258,7 @@
     if (!svc) return h("span", { class: "muted" }, `service #${s}`);
     const a = link("#/service/" + s, serviceLabel(s));
     if (!withMeta) return a;
-    return h("span", null, a, tag(svc.kind), svc.zone ? tag(svc.zone) : null);
+    return h("span", null, a, svc.kind === "MeshService" ? null : tag(svc.kind), svc.zone ? tag(svc.zone) : null);
   }
 
   // ---------------------------------------------------------------- routing
@@ -599,7 +601,7 @@
         "section",
         { class: "mesh-group", "aria-label": `Mesh ${mesh}` },
         h("h2", null, "Mesh ", mesh),
-        [...zones].map(([zone, services]) => zoneBox(zone, services))
+        h("div", { class: "zones" }, [...zones].map(([zone, services]) => zoneBox(zone, services)))
       )
     );
   }
@@ -607,7 +609,7 @@
   function zoneBox(zone, services) {
     const chips = h("div", { class: "chips", role: "group", "aria-label": `Services in ${zone}` });
     const more = paged(chips, services, serviceChip, CHIP_PAGE);
-    const box = h("details", { class: "zone", open: true }, h("summary", null, `${zone} · ${plural(services.length, "service")}`), chips, more);
+    const box = h("details", { class: services.length > 12 ? "zone wide" : "zone", open: true }, h("summary", null, `${zone} · ${plural(services.length, "service")}`), chips, more);
     const first = chips.querySelector(".chip");
     if (first) first.tabIndex = 0;
     return box;
@@ -696,8 +698,12 @@
     const byIndex = (i) => graph.querySelector(`.chip[data-service="${i}"]`);
     const mine = byIndex(s);
     if (mine) mine.setAttribute("aria-pressed", "true");
-    callers.forEach(([c, v]) => byIndex(c) && byIndex(c).classList.add(ALLOWING.has(v) ? "caller" : "denied"));
-    callees.forEach(([d, v]) => byIndex(d) && byIndex(d).classList.add(ALLOWING.has(v) ? "callee" : "denied"));
+    const mark = (pairs, cls) => pairs.forEach(([x, v]) => byIndex(x) && byIndex(x).classList.add(ALLOWING.has(v) ? cls : "denied"));
+    const shown = graphPairs(callers, callees);
+    mark(shown.filter(([, v]) => v === "D"), "denied");
+    shown.filter(([, v]) => ALLOWING.has(v)).forEach(([x]) => byIndex(x) && byIndex(x).classList.remove("denied"));
+    mark(callers.filter(([, v]) => ALLOWING.has(v)), "caller");
+    mark(callees.filter(([, v]) => ALLOWING.has(v)), "callee");
     panel.hidden = false;
     panel.replaceChildren(
       h("button", { type: "button", class: "close", "aria-label": "Close the panel", onclick: () => closePanel(graph, panel) }, "×"),
@@ -734,17 +740,33 @@
     const [x1, y1] = center(from);
     const { callers, callees } = accessOf(s);
     let drawn = 0;
-    for (const [other, v] of callers.concat(callees)) {
+    for (const [other, v] of graphPairs(callers, callees)) {
       if (other === s || drawn >= MAX_EDGES) continue;
       const to = visibleChip(graph, other);
       if (!to) continue;
       const [x2, y2] = center(to);
       const cls = { A: "allow", S: "allow", P: "partial", D: "deny", O: "open" }[v] || "allow";
-      const line = document.createElementNS(SVG_NS, "line");
-      for (const [k, val] of Object.entries({ x1, y1, x2, y2, class: cls })) line.setAttribute(k, String(val));
-      svg.append(line);
+      svg.append(edgePath(x1, y1, x2, y2, cls));
       drawn++;
     }
+  }
+
+  /** A curved SVG edge (a quadratic curve bent sideways, so edges along one row stay apart). */
+  function edgePath(x1, y1, x2, y2, cls) {
+    const bend = 0.25;
+    const mx = (x1 + x2) / 2 - (y2 - y1) * bend;
+    const my = (y1 + y2) / 2 + (x2 - x1) * bend;
+    const path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", `M${x1},${y1} Q${mx},${my} ${x2},${y2}`);
+    path.setAttribute("class", cls);
+    return path;
+  }
+
+  /** The pairs the graph draws: every allowing one, the denied ones only when few (else a hairball). */
+  function graphPairs(callers, callees) {
+    const all = callers.concat(callees);
+    const denied = all.filter(([, v]) => v === "D");
+    return denied.length <= MAX_DENIED_EDGES ? all : all.filter(([, v]) => v !== "D");
   }
 
   function visibleChip(graph, s) {
