@@ -365,7 +365,7 @@
       h("p", { class: "sub" }, `${DATA.tool} · ${DATA.inputs.join(" ")}`)
     );
     if (DATA.has_errors) MAIN.append(errorsBanner());
-    if (DATA.diff) MAIN.append(diffSummary(DATA.diff));
+    if (DATA.diff) MAIN.append(diffSummary(DATA.diff, true));
     if (DATA.findings.length) MAIN.append(findingsSection(DATA.findings, "Findings"));
     MAIN.append(countTiles(), meshesSection(), zonesSection());
   }
@@ -459,7 +459,7 @@
     return section;
   }
 
-  function diffSummary(diff) {
+  function diffSummary(diff, withLink) {
     const changed = (status) => diff.proxies.filter((p) => p.status === status).length;
     const items = [
       [changed("changed"), "proxies changed"],
@@ -476,7 +476,7 @@
       { class: "banner diff", "aria-label": "Changes" },
       h("strong", null, `Against ${diff.against}:`),
       h("ul", { class: "tiles" }, items.map(([n, l]) => h("li", null, h("span", { class: "n" }, String(n)), h("span", { class: "l" }, l)))),
-      link("#/diff", "Open the diff view")
+      withLink ? link("#/diff", "Open the diff view") : null
     );
   }
 
