@@ -1465,7 +1465,7 @@
     const add = (href, text, what) => results.push(h("li", null, h("a", { href }, text, h("span", { class: "what" }, what))));
     let n = 0;
     for (let s = 0; s < DATA.services.length && n < 10; s++) {
-      if (serviceTextMatches(s)) (n++, add("#/service/" + s, serviceLabel(s), `${DATA.services[s].kind} · ${DATA.services[s].mesh}`));
+      if (serviceTextMatches(s)) (n++, add("#/service/" + s, serviceLabel(s), `${DATA.services[s].kind} · ${DATA.services[s].mesh} · ${zoneName(DATA.services[s].zone)}`));
     }
     n = 0;
     for (let i = 0; i < DATA.proxies.length && n < 10; i++) {
