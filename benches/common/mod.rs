@@ -63,4 +63,3 @@ pub fn run_measured(mut cmd: Command) -> Finished {
     // Linux reports ru_maxrss in KiB.
     Finished { wall, status, max_rss: (usage.ru_maxrss.max(0) as u64) * 1024 }
 }
-

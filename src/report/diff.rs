@@ -131,7 +131,7 @@ fn places<'r>(r: &'r Report, p: &ProxyRow) -> (Places<'r>, BTreeSet<String>) {
         .inbounds
         .iter()
         .chain(&p.outbounds)
-        .map(|place| (place.describe.clone(), place.policies))
+        .map(|place| (r.place_name(place), place.policies))
         .chain(p.proxy_wide.map(|l| ("proxy".to_string(), l)));
     for (place, list) in lists {
         names.insert(place.clone());
@@ -286,5 +286,25 @@ mod tests {
         assert_eq!((c.kind.as_str(), c.field.as_str()), ("MeshTrafficPermission", "action"));
         assert_eq!((c.before.clone(), c.after.clone()), (Some("Allow".into()), Some("Deny".into())));
         assert!(diff(&head, &head, "same".into()).proxies.is_empty());
+    }
+
+    #[test]
+    fn outbounds_are_told_apart_by_their_service() {
+        let timeout = |idle: &str| {
+            format!(
+                "type: MeshTimeout\nname: t\nmesh: m\nspec:\n  targetRef:\n    kind: Mesh\n  to:\n    - targetRef:\n\
+                 \x20       kind: Mesh\n      default:\n        idleTimeout: {idle}\n"
+            )
+        };
+        let base = report_of(mesh_of(&timeout("10s"), MESH));
+        let head = report_of(mesh_of(&timeout("20s"), MESH));
+        let d = diff(&base, &head, "base".into());
+        let web = d.proxies.iter().find(|p| p.dir == "m/web-1").expect("web-1 changes");
+        let places: Vec<&str> =
+            web.changes.iter().filter(|c| c.field == "idleTimeout").map(|c| c.place.as_str()).collect();
+        assert_eq!(
+            places,
+            ["MeshService backend port 8080", "MeshService other port 8080", "MeshService web port 8080"]
+        );
     }
 }

@@ -192,6 +192,20 @@ pub struct PlaceRow {
     pub backs: Vec<usize>,
 }
 
+impl Report {
+    /// What a place is, as people say it: its `describe`, or for an outbound to a
+    /// known service `<kind> <name> port <port>` (the page says it the same way).
+    pub fn place_name(&self, place: &PlaceRow) -> String {
+        match place.service.and_then(|s| self.services.get(s)).filter(|_| place.describe.is_empty()) {
+            Some(s) => {
+                let ns = s.namespace.as_deref().map(|n| format!(".{n}")).unwrap_or_default();
+                format!("{} {}{ns} port {}", s.kind, s.name, place.port)
+            }
+            None => place.describe.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct KindList {
     pub kind: &'static str,
