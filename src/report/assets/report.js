@@ -857,7 +857,10 @@
     );
     const canvas = h("canvas", { id: "matrix", tabindex: "0", role: "img" });
     const tip = h("div", { class: "tooltip", hidden: true, role: "status" });
-    const wrap = h("div", { class: "matrix-wrap" }, canvas, tip);
+    const rowLabels = h("div", { class: "matrix-rows", "aria-hidden": "true" });
+    const colLabels = h("div", { class: "matrix-cols", "aria-hidden": "true" });
+    const grid = h("div", { class: "matrix-grid" }, h("div"), colLabels, rowLabels, canvas);
+    const wrap = h("div", { class: "matrix-wrap" }, grid, tip);
     const status = h("p", { class: "muted", "aria-live": "polite" });
     const toolbar = h(
       "div",
@@ -876,6 +879,7 @@
       view.cols = groupOrder(DATA.access.destinations.filter(meshOk));
       view.cell = cellSize(view.cols.order.length, view.rows.order.length, wrap);
       paintMatrix(canvas, view);
+      matrixLabels(rowLabels, colLabels, view);
       canvas.setAttribute(
         "aria-label",
         `Access matrix: ${view.rows.order.length} calling services by ${view.cols.order.length} destinations. ` +
@@ -910,8 +914,8 @@
       const v = verdict(pair[0], pair[1]);
       tip.textContent = `${serviceLabel(pair[0])} → ${serviceLabel(pair[1])}: ${(DATA.access.legend || {})[v] || v}`;
       tip.hidden = false;
-      tip.style.left = `${x + 14}px`;
-      tip.style.top = `${y + 14}px`;
+      tip.style.left = `${canvas.offsetLeft + x + 14}px`;
+      tip.style.top = `${canvas.offsetTop + y + 14}px`;
     }
     function openCell(cell) {
       const pair = pairAt(cell);
@@ -933,6 +937,28 @@
       status.textContent = tip.textContent;
     }
     draw();
+  }
+
+  /** The smallest cell that still holds a readable name beside it. */
+  const LABELLED_CELL = 12;
+
+  /**
+   * Service names beside the rows and above the columns, when the cells are big enough
+   * to read them (a large mesh is read through the tooltip, the keyboard and the zoom).
+   */
+  function matrixLabels(rowLabels, colLabels, view) {
+    const show = view.cell >= LABELLED_CELL;
+    rowLabels.replaceChildren();
+    colLabels.replaceChildren();
+    rowLabels.hidden = colLabels.hidden = !show;
+    if (!show) return;
+    const size = `${view.cell}px`;
+    for (const s of view.rows.order) {
+      rowLabels.append(h("div", { style: `height:${size};line-height:${size}`, title: serviceLabel(s) }, serviceLabel(s)));
+    }
+    for (const s of view.cols.order) {
+      colLabels.append(h("div", { style: `width:${size}`, title: serviceLabel(s) }, serviceLabel(s)));
+    }
   }
 
   /** Pixels per cell: the zoom the user chose, else the largest that fits the width (at least 1). */
