@@ -87,6 +87,11 @@ fn the_examples_report_shows_graph_proxy_and_policy_pages() {
     assert!(text(&page, "#main h1").contains("redis-6f8b7c5d9-m4v7q"), "{}", text(&page, "#main h1"));
     let proxy = text(&page, "#main");
     assert!(proxy.contains("MeshTrafficPermission/redis-from-demo-app"), "the origin is named:\n{proxy}");
+    // Its outbounds, opened, say how the application reaches them: hostnames and VIPs.
+    page.eval("document.querySelectorAll('#main details.place').forEach(d => d.open = true)").unwrap();
+    let opened = "document.getElementById('main').innerText.includes('Hostnames')\
+                  && document.getElementById('main').innerText.includes('VIPs')";
+    page.wait_for(opened, WAIT).unwrap_or_else(|e| panic!("hostnames and VIPs: {e}\n{}", text(&page, "#main")));
     shot(&page, "proxy.png");
 
     // A policy page: its label and a proxy it selects.

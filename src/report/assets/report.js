@@ -1146,7 +1146,7 @@
     MAIN.append(h("h2", null, `Inbounds (${p.inbounds.length})`));
     MAIN.append(placesList(p.inbounds, (place) => place.describe || place.listener, p.inbounds.length <= 3));
     MAIN.append(h("h2", null, `Outbounds (${p.outbounds.length})`));
-    MAIN.append(placesList(p.outbounds, outboundTitle, p.outbounds.length <= 3));
+    MAIN.append(placesList(p.outbounds, outboundTitle, p.outbounds.length <= 3, outboundFacts));
     MAIN.append(h("h2", null, "Proxy-wide policies"));
     if (p.proxy_wide === undefined) MAIN.append(h("p", { class: "muted" }, "None (zone proxies take no proxy-wide policy)."));
     else MAIN.append(confList(DATA.lists[p.proxy_wide] || []));
@@ -1193,14 +1193,26 @@
     return place.describe || place.listener;
   }
 
-  /** One collapsible box per place; its confs are rendered when it opens. */
-  function placesList(places, title, open) {
+  /** How the application reaches an outbound's service: the listener's address, the service's names. */
+  function outboundFacts(place) {
+    const svc = DATA.services[place.service];
+    if (!svc) return null;
+    return facts([
+      ["Listener", h("code", null, place.listener)],
+      ["Hostnames", svc.hostnames.length ? svc.hostnames.join(", ") : null],
+      ["VIPs", svc.vips.length ? svc.vips.join(", ") : null],
+    ]);
+  }
+
+  /** One collapsible box per place; its facts (if any) and confs are rendered when it opens. */
+  function placesList(places, title, open, placeFacts) {
     if (!places.length) return h("p", { class: "muted" }, "none");
     const holder = h("div");
     const more = paged(holder, places, (place) => {
       const list = DATA.lists[place.policies] || [];
       const summary = h("span", null, title(place), " ", h("code", { class: "muted" }, place.listener), tag(plural(list.length, "policy", "policies")));
-      return lazyDetails("place", summary, () => confList(list), open);
+      const fill = () => h("div", null, placeFacts ? placeFacts(place) : null, confList(list));
+      return lazyDetails("place", summary, fill, open);
     });
     return h("div", null, holder, more);
   }
