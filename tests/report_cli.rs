@@ -154,6 +154,8 @@ fn against_git_shows_what_the_working_tree_changes() {
     git(repo.path(), &["init", "-q"]);
     write(repo.path(), "policies/mesh.yaml", MESH);
     write(repo.path(), "policies/mtp.yaml", &permission("Allow"));
+    // Not an export: the base is what the revision holds, export-ignore or not.
+    write(repo.path(), ".gitattributes", "policies/** export-ignore\n");
     git(repo.path(), &["add", "."]);
     git(repo.path(), &["commit", "-q", "-m", "base"]);
     write(repo.path(), "policies/mtp.yaml", &permission("Deny"));
@@ -174,6 +176,16 @@ fn against_git_shows_what_the_working_tree_changes() {
     let out = report(&[new.to_str().unwrap(), "--out", page.to_str().unwrap(), "--against-git", "HEAD"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(data(&page)["diff"]["services_added"].as_array().unwrap().len(), 0);
+    // A base with errors: a warning, and a diff of findings only.
+    write(repo.path(), "policies/bad.yaml", "type: Mesh\nname: x\nbogus: 1\n");
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-q", "-m", "broken"]);
+    std::fs::remove_file(repo.path().join("policies/bad.yaml")).unwrap();
+    let out = report(&[policies.to_str().unwrap(), "--out", page.to_str().unwrap(), "--against-git", "HEAD"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the base (git HEAD) has errors"), "{}", stderr(&out));
+    let removed = &data(&page)["diff"]["findings_removed"][0];
+    assert_eq!(removed["file"], "git HEAD:policies/bad.yaml", "{removed}");
     let out = report(&[policies.to_str().unwrap(), "--out", page.to_str().unwrap(), "--against-git", "no-such-ref"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no such revision"), "{}", stderr(&out));

@@ -1,6 +1,8 @@
 //! The input as it is at a git revision (`meshc report --against-git REF`):
-//! the same paths, exported from the repository that holds them into a
-//! temporary directory with `git archive`.
+//! the same paths, checked out of the repository that holds them into a
+//! temporary directory through a temporary index (`git read-tree` then
+//! `git checkout-index`): unlike `git archive`, that honours no `export-ignore`,
+//! so the base holds exactly what the revision holds.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -8,6 +10,8 @@ use std::process::{Command, Stdio};
 /// A temporary export of some paths at a revision.
 pub struct Checkout {
     pub dir: tempfile::TempDir,
+    /// The repository's root inside `dir`.
+    pub root: PathBuf,
     /// The paths asked for, inside `dir`; those the revision lacks are left out.
     pub paths: Vec<PathBuf>,
 }
@@ -50,43 +54,29 @@ pub fn checkout(rev: &str, paths: &[PathBuf]) -> Result<Checkout, String> {
     git(&top, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
         .map_err(|_| format!("--against-git {rev}: no such revision in {}", top.display()))?;
     let dir = tempfile::Builder::new().prefix("meshc-base-").tempdir().map_err(|e| e.to_string())?;
-    // Only paths the revision has: a directory added by the change has no base.
-    let present: Vec<String> = relative
-        .iter()
-        .map(|r| r.to_string_lossy().replace('\\', "/"))
-        .filter(|r| r.is_empty() || git(&top, &["cat-file", "-e", &format!("{rev}:{r}")]).is_ok())
-        .collect();
-    if !present.is_empty() {
-        let specs: Vec<&str> = present.iter().map(|r| if r.is_empty() { "." } else { r.as_str() }).collect();
-        let mut archive = Command::new("git")
+    let index = dir.path().join("index");
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).map_err(|e| format!("{}: {e}", tree.display()))?;
+    let with_index = |args: &[&str]| -> Result<(), String> {
+        let out = Command::new("git")
             .arg("-C")
             .arg(&top)
-            .args(["archive", "--format=tar", rev, "--"])
-            .args(&specs)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run git: {e}"))?;
-        let stdout = archive.stdout.take().ok_or("git archive gave no output")?;
-        let untar = Command::new("tar")
-            .arg("-x")
-            .arg("-C")
-            .arg(dir.path())
-            .stdin(stdout)
+            .args(args)
+            .env("GIT_INDEX_FILE", &index)
+            .stdin(Stdio::null())
             .output()
-            .map_err(|e| format!("cannot run tar: {e}"))?;
-        let archived = archive.wait_with_output().map_err(|e| e.to_string())?;
-        if !archived.status.success() {
-            return Err(format!("git archive {rev}: {}", String::from_utf8_lossy(&archived.stderr).trim()));
+            .map_err(|e| format!("cannot run git: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
         }
-        if !untar.status.success() {
-            return Err(format!("tar: {}", String::from_utf8_lossy(&untar.stderr).trim()));
-        }
-    }
-    let paths = if present.is_empty() {
-        vec![dir.path().to_path_buf()]
-    } else {
-        present.iter().map(|r| dir.path().join(r)).collect()
     };
-    Ok(Checkout { dir, paths })
+    with_index(&["read-tree", rev])?;
+    let prefix = format!("{}/", tree.display());
+    with_index(&["checkout-index", "--all", &format!("--prefix={prefix}")])?;
+    // Only paths the revision has: a directory added by the change has no base.
+    let present: Vec<PathBuf> = relative.iter().map(|r| tree.join(r)).filter(|p| p.exists()).collect();
+    let paths = if present.is_empty() { vec![tree.clone()] } else { present };
+    Ok(Checkout { dir, root: tree, paths })
 }

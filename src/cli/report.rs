@@ -92,6 +92,12 @@ pub fn run(args: Args, color: Color) -> i32 {
     };
     if let Some(base) = base {
         let (base_report, _) = build(&args, &base.paths, report.inputs.clone());
+        if base_report.has_errors {
+            eprintln!(
+                "warning: the base ({}) has errors: the report compares its findings, services and policies only",
+                base.label
+            );
+        }
         let mut diff = report::diff::diff(&base_report, &report, base.label.clone());
         for f in diff.findings_removed.iter_mut() {
             if let (Some(file), Some(root)) = (f.file.as_mut(), base.strip.as_deref()) {
@@ -166,7 +172,7 @@ fn base_paths(args: &Args) -> Result<Option<Base>, String> {
     Ok(Some(Base {
         paths: checkout.paths,
         label: format!("git {rev}"),
-        strip: Some(checkout.dir.path().display().to_string()),
+        strip: Some(checkout.root.display().to_string()),
         _checkout: Some(checkout.dir),
     }))
 }

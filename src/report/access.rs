@@ -134,6 +134,7 @@ fn cell(classes: &[usize], identities: &[usize], decisions: &[Vec<Decision>]) ->
                 Decision::Allow => Verdict::Allow,
                 Decision::AllowShadowDenied => Verdict::Shadow,
                 Decision::Deny => Verdict::Deny,
+                Decision::DependsOnSni => Verdict::Partial,
             };
             verdict = Some(verdict.map_or(v, |w| w.join(v)));
         }

@@ -295,18 +295,22 @@ pub fn describe_target(t: &crate::model::common::TargetRef) -> String {
 }
 
 /// Which services back an inbound: shown services by their endpoints' mesh,
-/// address and port.
+/// zone, address and port (pod addresses repeat across the zones of a multi-zone mesh).
 struct EndpointIndex {
-    by_address: HashMap<(String, String, u32), Vec<usize>>,
+    by_address: HashMap<EndpointKey, Vec<usize>>,
 }
+
+/// (mesh, zone, address, port).
+type EndpointKey = (String, Option<String>, String, u32);
 
 impl EndpointIndex {
     fn new(world: &World, service_of_world: &[Option<usize>]) -> EndpointIndex {
-        let mut by_address: HashMap<(String, String, u32), Vec<usize>> = HashMap::new();
+        let mut by_address: HashMap<EndpointKey, Vec<usize>> = HashMap::new();
         for (s, row) in world.services.iter().zip(service_of_world) {
             let Some(row) = *row else { continue };
             for e in s.ports.iter().flat_map(|p| &p.endpoints) {
-                let list = by_address.entry((s.mesh.clone(), e.address.clone(), e.port)).or_default();
+                let key = (s.mesh.clone(), e.zone.clone(), e.address.clone(), e.port);
+                let list = by_address.entry(key).or_default();
                 if !list.contains(&row) {
                     list.push(row);
                 }
@@ -315,8 +319,9 @@ impl EndpointIndex {
         EndpointIndex { by_address }
     }
 
-    fn services(&self, mesh: &str, address: &str, port: u32) -> &[usize] {
-        self.by_address.get(&(mesh.to_string(), address.to_string(), port)).map_or(&[], Vec::as_slice)
+    fn services(&self, mesh: &str, zone: Option<&str>, address: &str, port: u32) -> &[usize] {
+        let key = (mesh.to_string(), zone.map(str::to_string), address.to_string(), port);
+        self.by_address.get(&key).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -339,7 +344,9 @@ impl ProxyContext<'_, '_> {
             .inbounds
             .iter()
             .map(|i| {
-                let backing = self.backing(resource, &mesh, &i.address, i.port);
+                // The zone its endpoint carries: the inbound's kuma.io/zone tag, else the proxy's.
+                let zone = i.tags.get("kuma.io/zone").map(String::as_str).or(plan.id.zone.as_deref());
+                let backing = self.backing(resource, &mesh, zone, &i.address, i.port);
                 services.extend(backing.iter().copied());
                 let backing = backing.clone();
                 PlaceRow {
@@ -411,15 +418,15 @@ impl ProxyContext<'_, '_> {
         }
     }
 
-    /// The shown services an inbound backs: by the address others reach it at
-    /// (the Dataplane's `advertisedAddress`, when set) and its port.
-    fn backing(&self, resource: &Resource, mesh: &str, address: &str, port: u32) -> Vec<usize> {
+    /// The shown services an inbound backs: by its zone, the address others reach
+    /// it at (the Dataplane's `advertisedAddress`, when set) and its port.
+    fn backing(&self, resource: &Resource, mesh: &str, zone: Option<&str>, address: &str, port: u32) -> Vec<usize> {
         let advertised = match &resource.spec {
             Some(Spec::Dataplane(dp)) => dp.networking.as_ref().and_then(|n| n.advertised_address.as_deref()),
             _ => None,
         };
         let address = advertised.filter(|a| !a.is_empty()).unwrap_or(address);
-        let mut list = self.endpoints.services(mesh, address, port).to_vec();
+        let mut list = self.endpoints.services(mesh, zone, address, port).to_vec();
         list.sort_unstable();
         list
     }
@@ -805,6 +812,48 @@ pub(crate) mod tests {
         assert!(!r.has_errors, "{:?}", r.findings);
         assert_eq!(verdict(&r, "web", "backend"), 'A');
         assert_eq!(verdict(&r, "other", "backend"), 'D');
+    }
+
+    #[test]
+    fn sni_entries_make_it_partial_and_only_shadow_entries_shadow() {
+        let rules = |items: &str| {
+            format!(
+                "type: MeshTrafficPermission\nname: backend-rules\nmesh: m\nspec:\n  targetRef:\n    kind: MeshSubset\n\
+                 \x20   tags:\n      kuma.io/service: backend\n  rules:\n    - default:\n{items}"
+            )
+        };
+        let sni = rules(
+            "        deny:\n          - sni: {type: Exact, value: backend.m.svc}\n        allow:\n\
+             \x20         - spiffeID: {type: Prefix, value: spiffe://m/}\n",
+        );
+        let r = report_of(mesh_of(&sni, MESH));
+        assert!(!r.has_errors, "{:?}", r.findings);
+        assert_eq!(verdict(&r, "web", "backend"), 'P');
+        let shadow = rules(
+            "        allow:\n          - spiffeID: {type: Exact, value: spiffe://m/web}\n        allowWithShadowDeny:\n\
+             \x20         - spiffeID: {type: Exact, value: spiffe://m/other}\n",
+        );
+        let r = report_of(mesh_of(&shadow, MESH));
+        assert_eq!(verdict(&r, "web", "backend"), 'A');
+        assert_eq!(verdict(&r, "other", "backend"), 'S');
+        assert_eq!(verdict(&r, "backend", "backend"), 'D');
+    }
+
+    #[test]
+    fn the_same_address_in_two_zones_backs_each_zones_own_service() {
+        let dp = |name: &str, service: &str, zone: &str| {
+            format!(
+                "---\ntype: Dataplane\nmesh: m\nname: {name}\nlabels: {{kuma.io/zone: {zone}}}\nnetworking:\n\
+                 \x20 address: 10.0.0.1\n  inbound:\n    - port: 8080\n      tags: {{kuma.io/service: {service}}}\n"
+            )
+        };
+        let text = format!("{MESH}{}{}", dp("web-1", "web", "z1"), dp("backend-1", "backend", "z2"));
+        let r = report_of(vec![("m.yaml".into(), text), ("p.yaml".into(), WEB_TO_BACKEND.replace("ACTION", "Allow"))]);
+        let names = |p: &ProxyRow| p.services.iter().map(|&s| r.services[s].name.clone()).collect::<Vec<_>>();
+        let web = r.proxies.iter().find(|p| p.name == "web-1").unwrap();
+        assert_eq!(names(web), ["web"]);
+        assert_eq!(verdict(&r, "web", "backend"), 'A');
+        assert_eq!(verdict(&r, "backend", "web"), 'D');
     }
 
     #[test]

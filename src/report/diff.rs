@@ -10,6 +10,9 @@ use serde_json::Value;
 
 use super::model::{ConfRow, FindingRow, ProxyRow, Report};
 
+/// The verdict "before" of a pair the base did not have (a new client or destination).
+pub const ABSENT: u8 = b'_';
+
 /// Most access changes listed (a mesh-wide deny can flip millions of pairs).
 pub const MAX_ACCESS_CHANGES: usize = 2_000;
 
@@ -17,6 +20,9 @@ pub const MAX_ACCESS_CHANGES: usize = 2_000;
 pub struct Diff {
     /// What the input was compared with: `DIR` or `git REF`.
     pub against: String,
+    /// The base has errors, so it has no proxies or access to compare with: only
+    /// findings, services and policies are.
+    pub base_has_errors: bool,
     pub findings_added: Vec<FindingRow>,
     pub findings_removed: Vec<FindingRow>,
     /// `Kind mesh/name` of services only in the input, only in the base.
@@ -67,7 +73,7 @@ pub struct AccessChange {
     /// Indices into the input's `services`.
     pub client: usize,
     pub destination: usize,
-    /// Verdict characters (see `access.legend`); `-` where the pair did not exist.
+    /// Verdict characters (see `access.legend`); [`ABSENT`] where the pair did not exist.
     pub before: char,
     pub after: char,
 }
@@ -77,16 +83,19 @@ pub fn diff(base: &Report, head: &Report, against: String) -> Diff {
     let (findings_added, findings_removed) = findings(base, head);
     let (services_added, services_removed) = added_removed(&service_names(base), &service_names(head));
     let (policies_added, policies_removed) = added_removed(&policy_names(base), &policy_names(head));
-    let (access, access_total) = access(base, head);
+    // A base with errors was not compiled: every proxy and pair would look new.
+    let (access, access_total) = if base.has_errors { (Vec::new(), 0) } else { access(base, head) };
+    let proxies = if base.has_errors { Vec::new() } else { proxies(base, head) };
     Diff {
         against,
+        base_has_errors: base.has_errors,
         findings_added,
         findings_removed,
         services_added,
         services_removed,
         policies_added,
         policies_removed,
-        proxies: proxies(base, head),
+        proxies,
         access,
         access_total,
     }
@@ -241,7 +250,7 @@ fn access(base: &Report, head: &Report) -> (Vec<AccessChange>, usize) {
             let before = to_base[c]
                 .and_then(|b| base_client.get(&b))
                 .and_then(|&bi| before_row?.get(bi).copied())
-                .unwrap_or(b'-');
+                .unwrap_or(ABSENT);
             if before != after {
                 total += 1;
                 if out.len() < MAX_ACCESS_CHANGES {
@@ -306,5 +315,45 @@ mod tests {
             places,
             ["MeshService backend port 8080", "MeshService other port 8080", "MeshService web port 8080"]
         );
+    }
+
+    #[test]
+    fn a_change_to_one_zones_service_is_told_from_the_other_zones() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/multizone-services");
+        let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .map(|p| (p.display().to_string(), std::fs::read_to_string(&p).unwrap()))
+            .collect();
+        files.sort();
+        let base = report_of(files.clone());
+        files.push((
+            "timeout.yaml".into(),
+            "type: MeshTimeout\nname: east-redis\nmesh: multizone\nspec:\n  targetRef:\n    kind: Mesh\n  to:\n\
+             \x20   - targetRef:\n        kind: MeshService\n        labels:\n          kuma.io/display-name: redis\n\
+             \x20         kuma.io/zone: zone-east\n      default:\n        idleTimeout: 42s\n"
+                .into(),
+        ));
+        let head = report_of(files);
+        let d = diff(&base, &head, "base".into());
+        let places: BTreeSet<&str> = d
+            .proxies
+            .iter()
+            .flat_map(|p| &p.changes)
+            .filter(|c| c.field == "idleTimeout")
+            .map(|c| c.place.as_str())
+            .collect();
+        assert_eq!(places.into_iter().collect::<Vec<_>>(), ["MeshService redis (zone zone-east) port 6379"]);
+    }
+
+    #[test]
+    fn a_base_with_errors_compares_only_what_it_has() {
+        let base = report_of(vec![("bad.yaml".into(), "type: Mesh\nname: m\nbogus: 1\n".into())]);
+        let head = report_of_texts("Allow");
+        let d = diff(&base, &head, "base".into());
+        assert!(d.base_has_errors);
+        assert!(d.proxies.is_empty() && d.access.is_empty() && d.access_total == 0);
+        assert!(!d.findings_removed.is_empty(), "the base's errors are gone in the input");
     }
 }

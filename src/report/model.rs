@@ -194,12 +194,15 @@ pub struct PlaceRow {
 
 impl Report {
     /// What a place is, as people say it: its `describe`, or for an outbound to a
-    /// known service `<kind> <name> port <port>` (the page says it the same way).
+    /// known service `<kind> <name>[.<namespace>] [(zone <zone>)] port <port>` (the
+    /// page says it the same way). Unique within a proxy: a multi-zone proxy reaches
+    /// one `redis` per zone.
     pub fn place_name(&self, place: &PlaceRow) -> String {
         match place.service.and_then(|s| self.services.get(s)).filter(|_| place.describe.is_empty()) {
             Some(s) => {
                 let ns = s.namespace.as_deref().map(|n| format!(".{n}")).unwrap_or_default();
-                format!("{} {}{ns} port {}", s.kind, s.name, place.port)
+                let zone = s.zone.as_deref().map(|z| format!(" (zone {z})")).unwrap_or_default();
+                format!("{} {}{ns}{zone} port {}", s.kind, s.name, place.port)
             }
             None => place.describe.clone(),
         }
@@ -307,7 +310,7 @@ pub enum Verdict {
     Allow,
     /// Allowed, and logged as denied by a shadow rule (`AllowWithShadowDeny`).
     Shadow,
-    /// Some client proxies or some inbounds allow, others deny.
+    /// Some client proxies, some inbounds or some server names (SNI) allow, others deny.
     Partial,
     /// Denied everywhere.
     Deny,
@@ -336,7 +339,7 @@ impl Verdict {
         match self {
             Verdict::Allow => "allowed",
             Verdict::Shadow => "allowed, logged as denied (AllowWithShadowDeny)",
-            Verdict::Partial => "allowed for some proxies or ports only",
+            Verdict::Partial => "allowed for some proxies, ports or server names (SNI) only",
             Verdict::Deny => "denied",
             Verdict::Open => "not enforced: mTLS is off in the mesh",
             Verdict::Unknown => "not decided by a sidecar (external, or no backing proxy)",

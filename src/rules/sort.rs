@@ -96,8 +96,9 @@ pub fn compare_to_entries(a: (&Policy, &TargetRef), b: (&Policy, &TargetRef)) ->
 }
 
 /// Why `winner` comes after `loser` in Kuma's merge order, as a reader of
-/// `meshc report` needs it: the first step of [`compare_policies`] (then of
-/// [`compare_to_refs`] for `to[]` items) that tells them apart.
+/// `meshc report` needs it: the first step that tells them apart, of
+/// [`compare_to_entries`] for `to[]` items (both targetRefs given), else of
+/// [`compare_policies`].
 pub fn why_later(loser: (&Policy, Option<&TargetRef>), winner: (&Policy, Option<&TargetRef>)) -> String {
     let (a, b) = (loser.0, winner.0);
     if std::ptr::eq(a.resource, b.resource) {
@@ -114,21 +115,32 @@ pub fn why_later(loser: (&Policy, Option<&TargetRef>), winner: (&Policy, Option<
         let origin = |p: &Policy| p.resource.meta.origin().unwrap_or("none").to_string();
         return format!("kuma.io/origin {} beats {}", origin(b), origin(a));
     }
-    if compare_policies(a, b) != Ordering::Equal && a.role() != b.role() {
-        return format!("the {} role beats {}", b.role().name(), a.role().name());
+    let role = || (a.role() != b.role()).then(|| format!("the {} role beats {}", b.role().name(), a.role().name()));
+    match (loser.1, winner.1) {
+        (Some(ra), Some(rb)) => {
+            if let Some(why) = role() {
+                return why;
+            }
+            if compare_to_refs(ra, rb) != Ordering::Equal {
+                let kind = |r: &TargetRef| r.kind().map_or("?", |k| k.name());
+                return format!("its to[] targetRef ({}) is more specific than {}", kind(rb), kind(ra));
+            }
+        }
+        _ => {
+            let tags = |p: &Policy| p.top.tags.as_ref().map_or(0, |t| t.len());
+            if ka == TargetRefKind::MeshGateway && kb == TargetRefKind::MeshGateway && tags(a) != tags(b) {
+                return "its MeshGateway targetRef has more tags".to_string();
+            }
+            if let Some(why) = role() {
+                return why;
+            }
+        }
     }
-    if let (Some(ra), Some(rb)) = (loser.1, winner.1)
-        && compare_to_refs(ra, rb) != Ordering::Equal
-    {
-        let kind = |r: &TargetRef| r.kind().map_or("?", |k| k.name());
-        return format!("its to[] targetRef ({}) is more specific than {}", kind(rb), kind(ra));
+    if compare_names(a, b) == Ordering::Less {
+        format!("equally specific: the smaller name wins (`{}` < `{}`)", b.name(), a.name())
+    } else {
+        "equal in every step Kuma compares: the later one in the merge order wins".to_string()
     }
-    if a.top.tags.as_ref().map_or(0, |t| t.len()) != b.top.tags.as_ref().map_or(0, |t| t.len())
-        && ka == TargetRefKind::MeshGateway
-    {
-        return "its MeshGateway targetRef has more tags".to_string();
-    }
-    format!("equally specific: the smaller name wins (`{}` < `{}`)", b.name(), a.name())
 }
 
 #[cfg(test)]
@@ -163,5 +175,24 @@ mod tests {
         );
         let list = rs.iter().filter_map(Policy::of).collect();
         assert_eq!(names(list), ["a-mesh", "z-subset"]);
+    }
+
+    #[test]
+    fn why_later_names_the_deciding_step() {
+        let rs = policies(
+            "type: MeshTimeout\nname: aaa\nmesh: default\nspec:\n  targetRef: {kind: Mesh}\n  to: [{targetRef: {kind: Mesh}, default: {idleTimeout: 1s}}]\n---\n\
+             type: MeshTimeout\nname: bbb\nmesh: default\nspec:\n  targetRef: {kind: Mesh}\n  to: [{targetRef: {kind: Mesh}, default: {idleTimeout: 2s}}]\n---\n\
+             type: MeshTimeout\nname: zzz\nmesh: default\nlabels: {kuma.io/origin: global}\nspec:\n  targetRef: {kind: MeshSubset, tags: {a: b}}\n  to: [{targetRef: {kind: Mesh}, default: {idleTimeout: 2s}}]\n",
+        );
+        let list: Vec<Policy> = rs.iter().filter_map(Policy::of).collect();
+        let by = |n: &str| list.iter().find(|p| p.name() == n).unwrap();
+        assert_eq!(
+            why_later((by("bbb"), None), (by("aaa"), None)),
+            "equally specific: the smaller name wins (`aaa` < `bbb`)"
+        );
+        assert_eq!(
+            why_later((by("aaa"), None), (by("zzz"), None)),
+            "its top-level targetRef (MeshSubset) is more specific than Mesh"
+        );
     }
 }

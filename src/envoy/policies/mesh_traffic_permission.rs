@@ -315,6 +315,9 @@ pub enum Decision {
     /// Allowed, and a shadow rule logs it as denied (`AllowWithShadowDeny`).
     AllowShadowDenied,
     Deny,
+    /// An entry matches on the server name (SNI) the client sends, which is not
+    /// known offline: allowed for some names, not for others.
+    DependsOnSni,
 }
 
 /// What the RBAC this module writes for an inbound with the MeshTrafficPermission
@@ -328,22 +331,30 @@ impl Decider {
         Decider(access(mesh, &confs))
     }
 
-    /// The decision for a client whose certificate carries `uris` (its URI SANs)
-    /// and that sends no SNI an entry asks for.
+    /// The decision for a client whose certificate carries `uris` (its URI SANs).
     pub fn decide(&self, uris: &[String]) -> Decision {
-        let (allowed, shadow_denied) = match &self.0 {
+        // Server-name entries matched by every name, then by none: the same outcome
+        // both ways means the SNI does not matter.
+        let (any_sni, no_sni) = (self.outcome(uris, true), self.outcome(uris, false));
+        match (any_sni == no_sni, no_sni) {
+            (false, _) => Decision::DependsOnSni,
+            (true, (false, _)) => Decision::Deny,
+            (true, (true, true)) => Decision::AllowShadowDenied,
+            (true, (true, false)) => Decision::Allow,
+        }
+    }
+
+    /// (allowed, logged as denied by a shadow rule) when server-name entries match or not.
+    fn outcome(&self, uris: &[String], sni: bool) -> (bool, bool) {
+        match &self.0 {
             Access::Rules { rules, shadow } => {
                 (rbac_matches(rules, uris), shadow.as_ref().is_some_and(|s| rbac_matches(s, uris)))
             }
             Access::Matcher { matcher, shadow, .. } => (
-                matcher_action(matcher, uris) == Some(RbacAction::Allow),
-                shadow.as_ref().is_some_and(|s| matcher_action(s, uris) == Some(RbacAction::Deny)),
+                matcher_action(matcher, uris, sni).map(|(action, _)| action) == Some(RbacAction::Allow),
+                // Only a shadow entry denies in the shadow: its "anything else" is no verdict.
+                shadow.as_ref().and_then(|s| matcher_action(s, uris, sni)) == Some((RbacAction::Deny, true)),
             ),
-        };
-        match (allowed, shadow_denied) {
-            (false, _) => Decision::Deny,
-            (true, true) => Decision::AllowShadowDenied,
-            (true, false) => Decision::Allow,
         }
     }
 }
@@ -357,9 +368,14 @@ fn rbac_matches(rbac: &rbac::Rbac, uris: &[String]) -> bool {
 fn principal_matches(p: &Principal, uris: &[String]) -> bool {
     match &p.identifier {
         Some(principal::Identifier::Any(any)) => *any,
-        Some(principal::Identifier::Authenticated(a)) => {
-            a.principal_name.as_ref().is_some_and(|m| uris.iter().any(|u| string_matches(m, u)))
-        }
+        Some(principal::Identifier::Authenticated(a)) => a.principal_name.as_ref().is_some_and(|m| {
+            let pattern = match &m.match_pattern {
+                Some(string_matcher::MatchPattern::Exact(e)) => Some((e, false)),
+                Some(string_matcher::MatchPattern::Prefix(p)) => Some((p, true)),
+                _ => None,
+            };
+            pattern.is_some_and(|(value, prefix)| uris.iter().any(|u| pattern_matches(value, prefix, u)))
+        }),
         Some(principal::Identifier::NotId(inner)) => !principal_matches(inner, uris),
         Some(principal::Identifier::AndIds(set)) => set.ids.iter().all(|i| principal_matches(i, uris)),
         Some(principal::Identifier::OrIds(set)) => set.ids.iter().any(|i| principal_matches(i, uris)),
@@ -367,21 +383,19 @@ fn principal_matches(p: &Principal, uris: &[String]) -> bool {
     }
 }
 
-fn string_matches(m: &StringMatcher, value: &str) -> bool {
-    match &m.match_pattern {
-        Some(string_matcher::MatchPattern::Exact(e)) => e == value,
-        Some(string_matcher::MatchPattern::Prefix(p)) => value.starts_with(p.as_str()),
-        _ => false,
-    }
+/// An exact or prefix string match.
+fn pattern_matches(value: &str, prefix: bool, candidate: &str) -> bool {
+    if prefix { candidate.starts_with(value) } else { candidate == value }
 }
 
-/// The action of the first entry of a matcher list the client matches, else `on_no_match`'s.
-fn matcher_action(m: &xds::Matcher, uris: &[String]) -> Option<RbacAction> {
+/// The action of the first entry of a matcher list the client matches (and `true`),
+/// else `on_no_match`'s (and `false`). `sni`: whether server-name predicates match.
+fn matcher_action(m: &xds::Matcher, uris: &[String], sni: bool) -> Option<(RbacAction, bool)> {
     let entries = match &m.matcher_type {
         Some(matcher::MatcherType::MatcherList(list)) => list.matchers.as_slice(),
         _ => &[],
     };
-    let hit = entries.iter().find(|e| e.predicate.as_ref().is_some_and(|p| predicate_matches(p, uris)));
+    let hit = entries.iter().find(|e| e.predicate.as_ref().is_some_and(|p| predicate_matches(p, uris, sni)));
     let on_match = match hit {
         Some(e) => e.on_match.as_ref(),
         None => m.on_no_match.as_deref(),
@@ -390,30 +404,30 @@ fn matcher_action(m: &xds::Matcher, uris: &[String]) -> Option<RbacAction> {
         matcher::on_match::OnMatch::Action(action) => {
             let value = &action.typed_config.as_ref()?.value;
             let decoded = <rbac::Action as prost::Message>::decode(value.as_slice()).ok()?;
-            RbacAction::try_from(decoded.action).ok()
+            Some((RbacAction::try_from(decoded.action).ok()?, hit.is_some()))
         }
         _ => None,
     }
 }
 
-fn predicate_matches(p: &matcher::matcher_list::Predicate, uris: &[String]) -> bool {
+fn predicate_matches(p: &matcher::matcher_list::Predicate, uris: &[String], sni: bool) -> bool {
     match &p.match_type {
         Some(predicate::MatchType::SinglePredicate(single)) => {
-            let input = single.input.as_ref().map(|i| i.name.as_str());
             let Some(predicate::single_predicate::Matcher::ValueMatch(m)) = &single.matcher else { return false };
-            // No SNI is known offline: a server-name entry does not match.
-            input == Some(URI_SAN_INPUT) && uris.iter().any(|u| xds_string_matches(m, u))
+            let pattern = match &m.match_pattern {
+                Some(xds::string_matcher::MatchPattern::Exact(e)) => Some((e, false)),
+                Some(xds::string_matcher::MatchPattern::Prefix(p)) => Some((p, true)),
+                _ => None,
+            };
+            let Some((value, prefix)) = pattern else { return false };
+            match single.input.as_ref().map(|i| i.name.as_str()) {
+                Some(URI_SAN_INPUT) => uris.iter().any(|u| pattern_matches(value, prefix, u)),
+                Some(SERVER_NAME_INPUT) => sni,
+                _ => false,
+            }
         }
-        Some(predicate::MatchType::AndMatcher(list)) => list.predicate.iter().all(|p| predicate_matches(p, uris)),
-        Some(predicate::MatchType::OrMatcher(list)) => list.predicate.iter().any(|p| predicate_matches(p, uris)),
-        _ => false,
-    }
-}
-
-fn xds_string_matches(m: &xds::StringMatcher, value: &str) -> bool {
-    match &m.match_pattern {
-        Some(xds::string_matcher::MatchPattern::Exact(e)) => e == value,
-        Some(xds::string_matcher::MatchPattern::Prefix(p)) => value.starts_with(p.as_str()),
+        Some(predicate::MatchType::AndMatcher(list)) => list.predicate.iter().all(|p| predicate_matches(p, uris, sni)),
+        Some(predicate::MatchType::OrMatcher(list)) => list.predicate.iter().any(|p| predicate_matches(p, uris, sni)),
         _ => false,
     }
 }

@@ -67,8 +67,15 @@
     return h("span", { class: "tag " + (cls || "") }, text);
   }
 
+  /** `_` in a diff: the pair did not exist before. */
+  const ABSENT = "_";
+
+  function verdictMeaning(ch) {
+    return ch === ABSENT ? "the pair did not exist" : (DATA.access.legend || {})[ch] || ch;
+  }
+
   function verdictBadge(ch) {
-    const meaning = (DATA.access.legend || {})[ch] || "";
+    const meaning = verdictMeaning(ch);
     return h("span", { class: "verdict " + (VERDICT_CLASS[ch] || "v-none"), title: meaning }, ch);
   }
 
@@ -1188,7 +1195,8 @@
   function outboundTitle(place) {
     if (place.service !== undefined && DATA.services[place.service]) {
       const svc = DATA.services[place.service];
-      return h("span", null, `${svc.kind} `, serviceLink(place.service), ` port ${place.port}`);
+      const zone = svc.zone ? ` (zone ${svc.zone})` : "";
+      return h("span", null, `${svc.kind} `, serviceLink(place.service), `${zone} port ${place.port}`);
     }
     return place.describe || place.listener;
   }
@@ -1414,6 +1422,9 @@
       return;
     }
     MAIN.append(diffSummary(diff));
+    if (diff.base_has_errors) {
+      MAIN.append(h("p", { class: "banner error" }, `The base (${diff.against}) has errors, so meshc could not compile it: only findings, services and policies are compared.`));
+    }
     MAIN.append(h("h2", null, `Proxies (${diff.proxies.length})`));
     if (diff.proxies.length) {
       const holder = h("div");
@@ -1466,7 +1477,7 @@
         h("td", null, serviceLink(a.client, true)),
         h("td", null, serviceLink(a.destination, true)),
         h("td", null, verdictBadge(a.before), " → ", verdictBadge(a.after)),
-        h("td", null, `${(DATA.access.legend || {})[a.before] || a.before} → ${(DATA.access.legend || {})[a.after] || a.after}`)
+        h("td", null, `${verdictMeaning(a.before)} → ${verdictMeaning(a.after)}`)
       )
     );
     section.append(h("table", null, h("thead", null, h("tr", null, ["Client", "Destination", "Verdict", "Meaning"].map((c) => h("th", { scope: "col" }, c)))), body), more);
