@@ -49,6 +49,9 @@ fn the_examples_make_one_self_contained_page() {
     let d = data(&page);
     assert_eq!(d["has_errors"], false);
     assert_eq!(d["proxies"].as_array().unwrap().len(), 28);
+    // A Kubernetes Dataplane backs no generated MeshService: its kuma.io/service stands for it.
+    let legacy = d["services"].as_array().unwrap().iter().find(|s| s["name"] == "demo-client_kuma-demo_svc_3000");
+    assert_eq!(legacy.map(|s| s["kind"].clone()), Some("kuma.io/service".into()));
     // Only what the page needs: nothing of the temporary directory.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
@@ -106,7 +109,8 @@ fn the_same_input_gives_the_same_bytes_whatever_the_threads() {
 #[test]
 fn configs_links_are_relative_to_the_report() {
     let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("out");
+    // A directory name a URL would misread.
+    let out_dir = dir.path().join("out #1");
     let mut compile = meshc();
     compile.args(["compile", &examples(), "--out", out_dir.to_str().unwrap()]);
     let compiled = run_bounded(compile, None, Duration::from_secs(120));
@@ -118,9 +122,26 @@ fn configs_links_are_relative_to_the_report() {
     let d = data(&page);
     for p in d["proxies"].as_array().unwrap() {
         let link = p["config"].as_str().unwrap_or_else(|| panic!("{} has a link", p["dir"]));
-        assert!(link.starts_with("../out/proxies/"), "{link}");
-        assert!(page.parent().unwrap().join(link).is_file(), "{link} exists");
+        assert!(link.starts_with("../out%20%231/proxies/"), "{link}");
+        let path = percent_decode(link);
+        assert!(page.parent().unwrap().join(&path).is_file(), "{path} exists");
     }
+}
+
+fn percent_decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
 }
 
 fn git(dir: &Path, args: &[&str]) {

@@ -20,10 +20,19 @@ const SERVICE_TAG: &str = "kuma.io/service";
 /// tag, each group sorted. RBAC principals match exactly these.
 pub fn wanted_sans(mesh: &str, dp: &Dataplane) -> Vec<String> {
     let inbounds = dp.networking.as_ref().map(|n| n.inbound.as_slice()).unwrap_or_default();
+    sans_of_tags(mesh, inbounds.iter().map(|i| &i.tags))
+}
+
+/// The URI SANs for sets of tags (a sidecar's inbounds, a gateway's tags), as
+/// [`wanted_sans`] orders them.
+pub fn sans_of_tags<'t>(
+    mesh: &str,
+    tag_sets: impl Iterator<Item = &'t crate::model::common::StringMap>,
+) -> Vec<String> {
     let mut spiffe = BTreeSet::new();
     let mut kuma = BTreeSet::new();
-    for inbound in inbounds {
-        for (tag, value) in &inbound.tags {
+    for tags in tag_sets {
+        for (tag, value) in tags {
             if tag == SERVICE_TAG {
                 spiffe.insert(format!("spiffe://{mesh}/{value}"));
             }

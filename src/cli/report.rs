@@ -194,9 +194,24 @@ fn config_links(dir: &Path, out: &Path) -> Result<std::collections::BTreeMap<Str
         else {
             continue;
         };
-        links.insert(proxy_dir.to_string(), format!("{base}{bootstrap}"));
+        links.insert(proxy_dir.to_string(), href(&format!("{base}{bootstrap}")));
     }
     Ok(links)
+}
+
+/// A relative path as a URL path: every byte but unreserved ones and `/`
+/// percent-encoded (directory names may hold `#`, `?`, `%`, and escaped proxy
+/// directories hold `%XX` literally).
+fn href(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `dir` as seen from `from` (both as given, made absolute), with a trailing `/`.

@@ -330,7 +330,7 @@ fn egress_mesh(
             continue;
         }
         let cluster = outbounds::cluster(s, port, false, &opts.secrets_dir);
-        let permissions = permissions_of(policies, s, opts.shadow);
+        let (permissions, allow_without_policy) = egress_permissions(policies, s, opts.shadow, mesh);
         let chain = ZoneChain {
             mesh: mesh_name.to_string(),
             name: cluster.name.clone(),
@@ -338,15 +338,7 @@ fn egress_mesh(
             cluster: cluster.name.clone(),
             destination: cluster.destination.clone(),
             protocol: port.protocol,
-            terminate: Some(Terminate {
-                mtls: mtls.clone(),
-                permissions,
-                allow_without_policy: !mesh
-                    .routing
-                    .as_ref()
-                    .and_then(|r| r.default_forbid_mesh_external_service_access)
-                    .unwrap_or(false),
-            }),
+            terminate: Some(Terminate { mtls: mtls.clone(), permissions, allow_without_policy }),
         };
         b.add(chain, cluster);
     }
@@ -366,6 +358,16 @@ pub fn egress_mtls(mesh: &str, id: &ProxyId, secrets_dir: &str) -> Mtls {
         ),
         ca_sds_path: secrets_path(secrets_dir, &format!("meshes/{}/ca.sds.yaml", escape_segment(mesh))),
     }
+}
+
+/// What the ZoneEgress checks for clients of the MeshExternalService `s` of
+/// `mesh`: the permissions that select it ([`permissions_of`]), and whether
+/// every client of the mesh may pass when none does (unless the Mesh's
+/// `routing.defaultForbidMeshExternalServiceAccess`).
+pub fn egress_permissions(set: &PolicySet, s: &Service, shadow: bool, mesh: &Mesh) -> (Vec<Effective>, bool) {
+    let allow_without_policy =
+        !mesh.routing.as_ref().and_then(|r| r.default_forbid_mesh_external_service_access).unwrap_or(false);
+    (permissions_of(set, s, shadow), allow_without_policy)
 }
 
 /// The `from` rules of the MeshTrafficPermissions whose top-level targetRef

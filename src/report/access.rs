@@ -13,13 +13,21 @@ use crate::model::Kind;
 use crate::rules::effective::Effective;
 use crate::world::{ServiceKind, World};
 
-/// The access matrix of a report's services and proxies.
+/// What a ZoneEgress checks for a MeshExternalService: its permissions, and
+/// whether clients pass when there is none.
+pub type EgressCheck = (Vec<Effective>, bool);
+
+/// The access matrix of a report's services and proxies. `egress`: for each
+/// service, what the ZoneEgress checks when it is a MeshExternalService the mesh
+/// reaches through one (with mTLS); other external services are not decided by
+/// any proxy of the mesh.
 pub fn matrix(
     world: &World,
     services: &[ServiceRow],
     proxies: &[ProxyRow],
     lists: &[Vec<usize>],
     confs: &[Effective],
+    egress: &[Option<EgressCheck>],
 ) -> Access {
     let is_workload =
         |s: &ServiceRow| s.kind == ServiceKind::MeshService.name() || s.kind == ServiceKind::Legacy.name();
@@ -84,6 +92,17 @@ pub fn matrix(
         })
         .collect();
 
+    // The egress's decisions, per external destination and identity.
+    let egress_decisions: Vec<Option<Vec<Decision>>> = egress
+        .par_iter()
+        .zip(services)
+        .map(|(check, s)| {
+            let (permissions, allow_without_policy) = check.as_ref()?;
+            let decider = Decider::egress(&s.mesh, permissions, *allow_without_policy);
+            Some(identities.iter().map(|sans| decider.decide(sans)).collect())
+        })
+        .collect();
+
     let mut rows: Vec<String> = Vec::new();
     let mut row_ids: HashMap<String, usize> = HashMap::new();
     let row_of = destinations
@@ -95,10 +114,11 @@ pub fn matrix(
                 .iter()
                 .zip(&client_identities)
                 .map(|(&c, ids)| {
-                    let verdict = if services[c].mesh != dest.mesh
-                        || dest.kind == ServiceKind::MeshExternalService.name()
-                        || dest_classes[d].is_empty()
-                    {
+                    let verdict = if services[c].mesh != dest.mesh {
+                        Verdict::Unknown
+                    } else if let Some(decisions) = &egress_decisions[d] {
+                        join(ids.iter().map(|&id| decisions[id]))
+                    } else if dest.kind == ServiceKind::MeshExternalService.name() || dest_classes[d].is_empty() {
                         Verdict::Unknown
                     } else if !mtls {
                         Verdict::Open
@@ -127,17 +147,20 @@ pub fn matrix(
 
 /// The verdict over every backing inbound's class and every client identity.
 fn cell(classes: &[usize], identities: &[usize], decisions: &[Vec<Decision>]) -> Verdict {
+    join(classes.iter().flat_map(|&class| identities.iter().map(move |&id| decisions[class][id])))
+}
+
+/// One verdict for several decisions: theirs when they agree, else partial.
+fn join(decisions: impl Iterator<Item = Decision>) -> Verdict {
     let mut verdict: Option<Verdict> = None;
-    for &class in classes {
-        for &id in identities {
-            let v = match decisions[class][id] {
-                Decision::Allow => Verdict::Allow,
-                Decision::AllowShadowDenied => Verdict::Shadow,
-                Decision::Deny => Verdict::Deny,
-                Decision::DependsOnSni => Verdict::Partial,
-            };
-            verdict = Some(verdict.map_or(v, |w| w.join(v)));
-        }
+    for d in decisions {
+        let v = match d {
+            Decision::Allow => Verdict::Allow,
+            Decision::AllowShadowDenied => Verdict::Shadow,
+            Decision::Deny => Verdict::Deny,
+            Decision::DependsOnSni => Verdict::Partial,
+        };
+        verdict = Some(verdict.map_or(v, |w| w.join(v)));
     }
     verdict.unwrap_or(Verdict::Unknown)
 }

@@ -107,6 +107,7 @@ pub fn build(outcome: &Outcome, opts: &Options) -> Report {
         })
         .collect();
     built.extend(world.zone_proxies.resources().iter().filter_map(|r| zone_proxy_row(r, &sources, opts)));
+    built.extend(world.dataplanes.iter().filter(|dp| dp.spec.is_gateway()).map(|dp| gateway_row(dp, &sources)));
     built.sort_by(|a, b| a.0.cmp(&b.0));
     let table = ctx.table.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut proxies: Vec<ProxyRow> = built.into_iter().map(|(_, row)| row).collect();
@@ -132,7 +133,8 @@ pub fn build(outcome: &Outcome, opts: &Options) -> Report {
 
     report.zones = zones(&world, &proxies);
     report.meshes = mesh_rows(&world, &services, &proxies, &policies);
-    report.access = access::matrix(&world, &services, &proxies, &lists, &confs);
+    let egress = egress_checks(&world, &set, &service_of_world, services.len(), opts.plan.shadow);
+    report.access = access::matrix(&world, &services, &proxies, &lists, &confs, &egress);
     report.services = services;
     report.proxies = proxies;
     report.policies = policies;
@@ -198,19 +200,50 @@ fn address(r: &Resource) -> usize {
     r as *const Resource as usize
 }
 
-/// Whether a world service is a node of the report: legacy `kuma.io/service`
-/// services only in meshes whose MeshServices are disabled (elsewhere the
-/// generated MeshServices stand for them).
-fn shown(world: &World, s: &Service) -> bool {
+/// For each report service that is a MeshExternalService reached through a
+/// ZoneEgress with mTLS: what the egress checks ([`crate::plan::zone_proxies::egress_permissions`]).
+fn egress_checks(
+    world: &World,
+    set: &PolicySet,
+    service_of_world: &[Option<usize>],
+    services: usize,
+    shadow: bool,
+) -> Vec<Option<access::EgressCheck>> {
+    let mut out = vec![None; services];
+    for (s, row) in world.services.iter().zip(service_of_world) {
+        let (Some(row), Some(mesh)) = (*row, world.mesh(&s.mesh)) else { continue };
+        if s.kind == ServiceKind::MeshExternalService && mesh.zone_egress_enabled() && mesh.mtls_enabled() {
+            out[row] = Some(crate::plan::zone_proxies::egress_permissions(set, s, shadow, mesh));
+        }
+    }
+    out
+}
+
+/// Whether a world service is a node of the report. A legacy `kuma.io/service`
+/// service is one in a mesh whose MeshServices are disabled, or when no other
+/// service stands for its endpoints (Kubernetes zones generate MeshServices
+/// from Services, not from tags, so a Dataplane may back no MeshService).
+fn shown(world: &World, s: &Service, covered: &std::collections::HashSet<EndpointKey>) -> bool {
     s.kind != ServiceKind::Legacy
         || world.mesh(&s.mesh).is_some_and(|m| m.mesh_services_mode() == MeshServicesMode::Disabled)
+        || s.ports.iter().flat_map(|p| &p.endpoints).any(|e| !covered.contains(&endpoint_key(s, e)))
+}
+
+fn endpoint_key(s: &Service, e: &world::Endpoint) -> EndpointKey {
+    (s.mesh.clone(), e.zone.clone(), e.address.clone(), e.port)
 }
 
 fn service_rows(world: &World, sources: &Sources) -> (Vec<ServiceRow>, Vec<Option<usize>>) {
+    let covered: std::collections::HashSet<EndpointKey> = world
+        .services
+        .iter()
+        .filter(|s| s.kind == ServiceKind::MeshService)
+        .flat_map(|s| s.ports.iter().flat_map(|p| &p.endpoints).map(move |e| endpoint_key(s, e)))
+        .collect();
     let mut rows = Vec::new();
     let mut index = Vec::with_capacity(world.services.len());
     for s in &world.services {
-        if !shown(world, s) {
+        if !shown(world, s, &covered) {
             index.push(None);
             continue;
         }
@@ -309,8 +342,7 @@ impl EndpointIndex {
         for (s, row) in world.services.iter().zip(service_of_world) {
             let Some(row) = *row else { continue };
             for e in s.ports.iter().flat_map(|p| &p.endpoints) {
-                let key = (s.mesh.clone(), e.zone.clone(), e.address.clone(), e.port);
-                let list = by_address.entry(key).or_default();
+                let list = by_address.entry(endpoint_key(s, e)).or_default();
                 if !list.contains(&row) {
                     list.push(row);
                 }
@@ -588,6 +620,37 @@ fn zone_proxy_row(r: &Resource, sources: &Sources, opts: &Options) -> Option<(Pr
     Some((id, row))
 }
 
+/// A gateway Dataplane: listed with its identity, but meshc compiles sidecars
+/// and zone proxies only, so it has no places, policies or config.
+fn gateway_row(dp: &crate::rules::select::Proxy, sources: &Sources) -> (ProxyId, ProxyRow) {
+    let id = plan::proxy_id(dp.resource);
+    let row = ProxyRow {
+        name: id.core_name(),
+        kind: GATEWAY,
+        mesh: id.mesh.clone(),
+        zone: id.zone.clone(),
+        dir: id.dir(),
+        address: dp.spec.networking().and_then(|n| n.address.clone()).unwrap_or_default(),
+        transparent: false,
+        services: Vec::new(),
+        identity: crate::certs::leaf::sans_of_tags(
+            &id.mesh,
+            dp.spec.networking().and_then(|n| n.gateway.as_ref()).map(|g| &g.tags).into_iter(),
+        ),
+        inbounds: Vec::new(),
+        outbounds: Vec::new(),
+        proxy_wide: None,
+        passthrough: None,
+        matched: None,
+        config: None,
+        source: sources.of(Some(dp.resource)),
+    };
+    (id, row)
+}
+
+/// How a gateway Dataplane is listed (`ProxyRow::kind`).
+pub const GATEWAY: &str = "Dataplane (gateway, not compiled)";
+
 fn conf_rows(confs: &[Effective], set: &PolicySet, policy_row: &[usize]) -> Vec<ConfRow> {
     let by_kri = kri_index(set);
     confs
@@ -837,6 +900,35 @@ pub(crate) mod tests {
         assert_eq!(verdict(&r, "web", "backend"), 'A');
         assert_eq!(verdict(&r, "other", "backend"), 'S');
         assert_eq!(verdict(&r, "backend", "backend"), 'D');
+    }
+
+    #[test]
+    fn external_services_behind_a_zone_egress_are_decided_there() {
+        let mes = "type: MeshExternalService\nname: ext\nmesh: m\nspec:\n  match: {type: HostnameGenerator, port: 443, protocol: tcp}\n\
+                   \x20 endpoints: [{address: 1.2.3.4, port: 443}]\n---\ntype: ZoneEgress\nname: egress\nnetworking:\n\
+                   \x20 address: 10.0.0.9\n  port: 10002\n";
+        let with_routing = |routing: &str| format!("{MESH}routing:\n  zoneEgress: true\n{routing}");
+        let r = report_of(mesh_of(mes, &with_routing("")));
+        assert!(!r.has_errors, "{:?}", r.findings);
+        // No permission selects it: every client of the mesh passes (Kuma's default).
+        assert_eq!(verdict(&r, "web", "ext"), 'A');
+        let r = report_of(mesh_of(mes, &with_routing("  defaultForbidMeshExternalServiceAccess: true\n")));
+        assert_eq!(verdict(&r, "web", "ext"), 'D');
+        // Without a zone egress no proxy of the mesh checks it.
+        let r = report_of(mesh_of(mes, MESH));
+        assert_eq!(verdict(&r, "web", "ext"), '-');
+    }
+
+    #[test]
+    fn gateways_are_listed_not_left_out() {
+        let gateway = "type: Dataplane\nmesh: m\nname: edge\nnetworking:\n  address: 10.0.0.5\n  gateway:\n\
+                       \x20   type: BUILTIN\n    tags: {kuma.io/service: edge}\n";
+        let r = report_of(mesh_of(gateway, MESH));
+        assert!(!r.has_errors, "{:?}", r.findings);
+        let edge = r.proxies.iter().find(|p| p.name == "edge").expect("the gateway is listed");
+        assert_eq!(edge.kind, GATEWAY);
+        assert_eq!(edge.identity, ["spiffe://m/edge", "kuma://kuma.io/service/edge"]);
+        assert!(edge.inbounds.is_empty() && edge.matched.is_none());
     }
 
     #[test]

@@ -138,7 +138,8 @@ pub struct PortRow {
 pub struct ProxyRow {
     /// `name` or `name.namespace`.
     pub name: String,
-    /// `Dataplane`, `ZoneIngress` or `ZoneEgress`.
+    /// `Dataplane`, `ZoneIngress`, `ZoneEgress`, or for a gateway Dataplane
+    /// (listed, not compiled) `Dataplane (gateway, not compiled)`.
     pub kind: &'static str,
     /// Empty for zone proxies (they serve every mesh).
     pub mesh: String,

@@ -331,6 +331,12 @@ impl Decider {
         Decider(access(mesh, &confs))
     }
 
+    /// What a ZoneEgress decides for clients of a MeshExternalService, from
+    /// [`crate::plan::zone_proxies::egress_permissions`].
+    pub fn egress(mesh: &str, permissions: &[Effective], allow_without_policy: bool) -> Decider {
+        Decider(egress_access(mesh, permissions, allow_without_policy))
+    }
+
     /// The decision for a client whose certificate carries `uris` (its URI SANs).
     pub fn decide(&self, uris: &[String]) -> Decision {
         // Server-name entries matched by every name, then by none: the same outcome
@@ -444,6 +450,17 @@ pub fn egress_filter(
     permissions: &[Effective],
     allow_without_policy: bool,
 ) -> envoy_types::pb::envoy::config::listener::v3::Filter {
+    let (rules, shadow_rules) = match egress_access(mesh, permissions, allow_without_policy) {
+        Access::Rules { rules, shadow } => (Some(rules), shadow),
+        Access::Matcher { .. } => (None, None),
+    };
+    let config =
+        NetworkRbac { stat_prefix: format!("{}.", sanitize(listener_name)), rules, shadow_rules, ..Default::default() };
+    network_filter(NETWORK_RBAC, config)
+}
+
+/// The access a ZoneEgress chain to a MeshExternalService gives (see [`egress_filter`]).
+fn egress_access(mesh: &str, permissions: &[Effective], allow_without_policy: bool) -> Access {
     let confs: Vec<&Effective> = permissions.iter().collect();
     let rules = from_rules(&confs);
     let everyone = [FromRule { tags: &[], action: Action::Allow }];
@@ -451,13 +468,7 @@ pub fn egress_filter(
         (true, true) => &everyone,
         _ => &rules,
     };
-    let (rules, shadow_rules) = match legacy(mesh, rules) {
-        Access::Rules { rules, shadow } => (Some(rules), shadow),
-        Access::Matcher { .. } => (None, None),
-    };
-    let config =
-        NetworkRbac { stat_prefix: format!("{}.", sanitize(listener_name)), rules, shadow_rules, ..Default::default() };
-    network_filter(NETWORK_RBAC, config)
+    legacy(mesh, rules)
 }
 
 pub struct MeshTrafficPermission;
