@@ -305,7 +305,7 @@ fn policy_row(set: &PolicySet, i: usize, sources: &Sources) -> PolicyRow {
 }
 
 /// `MeshService backend (port http)`, `MeshSubset version=v1`, `Mesh`.
-pub fn describe_target(t: &crate::model::common::TargetRef) -> String {
+fn describe_target(t: &crate::model::common::TargetRef) -> String {
     use crate::model::choice::KumaEnum;
     let mut s = t.kind().map_or("Mesh", |k| k.name()).to_string();
     if !t.name().is_empty() {
@@ -739,6 +739,8 @@ fn reach_and_losses(
         let places = inbound + outbound + proxy;
         let Some(first) = example[c] else { continue };
         let e = &confs[c];
+        // A policy with two items in one conf loses a field there once.
+        let mut counted: std::collections::BTreeSet<(usize, &str, usize)> = Default::default();
         for (o, origin) in row.origins.iter().enumerate() {
             let Some(&loser_set) = by_row.get(&origin.policy) else { continue };
             let loser = &set.policies[loser_set];
@@ -763,7 +765,9 @@ fn reach_and_losses(
                 );
                 let entry =
                     losses.entry((origin.policy, crate::explain::dotted(field), winner_row)).or_insert((why, 0, first));
-                entry.1 += places;
+                if counted.insert((origin.policy, field.as_str(), winner_row)) {
+                    entry.1 += places;
+                }
             }
         }
     }

@@ -347,7 +347,8 @@ impl Verdict {
         }
     }
 
-    /// Two verdicts over parts of the same cell.
+    /// Two verdicts over parts of the same cell (decided ones: a cell is
+    /// [`Verdict::Unknown`] or [`Verdict::Open`] as a whole, never in part).
     pub fn join(self, other: Verdict) -> Verdict {
         if self == other { self } else { Verdict::Partial }
     }
