@@ -592,7 +592,7 @@ fn ci_examples_run_valid_meshc_commands() {
     let policies = root().join("examples/locality-failover");
     let out = tmp.path().join("deploy/envoy");
     let command = regex::Regex::new(
-        r"(?m)(?:^|[\s;(])(meshc (?:validate|compile|diff|certs|explain|schema|man|--version)[^|>;&#\n)]*)",
+        r"(?m)(?:^|[\s;(])(meshc (?:validate|compile|diff|certs|explain|report|schema|man|--version)[^|>;&#\n)]*)",
     )
     .unwrap();
     let mut seen = 0;
@@ -608,6 +608,7 @@ fn ci_examples_run_valid_meshc_commands() {
                 .map(|a| match a {
                     "policies/" => policies.display().to_string(),
                     "deploy/envoy" => out.display().to_string(),
+                    "report.html" => tmp.path().join("report.html").display().to_string(),
                     other => other.to_string(),
                 })
                 .collect();
