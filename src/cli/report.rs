@@ -74,6 +74,14 @@ pub fn run(args: Args, color: Color) -> i32 {
         },
         None => Default::default(),
     };
+    // A wrong base is a usage error before any work.
+    let base = match base_paths(&args) {
+        Ok(base) => base,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
     let inputs: Vec<String> = args.input.paths.iter().map(|p| p.display().to_string()).collect();
     let (mut report, outcome) = build(&args, &args.input.paths, inputs);
     let errors: Vec<_> = outcome.findings.iter().filter(|f| f.level == Level::Error).cloned().collect();
@@ -83,13 +91,6 @@ pub fn run(args: Args, color: Color) -> i32 {
         let _ = render::write(FindingsFormat::Text, &shown, &text, &mut std::io::sink(), &mut std::io::stderr().lock());
     }
     report.proxies.iter_mut().for_each(|p| p.config = configs.get(&p.dir).cloned());
-    let base = match base_paths(&args) {
-        Ok(base) => base,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
-    };
     if let Some(base) = base {
         let (base_report, _) = build(&args, &base.paths, report.inputs.clone());
         if base_report.has_errors {
