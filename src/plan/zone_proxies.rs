@@ -361,7 +361,7 @@ pub fn egress_mtls(mesh: &str, id: &ProxyId, secrets_dir: &str) -> Mtls {
 }
 
 /// What the ZoneEgress checks for clients of the MeshExternalService `s` of
-/// `mesh`: the permissions that select it ([`permissions_of`]), and whether
+/// `mesh`: the permissions that select it (`permissions_of`), and whether
 /// every client of the mesh may pass when none does (unless the Mesh's
 /// `routing.defaultForbidMeshExternalServiceAccess`).
 pub fn egress_permissions(set: &PolicySet, s: &Service, shadow: bool, mesh: &Mesh) -> (Vec<Effective>, bool) {

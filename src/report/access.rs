@@ -1,6 +1,6 @@
 //! Who may call whom: for every destination service and every client service,
 //! what the RBAC of the destination's inbounds decides for the client's
-//! proxies' identities ([`crate::envoy::policies::mesh_traffic_permission::decide`],
+//! proxies' identities ([`crate::envoy::policies::mesh_traffic_permission::Decider`],
 //! read off the filter meshc writes).
 
 use std::collections::HashMap;

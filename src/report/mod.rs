@@ -4,7 +4,7 @@
 //! and their origins (the `explain` view), every policy with what it selects and
 //! what it loses to, and, against a base, what a change does.
 //!
-//! [`build`] computes the data ([`model::Report`]); [`html::render`] writes it
+//! [`mod@build`] computes the data ([`model::Report`]); [`html::render`] writes it
 //! into the page with its style and script, all inline: the page makes no
 //! request, so it opens from disk and from a CI artifact.
 

@@ -322,7 +322,7 @@ pub enum Decision {
 
 /// What the RBAC this module writes for an inbound with the MeshTrafficPermission
 /// confs among `policies` (mesh mTLS on) decides for clients: read off the same
-/// [`Access`] the filter is built from, so the two cannot disagree.
+/// `Access` the filter is built from, so the two cannot disagree.
 pub struct Decider(Access);
 
 impl Decider {
