@@ -235,8 +235,10 @@ fn killed_compiles_leave_a_loadable_output_and_the_next_run_finishes_them() {
             "journal committed"
         } else if on_disk == *from.1 {
             "old output intact"
-        } else if on_disk == *to.1 && status.success() {
-            "finished before the kill"
+        } else if on_disk == *to.1 {
+            // The kill can land after the last rename and the journal's removal,
+            // before the process exits: the update is whole, the status is SIGKILL's.
+            if status.success() { "finished before the kill" } else { "finished, killed before exiting" }
         } else {
             panic!("{context}: no journal, yet the output is neither the old one nor a finished new one");
         };
