@@ -122,6 +122,8 @@ fn the_report_works_from_the_keyboard_in_dark_mode_and_prints() {
     page.press("/").unwrap();
     page.wait_for("document.activeElement && document.activeElement.id === 'search'", WAIT).unwrap();
     page.type_text("redis").unwrap();
+    let rows = "document.querySelectorAll('#main tbody tr').length";
+    page.wait_for(&format!("{rows} > 0 && {rows} < 28"), WAIT).unwrap_or_else(|e| panic!("the search filters: {e}"));
     page.press("Escape").unwrap();
     // Tab reaches links and buttons, each with a visible focus ring.
     for _ in 0..3 {
@@ -135,6 +137,11 @@ fn the_report_works_from_the_keyboard_in_dark_mode_and_prints() {
         .unwrap();
     assert!(matches!(focused[0].as_str(), Some("A" | "BUTTON" | "INPUT" | "SUMMARY" | "SELECT")), "{focused}");
     assert_eq!(focused[1], true, "focus is visible: {focused}");
+
+    // Another view starts unfiltered.
+    go(&page, "#/policies", "policies");
+    assert_eq!(page.eval("document.getElementById('search').value").unwrap(), "");
+    go(&page, "#/proxies", "proxies");
 
     let background = "getComputedStyle(document.body).backgroundColor";
     let light = page.eval(background).unwrap();

@@ -31,6 +31,7 @@
     selected: null, // the service selected in the graph
     matrixZoom: 0, // 0 = fit
     pendingG: 0, // time of a `g` keypress waiting for its second key
+    view: null, // the view drawn last
   };
 
   // ---------------------------------------------------------------- DOM helpers
@@ -319,6 +320,12 @@
       if (route.params.has(key)) state.filters[key] = route.params.get(key);
     }
     closeSearchResults();
+    // A search filters the view it was typed in: another view starts unfiltered.
+    if (state.view !== null && state.view !== route.view && document.activeElement !== SEARCH) {
+      state.query = "";
+      SEARCH.value = "";
+    }
+    state.view = route.view;
     refreshList = null;
     MAIN.replaceChildren();
     MAIN.dataset.view = route.view === "notfound" ? "overview" : route.view;
