@@ -12,33 +12,14 @@
 //! Under `cargo test --all-targets` (no `--bench` argument) it only runs a smoke
 //! check: a small generated mesh must validate with no finding.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use meshc::synth::{self, SynthConfig};
 
-fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
-    match std::env::var(name) {
-        Ok(v) => v.split(',').filter_map(|s| s.trim().replace('_', "").parse().ok()).collect(),
-        Err(_) => default.to_vec(),
-    }
-}
-
-/// The `meshc` binary next to this bench executable (target/<profile>/deps/validate-*).
-fn meshc_binary() -> PathBuf {
-    if let Some(p) = option_env!("CARGO_BIN_EXE_meshc") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let candidate = profile_dir.join("meshc");
-    if candidate.exists() {
-        return candidate;
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target"));
-    target.join("release").join("meshc")
-}
+mod common;
+use common::{env_list, env_one, meshc_binary};
 
 struct Run {
     wall: Duration,
@@ -95,8 +76,8 @@ fn main() {
         return;
     }
     let sizes = env_list("MESHC_BENCH_SIZES", &[1_000, 10_000, 100_000]);
-    let runs = env_list("MESHC_BENCH_RUNS", &[3]).first().copied().unwrap_or(3).max(1);
-    let seed = env_list("MESHC_BENCH_SEED", &[1]).first().copied().unwrap_or(1) as u64;
+    let runs = env_one("MESHC_BENCH_RUNS", 3).max(1);
+    let seed = env_one("MESHC_BENCH_SEED", 1) as u64;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     println!("meshc: {}", meshc.display());
     println!("{cores} cores; best of {runs} runs; `meshc validate --quiet [-j N] DIR`\n");

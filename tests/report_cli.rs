@@ -56,6 +56,28 @@ fn the_examples_make_one_self_contained_page() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
+/// The data the page of `examples/meshtls-progressive` carries, as reviewed in
+/// `testdata/report/meshtls-progressive.json` (`MESHC_BLESS=1` rewrites it; review
+/// the diff: access verdicts, origins, losses).
+#[test]
+fn the_report_data_of_an_example_is_its_golden() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("r.html");
+    // Relative paths, so the golden does not name this machine's checkout.
+    let mut cmd = meshc();
+    cmd.current_dir(root()).args(["report", "examples/meshtls-progressive", "--out"]).arg(&page);
+    let out = run_bounded(cmd, None, Duration::from_secs(120));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let got = serde_json::to_string_pretty(&data(&page)).unwrap() + "\n";
+    let golden = root().join("testdata/report/meshtls-progressive.json");
+    if std::env::var_os("MESHC_BLESS").is_some() {
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        std::fs::write(&golden, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&golden).expect("the golden exists (MESHC_BLESS=1 writes it)");
+    assert!(got == want, "the report data differs from {} (MESHC_BLESS=1 to update, then review)", golden.display());
+}
+
 #[test]
 fn an_input_with_errors_gets_a_report_of_its_findings_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();

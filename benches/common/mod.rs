@@ -19,14 +19,20 @@ pub fn env_one(name: &str, default: usize) -> usize {
     env_list(name, &[default]).first().copied().unwrap_or(default)
 }
 
-/// The `meshc` binary cargo built for this bench (release profile under `cargo bench`).
+/// The `meshc` binary cargo built for this bench (release profile under `cargo bench`):
+/// next to this executable (`target/<profile>/deps/<bench>-*`), else in the release dir.
 pub fn meshc_binary() -> PathBuf {
     if let Some(p) = option_env!("CARGO_BIN_EXE_meshc") {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    profile_dir.join("meshc")
+    let candidate = profile_dir.join("meshc");
+    if candidate.exists() {
+        return candidate;
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target"));
+    target.join("release").join("meshc")
 }
 
 /// One finished child process.

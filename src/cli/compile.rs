@@ -52,6 +52,24 @@ pub struct ReachArgs {
     pub auto_reachable_services: bool,
 }
 
+impl ReachArgs {
+    /// The world and plan options of `explain` and `report`: the default VIP
+    /// ranges and secrets directory, `shadow` policies applied or not.
+    pub fn options(&self, default_mesh_exists: bool, shadow: bool) -> (crate::world::Options, crate::plan::Options) {
+        let world = crate::world::Options {
+            default_mesh_exists,
+            auto_reachable_services: self.auto_reachable_services,
+            ..Default::default()
+        };
+        let plan = crate::plan::Options {
+            secrets_dir: DEFAULT_SECRETS_DIR.to_string(),
+            shadow,
+            system_ca_path: self.system_ca_path.clone(),
+        };
+        (world, plan)
+    }
+}
+
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:

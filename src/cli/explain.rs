@@ -91,16 +91,7 @@ pub fn run(mut args: Args, color: Color) -> i32 {
         eprintln!("error: the input has errors: fix them first");
         return if outcome.unreadable { exit::UNREADABLE } else { exit::FINDINGS };
     }
-    let world_opts = crate::world::Options {
-        default_mesh_exists: validate_opts.default_mesh_exists,
-        auto_reachable_services: args.reach.auto_reachable_services,
-        ..Default::default()
-    };
-    let plan_opts = crate::plan::Options {
-        secrets_dir: super::compile::DEFAULT_SECRETS_DIR.to_string(),
-        shadow: args.shadow,
-        system_ca_path: args.reach.system_ca_path.clone(),
-    };
+    let (world_opts, plan_opts) = args.reach.options(validate_opts.default_mesh_exists, args.shadow);
     let written = if let Some(policy) = &args.policy {
         match explain::reach(&outcome.resources, &world_opts, &plan_opts, policy) {
             Ok(reach) => print(args.format, &reach, || reach_text(policy, &reach)),

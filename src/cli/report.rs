@@ -1,5 +1,6 @@
 //! `meshc report [PATH...] --out report.html [--against DIR | --against-git REF]`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::input::InputArgs;
@@ -83,16 +84,15 @@ pub fn run(args: Args, color: Color) -> i32 {
         }
     };
     let inputs: Vec<String> = args.input.paths.iter().map(|p| p.display().to_string()).collect();
-    let (mut report, outcome) = build(&args, &args.input.paths, inputs);
+    let (mut report, outcome) = build(&args, &args.input.paths, inputs, configs);
     let errors: Vec<_> = outcome.findings.iter().filter(|f| f.level == Level::Error).cloned().collect();
     if !errors.is_empty() {
         let shown = crate::findings::Report { findings: &errors, files: &outcome.files, resources: &outcome.resources };
         let text = TextOptions { color: color.enabled(), quiet: false, concise: false };
         let _ = render::write(FindingsFormat::Text, &shown, &text, &mut std::io::sink(), &mut std::io::stderr().lock());
     }
-    report.proxies.iter_mut().for_each(|p| p.config = configs.get(&p.dir).cloned());
     if let Some(base) = base {
-        let (base_report, _) = build(&args, &base.paths, report.inputs.clone());
+        let (base_report, _) = build(&args, &base.paths, report.inputs.clone(), BTreeMap::new());
         if base_report.has_errors {
             eprintln!(
                 "warning: the base ({}) has errors: the report compares its findings, services and policies only",
@@ -123,25 +123,18 @@ pub fn run(args: Args, color: Color) -> i32 {
     }
 }
 
-/// The report of `paths`, and the validation outcome it was built from.
-fn build(args: &Args, paths: &[PathBuf], inputs: Vec<String>) -> (Report, crate::validate::Outcome) {
+/// The report of `paths` (its proxies linked to `configs`), and the validation
+/// outcome it was built from.
+fn build(
+    args: &Args,
+    paths: &[PathBuf],
+    inputs: Vec<String>,
+    configs: BTreeMap<String, String>,
+) -> (Report, crate::validate::Outcome) {
     let validate_opts = args.input.options();
     let outcome = crate::validate::run(paths, &validate_opts);
-    let opts = report::Options {
-        world: crate::world::Options {
-            default_mesh_exists: validate_opts.default_mesh_exists,
-            auto_reachable_services: args.reach.auto_reachable_services,
-            ..Default::default()
-        },
-        plan: crate::plan::Options {
-            secrets_dir: super::compile::DEFAULT_SECRETS_DIR.to_string(),
-            shadow: args.shadow,
-            system_ca_path: args.reach.system_ca_path.clone(),
-        },
-        limits: validate_opts.limits,
-        inputs,
-        configs: Default::default(),
-    };
+    let (world, plan) = args.reach.options(validate_opts.default_mesh_exists, args.shadow);
+    let opts = report::Options { world, plan, limits: validate_opts.limits, inputs, configs };
     (report::build(&outcome, &opts), outcome)
 }
 
@@ -180,14 +173,14 @@ fn base_paths(args: &Args) -> Result<Option<Base>, String> {
 
 /// Proxy directory -> its bootstrap in a `meshc compile` output `dir`, as a
 /// path relative to the report's directory.
-fn config_links(dir: &Path, out: &Path) -> Result<std::collections::BTreeMap<String, String>, String> {
+fn config_links(dir: &Path, out: &Path) -> Result<BTreeMap<String, String>, String> {
     let manifest = dir.join("manifest.json");
     let text = std::fs::read_to_string(&manifest)
         .map_err(|e| format!("cannot read {}: {e} (is it a `meshc compile --out` directory?)", manifest.display()))?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{} is not meshc's manifest: {e}", manifest.display()))?;
     let base = relative_to(dir, out.parent().unwrap_or(Path::new("")));
-    let mut links = std::collections::BTreeMap::new();
+    let mut links = BTreeMap::new();
     for p in doc.get("proxies").and_then(|p| p.as_array()).into_iter().flatten() {
         let Some(bootstrap) = p.get("bootstrap").and_then(|b| b.as_str()) else { continue };
         // `proxies/<dir>/bootstrap.yaml`: the proxy's directory is between.

@@ -117,9 +117,7 @@ fn findings(base: &Report, head: &Report) -> (Vec<FindingRow>, Vec<FindingRow>) 
 
 fn service_key(r: &Report, s: usize) -> String {
     let s = &r.services[s];
-    let ns = s.namespace.as_deref().map(|n| format!(".{n}")).unwrap_or_default();
-    let zone = s.zone.as_deref().map(|z| format!(" (zone {z})")).unwrap_or_default();
-    format!("{} {}/{}{ns}{zone}", s.kind, s.mesh, s.name)
+    format!("{} {}/{}", s.kind, s.mesh, s.label())
 }
 
 fn service_names(r: &Report) -> BTreeSet<String> {

@@ -18,7 +18,7 @@ const MARKERS: [&str; 5] = ["{{TITLE}}", "{{SCRIPT_HASH}}", "{{STYLE}}", "{{SCRI
 /// suppressed) is redacted where the data is built; the text is checked again.
 pub fn render(report: &Report) -> String {
     let data = script_safe(&redact_text(&serde_json::to_string(report).unwrap_or_default()));
-    let title = escape(&format!("meshc report: {}", report.inputs.join(" ")));
+    let title = crate::findings::render::junit::esc(&format!("meshc report: {}", report.inputs.join(" ")));
     let hash = script_hash();
     let mut out = String::with_capacity(SHELL.len() + STYLE.len() + SCRIPT.len() + data.len());
     let mut rest = SHELL;
@@ -47,11 +47,6 @@ fn script_hash() -> String {
 /// `</script>` or `<!--`), and no line or paragraph separators.
 fn script_safe(json: &str) -> String {
     json.replace('<', "\\u003c").replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029")
-}
-
-/// Text for HTML element content.
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -200,13 +200,18 @@ impl Report {
     /// one `redis` per zone.
     pub fn place_name(&self, place: &PlaceRow) -> String {
         match place.service.and_then(|s| self.services.get(s)).filter(|_| place.describe.is_empty()) {
-            Some(s) => {
-                let ns = s.namespace.as_deref().map(|n| format!(".{n}")).unwrap_or_default();
-                let zone = s.zone.as_deref().map(|z| format!(" (zone {z})")).unwrap_or_default();
-                format!("{} {}{ns}{zone} port {}", s.kind, s.name, place.port)
-            }
+            Some(s) => format!("{} {} port {}", s.kind, s.label(), place.port),
             None => place.describe.clone(),
         }
+    }
+}
+
+impl ServiceRow {
+    /// `name[.namespace][ (zone z)]`: what tells it apart within its mesh and kind.
+    pub fn label(&self) -> String {
+        let ns = self.namespace.as_deref().map(|n| format!(".{n}")).unwrap_or_default();
+        let zone = self.zone.as_deref().map(|z| format!(" (zone {z})")).unwrap_or_default();
+        format!("{}{ns}{zone}", self.name)
     }
 }
 

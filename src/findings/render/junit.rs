@@ -68,7 +68,8 @@ fn line(f: &Finding, file: &str) -> String {
     format!("{at}: {}[{}]: {}{field}", f.level, f.code.id, f.message)
 }
 
-fn esc(s: &str) -> String {
+/// Text for XML (and HTML) element content and attribute values.
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
